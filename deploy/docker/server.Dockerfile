@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# PartyPic server image. Build from the repository root:
+#   docker build -f deploy/docker/server.Dockerfile -t partypic-server .
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+# The cache mounts keep the crate registry and target/ between builds; the binary is copied out
+# of the cache so the next stage can see it.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin partypic \
+ && install -D -m 0755 target/release/partypic /out/partypic \
+ && install -d -m 0750 /out/data
+
+# distroless/cc: glibc + libgcc and CA certificates, no shell, no package manager.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /out/partypic /usr/local/bin/partypic
+# DATA_DIR is only used by the embedded default (SQLite + local photos): `docker run -v …:/data`.
+COPY --from=build --chown=65532:65532 /out/data /data
+ENV PORT=3000 \
+    DATA_DIR=/data \
+    LOG_FORMAT=json
+USER 65532:65532
+EXPOSE 3000
+VOLUME ["/data"]
+ENTRYPOINT ["/usr/local/bin/partypic"]
