@@ -1,3 +1,49 @@
-fn main() {
-    println!("Hello, world!");
+use std::process::ExitCode;
+
+use clap::Parser;
+use partypic::{
+    config::{Cli, Command},
+    startup::{self, Application},
+    telemetry,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match cli.config.resolve() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("partypic: configuration error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => run_migrations(&settings).await,
+        Command::Serve => serve(settings).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("partypic: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_migrations(settings: &partypic::config::Settings) -> anyhow::Result<()> {
+    let db = startup::open_database(settings).await?;
+    startup::migrate(db.as_ref()).await?;
+    db.close().await;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn serve(settings: partypic::config::Settings) -> anyhow::Result<()> {
+    tracing::info!(?settings, "starting");
+    Application::build(settings)
+        .await?
+        .run_until(startup::shutdown_signal())
+        .await
 }

@@ -1,0 +1,449 @@
+//! Command line and environment configuration, resolved once at start into [`Settings`].
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "partypic",
+    version,
+    about = "PartyPic: photo sharing for weddings and parties.",
+    long_about = "PartyPic: photo sharing for weddings and parties.\n\n\
+        Without configuration it runs on embedded defaults: SQLite and photos under DATA_DIR.\n\
+        Set DATABASE_URL (or DB_HOST...) for PostgreSQL and S3_ENDPOINT/S3_BUCKET_NAME for S3;\n\
+        the two are chosen independently."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Directory for the embedded defaults: SQLite database, local photos, generated JWT secret.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Log output format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+
+    /// PostgreSQL URL (postgres://user:pass@host:port/db). Takes precedence over DB_HOST etc.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL host; setting it selects PostgreSQL.
+    #[arg(long, env = "DB_HOST")]
+    pub db_host: Option<String>,
+    /// PostgreSQL port.
+    #[arg(long, env = "DB_PORT", default_value_t = 5432)]
+    pub db_port: u16,
+    /// PostgreSQL user.
+    #[arg(long, env = "DB_USER", default_value = "postgres")]
+    pub db_user: String,
+    /// PostgreSQL password.
+    #[arg(long, env = "DB_PASSWORD", hide_env_values = true)]
+    pub db_password: Option<String>,
+    /// PostgreSQL database name.
+    #[arg(long, env = "DB_NAME", default_value = "partypic")]
+    pub db_name: String,
+    /// Maximum database connections per replica.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// Seconds a request waits for a database connection before answering 503.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3)]
+    pub db_acquire_timeout_secs: u64,
+
+    /// S3 endpoint URL (e.g. https://s3.eu-central-1.amazonaws.com); setting it selects S3.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (must match the store's region for signatures).
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// S3 bucket for photos; created at start when missing.
+    #[arg(long, env = "S3_BUCKET_NAME", default_value = "partypic")]
+    pub s3_bucket_name: String,
+    /// S3 access key id.
+    #[arg(long, env = "S3_ACCESS_KEY", hide_env_values = true)]
+    pub s3_access_key: Option<String>,
+    /// S3 secret access key.
+    #[arg(long, env = "S3_SECRET_KEY", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+    /// S3 session token (temporary credentials).
+    #[arg(long, env = "S3_SESSION_TOKEN", hide_env_values = true)]
+    pub s3_session_token: Option<String>,
+    /// Use path-style bucket addressing (http://endpoint/bucket/key), needed by most self-hosted stores.
+    #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_force_path_style: bool,
+    /// Endpoint put into presigned URLs when clients reach S3 under another name than the server.
+    #[arg(long, env = "S3_PUBLIC_ENDPOINT")]
+    pub s3_public_endpoint: Option<String>,
+    /// Comma-separated web origins allowed to PUT/GET presigned URLs (bucket CORS). Default: PUBLIC_URL, or *.
+    #[arg(long, env = "S3_CORS_ORIGINS")]
+    pub s3_cors_origins: Option<String>,
+
+    /// HS256 secret for access tokens (required with PostgreSQL; generated into DATA_DIR otherwise).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "JWT_EXPIRES_IN_SECS", default_value_t = 7 * 24 * 3600)]
+    pub jwt_expires_in_secs: u64,
+    /// Absolute base URL for URLs the server hands out; otherwise derived from Host / X-Forwarded-*.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Largest accepted photo in bytes.
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19456)]
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// Argon2id parallelism (OWASP: 1).
+    #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+    /// Password hashes run at once (default: the cores available to the process).
+    #[arg(long, env = "HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+    /// Password hashes allowed to wait before answering 503 + Retry-After (default: 16 per hashing slot).
+    #[arg(long, env = "HASH_QUEUE_LIMIT")]
+    pub hash_queue_limit: Option<usize>,
+
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 25)]
+    pub shutdown_timeout_secs: u64,
+    /// Seconds between refreshes of the database-derived gauges.
+    #[arg(long, env = "METRICS_REFRESH_SECS", default_value_t = 10)]
+    pub metrics_refresh_secs: u64,
+}
+
+/// Secrets never reach logs.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("data_dir", &self.data_dir)
+            .field("db_host", &self.db_host)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_bucket_name", &self.s3_bucket_name)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+pub enum DatabaseSettings {
+    Sqlite { path: PathBuf },
+    Postgres { url: String },
+}
+
+#[derive(Clone)]
+pub struct S3Settings {
+    pub endpoint: Url,
+    pub public_endpoint: Url,
+    pub region: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub session_token: Option<String>,
+    pub path_style: bool,
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Clone)]
+pub enum StoreSettings {
+    Filesystem { root: PathBuf },
+    S3(Box<S3Settings>),
+}
+
+#[derive(Clone)]
+pub struct HashSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub concurrency: usize,
+    pub queue_limit: usize,
+}
+
+/// Validated configuration: everything below the edge trusts it.
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub database: DatabaseSettings,
+    pub store: StoreSettings,
+    /// `None` means: generate once and keep in `data_dir`.
+    pub jwt_secret: Option<String>,
+    pub jwt_expires_in: Duration,
+    pub public_url: Option<Url>,
+    pub max_upload_bytes: u64,
+    pub hashing: HashSettings,
+    pub db_max_connections: u32,
+    pub db_acquire_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub metrics_refresh: Duration,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let database = match &self.database {
+            DatabaseSettings::Sqlite { path } => format!("sqlite:{}", path.display()),
+            DatabaseSettings::Postgres { .. } => "postgres".to_owned(),
+        };
+        let store = match &self.store {
+            StoreSettings::Filesystem { root } => format!("fs:{}", root.display()),
+            StoreSettings::S3(s3) => format!("s3:{}/{}", s3.endpoint, s3.bucket),
+        };
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database", &database)
+            .field("store", &store)
+            .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_http_url(name: &str, value: &str) -> Result<Url, String> {
+    let url = Url::parse(value.trim())
+        .map_err(|e| format!("{name} is not a valid URL ({e}): {value}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{name} must be an http(s) URL with a host: {value}"
+        ));
+    }
+    Ok(url)
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// Turns raw flags into [`Settings`], or one clear message saying what is wrong.
+    pub fn resolve(&self) -> Result<Settings, String> {
+        let ip: std::net::IpAddr = self
+            .host
+            .parse()
+            .map_err(|_| format!("HOST must be an IP address, got {:?}", self.host))?;
+        let listen = SocketAddr::new(ip, self.port);
+
+        let database = if let Some(url) = non_empty(&self.database_url) {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err("DATABASE_URL must start with postgres:// or postgresql://".into());
+            }
+            DatabaseSettings::Postgres {
+                url: url.to_owned(),
+            }
+        } else if let Some(host) = non_empty(&self.db_host) {
+            let mut url = Url::parse("postgres://localhost").map_err(|e| e.to_string())?;
+            url.set_host(Some(host))
+                .map_err(|e| format!("DB_HOST is invalid: {e}"))?;
+            url.set_port(Some(self.db_port))
+                .map_err(|_| "DB_PORT is invalid".to_owned())?;
+            url.set_username(&self.db_user)
+                .map_err(|_| "DB_USER is invalid".to_owned())?;
+            if let Some(password) = non_empty(&self.db_password) {
+                url.set_password(Some(password))
+                    .map_err(|_| "DB_PASSWORD is invalid".to_owned())?;
+            }
+            url.set_path(&self.db_name);
+            DatabaseSettings::Postgres {
+                url: url.to_string(),
+            }
+        } else {
+            DatabaseSettings::Sqlite {
+                path: self.data_dir.join("partypic.sqlite"),
+            }
+        };
+
+        let public_url = non_empty(&self.public_url)
+            .map(|v| parse_http_url("PUBLIC_URL", v))
+            .transpose()?;
+
+        let store = if let Some(endpoint) = non_empty(&self.s3_endpoint) {
+            let endpoint = parse_http_url("S3_ENDPOINT", endpoint)?;
+            let public_endpoint = match non_empty(&self.s3_public_endpoint) {
+                Some(v) => parse_http_url("S3_PUBLIC_ENDPOINT", v)?,
+                None => endpoint.clone(),
+            };
+            let access_key = non_empty(&self.s3_access_key)
+                .ok_or("S3_ACCESS_KEY is required when S3_ENDPOINT is set")?
+                .to_owned();
+            let secret_key = non_empty(&self.s3_secret_key)
+                .ok_or("S3_SECRET_KEY is required when S3_ENDPOINT is set")?
+                .to_owned();
+            let bucket = self.s3_bucket_name.trim().to_owned();
+            if bucket.len() < 3
+                || bucket.len() > 63
+                || !bucket
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            {
+                return Err(format!(
+                    "S3_BUCKET_NAME is not a valid bucket name: {bucket:?}"
+                ));
+            }
+            let cors_origins = match non_empty(&self.s3_cors_origins) {
+                Some(list) => list
+                    .split(',')
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+                None => match &public_url {
+                    Some(url) => vec![url.origin().ascii_serialization()],
+                    None => vec!["*".to_owned()],
+                },
+            };
+            StoreSettings::S3(Box::new(S3Settings {
+                endpoint,
+                public_endpoint,
+                region: self.s3_region.trim().to_owned(),
+                bucket,
+                access_key,
+                secret_key,
+                session_token: non_empty(&self.s3_session_token).map(str::to_owned),
+                path_style: self.s3_force_path_style,
+                cors_origins,
+            }))
+        } else {
+            StoreSettings::Filesystem {
+                root: self.data_dir.join("photos"),
+            }
+        };
+
+        let jwt_secret = non_empty(&self.jwt_secret).map(str::to_owned);
+        if let Some(secret) = &jwt_secret {
+            if secret.len() < 32 {
+                return Err("JWT_SECRET must be at least 32 characters".into());
+            }
+        } else if matches!(database, DatabaseSettings::Postgres { .. }) {
+            return Err(
+                "JWT_SECRET is required with PostgreSQL: every replica must share it".into(),
+            );
+        }
+
+        if self.jwt_expires_in_secs == 0 {
+            return Err("JWT_EXPIRES_IN_SECS must be positive".into());
+        }
+        if self.max_upload_bytes == 0 {
+            return Err("MAX_UPLOAD_BYTES must be positive".into());
+        }
+        if self.db_max_connections == 0 {
+            return Err("DB_MAX_CONNECTIONS must be positive".into());
+        }
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism.max(1)
+            || self.argon2_iterations == 0
+            || self.argon2_parallelism == 0
+        {
+            return Err("ARGON2_* parameters are out of range".into());
+        }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let concurrency = self.hash_concurrency.unwrap_or(cores).max(1);
+        let queue_limit = self.hash_queue_limit.unwrap_or(concurrency * 16);
+
+        Ok(Settings {
+            listen,
+            data_dir: self.data_dir.clone(),
+            log_format: self.log_format,
+            database,
+            store,
+            jwt_secret,
+            jwt_expires_in: Duration::from_secs(self.jwt_expires_in_secs),
+            public_url,
+            max_upload_bytes: self.max_upload_bytes,
+            hashing: HashSettings {
+                memory_kib: self.argon2_memory_kib,
+                iterations: self.argon2_iterations,
+                parallelism: self.argon2_parallelism,
+                concurrency,
+                queue_limit,
+            },
+            db_max_connections: self.db_max_connections,
+            db_acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            metrics_refresh: Duration::from_secs(self.metrics_refresh_secs.max(1)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        let mut argv = vec!["partypic"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("valid args").config
+    }
+
+    #[test]
+    fn embedded_defaults_need_no_configuration() {
+        let settings = parse(&[]).resolve().expect("defaults resolve");
+        assert!(matches!(settings.database, DatabaseSettings::Sqlite { .. }));
+        assert!(matches!(settings.store, StoreSettings::Filesystem { .. }));
+    }
+
+    #[test]
+    fn postgres_without_jwt_secret_is_rejected() {
+        let err = parse(&["--db-host", "db"]).resolve().err().expect("error");
+        assert!(err.contains("JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn db_host_builds_a_postgres_url() {
+        let secret = "x".repeat(32);
+        let settings = parse(&[
+            "--db-host",
+            "db",
+            "--db-password",
+            "p@ss",
+            "--jwt-secret",
+            &secret,
+        ])
+        .resolve()
+        .expect("resolves");
+        match settings.database {
+            DatabaseSettings::Postgres { url } => {
+                assert_eq!(url, "postgres://postgres:p%40ss@db:5432/partypic")
+            }
+            DatabaseSettings::Sqlite { .. } => panic!("expected postgres"),
+        }
+    }
+
+    #[test]
+    fn s3_without_keys_is_rejected() {
+        let err = parse(&["--s3-endpoint", "http://localhost:3900"])
+            .resolve()
+            .err()
+            .expect("error");
+        assert!(err.contains("S3_ACCESS_KEY"), "{err}");
+    }
+}

@@ -1,0 +1,136 @@
+//! Storage of users, events ("sessions"), guests and pictures behind one trait, with a
+//! PostgreSQL and a SQLite backend. The backend is chosen once, at start.
+
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::domain::missions::MissionList;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database cannot be reached or no connection was free in time: 503, retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A uniqueness rule was violated; the message names what.
+    #[error("{0}")]
+    Conflict(String),
+    /// A row refers to one that does not exist (foreign key).
+    #[error("{0}")]
+    MissingReference(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Classifies driver errors: connectivity problems become [`DbError::Unavailable`].
+pub(crate) fn classify(err: sqlx::Error) -> DbError {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => DbError::Unavailable(err),
+        sqlx::Error::Database(ref db) if is_connection_failure(db.code().as_deref()) => {
+            DbError::Unavailable(err)
+        }
+        sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => {
+            DbError::MissingReference(db.message().to_owned())
+        }
+        other => DbError::Other(anyhow::Error::new(other)),
+    }
+}
+
+/// PostgreSQL class 08 (connection exception), 57P0x (shutdown), 53300 (too many connections);
+/// SQLite 5/6 (busy/locked).
+fn is_connection_failure(code: Option<&str>) -> bool {
+    matches!(code, Some(c) if c.starts_with("08") || c.starts_with("57P0") || c == "53300" || c == "5" || c == "6")
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub email_normalized: String,
+    pub username: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub settings: Value,
+    pub missions: MissionList,
+    pub created_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GuestRecord {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub user_name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PictureRecord {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub u_name: String,
+    pub original_filename: String,
+    pub s3_key: String,
+    pub s3_bucket: String,
+    pub mimetype: String,
+    pub filesize_bytes: i64,
+    pub mission_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The database-derived gauges, counted in one round trip.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub active_sessions: i64,
+    pub users_online: i64,
+    pub photos_total: i64,
+}
+
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// Applies pending migrations; safe when several replicas start at once.
+    async fn migrate(&self) -> anyhow::Result<()>;
+    async fn ping(&self) -> DbResult<()>;
+    async fn close(&self);
+
+    /// Fails with [`DbError::Conflict`] when the normalized email exists.
+    async fn insert_user(&self, user: &UserRecord) -> DbResult<()>;
+    async fn user_by_email(&self, email_normalized: &str) -> DbResult<Option<UserRecord>>;
+
+    async fn insert_session(&self, session: &SessionRecord) -> DbResult<()>;
+    async fn session(&self, id: Uuid) -> DbResult<Option<SessionRecord>>;
+    async fn update_missions(
+        &self,
+        id: Uuid,
+        missions: &MissionList,
+    ) -> DbResult<Option<SessionRecord>>;
+
+    async fn insert_guest(&self, guest: &GuestRecord) -> DbResult<()>;
+    async fn guest(&self, id: Uuid) -> DbResult<Option<GuestRecord>>;
+    /// Sets `last_seen`; returns the guest, or `None` when unknown.
+    async fn touch_guest(&self, id: Uuid, now: DateTime<Utc>) -> DbResult<Option<GuestRecord>>;
+
+    /// Inserts unless a picture with the same key exists; returns the stored picture either way.
+    async fn insert_picture(&self, picture: &PictureRecord) -> DbResult<PictureRecord>;
+    async fn picture_by_key(&self, s3_key: &str) -> DbResult<Option<PictureRecord>>;
+    /// Newest first.
+    async fn pictures_of_session(&self, session_id: Uuid) -> DbResult<Vec<PictureRecord>>;
+
+    async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts>;
+}

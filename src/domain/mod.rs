@@ -1,0 +1,8 @@
+//! Domain rules: validated values ("parse, don't validate"), password hashing, tokens, photo keys.
+
+pub mod image;
+pub mod missions;
+pub mod password;
+pub mod photo_key;
+pub mod token;
+pub mod values;

@@ -1,0 +1,182 @@
+//! The HTTP layer: routes, extractors, errors, and the middleware every request passes.
+
+mod auth;
+pub mod error;
+mod extract;
+mod health;
+mod openapi;
+mod pictures;
+mod sessions;
+mod uploads;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    http::{HeaderName, Method, StatusCode, Uri},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Response},
+    routing::{get, post, put},
+};
+use chrono::{DateTime, Utc};
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+use url::Url;
+
+pub use error::ApiError;
+
+use crate::{
+    db::Database,
+    domain::{password::PasswordHasher, token::TokenIssuer},
+    metrics::{Metrics, UNMATCHED_ROUTE},
+    store::{PhotoStore, fs::FilesystemStore},
+};
+
+/// JSON bodies larger than this are refused with 413.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+/// API requests (not photo transfers) are cut off after this long.
+const API_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct AppState {
+    pub db: Arc<dyn Database>,
+    pub store: Arc<dyn PhotoStore>,
+    /// Set when photos live on the local disk: `/uploads` is then served by this server.
+    pub local_store: Option<Arc<FilesystemStore>>,
+    pub hasher: PasswordHasher,
+    pub tokens: TokenIssuer,
+    pub metrics: Metrics,
+    pub public_url: Option<Url>,
+    pub max_upload_bytes: u64,
+    pub shutting_down: AtomicBool,
+}
+
+impl AppState {
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// Timestamps are kept to the microsecond, as PostgreSQL stores them.
+pub(crate) fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: SharedState) -> Router {
+    let api = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/sessions/create", post(sessions::create))
+        .route("/sessions/get", get(sessions::get))
+        .route("/sessions/setmissions", post(sessions::set_missions))
+        .route(
+            "/sessions/registerSessionUser",
+            post(sessions::register_guest),
+        )
+        .route("/sessions/loginSessionUser", post(sessions::login_guest))
+        .route("/sessions/heartbeat", post(sessions::heartbeat))
+        .route("/pictures/init-upload", post(pictures::init_upload))
+        .route("/pictures/finalize-upload", post(pictures::finalize_upload))
+        .route("/pictures/session", get(pictures::gallery))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/", get(landing))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            API_TIMEOUT,
+        ));
+
+    // Photo transfers stream up to MAX_UPLOAD_BYTES and may be slow on a guest's phone.
+    let uploads = Router::new()
+        .route(
+            "/uploads/{session}/{file}",
+            put(uploads::put_photo).get(uploads::get_photo),
+        )
+        .layer(DefaultBodyLimit::disable());
+
+    api.merge(uploads)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|request: &Request| {
+                            let route = request
+                                .extensions()
+                                .get::<MatchedPath>()
+                                .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+                            let request_id =
+                                request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                            tracing::info_span!("request", method = %request.method(), route, request_id)
+                        })
+                        .on_request(())
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| {
+                    error::error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+                })),
+        )
+        .with_state(state)
+}
+
+/// Counts and times every request by its route template (never the raw path).
+async fn record_metrics(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
+    state.metrics.observe_request(
+        method.as_str(),
+        route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("Cannot {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    error::error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("Cannot {method} {}", uri.path()),
+    )
+}
+
+async fn landing() -> impl IntoResponse {
+    Html(include_str!("../../web/index.html"))
+}

@@ -1,0 +1,397 @@
+//! Events ("sessions"), their missions, and the guests who join them.
+
+use axum::{Json, extract::State, http::StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    ApiError, SharedState,
+    error::ErrorBody,
+    extract::{AuthUser, JsonBody, OptionalJsonBody, QueryParams},
+};
+use crate::{
+    db::{GuestRecord, SessionRecord},
+    domain::{
+        missions::MissionList,
+        values::{Name, parse_uuid, required},
+    },
+};
+
+/// Events stay open for uploads this long unless the host sets `settings.ends_at`.
+const DEFAULT_EVENT_LENGTH_HOURS: i64 = 48;
+const MAX_EVENT_LENGTH_DAYS: i64 = 366;
+const MAX_SETTINGS_NAME_CHARS: usize = 100;
+const MAX_SETTINGS_DESCRIPTION_CHARS: usize = 2000;
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// Free-form event settings (`name`, `description`, `ends_at`, ...).
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    pub missions: MissionList,
+    pub created_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+impl From<SessionRecord> for SessionView {
+    fn from(s: SessionRecord) -> Self {
+        Self {
+            id: s.id,
+            user_id: s.user_id,
+            settings: s.settings,
+            missions: s.missions,
+            created_at: s.created_at,
+            ends_at: s.ends_at,
+        }
+    }
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+pub struct CreateSessionRequest {
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreateSessionResponse {
+    #[serde(rename = "sessionId")]
+    pub session_id: Uuid,
+    #[serde(flatten)]
+    pub session: SessionView,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SetMissionsRequest {
+    #[serde(rename = "sessionId")]
+    pub session_id: Option<String>,
+    /// `{data: [{id, description}]}`; at most 500 missions of at most 300 characters.
+    #[schema(value_type = Option<MissionList>)]
+    pub missions: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SetMissionsResponse {
+    pub message: String,
+    pub data: SessionView,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterGuestRequest {
+    /// The guest's name, 1-50 characters.
+    pub username: Option<String>,
+    #[serde(rename = "sessionId")]
+    pub session_id: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginGuestRequest {
+    #[serde(rename = "userId")]
+    pub user_id: Option<String>,
+    #[serde(rename = "sessionId")]
+    pub session_id: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct HeartbeatRequest {
+    #[serde(rename = "userId")]
+    pub user_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HeartbeatResponse {
+    pub success: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GuestView {
+    pub id: Uuid,
+    pub user_name: String,
+    pub session_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl From<GuestRecord> for GuestView {
+    fn from(g: GuestRecord) -> Self {
+        Self {
+            id: g.id,
+            user_name: g.user_name,
+            session_id: g.session_id,
+            created_at: g.created_at,
+            last_seen: g.last_seen,
+        }
+    }
+}
+
+fn uuid_field(value: Option<String>, field: &str) -> Result<Uuid, ApiError> {
+    let value = required(value, field).map_err(|e| ApiError::BadRequest(e.0))?;
+    parse_uuid(&value, field).map_err(|e| ApiError::BadRequest(e.0))
+}
+
+pub(super) fn session_not_found() -> ApiError {
+    ApiError::not_found("Session not found")
+}
+
+/// Validates the host's settings and works out when the event ends.
+fn parse_settings(
+    settings: Option<Value>,
+    now: DateTime<Utc>,
+) -> Result<(Value, DateTime<Utc>), ApiError> {
+    let mut settings = match settings {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(ApiError::bad_request("settings must be an object")),
+    };
+    for (field, max) in [
+        ("name", MAX_SETTINGS_NAME_CHARS),
+        ("description", MAX_SETTINGS_DESCRIPTION_CHARS),
+    ] {
+        match settings.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.chars().count() <= max => {}
+            Some(Value::String(_)) => {
+                return Err(ApiError::bad_request(format!(
+                    "settings.{field} must be at most {max} characters"
+                )));
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "settings.{field} must be a string"
+                )));
+            }
+        }
+    }
+    let ends_at = match settings.get("ends_at").or_else(|| settings.get("endsAt")) {
+        None | Some(Value::Null) => now + Duration::hours(DEFAULT_EVENT_LENGTH_HOURS),
+        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|_| ApiError::bad_request("settings.ends_at must be an RFC 3339 date-time"))?,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "settings.ends_at must be an RFC 3339 date-time",
+            ));
+        }
+    };
+    if ends_at <= now || ends_at > now + Duration::days(MAX_EVENT_LENGTH_DAYS) {
+        return Err(ApiError::bad_request(
+            "settings.ends_at must lie in the future, within a year",
+        ));
+    }
+    settings.remove("endsAt");
+    settings.insert(
+        "ends_at".into(),
+        Value::String(ends_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    );
+    Ok((Value::Object(settings), ends_at))
+}
+
+#[utoipa::path(post, path = "/sessions/create", tag = "sessions", request_body(content = Option<CreateSessionRequest>),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Event created", body = CreateSessionResponse),
+        (status = 400, description = "Invalid settings", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    OptionalJsonBody(body): OptionalJsonBody<CreateSessionRequest>,
+) -> Result<(StatusCode, Json<CreateSessionResponse>), ApiError> {
+    let now = super::now();
+    let (settings, ends_at) = parse_settings(body.settings, now)?;
+    let session = SessionRecord {
+        id: Uuid::new_v4(),
+        user_id: user.id,
+        settings,
+        missions: MissionList::defaults(),
+        created_at: now,
+        ends_at,
+    };
+    state
+        .db
+        .insert_session(&session)
+        .await
+        .map_err(|err| match err {
+            // A valid token whose account no longer exists (e.g. the database was reset).
+            crate::db::DbError::MissingReference(_) => {
+                ApiError::Unauthorized("Unknown user".into())
+            }
+            other => other.into(),
+        })?;
+    state.metrics.sessions_created.inc();
+    tracing::info!(session_id = %session.id, host = %user.email, "event created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateSessionResponse {
+            session_id: session.id,
+            session: session.into(),
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/sessions/get", tag = "sessions",
+    params(("sessionId" = Uuid, Query, description = "The event id")),
+    responses(
+        (status = 200, description = "The event", body = SessionView),
+        (status = 400, description = "Missing or malformed sessionId", body = ErrorBody),
+        (status = 404, description = "Unknown event", body = ErrorBody),
+    ))]
+pub async fn get(
+    State(state): State<SharedState>,
+    query: QueryParams,
+) -> Result<Json<SessionView>, ApiError> {
+    let id = query.uuid("sessionId")?;
+    let session = state.db.session(id).await?.ok_or_else(session_not_found)?;
+    Ok(Json(session.into()))
+}
+
+#[utoipa::path(post, path = "/sessions/setmissions", tag = "sessions", request_body = SetMissionsRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Missions replaced", body = SetMissionsResponse),
+        (status = 400, description = "Invalid missions", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not the event's host", body = ErrorBody),
+        (status = 404, description = "Unknown event", body = ErrorBody),
+    ))]
+pub async fn set_missions(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    JsonBody(body): JsonBody<SetMissionsRequest>,
+) -> Result<Json<SetMissionsResponse>, ApiError> {
+    let id = uuid_field(body.session_id, "sessionId")?;
+    let missions = required(body.missions, "missions").map_err(|e| ApiError::BadRequest(e.0))?;
+    let missions = MissionList::parse(&missions).map_err(|e| ApiError::BadRequest(e.0))?;
+    let session = state.db.session(id).await?.ok_or_else(session_not_found)?;
+    if session.user_id != user.id {
+        return Err(ApiError::Forbidden(
+            "Only the host of this session can change its missions".into(),
+        ));
+    }
+    let session = state
+        .db
+        .update_missions(id, &missions)
+        .await?
+        .ok_or_else(session_not_found)?;
+    Ok(Json(SetMissionsResponse {
+        message: "Missions updated".into(),
+        data: session.into(),
+    }))
+}
+
+#[utoipa::path(post, path = "/sessions/registerSessionUser", tag = "guests", request_body = RegisterGuestRequest,
+    responses(
+        (status = 201, description = "Guest joined", body = GuestView),
+        (status = 400, description = "Invalid name or sessionId", body = ErrorBody),
+        (status = 404, description = "Unknown event", body = ErrorBody),
+    ))]
+pub async fn register_guest(
+    State(state): State<SharedState>,
+    JsonBody(body): JsonBody<RegisterGuestRequest>,
+) -> Result<(StatusCode, Json<GuestView>), ApiError> {
+    let name = required(body.username, "username").map_err(|e| ApiError::BadRequest(e.0))?;
+    let name = Name::parse(&name, "username").map_err(|e| ApiError::BadRequest(e.0))?;
+    let session_id = uuid_field(body.session_id, "sessionId")?;
+    state
+        .db
+        .session(session_id)
+        .await?
+        .ok_or_else(session_not_found)?;
+    let now = super::now();
+    let guest = GuestRecord {
+        id: Uuid::new_v4(),
+        session_id,
+        user_name: name.into_inner(),
+        created_at: now,
+        last_seen: now,
+    };
+    state.db.insert_guest(&guest).await?;
+    Ok((StatusCode::CREATED, Json(guest.into())))
+}
+
+#[utoipa::path(post, path = "/sessions/loginSessionUser", tag = "guests", request_body = LoginGuestRequest,
+    responses(
+        (status = 200, description = "The returning guest", body = GuestView),
+        (status = 400, description = "Missing or malformed ids", body = ErrorBody),
+        (status = 403, description = "The guest belongs to another event", body = ErrorBody),
+        (status = 404, description = "Unknown guest or event", body = ErrorBody),
+    ))]
+pub async fn login_guest(
+    State(state): State<SharedState>,
+    JsonBody(body): JsonBody<LoginGuestRequest>,
+) -> Result<Json<GuestView>, ApiError> {
+    let user_id = uuid_field(body.user_id, "userId")?;
+    let session_id = uuid_field(body.session_id, "sessionId")?;
+    let guest = state
+        .db
+        .guest(user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Session user not found"))?;
+    if guest.session_id != session_id {
+        state
+            .db
+            .session(session_id)
+            .await?
+            .ok_or_else(session_not_found)?;
+        return Err(ApiError::Forbidden(
+            "This guest belongs to another session".into(),
+        ));
+    }
+    let guest = state
+        .db
+        .touch_guest(user_id, super::now())
+        .await?
+        .unwrap_or(guest);
+    Ok(Json(guest.into()))
+}
+
+#[utoipa::path(post, path = "/sessions/heartbeat", tag = "guests", request_body = HeartbeatRequest,
+    responses(
+        (status = 200, description = "Presence recorded", body = HeartbeatResponse),
+        (status = 400, description = "Missing or malformed userId", body = ErrorBody),
+        (status = 404, description = "Unknown guest", body = ErrorBody),
+    ))]
+pub async fn heartbeat(
+    State(state): State<SharedState>,
+    JsonBody(body): JsonBody<HeartbeatRequest>,
+) -> Result<Json<HeartbeatResponse>, ApiError> {
+    let user_id = uuid_field(body.user_id, "userId")?;
+    state
+        .db
+        .touch_guest(user_id, super::now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("Session user not found"))?;
+    Ok(Json(HeartbeatResponse { success: true }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn settings_default_to_an_event_of_two_days() {
+        let now = Utc::now();
+        let (settings, ends_at) = parse_settings(None, now).expect("valid");
+        assert_eq!(ends_at, now + Duration::hours(48));
+        assert!(settings.get("ends_at").is_some());
+    }
+
+    #[test]
+    fn settings_must_be_an_object_with_sane_fields() {
+        let now = Utc::now();
+        assert!(parse_settings(Some(json!([1])), now).is_err());
+        assert!(parse_settings(Some(json!({"name": 5})), now).is_err());
+        assert!(parse_settings(Some(json!({"name": "x".repeat(101)})), now).is_err());
+        assert!(parse_settings(Some(json!({"ends_at": "yesterday"})), now).is_err());
+        assert!(parse_settings(Some(json!({"ends_at": "2000-01-01T00:00:00Z"})), now).is_err());
+        let (s, _) = parse_settings(Some(json!({"name": "Anna & Ben", "theme": "gold"})), now)
+            .expect("valid");
+        assert_eq!(s["theme"], "gold");
+    }
+}

@@ -1,0 +1,14 @@
+//! PartyPic: photo sharing for weddings and parties.
+//!
+//! Layers, top to bottom: [`http`] (routes, extractors, errors) → [`domain`] (rules and values)
+//! → storage traits [`db::Database`] and [`store::PhotoStore`] → their backends
+//! (PostgreSQL / SQLite; S3 / local disk), chosen once at start in [`startup`].
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,145 @@
+//! Prometheus metrics. Names are fixed: dashboards, alerts and docs use them.
+
+use std::{sync::Arc, time::Duration};
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::db::Database;
+
+pub const HTTP_REQUESTS_TOTAL: &str = "partypic_http_requests_total";
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "partypic_http_request_duration_seconds";
+pub const ACTIVE_SESSIONS: &str = "partypic_active_sessions";
+pub const USERS_ONLINE: &str = "partypic_users_online";
+pub const PHOTOS_TOTAL: &str = "partypic_photos_total";
+pub const SESSIONS_CREATED_TOTAL: &str = "partypic_sessions_created_total";
+pub const PHOTOS_UPLOADED_TOTAL: &str = "partypic_photos_uploaded_total";
+pub const PASSWORD_HASH_QUEUE: &str = "partypic_password_hash_queue";
+
+/// The `route` label for requests no route matched; keeps label cardinality bounded.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// A guest counts as online when their last heartbeat is this recent.
+pub const ONLINE_WINDOW: Duration = Duration::from_secs(60);
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub active_sessions: IntGauge,
+    pub users_online: IntGauge,
+    pub photos_total: IntGauge,
+    pub sessions_created: IntCounter,
+    pub photos_uploaded: IntCounter,
+    pub password_hash_queue: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> anyhow::Result<Self> {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                HTTP_REQUESTS_TOTAL,
+                "HTTP requests by method, route template and status.",
+            ),
+            &["method", "route", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                HTTP_REQUEST_DURATION_SECONDS,
+                "HTTP request latency in seconds.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["method", "route", "status_code"],
+        )?;
+        let active_sessions =
+            IntGauge::new(ACTIVE_SESSIONS, "Events whose end lies in the future.")?;
+        let users_online = IntGauge::new(
+            USERS_ONLINE,
+            "Guests with a heartbeat in the last 60 seconds.",
+        )?;
+        let photos_total = IntGauge::new(PHOTOS_TOTAL, "Photos stored, all events.")?;
+        let sessions_created =
+            IntCounter::new(SESSIONS_CREATED_TOTAL, "Events created by this replica.")?;
+        let photos_uploaded =
+            IntCounter::new(PHOTOS_UPLOADED_TOTAL, "Photos finalized by this replica.")?;
+        let password_hash_queue = IntGauge::new(
+            PASSWORD_HASH_QUEUE,
+            "Password hashes running or waiting on this replica.",
+        )?;
+
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(active_sessions.clone()))?;
+        registry.register(Box::new(users_online.clone()))?;
+        registry.register(Box::new(photos_total.clone()))?;
+        registry.register(Box::new(sessions_created.clone()))?;
+        registry.register(Box::new(photos_uploaded.clone()))?;
+        registry.register(Box::new(password_hash_queue.clone()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            active_sessions,
+            users_online,
+            photos_total,
+            sessions_created,
+            photos_uploaded,
+            password_hash_queue,
+        })
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let status = status.to_string();
+        self.http_requests
+            .with_label_values(&[method, route, &status])
+            .inc();
+        self.http_duration
+            .with_label_values(&[method, route, &status])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn render(&self) -> anyhow::Result<String> {
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        Ok(String::from_utf8(buffer)?)
+    }
+}
+
+/// Refreshes the database-derived gauges on a fixed interval until `stop` fires.
+pub async fn refresh_gauges(
+    metrics: Metrics,
+    db: Arc<dyn Database>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = chrono::Utc::now();
+        let online_since = now - chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
+        match db.counts(now, online_since).await {
+            Ok(counts) => {
+                metrics.active_sessions.set(counts.active_sessions);
+                metrics.users_online.set(counts.users_online);
+                metrics.photos_total.set(counts.photos_total);
+            }
+            Err(err) => tracing::warn!(error = %err, "could not refresh gauges"),
+        }
+    }
+}

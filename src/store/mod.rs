@@ -1,0 +1,46 @@
+//! Photo storage behind one trait, with an S3 and a local-filesystem backend. Clients never send
+//! photo bytes through the API: they PUT to a presigned URL and GET from one, on both backends.
+
+pub mod fs;
+pub mod s3;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use url::Url;
+
+use crate::domain::photo_key::PhotoKey;
+
+/// How long an upload URL stays valid.
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a download (gallery) URL stays valid.
+pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(60 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached: 503, retry.
+    #[error("object store unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait PhotoStore: Send + Sync + 'static {
+    /// The bucket name reported with each picture.
+    fn bucket(&self) -> &str;
+    /// Prepares the store (bucket, CORS, directories). Called once at start.
+    async fn prepare(&self) -> anyhow::Result<()>;
+    async fn health(&self) -> StoreResult<()>;
+    /// A URL the client PUTs the photo bytes to. `base` is the server's public base URL.
+    fn upload_url(&self, key: &PhotoKey, base: &Url) -> Url;
+    /// A URL the client GETs the photo from.
+    fn download_url(&self, key: &PhotoKey, base: &Url) -> Url;
+    /// The stored object's size, or `None` when it does not exist.
+    async fn size(&self, key: &PhotoKey) -> StoreResult<Option<u64>>;
+    /// Up to `len` leading bytes of the object.
+    async fn read_head(&self, key: &PhotoKey, len: usize) -> StoreResult<Vec<u8>>;
+    async fn delete(&self, key: &PhotoKey) -> StoreResult<()>;
+}

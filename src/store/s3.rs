@@ -1,0 +1,260 @@
+//! S3 backend: presigned SigV4 URLs (signed by `rusty-s3`) for clients; the server itself only
+//! checks uploads (HEAD, a ranged GET of the first bytes) and deletes rejected ones.
+//! Presigned PUTs carry no checksum parameter, so any S3-compatible store accepts them.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::{Engine, engine::general_purpose::STANDARD};
+use md5::{Digest, Md5};
+use reqwest::{Client, Method, StatusCode, header};
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use url::Url;
+
+use super::{DOWNLOAD_URL_TTL, PhotoStore, StoreError, StoreResult, UPLOAD_URL_TTL};
+use crate::{config::S3Settings, domain::photo_key::PhotoKey};
+
+/// Server-side requests are signed for this long; they are sent at once.
+const REQUEST_TTL: Duration = Duration::from_secs(60);
+
+pub struct S3Store {
+    /// Addresses the store as the server reaches it.
+    bucket: Bucket,
+    /// Addresses the store as clients reach it (`S3_PUBLIC_ENDPOINT`); signatures cover the host.
+    public_bucket: Bucket,
+    credentials: Credentials,
+    http: Client,
+    cors_origins: Vec<String>,
+}
+
+fn unavailable(err: reqwest::Error) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
+
+/// 5xx from the store means it is unwell: report unavailable, not a bug of ours.
+fn unexpected(action: &str, status: StatusCode, body: &str) -> StoreError {
+    let message = format!(
+        "{action} answered {status}: {}",
+        body.chars().take(300).collect::<String>()
+    );
+    if status.is_server_error() {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Other(anyhow::anyhow!(message))
+    }
+}
+
+impl S3Store {
+    pub fn new(settings: &S3Settings) -> anyhow::Result<Self> {
+        let style = if settings.path_style {
+            UrlStyle::Path
+        } else {
+            UrlStyle::VirtualHost
+        };
+        let bucket = Bucket::new(
+            settings.endpoint.clone(),
+            style,
+            settings.bucket.clone(),
+            settings.region.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("S3_ENDPOINT/S3_BUCKET_NAME cannot address a bucket: {e}"))?;
+        let public_bucket = Bucket::new(
+            settings.public_endpoint.clone(),
+            style,
+            settings.bucket.clone(),
+            settings.region.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("S3_PUBLIC_ENDPOINT cannot address a bucket: {e}"))?;
+        let credentials = match &settings.session_token {
+            Some(token) => {
+                Credentials::new_with_token(&settings.access_key, &settings.secret_key, token)
+            }
+            None => Credentials::new(&settings.access_key, &settings.secret_key),
+        };
+        let http = Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            bucket,
+            public_bucket,
+            credentials,
+            http,
+            cors_origins: settings.cors_origins.clone(),
+        })
+    }
+
+    async fn bucket_exists(&self) -> StoreResult<bool> {
+        let url = self
+            .bucket
+            .head_bucket(Some(&self.credentials))
+            .sign(REQUEST_TTL);
+        let response = self.http.head(url).send().await.map_err(unavailable)?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            s => Err(unexpected("HeadBucket", s, "")),
+        }
+    }
+
+    async fn create_bucket(&self) -> anyhow::Result<()> {
+        let url = self
+            .bucket
+            .create_bucket(&self.credentials)
+            .sign(REQUEST_TTL);
+        let response = self
+            .http
+            .put(url)
+            .header(header::CONTENT_LENGTH, 0)
+            .send()
+            .await?;
+        let status = response.status();
+        // Another replica may have created it a moment ago.
+        if status.is_success() || status == StatusCode::CONFLICT {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        anyhow::bail!("CreateBucket answered {status}: {body}")
+    }
+
+    fn cors_document(&self) -> String {
+        let origins: String = self
+            .cors_origins
+            .iter()
+            .map(|o| format!("<AllowedOrigin>{}</AllowedOrigin>", xml_escape(o)))
+            .collect();
+        format!(
+            "<CORSConfiguration><CORSRule>{origins}\
+             <AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedMethod>HEAD</AllowedMethod>\
+             <AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader>\
+             <MaxAgeSeconds>3600</MaxAgeSeconds></CORSRule></CORSConfiguration>"
+        )
+    }
+
+    /// PutBucketCors, signed by hand on top of CreateBucket's URL (same path, `?cors`).
+    async fn put_cors(&self) -> anyhow::Result<()> {
+        let body = self.cors_document();
+        let mut action = self.bucket.create_bucket(&self.credentials);
+        action.query_mut().insert("cors", "");
+        let url = action.sign(REQUEST_TTL);
+        let md5 = STANDARD.encode(Md5::digest(body.as_bytes()));
+        let response = self
+            .http
+            .put(url)
+            .header("content-md5", md5)
+            .header(header::CONTENT_TYPE, "application/xml")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        anyhow::bail!("PutBucketCors answered {status}: {text}")
+    }
+}
+
+fn xml_escape(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[async_trait]
+impl PhotoStore for S3Store {
+    fn bucket(&self) -> &str {
+        self.bucket.name()
+    }
+
+    async fn prepare(&self) -> anyhow::Result<()> {
+        let exists = self
+            .bucket_exists()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !exists {
+            tracing::info!(bucket = self.bucket.name(), "creating bucket");
+            self.create_bucket().await?;
+        }
+        if let Err(err) = self.put_cors().await {
+            // Some stores (or restricted keys) refuse CORS changes; browsers then need it set by the operator.
+            tracing::warn!(error = %err, "could not set bucket CORS rules; set them on the bucket yourself");
+        }
+        Ok(())
+    }
+
+    async fn health(&self) -> StoreResult<()> {
+        match self.bucket_exists().await? {
+            true => Ok(()),
+            false => Err(StoreError::Unavailable(format!(
+                "bucket {} does not exist",
+                self.bucket.name()
+            ))),
+        }
+    }
+
+    fn upload_url(&self, key: &PhotoKey, _base: &Url) -> Url {
+        self.public_bucket
+            .put_object(Some(&self.credentials), &key.to_string())
+            .sign(UPLOAD_URL_TTL)
+    }
+
+    fn download_url(&self, key: &PhotoKey, _base: &Url) -> Url {
+        self.public_bucket
+            .get_object(Some(&self.credentials), &key.to_string())
+            .sign(DOWNLOAD_URL_TTL)
+    }
+
+    async fn size(&self, key: &PhotoKey) -> StoreResult<Option<u64>> {
+        let url = self
+            .bucket
+            .head_object(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let response = self.http.head(url).send().await.map_err(unavailable)?;
+        match response.status() {
+            s if s.is_success() => Ok(response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())),
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(unexpected("HeadObject", s, "")),
+        }
+    }
+
+    async fn read_head(&self, key: &PhotoKey, len: usize) -> StoreResult<Vec<u8>> {
+        let url = self
+            .bucket
+            .get_object(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let response = self
+            .http
+            .request(Method::GET, url)
+            .header(header::RANGE, format!("bytes=0-{}", len.saturating_sub(1)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(unexpected("GetObject", status, &body));
+        }
+        let bytes = response.bytes().await.map_err(unavailable)?;
+        Ok(bytes.iter().take(len).copied().collect())
+    }
+
+    async fn delete(&self, key: &PhotoKey) -> StoreResult<()> {
+        let url = self
+            .bucket
+            .delete_object(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let response = self.http.delete(url).send().await.map_err(unavailable)?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(unexpected("DeleteObject", status, &body))
+    }
+}
