@@ -438,7 +438,7 @@ export function setupHost(role: string): string {
     if (token) return token;
     sleep(2);
   }
-  fail(`setup: could not register and log in a ${role} at ${BASE_URL}`);
+  fail(`No sessions available: setup could not register and log in a ${role} at ${BASE_URL}`);
 }
 
 /**
@@ -492,12 +492,15 @@ export interface SummaryData {
 
 /**
  * k6 prints no text summary once handleSummary exists, and its textSummary helper lives on a
- * remote jslib; so both are produced here. The JSON goes to SUMMARY_JSON, default
- * target/k6/<script>-summary.json at the repository root.
+ * remote jslib; so both are produced here. The JSON goes to SUMMARY_JSON, else to
+ * SUMMARY_DIR/<script>-summary.json, else to target/k6/ at the repository root.
  */
 export function makeSummary(script: string, data: SummaryData): Record<string, string> {
+  // k6 resolves the path against the working directory and creates no directories: the
+  // scripts/k6 wrapper sets SUMMARY_DIR to <repo>/target/k6 and creates it.
   const inLoadtestDir = /\/loadtest\/?$/.test(__ENV.PWD || '');
-  const jsonPath = __ENV.SUMMARY_JSON || `${inLoadtestDir ? '../' : ''}target/k6/${script}-summary.json`;
+  const dir = __ENV.SUMMARY_DIR || (inLoadtestDir ? '../target/k6' : 'target/k6');
+  const jsonPath = __ENV.SUMMARY_JSON || `${dir}/${script}-summary.json`;
   const { setup_data: _omitted, ...rest } = data;
   return {
     stdout: textSummary(script, data, jsonPath),
@@ -540,6 +543,9 @@ function textSummary(script: string, data: SummaryData, jsonPath: string): strin
 
   lines.push('', `PartyPic ${script} (PROFILE=${PROFILE}) against ${BASE_URL}, ${(data.state.testRunDurationMs / 1000).toFixed(0)}s`, '');
 
+  if (data.setup_data === undefined) {
+    lines.push('SETUP FAILED: no events to join, so no load ran (the error follows this summary)', '');
+  }
   lines.push('THRESHOLDS');
   let failed = 0;
   for (const [name, m] of Object.entries(data.metrics).sort()) {

@@ -1,6 +1,6 @@
 // A typical wedding day: one organizer sets the event up, guests trickle in over ten minutes,
 // join by name, look around, take a few photos each and browse the gallery. Expected: no scaling.
-import { check } from 'k6';
+import { check, fail } from 'k6';
 import { Options } from 'k6/options';
 import {
   EventRef,
@@ -101,7 +101,7 @@ export function setup(): SetupData {
   const missions = missionsFor(name, 6);
   const sessionId = createSession(token, name);
   if (!sessionId || !setMissions(token, sessionId, missions)) {
-    throw new Error('No sessions available: setup could not create the wedding event');
+    fail('No sessions available: setup could not create the wedding event');
   }
   return { events: [{ sessionId, name }, ...events], wedding: { token, sessionId, missions } };
 }
