@@ -49,7 +49,7 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     check_content_type(req.headers())?;
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge("Request body is too large (limit 64 KiB)".into())
+            ApiError::PayloadTooLarge("Request body is too large".into())
         } else {
             ApiError::bad_request(format!(
                 "Could not read request body: {}",

@@ -47,6 +47,8 @@ use crate::{
 
 /// JSON bodies larger than this are refused with 413.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+/// `POST /sessions/setmissions` carries up to 500 missions of 300 characters.
+pub const MISSIONS_BODY_LIMIT: usize = 1024 * 1024;
 /// API requests (not photo transfers) are cut off after this long.
 const API_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -85,7 +87,11 @@ pub fn router(state: SharedState) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/sessions/create", post(sessions::create))
         .route("/sessions/get", get(sessions::get))
-        .route("/sessions/setmissions", post(sessions::set_missions))
+        .route(
+            "/sessions/setmissions",
+            // 500 missions of 300 characters do not fit the general JSON limit.
+            post(sessions::set_missions).layer(DefaultBodyLimit::max(MISSIONS_BODY_LIMIT)),
+        )
         .route(
             "/sessions/registerSessionUser",
             post(sessions::register_guest),

@@ -1,0 +1,9 @@
+//! API tests: every test spawns PartyPic on a random port against a real backend pair.
+
+mod auth;
+mod guests;
+mod helpers;
+mod operations;
+mod pictures;
+mod replicas;
+mod sessions;
