@@ -42,7 +42,7 @@ cleanup() {
     for log in "$WORK"/*.log; do
       [ -f "$log" ] || continue
       echo "--- last lines of $(basename "$log")"
-      tail -n 20 "$log"
+      tail -n 12 "$log"
     done
   fi
   rm -rf "$WORK"
@@ -171,9 +171,13 @@ BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 step "PartyPic (embedded default) scraped by Debian's Prometheus"
 pport=$(free_port)
 # A clean environment: the embedded default (SQLite + local disk), whatever the caller has set.
-env -i PATH="$PATH" HOME="$WORK" PORT="$pport" DATA_DIR="$WORK/data" LOG_FORMAT=json RUST_LOG=warn \
-  "$BIN" >"$WORK/partypic.log" 2>&1 &
-PIDS+=($!)
+pp_env=(env -i PATH="$PATH" HOME="$WORK" HOST=127.0.0.1 PORT="$pport" DATA_DIR="$WORK/data" LOG_FORMAT=json RUST_LOG=warn)
+# What the migration Job runs.
+timeout 60 "${pp_env[@]}" "$BIN" migrate >"$WORK/migrate.log" 2>&1 || die "partypic migrate"
+echo "ok   partypic migrate (the migration Job's command)"
+"${pp_env[@]}" "$BIN" >"$WORK/partypic.log" 2>&1 &
+PARTYPIC_PID=$!
+PIDS+=("$PARTYPIC_PID")
 wait_http "http://127.0.0.1:$pport/readyz" 60 || die "PartyPic did not become ready on 127.0.0.1:$pport"
 echo "     partypic ready on 127.0.0.1:$pport"
 
@@ -215,5 +219,11 @@ sleep 4
 sleep 3
 "$PY" "$DEPLOY/ci/check.py" promql "http://127.0.0.1:$promport" \
   "$DEPLOY/monitoring/partypic-dashboard.json" "$DEPLOY/monitoring/prometheusrule.yaml"
+
+# terminationGracePeriodSeconds (40) assumes SIGTERM ends the server within its 25 s drain.
+kill -TERM "$PARTYPIC_PID"
+for _ in $(seq 150); do kill -0 "$PARTYPIC_PID" 2>/dev/null || break; sleep 0.2; done
+if kill -0 "$PARTYPIC_PID" 2>/dev/null; then die "PartyPic still running 30 s after SIGTERM"; fi
+echo "ok   PartyPic stops on SIGTERM within the pod's grace period"
 
 echo; echo "deploy validation passed"
