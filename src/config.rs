@@ -413,7 +413,7 @@ mod tests {
 
     #[test]
     fn postgres_without_jwt_secret_is_rejected() {
-        let err = parse(&["--db-host", "db"]).resolve().err().expect("error");
+        let err = parse(&["--db-host", "db"]).resolve().expect_err("error");
         assert!(err.contains("JWT_SECRET"), "{err}");
     }
 
@@ -442,8 +442,7 @@ mod tests {
     fn s3_without_keys_is_rejected() {
         let err = parse(&["--s3-endpoint", "http://localhost:3900"])
             .resolve()
-            .err()
-            .expect("error");
+            .expect_err("error");
         assert!(err.contains("S3_ACCESS_KEY"), "{err}");
     }
 }

@@ -16,7 +16,12 @@ async fn guests_join_with_just_a_name(backend: Backend) {
     let (app, _env) = TestApp::spawn(backend).await;
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
-    let response = app.post_json("/sessions/registerSessionUser", &json!({"username": " Tante Erna ", "sessionId": session_id})).await;
+    let response = app
+        .post_json(
+            "/sessions/registerSessionUser",
+            &json!({"username": " Tante Erna ", "sessionId": session_id}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let guest = body(response).await;
     assert!(Uuid::parse_str(guest["id"].as_str().expect("id")).is_ok());
@@ -29,15 +34,41 @@ async fn joining_validates_the_name_and_the_session(backend: Backend) {
     let (app, _env) = TestApp::spawn(backend).await;
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
-    for name in [json!(""), json!("   "), json!("x".repeat(51)), json!(null), json!(7)] {
-        let response = app.post_json("/sessions/registerSessionUser", &json!({"username": name, "sessionId": session_id})).await;
+    for name in [
+        json!(""),
+        json!("   "),
+        json!("x".repeat(51)),
+        json!(null),
+        json!(7),
+    ] {
+        let response = app
+            .post_json(
+                "/sessions/registerSessionUser",
+                &json!({"username": name, "sessionId": session_id}),
+            )
+            .await;
         assert_error(response, StatusCode::BAD_REQUEST).await;
     }
-    let bad_id = app.post_json("/sessions/registerSessionUser", &json!({"username": "A", "sessionId": "abc"})).await;
+    let bad_id = app
+        .post_json(
+            "/sessions/registerSessionUser",
+            &json!({"username": "A", "sessionId": "abc"}),
+        )
+        .await;
     assert_error(bad_id, StatusCode::BAD_REQUEST).await;
-    let unknown = app.post_json("/sessions/registerSessionUser", &json!({"username": "A", "sessionId": Uuid::new_v4()})).await;
+    let unknown = app
+        .post_json(
+            "/sessions/registerSessionUser",
+            &json!({"username": "A", "sessionId": Uuid::new_v4()}),
+        )
+        .await;
     assert_error(unknown, StatusCode::NOT_FOUND).await;
-    let fifty = app.post_json("/sessions/registerSessionUser", &json!({"username": "ü".repeat(50), "sessionId": session_id})).await;
+    let fifty = app
+        .post_json(
+            "/sessions/registerSessionUser",
+            &json!({"username": "ü".repeat(50), "sessionId": session_id}),
+        )
+        .await;
     assert_eq!(fifty.status(), StatusCode::CREATED);
 }
 
@@ -48,21 +79,44 @@ async fn returning_guests_are_recognised_only_in_their_own_session(backend: Back
     let other_session = app.create_session(&host).await;
     let guest_id = app.join(session_id, "Ben").await;
 
-    let response = app.post_json("/sessions/loginSessionUser", &json!({"userId": guest_id, "sessionId": session_id})).await;
+    let response = app
+        .post_json(
+            "/sessions/loginSessionUser",
+            &json!({"userId": guest_id, "sessionId": session_id}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let guest = body(response).await;
     assert_eq!(guest["id"], guest_id.to_string());
     assert_eq!(guest["user_name"], "Ben");
 
-    let foreign = app.post_json("/sessions/loginSessionUser", &json!({"userId": guest_id, "sessionId": other_session})).await;
+    let foreign = app
+        .post_json(
+            "/sessions/loginSessionUser",
+            &json!({"userId": guest_id, "sessionId": other_session}),
+        )
+        .await;
     assert_error(foreign, StatusCode::FORBIDDEN).await;
-    let unknown_guest =
-        app.post_json("/sessions/loginSessionUser", &json!({"userId": Uuid::new_v4(), "sessionId": session_id})).await;
+    let unknown_guest = app
+        .post_json(
+            "/sessions/loginSessionUser",
+            &json!({"userId": Uuid::new_v4(), "sessionId": session_id}),
+        )
+        .await;
     assert_error(unknown_guest, StatusCode::NOT_FOUND).await;
-    let unknown_session =
-        app.post_json("/sessions/loginSessionUser", &json!({"userId": guest_id, "sessionId": Uuid::new_v4()})).await;
+    let unknown_session = app
+        .post_json(
+            "/sessions/loginSessionUser",
+            &json!({"userId": guest_id, "sessionId": Uuid::new_v4()}),
+        )
+        .await;
     assert_error(unknown_session, StatusCode::NOT_FOUND).await;
-    let malformed = app.post_json("/sessions/loginSessionUser", &json!({"userId": "x", "sessionId": session_id})).await;
+    let malformed = app
+        .post_json(
+            "/sessions/loginSessionUser",
+            &json!({"userId": "x", "sessionId": session_id}),
+        )
+        .await;
     assert_error(malformed, StatusCode::BAD_REQUEST).await;
 }
 
@@ -71,11 +125,24 @@ async fn heartbeat_records_presence_of_known_guests(backend: Backend) {
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
     let guest_id = app.join(session_id, "Ben").await;
-    let response = app.post_json("/sessions/heartbeat", &json!({"userId": guest_id})).await;
+    let response = app
+        .post_json("/sessions/heartbeat", &json!({"userId": guest_id}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body(response).await, json!({"success": true}));
-    assert_error(app.post_json("/sessions/heartbeat", &json!({})).await, StatusCode::BAD_REQUEST).await;
-    assert_error(app.post_json("/sessions/heartbeat", &json!({"userId": "x"})).await, StatusCode::BAD_REQUEST).await;
-    let unknown = app.post_json("/sessions/heartbeat", &json!({"userId": Uuid::new_v4()})).await;
+    assert_error(
+        app.post_json("/sessions/heartbeat", &json!({})).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_error(
+        app.post_json("/sessions/heartbeat", &json!({"userId": "x"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let unknown = app
+        .post_json("/sessions/heartbeat", &json!({"userId": Uuid::new_v4()}))
+        .await;
     assert_error(unknown, StatusCode::NOT_FOUND).await;
 }

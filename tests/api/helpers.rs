@@ -43,11 +43,17 @@ impl BackendEnv {
             Backend::SqliteFs => None,
             Backend::PostgresS3 => Some(fresh_postgres_database().await),
         };
-        Self { backend, data_dir, database_url }
+        Self {
+            backend,
+            data_dir,
+            database_url,
+        }
     }
 
     pub fn config(&self) -> Config {
-        let mut config = Cli::try_parse_from(["partypic"]).expect("default args").config;
+        let mut config = Cli::try_parse_from(["partypic"])
+            .expect("default args")
+            .config;
         config.host = "127.0.0.1".into();
         config.port = 0;
         config.data_dir = self.data_dir.path().to_path_buf();
@@ -71,7 +77,8 @@ impl BackendEnv {
                 config.s3_region = required_env("PARTYPIC_TEST_S3_REGION");
                 config.s3_access_key = Some(required_env("PARTYPIC_TEST_S3_ACCESS_KEY"));
                 config.s3_secret_key = Some(required_env("PARTYPIC_TEST_S3_SECRET_KEY"));
-                config.s3_bucket_name = std::env::var("PARTYPIC_TEST_S3_BUCKET").unwrap_or_else(|_| "partypic-test".into());
+                config.s3_bucket_name = std::env::var("PARTYPIC_TEST_S3_BUCKET")
+                    .unwrap_or_else(|_| "partypic-test".into());
                 config.s3_force_path_style = true;
             }
         }
@@ -86,7 +93,10 @@ async fn fresh_postgres_database() -> String {
     let mut admin = PgConnection::connect(&format!("{}/postgres", base.trim_end_matches('/')))
         .await
         .expect("connect to PostgreSQL");
-    admin.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await.expect("create database");
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .expect("create database");
     format!("{}/{name}", base.trim_end_matches('/'))
 }
 
@@ -105,7 +115,10 @@ impl TestApp {
         (app, env)
     }
 
-    pub async fn spawn_with(backend: Backend, customize: impl FnOnce(&mut Config)) -> (Self, BackendEnv) {
+    pub async fn spawn_with(
+        backend: Backend,
+        customize: impl FnOnce(&mut Config),
+    ) -> (Self, BackendEnv) {
         let env = BackendEnv::new(backend).await;
         let app = Self::spawn_on(&env, customize).await;
         (app, env)
@@ -116,14 +129,24 @@ impl TestApp {
         customize(&mut config);
         let settings = config.resolve().expect("test configuration is valid");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let application = Application::build_with_listener(settings, listener).await.expect("build app");
+        let application = Application::build_with_listener(settings, listener)
+            .await
+            .expect("build app");
         let address = format!("http://{}", application.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(application.run_until(async move {
             let _ = rx.await;
         }));
-        let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        Self { address, client, shutdown: Some(tx), server: Some(server) }
+        let client = Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self {
+            address,
+            client,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
     }
 
     /// Sends the shutdown signal; returns the server task to await the drain.
@@ -139,53 +162,122 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("request")
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post_json_auth(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn register(&self) -> Host {
         let email = format!("host-{}@example.com", Uuid::new_v4().simple());
         let password = "correct horse battery".to_owned();
         let response = self
-            .post_json("/auth/register", &json!({"username": "Host", "email": email, "password": password}))
+            .post_json(
+                "/auth/register",
+                &json!({"username": "Host", "email": email, "password": password}),
+            )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
-        let id = body(response).await["id"].as_str().expect("id").parse().expect("uuid");
-        let response = self.post_json("/auth/login", &json!({"email": email, "password": password})).await;
+        let id = body(response).await["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid");
+        let response = self
+            .post_json(
+                "/auth/login",
+                &json!({"email": email, "password": password}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
-        let token = body(response).await["access_token"].as_str().expect("token").to_owned();
-        Host { id, email, password, token }
+        let token = body(response).await["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        Host {
+            id,
+            email,
+            password,
+            token,
+        }
     }
 
     pub async fn create_session(&self, host: &Host) -> Uuid {
-        let response = self.post_json_auth("/sessions/create", &host.token, &json!({"settings": {"name": "Wedding"}})).await;
+        let response = self
+            .post_json_auth(
+                "/sessions/create",
+                &host.token,
+                &json!({"settings": {"name": "Wedding"}}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
-        body(response).await["sessionId"].as_str().expect("sessionId").parse().expect("uuid")
+        body(response).await["sessionId"]
+            .as_str()
+            .expect("sessionId")
+            .parse()
+            .expect("uuid")
     }
 
     pub async fn join(&self, session_id: Uuid, name: &str) -> Uuid {
-        let response =
-            self.post_json("/sessions/registerSessionUser", &json!({"username": name, "sessionId": session_id})).await;
+        let response = self
+            .post_json(
+                "/sessions/registerSessionUser",
+                &json!({"username": name, "sessionId": session_id}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
-        body(response).await["id"].as_str().expect("id").parse().expect("uuid")
+        body(response).await["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid")
     }
 
     /// init-upload → PUT → returns the key (not finalized).
-    pub async fn put_photo(&self, session_id: Uuid, mimetype: &str, bytes: Vec<u8>) -> (String, Response) {
-        let response =
-            self.post_json("/pictures/init-upload", &json!({"session_id": session_id, "mimetype": mimetype})).await;
+    pub async fn put_photo(
+        &self,
+        session_id: Uuid,
+        mimetype: &str,
+        bytes: Vec<u8>,
+    ) -> (String, Response) {
+        let response = self
+            .post_json(
+                "/pictures/init-upload",
+                &json!({"session_id": session_id, "mimetype": mimetype}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let init = body(response).await;
         let key = init["key"].as_str().expect("key").to_owned();
         let url = init["uploadUrl"].as_str().expect("uploadUrl").to_owned();
-        let put = self.client.put(url).header("content-type", mimetype).body(bytes).send().await.expect("PUT");
+        let put = self
+            .client
+            .put(url)
+            .header("content-type", mimetype)
+            .body(bytes)
+            .send()
+            .await
+            .expect("PUT");
         (key, put)
     }
 
@@ -235,13 +327,19 @@ pub async fn assert_error(response: Response, status: StatusCode) -> String {
     assert_eq!(response.status(), status, "unexpected status");
     let value = body(response).await;
     assert_eq!(value["statusCode"], status.as_u16(), "{value}");
-    assert_eq!(value["error"], status.canonical_reason().unwrap_or_default(), "{value}");
+    assert_eq!(
+        value["error"],
+        status.canonical_reason().unwrap_or_default(),
+        "{value}"
+    );
     value["message"].as_str().expect("message").to_owned()
 }
 
 /// A small but real JPEG: the bytes of the sample photo the load tests use, or a minimal one.
 pub fn jpeg_bytes(seed: u8) -> Vec<u8> {
-    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x01];
+    let mut bytes = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x01,
+    ];
     bytes.extend((0..4096u32).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
     bytes.extend([0xFF, 0xD9]);
     bytes

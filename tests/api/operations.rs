@@ -33,9 +33,11 @@ async fn metrics_expose_the_partypic_series_with_bounded_route_labels(backend: B
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
     let guest = app.join(session_id, "Ben").await;
-    app.post_json("/sessions/heartbeat", &json!({"userId": guest})).await;
+    app.post_json("/sessions/heartbeat", &json!({"userId": guest}))
+        .await;
     app.upload(session_id, jpeg_bytes(1)).await;
-    app.get(&format!("/sessions/get?sessionId={session_id}")).await;
+    app.get(&format!("/sessions/get?sessionId={session_id}"))
+        .await;
     app.get(&format!("/no/such/{session_id}")).await;
 
     // The gauges come from the database on the refresh interval (1 s in tests).
@@ -61,7 +63,10 @@ async fn metrics_expose_the_partypic_series_with_bounded_route_labels(backend: B
     }
     // No ids in labels: only route templates.
     for line in text.lines().filter(|l| l.starts_with("partypic_http")) {
-        assert!(!line.contains(&session_id.to_string()), "raw path in label: {line}");
+        assert!(
+            !line.contains(&session_id.to_string()),
+            "raw path in label: {line}"
+        );
     }
 }
 
@@ -70,13 +75,31 @@ async fn openapi_describes_the_whole_api(backend: Backend) {
     let response = app.get("/openapi.json").await;
     assert_eq!(response.status(), StatusCode::OK);
     let doc = body(response).await;
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
     for path in [
-        "/auth/register", "/auth/login", "/sessions/create", "/sessions/get", "/sessions/setmissions",
-        "/sessions/registerSessionUser", "/sessions/loginSessionUser", "/sessions/heartbeat",
-        "/pictures/init-upload", "/pictures/finalize-upload", "/pictures/session", "/healthz", "/readyz", "/metrics",
+        "/auth/register",
+        "/auth/login",
+        "/sessions/create",
+        "/sessions/get",
+        "/sessions/setmissions",
+        "/sessions/registerSessionUser",
+        "/sessions/loginSessionUser",
+        "/sessions/heartbeat",
+        "/pictures/init-upload",
+        "/pictures/finalize-upload",
+        "/pictures/session",
+        "/healthz",
+        "/readyz",
+        "/metrics",
     ] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from OpenAPI");
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from OpenAPI"
+        );
     }
 }
 
@@ -84,20 +107,41 @@ async fn request_ids_are_generated_or_echoed(backend: Backend) {
     let (app, _env) = TestApp::spawn(backend).await;
     let generated = app.get("/healthz").await;
     assert!(generated.headers().get("x-request-id").is_some());
-    let echoed = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.expect("request");
-    assert_eq!(echoed.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("abc-123"));
+    let echoed = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        echoed
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("abc-123")
+    );
 }
 
 async fn unknown_routes_and_methods_get_json_errors(backend: Backend) {
     let (app, _env) = TestApp::spawn(backend).await;
     assert_error(app.get("/nope").await, StatusCode::NOT_FOUND).await;
-    let wrong_method = app.client.delete(app.url("/auth/register")).send().await.expect("request");
+    let wrong_method = app
+        .client
+        .delete(app.url("/auth/register"))
+        .send()
+        .await
+        .expect("request");
     assert_error(wrong_method, StatusCode::METHOD_NOT_ALLOWED).await;
-    let traversal = app.get("/uploads/..%2F..%2Fetc/passwd?expires=1&sig=00").await;
+    let traversal = app
+        .get("/uploads/..%2F..%2Fetc/passwd?expires=1&sig=00")
+        .await;
     assert!(traversal.status().is_client_error());
 }
 
-async fn a_saturated_hash_queue_answers_503_with_retry_after_while_reads_stay_fast(backend: Backend) {
+async fn a_saturated_hash_queue_answers_503_with_retry_after_while_reads_stay_fast(
+    backend: Backend,
+) {
     let (app, _env) = TestApp::spawn_with(backend, |config| {
         // Real OWASP parameters, one hashing slot and no waiting room: saturation is certain.
         config.argon2_memory_kib = 19456;
@@ -120,7 +164,12 @@ async fn a_saturated_hash_queue_answers_503_with_retry_after_while_reads_stay_fa
     let reads = async {
         let started = Instant::now();
         for _ in 0..10 {
-            assert_eq!(app.get(&format!("/sessions/get?sessionId={session_id}")).await.status(), StatusCode::OK);
+            assert_eq!(
+                app.get(&format!("/sessions/get?sessionId={session_id}"))
+                    .await
+                    .status(),
+                StatusCode::OK
+            );
         }
         started.elapsed()
     };
@@ -131,13 +180,19 @@ async fn a_saturated_hash_queue_answers_503_with_retry_after_while_reads_stay_fa
             StatusCode::CREATED => {}
             StatusCode::SERVICE_UNAVAILABLE => {
                 saturated += 1;
-                assert!(response.headers().get("retry-after").is_some(), "503 without Retry-After");
+                assert!(
+                    response.headers().get("retry-after").is_some(),
+                    "503 without Retry-After"
+                );
             }
             other => panic!("unexpected status {other}"),
         }
     }
     assert!(saturated > 0, "the flood never saturated the hash queue");
-    assert!(read_time < Duration::from_secs(5), "reads were held up by hashing: {read_time:?}");
+    assert!(
+        read_time < Duration::from_secs(5),
+        "reads were held up by hashing: {read_time:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,7 +201,11 @@ async fn shutdown_turns_readiness_off_and_lets_in_flight_uploads_finish() {
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
     let init = body(
-        app.post_json("/pictures/init-upload", &json!({"session_id": session_id, "mimetype": "image/jpeg"})).await,
+        app.post_json(
+            "/pictures/init-upload",
+            &json!({"session_id": session_id, "mimetype": "image/jpeg"}),
+        )
+        .await,
     )
     .await;
     let url = init["uploadUrl"].as_str().expect("url").to_owned();
@@ -170,10 +229,20 @@ async fn shutdown_turns_readiness_off_and_lets_in_flight_uploads_finish() {
     });
     tokio::time::sleep(Duration::from_millis(250)).await;
     let server = app.begin_shutdown();
-    let put = upload.await.expect("join").expect("in-flight upload completes");
+    let put = upload
+        .await
+        .expect("join")
+        .expect("in-flight upload completes");
     assert_eq!(put.status(), StatusCode::OK);
-    tokio::time::timeout(Duration::from_secs(10), server).await.expect("drained in time").expect("join").expect("clean stop");
-    assert!(app.client.get(app.url("/healthz")).send().await.is_err(), "listener still open after shutdown");
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("drained in time")
+        .expect("join")
+        .expect("clean stop");
+    assert!(
+        app.client.get(app.url("/healthz")).send().await.is_err(),
+        "listener still open after shutdown"
+    );
     assert!(!key.is_empty());
 }
 

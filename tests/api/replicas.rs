@@ -17,17 +17,40 @@ async fn two_replicas_share_tokens_events_guests_and_photos() {
 
     // Created through the second, joined and uploaded to through the first.
     let guest_id = first.join(session_id, "Ben").await;
-    let login = second.post_json("/sessions/loginSessionUser", &json!({"userId": guest_id, "sessionId": session_id})).await;
+    let login = second
+        .post_json(
+            "/sessions/loginSessionUser",
+            &json!({"userId": guest_id, "sessionId": session_id}),
+        )
+        .await;
     assert_eq!(login.status(), StatusCode::OK);
     let photo = jpeg_bytes(42);
-    let (key, put) = first.put_photo(session_id, "image/jpeg", photo.clone()).await;
+    let (key, put) = first
+        .put_photo(session_id, "image/jpeg", photo.clone())
+        .await;
     assert_eq!(put.status(), StatusCode::OK);
-    assert_eq!(second.finalize(session_id, &key, "Ben").await.status(), StatusCode::CREATED);
+    assert_eq!(
+        second.finalize(session_id, &key, "Ben").await.status(),
+        StatusCode::CREATED
+    );
 
     for replica in [&first, &second] {
-        let gallery = body(replica.get(&format!("/pictures/session?sessionId={session_id}")).await).await;
+        let gallery = body(
+            replica
+                .get(&format!("/pictures/session?sessionId={session_id}"))
+                .await,
+        )
+        .await;
         let url = gallery[0]["url"].as_str().expect("url");
-        let bytes = replica.client.get(url).send().await.expect("download").bytes().await.expect("bytes");
+        let bytes = replica
+            .client
+            .get(url)
+            .send()
+            .await
+            .expect("download")
+            .bytes()
+            .await
+            .expect("bytes");
         assert_eq!(bytes.to_vec(), photo);
     }
 }

@@ -29,9 +29,17 @@ async fn create_accepts_an_empty_body_with_a_json_content_type(backend: Backend)
     assert_eq!(empty.status(), StatusCode::CREATED);
     let created = body(empty).await;
     assert!(Uuid::parse_str(created["sessionId"].as_str().expect("sessionId")).is_ok());
-    let no_type = app.client.post(app.url("/sessions/create")).bearer_auth(&host.token).send().await.expect("request");
+    let no_type = app
+        .client
+        .post(app.url("/sessions/create"))
+        .bearer_auth(&host.token)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(no_type.status(), StatusCode::CREATED);
-    let braces = app.post_json_auth("/sessions/create", &host.token, &json!({})).await;
+    let braces = app
+        .post_json_auth("/sessions/create", &host.token, &json!({}))
+        .await;
     assert_eq!(braces.status(), StatusCode::CREATED);
 }
 
@@ -51,8 +59,14 @@ async fn create_stores_settings_and_default_missions(backend: Backend) {
     assert_eq!(created["user_id"], host.id.to_string());
     assert_eq!(created["settings"]["name"], "Anna & Ben");
     assert_eq!(created["settings"]["theme"], "gold");
-    assert!(!created["missions"]["data"].as_array().expect("missions").is_empty());
-    let ends = chrono::DateTime::parse_from_rfc3339(created["ends_at"].as_str().expect("ends_at")).expect("date");
+    assert!(
+        !created["missions"]["data"]
+            .as_array()
+            .expect("missions")
+            .is_empty()
+    );
+    let ends = chrono::DateTime::parse_from_rfc3339(created["ends_at"].as_str().expect("ends_at"))
+        .expect("date");
     let wanted = chrono::DateTime::parse_from_rfc3339(&ends_at).expect("date");
     assert!((ends - wanted).num_milliseconds().abs() < 2);
 }
@@ -60,8 +74,19 @@ async fn create_stores_settings_and_default_missions(backend: Backend) {
 async fn create_rejects_invalid_settings_with_400(backend: Backend) {
     let (app, _env) = TestApp::spawn(backend).await;
     let host = app.register().await;
-    for settings in [json!("x"), json!({"name": 1}), json!({"ends_at": "tomorrow"}), json!({"ends_at": "2001-01-01T00:00:00Z"})] {
-        let response = app.post_json_auth("/sessions/create", &host.token, &json!({ "settings": settings })).await;
+    for settings in [
+        json!("x"),
+        json!({"name": 1}),
+        json!({"ends_at": "tomorrow"}),
+        json!({"ends_at": "2001-01-01T00:00:00Z"}),
+    ] {
+        let response = app
+            .post_json_auth(
+                "/sessions/create",
+                &host.token,
+                &json!({ "settings": settings }),
+            )
+            .await;
         assert_error(response, StatusCode::BAD_REQUEST).await;
     }
 }
@@ -70,26 +95,56 @@ async fn get_returns_the_session_in_the_contract_shape(backend: Backend) {
     let (app, _env) = TestApp::spawn(backend).await;
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
-    let response = app.get(&format!("/sessions/get?sessionId={session_id}")).await;
+    let response = app
+        .get(&format!("/sessions/get?sessionId={session_id}"))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let session = body(response).await;
     assert_eq!(session["id"], session_id.to_string());
     assert_eq!(session["user_id"], host.id.to_string());
     assert_eq!(session["settings"]["name"], "Wedding");
-    let missions = session["missions"]["data"].as_array().expect("missions.data");
-    assert!(missions.iter().all(|m| m["id"].is_string() && m["description"].is_string()));
+    let missions = session["missions"]["data"]
+        .as_array()
+        .expect("missions.data");
+    assert!(
+        missions
+            .iter()
+            .all(|m| m["id"].is_string() && m["description"].is_string())
+    );
     for field in ["created_at", "ends_at"] {
-        assert!(chrono::DateTime::parse_from_rfc3339(session[field].as_str().expect(field)).is_ok(), "{field}");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(session[field].as_str().expect(field)).is_ok(),
+            "{field}"
+        );
     }
 }
 
-async fn get_returns_400_for_a_missing_or_malformed_id_and_404_for_an_unknown_one(backend: Backend) {
+async fn get_returns_400_for_a_missing_or_malformed_id_and_404_for_an_unknown_one(
+    backend: Backend,
+) {
     let (app, _env) = TestApp::spawn(backend).await;
     assert_error(app.get("/sessions/get").await, StatusCode::BAD_REQUEST).await;
-    assert_error(app.get("/sessions/get?sessionId=").await, StatusCode::BAD_REQUEST).await;
-    assert_error(app.get("/sessions/get?sessionId=1234").await, StatusCode::BAD_REQUEST).await;
-    assert_error(app.get("/sessions/get?sessionId=%00%27;DROP").await, StatusCode::BAD_REQUEST).await;
-    let message = assert_error(app.get(&format!("/sessions/get?sessionId={}", Uuid::new_v4())).await, StatusCode::NOT_FOUND).await;
+    assert_error(
+        app.get("/sessions/get?sessionId=").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_error(
+        app.get("/sessions/get?sessionId=1234").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_error(
+        app.get("/sessions/get?sessionId=%00%27;DROP").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let message = assert_error(
+        app.get(&format!("/sessions/get?sessionId={}", Uuid::new_v4()))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     assert_eq!(message, "Session not found");
 }
 
@@ -103,21 +158,42 @@ async fn setmissions_replaces_missions_for_the_owner_only(backend: Backend) {
 
     let anonymous = app.post_json("/sessions/setmissions", &payload).await;
     assert_error(anonymous, StatusCode::UNAUTHORIZED).await;
-    let foreign = app.post_json_auth("/sessions/setmissions", &other.token, &payload).await;
+    let foreign = app
+        .post_json_auth("/sessions/setmissions", &other.token, &payload)
+        .await;
     assert_error(foreign, StatusCode::FORBIDDEN).await;
     let unknown = app
-        .post_json_auth("/sessions/setmissions", &host.token, &json!({"sessionId": Uuid::new_v4(), "missions": missions}))
+        .post_json_auth(
+            "/sessions/setmissions",
+            &host.token,
+            &json!({"sessionId": Uuid::new_v4(), "missions": missions}),
+        )
         .await;
     assert_error(unknown, StatusCode::NOT_FOUND).await;
 
-    let response = app.post_json_auth("/sessions/setmissions", &host.token, &payload).await;
+    let response = app
+        .post_json_auth("/sessions/setmissions", &host.token, &payload)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let updated = body(response).await;
     assert!(updated["message"].is_string());
     assert_eq!(updated["data"]["id"], session_id.to_string());
-    assert_eq!(updated["data"]["missions"]["data"][0]["description"], "Photo with the bride");
-    let stored = body(app.get(&format!("/sessions/get?sessionId={session_id}")).await).await;
-    assert_eq!(stored["missions"]["data"].as_array().expect("missions").len(), 2);
+    assert_eq!(
+        updated["data"]["missions"]["data"][0]["description"],
+        "Photo with the bride"
+    );
+    let stored = body(
+        app.get(&format!("/sessions/get?sessionId={session_id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        stored["missions"]["data"]
+            .as_array()
+            .expect("missions")
+            .len(),
+        2
+    );
     assert_eq!(stored["missions"]["data"][1]["id"], "m2");
 }
 
@@ -125,7 +201,9 @@ async fn setmissions_validates_its_input(backend: Backend) {
     let (app, _env) = TestApp::spawn(backend).await;
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
-    let too_many: Vec<_> = (0..501).map(|i| json!({"id": i, "description": "d"})).collect();
+    let too_many: Vec<_> = (0..501)
+        .map(|i| json!({"id": i, "description": "d"}))
+        .collect();
     let cases = [
         json!({"sessionId": session_id, "missions": {"data": too_many}}),
         json!({"sessionId": session_id, "missions": {"data": [{"id": 1, "description": "x".repeat(301)}]}}),
@@ -136,12 +214,20 @@ async fn setmissions_validates_its_input(backend: Backend) {
         json!({"missions": {"data": []}}),
     ];
     for payload in cases {
-        let response = app.post_json_auth("/sessions/setmissions", &host.token, &payload).await;
+        let response = app
+            .post_json_auth("/sessions/setmissions", &host.token, &payload)
+            .await;
         assert_error(response, StatusCode::BAD_REQUEST).await;
     }
-    let max: Vec<_> = (0..500).map(|i| json!({"id": i, "description": "y".repeat(300)})).collect();
+    let max: Vec<_> = (0..500)
+        .map(|i| json!({"id": i, "description": "y".repeat(300)}))
+        .collect();
     let response = app
-        .post_json_auth("/sessions/setmissions", &host.token, &json!({"sessionId": session_id, "missions": {"data": max}}))
+        .post_json_auth(
+            "/sessions/setmissions",
+            &host.token,
+            &json!({"sessionId": session_id, "missions": {"data": max}}),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs and starts what the test suite needs, only when missing (idempotent, no stdin):
+# PostgreSQL running, Garage (S3) installed, a Python venv with schemathesis.
+set -euo pipefail
+
+TOOLS=${PARTYPIC_TOOLS:-$HOME/.cache/partypic-tools}
+VENV=$TOOLS/venv
+export PATH="$HOME/.cargo/bin:$PATH" PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  echo "starting PostgreSQL" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+
+if ! command -v garage >/dev/null; then
+  echo "installing Garage (cargo install --locked garage; ~15 min, once)" >&2
+  cargo install --locked garage </dev/null
+fi
+
+mkdir -p "$TOOLS"
+[[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
+"$VENV/bin/python" -c "import schemathesis" 2>/dev/null || "$VENV/bin/pip" install -q "schemathesis==4.32.5" </dev/null
