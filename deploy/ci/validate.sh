@@ -6,14 +6,15 @@
 #      the references between objects (deploy/ci/check.py);
 #   2. promtool check rules; the Grafana dashboard's structure; the Dockerfiles' basics;
 #   3. serves web/ with deploy/docker/nginx.conf in Debian's nginx and checks what it answers;
-#   4. starts PartyPic (embedded default) and Debian's Prometheus scraping it with the alert rules
-#      loaded, puts a little load on it, and evaluates every PromQL expression of the dashboard and
-#      the rules through Prometheus' HTTP API.
+#   4. starts Garage (when installed) from the local overlay's config, Secret and arguments;
+#   5. runs `partypic migrate`, starts PartyPic (embedded default) and Debian's Prometheus scraping
+#      it with the alert rules loaded, puts a little load on it, evaluates every PromQL expression
+#      of the dashboard and the rules through Prometheus' HTTP API, and stops PartyPic (SIGTERM).
 #
 # Usage: deploy/ci/validate.sh [PATH_TO_PARTYPIC_BINARY]   (or PARTYPIC_BIN=...)
 #   PARTYPIC_TOOLS   where the Python venv lives (default ~/.cache/partypic-tools)
 #   K8S_VERSIONS     Kubernetes versions to validate against (default "1.30.0 1.33.0")
-#   PARTYPIC_SKIP_LIVE=1  skip step 4 (no binary yet); the script then says so and exits 0
+#   PARTYPIC_SKIP_LIVE=1  skip step 5 (no binary yet); the script then says so and exits 0
 # Installs what is missing: Debian's prometheus and nginx, kubernetes-validate in the venv.
 set -euo pipefail
 
@@ -158,6 +159,43 @@ grep -q "listen 127.0.0.1:$nport;" "$conf" && grep -q "root $www;" "$conf" \
 PIDS+=($!)
 wait_http "http://127.0.0.1:$nport/healthz" 10 || die "nginx did not start"
 "$PY" "$DEPLOY/ci/check.py" nginx "http://127.0.0.1:$nport" "$www"
+
+step "local overlay's Garage (garage.toml, --single-node --default-bucket)"
+if command -v garage >/dev/null; then
+  g=$WORK/garage
+  mkdir -p "$g"
+  gs3=$(free_port); grpc=$(free_port); gadm=$(free_port)
+  sed -e "s|/var/lib/garage|$g|g" -e "s|0.0.0.0:3900|127.0.0.1:$gs3|" -e "s|0.0.0.0:3901|127.0.0.1:$grpc|" \
+      -e "s|127.0.0.1:3901|127.0.0.1:$grpc|" -e "s|0.0.0.0:3903|127.0.0.1:$gadm|" \
+      "$DEPLOY/kubernetes/overlays/local/garage.toml" >"$g/garage.toml"
+  # The credentials and the arguments exactly as the overlay's Secrets and StatefulSet give them.
+  "$PY" - "$WORK/render/local.yaml" >"$g/env.sh" <<'PYEOF'
+import base64, shlex, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+sec = {d["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in d["data"].items()}
+       for d in docs if d["kind"] == "Secret"}
+sts = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "garage")
+c = sts["spec"]["template"]["spec"]["containers"][0]
+for e in c["env"]:
+    ref = e["valueFrom"]["secretKeyRef"]
+    print(f"export {e['name']}={shlex.quote(sec[ref['name']][ref['key']])}")
+print("garage_args=(" + " ".join(shlex.quote(a) for a in c["args"]) + ")")
+PYEOF
+  # shellcheck disable=SC1091
+  . "$g/env.sh"
+  garage -c "$g/garage.toml" "${garage_args[@]}" >"$WORK/garage.log" 2>&1 &
+  GARAGE_PID=$!
+  PIDS+=("$GARAGE_PID")
+  wait_http "http://127.0.0.1:$gadm/health" 30 || die "Garage did not become healthy"
+  info=$(timeout 30 garage -c "$g/garage.toml" bucket info "$GARAGE_DEFAULT_BUCKET" 2>&1) || { echo "$info"; die "garage bucket info"; }
+  echo "$info" | grep -Eq "RWO +$GARAGE_DEFAULT_ACCESS_KEY" \
+    || { echo "$info"; die "the overlay's access key lacks read/write/owner on bucket $GARAGE_DEFAULT_BUCKET"; }
+  kill "$GARAGE_PID"
+  unset GARAGE_RPC_SECRET GARAGE_ADMIN_TOKEN GARAGE_DEFAULT_ACCESS_KEY GARAGE_DEFAULT_SECRET_KEY GARAGE_DEFAULT_BUCKET
+  echo "ok   Garage $(garage --version 2>/dev/null | awk '{print $2}') starts from the overlay's config and creates its key and bucket (RWO)"
+else
+  echo "     skipped: no garage binary (the server's test setup installs it)"
+fi
 
 if [ -z "$BIN" ] && [ "${PARTYPIC_SKIP_LIVE:-}" = 1 ]; then
   step "SKIPPED: PartyPic + Prometheus (PARTYPIC_SKIP_LIVE=1, no binary given)"
