@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a single-node Garage (S3-compatible store) on 127.0.0.1 for tests and the local cluster.
-# Usage: scripts/lib/garage.sh start DIR [S3_PORT]  -> prints `export S3_...` lines
+# Usage: scripts/lib/garage.sh start DIR [S3_PORT]  -> prints `GARAGE_S3_...=` lines to eval
+#        (not S3_* themselves, so nothing leaks into processes that should not use S3)
 #        scripts/lib/garage.sh stop DIR
 set -euo pipefail
 
@@ -63,9 +64,8 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 cat <<ENV
-export S3_ENDPOINT=http://127.0.0.1:$s3_port
-export S3_REGION=$region
-export S3_ACCESS_KEY=$key_id
-export S3_SECRET_KEY=$secret
-export S3_FORCE_PATH_STYLE=true
+GARAGE_S3_ENDPOINT=http://127.0.0.1:$s3_port
+GARAGE_S3_REGION=$region
+GARAGE_S3_ACCESS_KEY=$key_id
+GARAGE_S3_SECRET_KEY=$secret
 ENV

@@ -8,6 +8,8 @@ use axum::{
     http::{HeaderMap, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_json::Value;
 use url::Url;
 use uuid::Uuid;
 
@@ -60,8 +62,27 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    // PostgreSQL cannot store NUL in text or jsonb; no legitimate input contains it.
+    if contains_nul(&value) {
+        return Err(ApiError::bad_request(
+            "Invalid JSON body: strings must not contain NUL characters",
+        ));
+    }
+    serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
+}
+
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        _ => false,
+    }
 }
 
 impl<S, T> FromRequest<S> for JsonBody<T>

@@ -231,3 +231,22 @@ async fn setmissions_validates_its_input(backend: Backend) {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_anywhere_in_a_body_are_a_400_on_postgres() {
+    let (app, _env) = TestApp::spawn(Backend::PostgresS3).await;
+    let host = app.register().await;
+    let session_id = app.create_session(&host).await;
+    let settings = json!({"settings": {"name": "ok", "nested": {"key\u{0}": [1, "a\u{0}b"]}}});
+    assert_error(
+        app.post_json_auth("/sessions/create", &host.token, &settings)
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let missions = json!({"sessionId": session_id, "missions": {"data": [{"id": 1, "description": "nul\u{0}"}]}});
+    let response = app
+        .post_json_auth("/sessions/setmissions", &host.token, &missions)
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST).await;
+}
