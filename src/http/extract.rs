@@ -9,7 +9,6 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use serde_json::Value;
 use url::Url;
 use uuid::Uuid;
 
