@@ -1,0 +1,111 @@
+// Same-origin JSON API client. Errors always carry the server's `message` for people.
+import { t } from './i18n.js';
+
+export class ApiError extends Error {
+  /** @param {number} status @param {string} message */
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * @typedef {{id: string, description: string}} Mission
+ * @typedef {{name?: string, description?: string, ends_at?: string, require_approval?: boolean,
+ *   reveal?: 'always' | 'after_reveal', revealed?: boolean, guest_delete?: boolean,
+ *   upload_limit_per_guest?: number | null, [key: string]: unknown}} Settings
+ * @typedef {{id: string, sessionId?: string, user_id: string, settings: Settings,
+ *   missions: {data: Mission[]}, created_at: string, ends_at: string,
+ *   picture_count?: number, guest_count?: number}} Session
+ * @typedef {{id: string, user_name: string, session_id: string, created_at: string, last_seen: string}} Guest
+ * @typedef {{id: string, created_at: string, u_name: string, session_id: string, original_filename: string,
+ *   s3_key: string, mimetype: string, filesize_bytes: number, mission_id?: string | null, url: string,
+ *   thumbUrl?: string, status?: 'approved' | 'pending', user_id?: string | null}} Picture
+ * @typedef {{access_token: string, token_type: string, expires_in: number, user: {sub: string, email: string}}} Login
+ */
+
+/**
+ * @param {string} path
+ * @param {{method?: string, body?: unknown, token?: string | null, headers?: Record<string, string>, signal?: AbortSignal}} [opts]
+ * @returns {Promise<any>}
+ */
+export async function api(path, opts = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'application/json', ...opts.headers };
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+  let res;
+  try {
+    res = await fetch(path, {
+      method: opts.method || (opts.body === undefined ? 'GET' : 'POST'),
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: opts.signal,
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError(0, t('error.network'));
+  }
+  if (res.status === 204) return null;
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: keep the status */ }
+  if (!res.ok) {
+    const message = data && typeof data.message === 'string' ? data.message
+      : Array.isArray(data?.message) ? data.message.join(', ')
+      : `${res.status} ${res.statusText}`;
+    throw new ApiError(res.status, message);
+  }
+  return data;
+}
+
+const TOKEN = 'pp.auth';
+
+/** @returns {{token: string, expires: number, email: string, sub: string} | null} */
+export function auth() {
+  try {
+    const a = JSON.parse(localStorage.getItem(TOKEN) || 'null');
+    if (a && a.expires > Date.now() + 60_000) return a;
+  } catch { /* corrupt: treat as logged out */ }
+  return null;
+}
+
+/** @param {Login} login */
+export function saveAuth(login) {
+  localStorage.setItem(TOKEN, JSON.stringify({
+    token: login.access_token,
+    expires: Date.now() + login.expires_in * 1000,
+    email: login.user.email,
+    sub: login.user.sub,
+  }));
+}
+
+export function logout() {
+  localStorage.removeItem(TOKEN);
+}
+
+/** @param {string} sessionId @returns {Promise<Session>} */
+export function getSession(sessionId) {
+  return api(`/sessions/get?sessionId=${encodeURIComponent(sessionId)}`);
+}
+
+/** The event's display name. @param {Session} s */
+export function eventName(s) {
+  return (s.settings && typeof s.settings.name === 'string' && s.settings.name) || t('event.untitled');
+}
+
+/** Whether uploads are still open. @param {Session} s */
+export function isOpen(s) {
+  const end = s.settings?.ends_at || s.ends_at;
+  return !end || new Date(end).getTime() > Date.now();
+}
+
+/** @param {string} sessionId */
+export function joinUrl(sessionId) {
+  return `${location.origin}/s/${sessionId}`;
+}
+
+/** @param {string} value */
+export function isUuid(value) {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}

@@ -1,0 +1,42 @@
+// Entry point: header, routes, language switch, service worker.
+import { auth } from './api.js';
+import { h, replace } from './dom.js';
+import { guest } from './guest.js';
+import { hostHome, hostEvent } from './host.js';
+import { t, lang, setLang } from './i18n.js';
+import { landing } from './landing.js';
+import { print } from './print.js';
+import { route, notFound, render } from './router.js';
+import { slideshow } from './slideshow.js';
+
+const UUID = '([0-9a-fA-F-]{36})';
+route(/^\/$/, landing);
+route(/^\/host$/, hostHome);
+route(new RegExp(`^/host/${UUID}$`), hostEvent);
+route(new RegExp(`^/s/${UUID}$`), guest);
+route(new RegExp(`^/slideshow/${UUID}$`), slideshow);
+route(new RegExp(`^/print/${UUID}$`), print);
+notFound((main) => {
+  main.append(h('h1', null, t('notfound.title')), h('p', null, t('notfound.text')), h('a.btn', { href: '/' }, t('guest.home')));
+});
+
+function header() {
+  const bar = /** @type {HTMLElement} */ (document.getElementById('topbar'));
+  replace(bar,
+    h('a.brand', { href: '/', 'aria-label': t('nav.home') },
+      h('img', { src: '/assets/icon.svg', alt: '', width: 28, height: 28 }), 'PartyPic'),
+    h('nav', null,
+      auth() ? h('a', { href: '/host' }, t('nav.host')) : null,
+      h('button.lang', {
+        type: 'button', lang: lang === 'en' ? 'de' : 'en', 'aria-label': t('nav.languageLabel'),
+        onclick: () => { setLang(lang === 'en' ? 'de' : 'en'); render(); },
+      }, t('nav.language'))));
+}
+
+// Re-draw the header on every navigation (the login state may have changed).
+addEventListener('routechange', header);
+render();
+
+if ('serviceWorker' in navigator && location.protocol !== 'file:') {
+  addEventListener('load', () => navigator.serviceWorker.register('/sw.js').catch(() => {}));
+}

@@ -1,0 +1,295 @@
+// The photo grid: newest first, pages loaded as the end scrolls into view, live inserts and
+// removals, and a lightbox. Tiles use lazy images and `content-visibility` so thousands of
+// them stay cheap; only loaded pages are ever in the DOM.
+import { api } from './api.js';
+import { h, replace, timeOf, toast } from './dom.js';
+import { t } from './i18n.js';
+
+const PAGE = 60;
+
+/** @typedef {import('./api.js').Picture} Picture */
+
+/**
+ * @typedef {{sessionId: string, token?: string, userId?: string, host?: boolean,
+ *   canDelete?: (p: Picture) => boolean, missions?: () => Map<string, string>,
+ *   empty?: () => string}} GalleryOptions
+ */
+
+export class Gallery extends EventTarget {
+  /** @param {GalleryOptions} opts */
+  constructor(opts) {
+    super();
+    this.opts = opts;
+    /** @type {Picture[]} */
+    this.pictures = [];
+    /** @type {Map<string, HTMLElement>} */
+    this.tiles = new Map();
+    this.done = false;
+    this.loading = false;
+    this.fetchedAt = 0;
+    this.refreshing = false;
+    this.grid = h('ul.grid', { 'aria-label': t('gallery.title') });
+    this.sentinel = h('div.sentinel', { 'aria-hidden': 'true' });
+    this.status = h('p.muted.center', { role: 'status' });
+    this.el = h('div.gallery', null, this.grid, this.status, this.sentinel);
+    this.observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) this.more();
+    }, { rootMargin: '800px 0px' });
+    this.observer.observe(this.sentinel);
+    this.lightbox = new Lightbox(this);
+  }
+
+  destroy() {
+    this.observer.disconnect();
+    this.lightbox.close();
+  }
+
+  query(before = '', limit = PAGE) {
+    const q = new URLSearchParams({ sessionId: this.opts.sessionId, limit: String(limit) });
+    if (before) q.set('before', before);
+    if (this.opts.userId) q.set('userId', this.opts.userId);
+    return api(`/pictures/session?${q}`, { token: this.opts.token });
+  }
+
+  async more() {
+    if (this.loading || this.done) return;
+    this.loading = true;
+    this.status.textContent = t('gallery.loading');
+    try {
+      const last = this.pictures[this.pictures.length - 1];
+      /** @type {Picture[]} */
+      const page = await this.query(last ? last.created_at : '');
+      this.fetchedAt = Date.now();
+      // A server without pagination answers everything at once.
+      if (page.length < PAGE || page.length > PAGE) this.done = true;
+      let added = 0;
+      for (const p of page) if (this.insert(p, false)) added++;
+      if (!added && page.length) this.done = true;
+      this.status.textContent = this.pictures.length ? '' : (this.opts.empty?.() || t('gallery.empty'));
+    } catch (e) {
+      this.status.replaceChildren(/** @type {Error} */ (e).message, ' ',
+        h('button.link', { type: 'button', onclick: () => this.more() }, t('action.retry')));
+    } finally {
+      this.loading = false;
+    }
+    this.changed();
+    // The sentinel may still be visible (few photos, tall screen): keep filling.
+    if (!this.done) requestAnimationFrame(() => {
+      const r = this.sentinel.getBoundingClientRect();
+      if (r.top < innerHeight + 800 && this.el.isConnected) this.more();
+    });
+  }
+
+  /** Fetch the newest page again (after a reconnect, or as the polling fallback). */
+  async resync() {
+    try {
+      /** @type {Picture[]} */
+      const page = await this.query('');
+      this.fetchedAt = Date.now();
+      const ids = new Set(page.map((p) => p.id));
+      const oldest = page.length ? page[page.length - 1].created_at : '';
+      for (const p of [...this.pictures]) {
+        if (!ids.has(p.id) && (page.length < PAGE || Date.parse(p.created_at) > Date.parse(oldest))) this.remove(p.id);
+      }
+      for (const p of page) this.insert(p, true);
+      this.changed();
+    } catch { /* next time */ }
+  }
+
+  changed() {
+    if (this.pictures.length) this.status.textContent = '';
+    else if (this.done) this.status.textContent = this.opts.empty?.() || t('gallery.empty');
+    this.dispatchEvent(new Event('change'));
+  }
+
+  /**
+   * Add or update one picture; returns whether it was new.
+   * @param {Picture} p @param {boolean} [live]
+   */
+  insert(p, live = true) {
+    const old = this.pictures.findIndex((x) => x.id === p.id);
+    if (old >= 0) {
+      this.pictures[old] = { ...this.pictures[old], ...p };
+      const tile = this.tiles.get(p.id);
+      if (tile) tile.replaceWith(this.tile(this.pictures[old]));
+      return false;
+    }
+    // Newest first; live arrivals almost always go to the top.
+    const at = Date.parse(p.created_at);
+    let i = 0;
+    while (i < this.pictures.length && Date.parse(this.pictures[i].created_at) > at) i++;
+    this.pictures.splice(i, 0, p);
+    const tile = this.tile(p);
+    const next = this.pictures[i + 1] && this.tiles.get(this.pictures[i + 1].id);
+    this.grid.insertBefore(tile, next || null);
+    if (live) tile.classList.add('new');
+    return true;
+  }
+
+  /** @param {Picture} p */
+  update(p) {
+    this.insert(p, true);
+    this.changed();
+  }
+
+  /** @param {string} id */
+  remove(id) {
+    const i = this.pictures.findIndex((x) => x.id === id);
+    if (i < 0) return;
+    this.pictures.splice(i, 1);
+    this.tiles.get(id)?.remove();
+    this.tiles.delete(id);
+    this.lightbox.removed(id, i);
+    this.changed();
+  }
+
+  /** @param {Picture} p */
+  tile(p) {
+    const label = t('gallery.photoBy', { name: p.u_name, time: timeOf(p.created_at) });
+    const img = h('img', {
+      src: p.thumbUrl || p.url, alt: '', loading: 'lazy', decoding: 'async',
+      onerror: () => this.expired(),
+    });
+    const li = h('li.tile', { 'data-id': p.id },
+      h('button', {
+        type: 'button', 'aria-label': label, title: label,
+        onclick: () => this.lightbox.open(this.pictures.findIndex((x) => x.id === p.id)),
+      }, img),
+      p.status === 'pending' ? h('span.badge', null, t('gallery.pending')) : null);
+    this.tiles.set(p.id, li);
+    return li;
+  }
+
+  /** Presigned URLs last an hour: refresh the loaded pages once they are older than that. */
+  async expired() {
+    if (Date.now() - this.fetchedAt < 50 * 60_000 || this.refreshing) return;
+    this.refreshing = true;
+    try {
+      let before = '';
+      for (let n = 0; n < this.pictures.length; n += PAGE) {
+        /** @type {Picture[]} */
+        const page = await this.query(before);
+        if (!page.length) break;
+        for (const p of page) this.insert(p, false);
+        before = page[page.length - 1].created_at;
+        if (page.length !== PAGE) break;
+      }
+      this.fetchedAt = Date.now();
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /** @param {Picture} p */
+  async delete(p) {
+    if (!confirm(t('gallery.confirmDelete'))) return false;
+    try {
+      await api(`/pictures/${p.id}`, {
+        method: 'DELETE', token: this.opts.token,
+        headers: this.opts.userId ? { 'X-Guest-Id': this.opts.userId } : undefined,
+      });
+      this.remove(p.id);
+      toast(t('gallery.deleted'));
+      return true;
+    } catch (e) {
+      toast(/** @type {Error} */ (e).message, 'error');
+      return false;
+    }
+  }
+
+  /** @param {Picture} p */
+  async approve(p) {
+    try {
+      const updated = await api(`/pictures/${p.id}/approve`, { method: 'POST', token: this.opts.token });
+      this.update({ ...p, status: 'approved', ...updated });
+    } catch (e) {
+      toast(/** @type {Error} */ (e).message, 'error');
+    }
+  }
+}
+
+/** Full-screen viewer: arrows, keyboard, swipe; uploader and time; actions. */
+class Lightbox {
+  /** @param {Gallery} gallery */
+  constructor(gallery) {
+    this.gallery = gallery;
+    this.index = -1;
+    this.img = /** @type {HTMLImageElement} */ (h('img', { alt: '' }));
+    this.caption = h('div.caption');
+    this.actions = h('div.actions');
+    const prev = h('button.nav.prev', { type: 'button', 'aria-label': t('lightbox.prev'), onclick: () => this.step(-1) }, '‹');
+    const next = h('button.nav.next', { type: 'button', 'aria-label': t('lightbox.next'), onclick: () => this.step(1) }, '›');
+    const close = h('button.close', { type: 'button', 'aria-label': t('action.close'), onclick: () => this.close() }, '×');
+    this.dialog = /** @type {HTMLDialogElement} */ (h('dialog.lightbox', { 'aria-label': t('lightbox.title') },
+      h('figure', null, this.img, h('figcaption', null, this.caption, this.actions)), prev, next, close));
+    this.dialog.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowLeft') this.step(-1);
+      if (e.key === 'ArrowRight') this.step(1);
+    });
+    this.dialog.addEventListener('close', () => { this.index = -1; this.dialog.remove(); });
+    let x0 = 0, y0 = 0;
+    this.img.addEventListener('pointerdown', (e) => { x0 = e.clientX; y0 = e.clientY; });
+    this.img.addEventListener('pointerup', (e) => {
+      const dx = e.clientX - x0, dy = e.clientY - y0;
+      if (Math.abs(dx) > 50 && Math.abs(dx) > Math.abs(dy)) this.step(dx < 0 ? 1 : -1);
+      else if (dy > 90) this.close();
+    });
+  }
+
+  /** @param {number} i */
+  open(i) {
+    if (i < 0) return;
+    if (!this.dialog.isConnected) document.body.append(this.dialog);
+    if (!this.dialog.open) this.dialog.showModal();
+    this.show(i);
+  }
+
+  close() {
+    if (this.dialog.open) this.dialog.close();
+  }
+
+  /** @param {number} d */
+  step(d) {
+    const n = this.gallery.pictures.length;
+    const i = this.index + d;
+    if (i < 0 || i >= n) return;
+    this.show(i);
+    if (i > n - 5) this.gallery.more();
+  }
+
+  /** @param {string} id @param {number} at */
+  removed(id, at) {
+    if (this.index < 0) return;
+    if (!this.gallery.pictures.length) return this.close();
+    if (at <= this.index) this.show(Math.min(Math.max(0, this.index - (at < this.index ? 1 : 0)), this.gallery.pictures.length - 1));
+  }
+
+  /** @param {number} i */
+  show(i) {
+    const g = this.gallery;
+    const p = g.pictures[i];
+    if (!p) return;
+    this.index = i;
+    this.img.src = p.thumbUrl || p.url;
+    // Show the thumbnail at once, swap in the full image when it has loaded.
+    const full = new Image();
+    full.onload = () => { if (g.pictures[this.index]?.id === p.id) this.img.src = p.url; };
+    full.src = p.url;
+    for (const n of [g.pictures[i + 1], g.pictures[i - 1]]) if (n) new Image().src = n.thumbUrl || n.url;
+    const mission = p.mission_id ? g.opts.missions?.().get(String(p.mission_id)) : null;
+    replace(this.caption,
+      h('strong', null, p.u_name), ' · ', h('time', { datetime: p.created_at }, timeOf(p.created_at)),
+      p.status === 'pending' ? h('span.badge.inline', null, t('gallery.pending')) : null,
+      mission ? h('div.muted', null, '🎯 ', mission) : null);
+    const acts = [h('a.btn.small', { href: p.url, download: p.original_filename || 'photo.jpg', target: '_blank', rel: 'noopener' }, t('lightbox.open'))];
+    if (g.opts.host && p.status === 'pending') {
+      acts.push(h('button.btn.small.primary', { type: 'button', onclick: () => g.approve(p) }, t('moderation.approve')));
+    }
+    if (g.opts.canDelete?.(p)) {
+      acts.push(h('button.btn.small.danger', { type: 'button', onclick: () => g.delete(p) },
+        g.opts.host && p.status === 'pending' ? t('moderation.reject') : t('action.delete')));
+    }
+    replace(this.actions, acts);
+    this.img.alt = t('gallery.photoBy', { name: p.u_name, time: timeOf(p.created_at) });
+  }
+}

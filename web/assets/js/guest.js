@@ -1,0 +1,219 @@
+// `/s/{id}`: a guest joins with a name, gets missions, takes and uploads photos, sees the gallery.
+import { api, getSession, eventName, isOpen, ApiError } from './api.js';
+import { openCamera } from './camera.js';
+import { h, replace, sizeOf, toast } from './dom.js';
+import { field, validateAll, busy } from './forms.js';
+import { Gallery } from './gallery.js';
+import { t } from './i18n.js';
+import { live } from './live.js';
+import { Uploader } from './upload.js';
+
+/** @typedef {import('./api.js').Session} Session */
+/** @typedef {{id: string, name: string}} Me */
+
+/** @type {Map<string, Uploader>} kept across re-renders so uploads in flight are not started twice */
+const uploaders = new Map();
+
+/** @param {string} sessionId @returns {Me | null} */
+function stored(sessionId) {
+  try { return JSON.parse(localStorage.getItem(`pp.guest.${sessionId}`) || 'null'); } catch { return null; }
+}
+
+/** @param {HTMLElement} main @param {string} sessionId */
+export function guest(main, sessionId) {
+  /** @type {(() => void)[]} */
+  const cleanups = [];
+  let gone = false;
+  main.append(h('p.muted', null, t('gallery.loading')));
+
+  (async () => {
+    let session;
+    try {
+      session = await getSession(sessionId);
+    } catch (e) {
+      const err = /** @type {ApiError} */ (e);
+      replace(main, h('h1', null, t('guest.notFoundTitle')),
+        h('p', null, err.status === 404 || err.status === 400 ? t('guest.notFound') : err.message),
+        h('a.btn', { href: '/' }, t('guest.home')));
+      return;
+    }
+    document.title = `${eventName(session)} · PartyPic`;
+    let me = stored(sessionId);
+    if (me) {
+      try {
+        const g = await api('/sessions/loginSessionUser', { body: { userId: me.id, sessionId } });
+        me = { id: g.id, name: g.user_name };
+        localStorage.setItem(`pp.guest.${sessionId}`, JSON.stringify(me));
+      } catch (e) {
+        // Unknown or foreign guest id: ask again. Offline: carry on with what we know.
+        if (e instanceof ApiError && e.status !== 0 && e.status < 500) me = null;
+      }
+    }
+    if (gone) return;
+    if (me) run(session, me);
+    else prompt(session);
+  })();
+
+  /** @param {Session} session */
+  function prompt(session) {
+    const name = field(t('guest.nameLabel'), { name: 'name', autocomplete: 'given-name', maxlength: 50, required: true, autofocus: true },
+      (v) => (!v.trim() ? t('guest.nameRequired') : v.trim().length > 50 ? t('auth.nameTooLong') : ''));
+    const error = h('p.form-error', { role: 'alert' });
+    const submit = /** @type {HTMLButtonElement} */ (h('button.btn.primary.big', { type: 'submit' }, t('guest.join')));
+    replace(main, h('section.card.join', null,
+      h('p.eyebrow', null, t('guest.invited')),
+      h('h1', null, eventName(session)),
+      session.settings?.description ? h('p', null, String(session.settings.description)) : null,
+      h('form', {
+        novalidate: true,
+        onsubmit: async (/** @type {Event} */ e) => {
+          e.preventDefault();
+          error.textContent = '';
+          if (!validateAll([name])) return;
+          busy(submit, true);
+          try {
+            const g = await api('/sessions/registerSessionUser', { body: { username: name.input.value.trim(), sessionId } });
+            const me = { id: g.id, name: g.user_name };
+            localStorage.setItem(`pp.guest.${sessionId}`, JSON.stringify(me));
+            run(session, me);
+          } catch (err) {
+            error.textContent = /** @type {Error} */ (err).message;
+            busy(submit, false);
+          }
+        },
+      }, name.wrap, h('p.muted.small', null, t('guest.nameHint')), error, submit)));
+    name.input.focus();
+  }
+
+  /** @param {Session} session @param {Me} me */
+  function run(session, me) {
+    const key = `${sessionId}/${me.id}`;
+    let uploader = uploaders.get(key);
+    if (!uploader) {
+      uploader = new Uploader(sessionId, me);
+      uploaders.set(key, uploader);
+      uploader.restore();
+    }
+    const up = uploader;
+    const missionMap = () => new Map(session.missions.data.map((m) => [String(m.id), m.description]));
+    const gallery = new Gallery({
+      sessionId, userId: me.id, missions: missionMap,
+      canDelete: (p) => session.settings?.guest_delete !== false && !!p.user_id && p.user_id === me.id,
+      empty: () => t('guest.galleryEmpty'),
+    });
+    cleanups.push(() => gallery.destroy());
+
+    // Mission: random, re-rollable, kept across reloads of this tab.
+    const missionText = h('p.mission-text', { 'aria-live': 'polite' });
+    const missionCard = h('section.card.mission', null,
+      h('p.eyebrow', null, t('guest.mission')), missionText,
+      h('button.btn.small', { type: 'button', onclick: () => roll() }, '🎲 ', t('guest.reroll')));
+    let missionId = sessionStorage.getItem(`pp.mission.${sessionId}`);
+    function roll() {
+      const list = session.missions.data;
+      if (!list.length) { missionCard.hidden = true; missionId = null; return; }
+      missionCard.hidden = false;
+      const others = list.filter((m) => String(m.id) !== missionId);
+      const m = (others.length ? others : list)[Math.floor(Math.random() * (others.length || list.length))];
+      missionId = String(m.id);
+      sessionStorage.setItem(`pp.mission.${sessionId}`, missionId);
+      missionText.textContent = m.description;
+    }
+    const current = session.missions.data.find((m) => String(m.id) === missionId);
+    if (current) missionText.textContent = current.description;
+    else roll();
+
+    // Capture: in-app camera, the phone's camera app, or photos from the phone's gallery.
+    /** @param {FileList | null} files */
+    const addFiles = (files) => {
+      for (const f of files || []) up.add(f, f.name, missionId);
+    };
+    const pick = /** @type {HTMLInputElement} */ (h('input.visually-hidden', { id: 'pick', type: 'file', accept: 'image/*', multiple: true, onchange: () => { addFiles(pick.files); pick.value = ''; } }));
+    const capture = /** @type {HTMLInputElement} */ (h('input.visually-hidden', { id: 'capture', type: 'file', accept: 'image/*', capture: 'environment', onchange: () => { addFiles(capture.files); capture.value = ''; } }));
+    const hasCamera = !!navigator.mediaDevices?.getUserMedia;
+    const notice = h('div');
+    const actions = h('section.capture', null,
+      h('button.btn.primary.big', {
+        type: 'button', id: 'open-camera',
+        onclick: () => (hasCamera ? openCamera({ onPhoto: (b) => up.add(b, `partypic-${Date.now()}.jpg`, missionId, true) }) : capture.click()),
+      }, '📷 ', t('guest.takePhoto')),
+      h('div.row.wrap.center', null,
+        h('label.btn', { for: 'pick' }, '🖼 ', t('guest.choose')), pick,
+        hasCamera ? h('label.btn', { for: 'capture' }, t('guest.cameraApp')) : null, capture));
+
+    const queue = h('ul.uploads', { 'aria-label': t('upload.title') });
+    const drawQueue = () => replace(queue, [...up.jobs.values()].map((j) => {
+      const pct = Math.round(j.progress * 100);
+      return h('li', { class: j.state },
+        h('span.name', null, j.filename, ' · ', sizeOf(j.blob.size)),
+        h('progress', { max: 100, value: j.state === 'uploading' ? pct : j.state === 'failed' ? 0 : undefined, 'aria-label': t('upload.progress') }),
+        h('span.state', null, j.state === 'uploading' ? `${pct} %` : j.state === 'failed' ? (j.error || t('upload.failed')) : (j.error ? `${t('upload.waiting')} (${j.error})` : t('upload.waiting'))),
+        j.state === 'failed' ? h('button.btn.small', { type: 'button', onclick: () => up.retry(j.id) }, t('action.retry')) : null,
+        j.state !== 'uploading' ? h('button.btn.small.ghost', { type: 'button', 'aria-label': t('upload.remove'), onclick: () => up.remove(j.id) }, '✕') : null);
+    }));
+    /** @param {Event} e */
+    const onUploaded = (e) => {
+      const p = /** @type {CustomEvent} */ (e).detail;
+      if (p && p.id) { gallery.insert(p, true); gallery.changed(); }
+      toast(p?.status === 'pending' ? t('upload.donePending') : t('upload.done'));
+    };
+    up.addEventListener('change', drawQueue);
+    up.addEventListener('uploaded', onUploaded);
+    cleanups.push(() => { up.removeEventListener('change', drawQueue); up.removeEventListener('uploaded', onUploaded); });
+    drawQueue();
+
+    const showRules = () => {
+      const st = session.settings || {};
+      const notes = [];
+      if (!isOpen(session)) notes.push(h('p.notice', null, t('guest.closed')));
+      if (st.reveal === 'after_reveal' && !st.revealed) notes.push(h('p.notice', null, t('guest.revealLater')));
+      if (st.require_approval) notes.push(h('p.muted.small', null, t('guest.approvalNote')));
+      if (st.upload_limit_per_guest) notes.push(h('p.muted.small', null, t('guest.limitNote', { n: st.upload_limit_per_guest })));
+      replace(notice, notes);
+      actions.hidden = !isOpen(session);
+      missionCard.hidden = !isOpen(session) || !session.missions.data.length;
+    };
+    showRules();
+    const online = h('span.muted.small', { role: 'status' });
+
+    replace(main,
+      h('div.page-head', null,
+        h('div', null, h('h1', null, eventName(session)),
+          h('p.muted', null, t('guest.hello', { name: me.name }), ' · ',
+            h('button.link', {
+              type: 'button',
+              onclick: () => { localStorage.removeItem(`pp.guest.${sessionId}`); prompt(session); },
+            }, t('guest.notYou')))),
+        online),
+      notice, missionCard, actions, queue,
+      h('h2', null, t('gallery.title')), gallery.el);
+    gallery.more();
+
+    cleanups.push(live(sessionId, { userId: me.id }, {
+      created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
+      updated: (p) => gallery.update(p),
+      deleted: (d) => gallery.remove(d.id),
+      guests: (d) => { online.textContent = t('guest.online', { n: d.online }); },
+      session: (s) => {
+        const wasHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
+        session = { ...session, ...s };
+        showRules();
+        const nowHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
+        if (wasHidden && !nowHidden) gallery.resync();
+      },
+      resync: () => gallery.resync(),
+    }));
+
+    // Heartbeat while the page is visible: the host sees who is here.
+    const beat = () => {
+      if (document.visibilityState === 'visible') api('/sessions/heartbeat', { body: { userId: me.id } }).catch(() => {});
+    };
+    beat();
+    const timer = setInterval(beat, 30_000);
+    document.addEventListener('visibilitychange', beat);
+    cleanups.push(() => { clearInterval(timer); document.removeEventListener('visibilitychange', beat); });
+  }
+
+  return () => { gone = true; cleanups.forEach((fn) => fn()); };
+}
+

@@ -1,0 +1,384 @@
+// `/host` (the host's events, create one) and `/host/{id}` (run one event: share, missions,
+// photos with moderation, rules, download, end).
+import { api, auth, logout, getSession, eventName, isOpen, joinUrl, ApiError } from './api.js';
+import { h, replace, timeOf, toast } from './dom.js';
+import { field, validateAll, busy } from './forms.js';
+import { Gallery } from './gallery.js';
+import { t } from './i18n.js';
+import { live } from './live.js';
+import { navigate } from './router.js';
+
+/** @typedef {import('./api.js').Session} Session */
+
+const MINE = 'pp.mine';
+
+/** Event ids created on this device: the list when the server has no /sessions/mine. */
+function localMine() {
+  try { return /** @type {string[]} */ (JSON.parse(localStorage.getItem(MINE) || '[]')); } catch { return []; }
+}
+
+/** @param {HTMLElement} main */
+function requireAuth(main) {
+  const a = auth();
+  if (!a) {
+    navigate('/', { replace: true });
+    setTimeout(() => document.getElementById('host')?.scrollIntoView(), 0);
+    return null;
+  }
+  return a;
+}
+
+/** Default end: tomorrow 04:00 local time, as a datetime-local value. */
+function defaultEnd() {
+  const d = new Date();
+  d.setDate(d.getDate() + 1);
+  d.setHours(4, 0, 0, 0);
+  return toLocalInput(d);
+}
+
+/** @param {Date} d */
+function toLocalInput(d) {
+  const p = (/** @type {number} */ n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/** @param {HTMLElement} main */
+export function hostHome(main) {
+  const a = requireAuth(main);
+  if (!a) return;
+  document.title = `${t('host.title')} · PartyPic`;
+  const hello = h('p.muted', null, a.email);
+  const list = h('div.events', { 'aria-busy': 'true' }, h('p.muted', null, t('gallery.loading')));
+  main.append(
+    h('div.page-head', null,
+      h('div', null, h('h1', null, t('host.title')), hello),
+      h('button.btn.small', { type: 'button', onclick: () => { logout(); navigate('/'); } }, t('auth.logout'))),
+    createCard(),
+    h('section', null, h('h2', null, t('host.yourEvents')), list));
+
+  api('/auth/me', { token: a.token })
+    .then((me) => { hello.textContent = t('host.hello', { name: me.username || me.email }); })
+    .catch((e) => { if (e instanceof ApiError && e.status === 401) { logout(); navigate('/'); } });
+
+  loadMine(a.token).then((sessions) => {
+    list.removeAttribute('aria-busy');
+    if (!sessions.length) return replace(list, h('p.muted', null, t('host.noEvents')));
+    replace(list, sessions.map((s) => {
+      const open = isOpen(s);
+      return h('a.event-card', { href: `/host/${s.id}` },
+        h('strong', null, eventName(s)),
+        h('span.muted', null, open ? t('host.endsAt', { time: timeOf(s.settings?.ends_at || s.ends_at) }) : t('host.ended')),
+        h('span.stats', null,
+          s.picture_count !== undefined ? t('host.photos', { n: s.picture_count }) : '',
+          s.guest_count !== undefined ? ` · ${t('host.guests', { n: s.guest_count })}` : ''),
+        h('span.pill', { class: open ? 'live' : 'over' }, open ? t('host.running') : t('host.over')));
+    }));
+  }).catch((e) => replace(list, h('p.form-error', null, e.message)));
+}
+
+/** @param {string} token @returns {Promise<Session[]>} */
+async function loadMine(token) {
+  try {
+    return await api('/sessions/mine', { token });
+  } catch (e) {
+    if (!(e instanceof ApiError) || (e.status !== 404 && e.status !== 405)) throw e;
+    const all = await Promise.all(localMine().map((id) => getSession(id).catch(() => null)));
+    return /** @type {Session[]} */ (all.filter(Boolean));
+  }
+}
+
+function createCard() {
+  const name = field(t('host.eventName'), { name: 'name', required: true, maxlength: 100, placeholder: t('host.eventNamePlaceholder') },
+    (v) => (v.trim() ? '' : t('host.eventNameRequired')));
+  const end = field(t('host.endsLabel'), { name: 'ends_at', type: 'datetime-local', required: true, value: defaultEnd() },
+    (v) => (!v ? t('host.endRequired') : new Date(v).getTime() <= Date.now() ? t('host.endPast') : ''));
+  const error = h('p.form-error', { role: 'alert' });
+  const submit = /** @type {HTMLButtonElement} */ (h('button.btn.primary', { type: 'submit' }, t('host.create')));
+  return h('section.card', null,
+    h('h2', null, t('host.newEvent')),
+    h('form', {
+      novalidate: true,
+      onsubmit: async (/** @type {Event} */ e) => {
+        e.preventDefault();
+        error.textContent = '';
+        if (!validateAll([name, end])) return;
+        const a = auth();
+        if (!a) return navigate('/');
+        busy(submit, true);
+        try {
+          const s = await api('/sessions/create', {
+            token: a.token,
+            body: { settings: { name: name.input.value.trim(), description: '', ends_at: new Date(end.input.value).toISOString() } },
+          });
+          const id = s.sessionId || s.id;
+          localStorage.setItem(MINE, JSON.stringify([id, ...localMine()].slice(0, 50)));
+          navigate(`/host/${id}`);
+        } catch (err) {
+          error.textContent = /** @type {Error} */ (err).message;
+        } finally {
+          busy(submit, false);
+        }
+      },
+    }, name.wrap, end.wrap, error, submit));
+}
+
+/** @param {HTMLElement} main @param {string} id */
+export function hostEvent(main, id) {
+  const a = requireAuth(main);
+  if (!a) return;
+  const token = a.token;
+  /** @type {(() => void)[]} */
+  const cleanups = [];
+  main.append(h('p.muted', null, t('gallery.loading')));
+
+  getSession(id).then((session) => {
+    if (session.user_id !== a.sub) {
+      replace(main, h('h1', null, eventName(session)), h('p', null, t('host.notYours')), h('a', { href: `/s/${id}` }, t('host.openGuest')));
+      return;
+    }
+    build(session);
+  }).catch((e) => replace(main, h('p.form-error', null, e.message), h('a', { href: '/host' }, t('host.back'))));
+
+  /** @param {Session} session */
+  function build(session) {
+    document.title = `${eventName(session)} · PartyPic`;
+    const title = h('h1', null, eventName(session));
+    const state = h('p.muted');
+    const online = h('span.pill.live', { role: 'status', 'aria-live': 'polite' }, t('host.onlineUnknown'));
+    const count = h('span.pill');
+    const missions = () => new Map(session.missions.data.map((m) => [String(m.id), m.description]));
+    const gallery = new Gallery({ sessionId: id, token, host: true, canDelete: () => true, missions, empty: () => t('host.noPhotos') });
+    cleanups.push(() => gallery.destroy());
+    const queue = h('div.queue');
+    const showState = () => {
+      title.textContent = eventName(session);
+      const end = session.settings?.ends_at || session.ends_at;
+      state.textContent = isOpen(session) ? t('host.endsAt', { time: timeOf(end) }) : t('host.endedAt', { time: timeOf(end) });
+    };
+    showState();
+
+    gallery.addEventListener('change', () => {
+      const pending = gallery.pictures.filter((p) => p.status === 'pending');
+      count.textContent = t('host.photos', { n: gallery.pictures.length }) + (gallery.done ? '' : '+');
+      replace(queue, pending.length ? [
+        h('h3', null, t('moderation.queue', { n: pending.length })),
+        h('ul.queue-list', null, pending.map((p) => h('li', null,
+          h('img', { src: p.thumbUrl || p.url, alt: t('gallery.photoBy', { name: p.u_name, time: timeOf(p.created_at) }), loading: 'lazy' }),
+          h('div.row', null,
+            h('button.btn.small.primary', { type: 'button', onclick: () => gallery.approve(p) }, t('moderation.approve')),
+            h('button.btn.small.danger', { type: 'button', onclick: () => gallery.delete(p) }, t('moderation.reject')))))),
+      ] : []);
+    });
+
+    /** @type {Record<string, HTMLElement>} */
+    const panels = {
+      photos: h('section.panel', null, queue, gallery.el),
+      share: sharePanel(id),
+      missions: missionsPanel(session, token, (s) => { session = s; }),
+      rules: rulesPanel(() => session, token, (s) => { session = s; showState(); }),
+    };
+    const tabs = h('div.tabs', { role: 'tablist', 'aria-label': t('host.sections') });
+    /** @param {string} name */
+    const select = (name) => {
+      for (const [key, panel] of Object.entries(panels)) panel.hidden = key !== name;
+      for (const b of tabs.querySelectorAll('button')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+      sessionStorage.setItem(`pp.tab.${id}`, name);
+    };
+    for (const key of Object.keys(panels)) {
+      tabs.append(h('button', { type: 'button', role: 'tab', 'data-tab': key, onclick: () => select(key) }, t(`host.tab.${key}`)));
+    }
+    replace(main,
+      h('a.back', { href: '/host' }, '← ', t('host.back')),
+      h('div.page-head', null, h('div', null, title, state), h('div.row', null, online, count)),
+      tabs, ...Object.values(panels));
+    select(sessionStorage.getItem(`pp.tab.${id}`) || 'share');
+    gallery.more();
+
+    cleanups.push(live(id, { token }, {
+      created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
+      updated: (p) => gallery.update(p),
+      deleted: (d) => gallery.remove(d.id),
+      guests: (d) => { online.textContent = t('host.online', { n: d.online }); },
+      session: (s) => { session = { ...session, ...s }; showState(); },
+      resync: () => gallery.resync(),
+    }));
+  }
+
+  return () => cleanups.forEach((fn) => fn());
+}
+
+/** @param {string} id */
+function sharePanel(id) {
+  const url = joinUrl(id);
+  const input = /** @type {HTMLInputElement} */ (h('input', { id: 'join-url', value: url, readonly: true, onfocus: (/** @type {Event} */ e) => /** @type {HTMLInputElement} */ (e.target).select() }));
+  const copy = async () => {
+    try { await navigator.clipboard.writeText(url); toast(t('share.copied')); } catch { input.select(); }
+  };
+  return h('section.panel', null,
+    h('h2', null, t('share.title')),
+    h('p', null, t('share.lead')),
+    h('div.field', null, h('label', { for: 'join-url' }, t('share.link')),
+      h('div.row', null, input, h('button.btn.small', { type: 'button', onclick: copy }, t('share.copy')),
+        'share' in navigator ? h('button.btn.small', { type: 'button', onclick: () => navigator.share({ url, title: 'PartyPic' }).catch(() => {}) }, t('share.share')) : null)),
+    h('figure.qr', null, h('img', { src: `/sessions/${id}/qr.svg`, alt: t('share.qrAlt'), width: 240, height: 240 }),
+      h('figcaption.muted', null, t('share.qrCaption'))),
+    h('div.row.wrap', null,
+      h('a.btn', { href: `/print/${id}` }, t('share.print')),
+      h('a.btn', { href: `/slideshow/${id}`, target: '_blank' }, t('share.slideshow')),
+      h('a.btn', { href: `/s/${id}`, target: '_blank' }, t('share.guestView'))));
+}
+
+/**
+ * @param {Session} session @param {string} token @param {(s: Session) => void} onSaved
+ */
+function missionsPanel(session, token, onSaved) {
+  /** @type {{id: string, description: string}[]} */
+  let items = session.missions.data.map((m) => ({ id: String(m.id), description: m.description }));
+  let dirty = false;
+  const list = h('ol.missions');
+  const save = /** @type {HTMLButtonElement} */ (h('button.btn.primary', { type: 'button', disabled: true, onclick: doSave }, t('missions.save')));
+  const status = h('p.muted', { role: 'status' });
+  const addInput = /** @type {HTMLInputElement} */ (h('input', { id: 'mission-new', maxlength: 300, placeholder: t('missions.placeholder') }));
+  const touch = () => { dirty = true; save.disabled = false; status.textContent = t('missions.unsaved'); };
+
+  function draw() {
+    replace(list, items.map((m, i) => h('li', null,
+      h('input', {
+        value: m.description, maxlength: 300, 'aria-label': t('missions.item', { n: i + 1 }),
+        oninput: (/** @type {Event} */ e) => { m.description = /** @type {HTMLInputElement} */ (e.target).value; touch(); },
+      }),
+      h('button.btn.small.ghost', {
+        type: 'button', 'aria-label': t('missions.remove', { n: i + 1 }),
+        onclick: () => { items.splice(i, 1); touch(); draw(); },
+      }, '✕'))));
+    if (!items.length) list.append(h('li.muted', null, t('missions.none')));
+  }
+
+  /** @param {string[]} texts */
+  function add(texts) {
+    const clean = texts.map((s) => s.trim()).filter(Boolean);
+    if (!clean.length) return;
+    items.push(...clean.map((description) => ({ id: crypto.randomUUID(), description: description.slice(0, 300) })));
+    touch();
+    draw();
+  }
+
+  async function doSave() {
+    busy(save, true);
+    try {
+      const kept = items.filter((m) => m.description.trim()).map((m) => ({ ...m, description: m.description.trim() }));
+      const res = await api('/sessions/setmissions', { token, body: { sessionId: session.id, missions: { data: kept } } });
+      const s = res.data || res;
+      session = s;
+      items = s.missions.data.map((/** @type {import('./api.js').Mission} */ m) => ({ id: String(m.id), description: m.description }));
+      onSaved(s);
+      dirty = false;
+      status.textContent = t('missions.saved');
+      toast(t('missions.saved'));
+      draw();
+    } catch (e) {
+      status.textContent = /** @type {Error} */ (e).message;
+      toast(/** @type {Error} */ (e).message, 'error');
+    } finally {
+      busy(save, false);
+      save.disabled = !dirty;
+    }
+  }
+
+  draw();
+  const fileInput = /** @type {HTMLInputElement} */ (h('input', {
+    id: 'mission-import', type: 'file', accept: '.txt,text/plain', class: 'visually-hidden',
+    onchange: async () => {
+      const file = fileInput.files?.[0];
+      if (file) add((await file.text()).split(/\r?\n/));
+      fileInput.value = '';
+    },
+  }));
+  return h('section.panel', null,
+    h('h2', null, t('missions.title')),
+    h('p', null, t('missions.lead')),
+    list,
+    h('form.row', {
+      onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); add([addInput.value]); addInput.value = ''; addInput.focus(); },
+    }, h('label.visually-hidden', { for: 'mission-new' }, t('missions.new')), addInput, h('button.btn', { type: 'submit' }, t('missions.add'))),
+    h('div.row.wrap', null,
+      h('label.btn.small', { for: 'mission-import' }, t('missions.import')), fileInput,
+      h('button.btn.small', { type: 'button', onclick: () => add(t('missions.examples').split('|')) }, t('missions.addExamples'))),
+    h('div.row', null, save), status);
+}
+
+/**
+ * @param {() => Session} get @param {string} token @param {(s: Session) => void} onSaved
+ */
+function rulesPanel(get, token, onSaved) {
+  const s = () => get().settings || {};
+  const id = get().id;
+  const section = h('section.panel');
+
+  /** @param {Record<string, unknown>} patch */
+  async function patch(patch) {
+    try {
+      const updated = await api(`/sessions/${id}/settings`, { token, body: { settings: patch } });
+      onSaved(updated.data || updated);
+      toast(t('rules.saved'));
+    } catch (e) {
+      toast(/** @type {Error} */ (e).message, 'error');
+    }
+    draw();
+  }
+
+  /** @param {string} key @param {string} label @param {string} hint @param {boolean} checked @param {(on: boolean) => Record<string, unknown>} make */
+  const toggle = (key, label, hint, checked, make) => h('div.toggle', null,
+    h('input', { type: 'checkbox', id: `rule-${key}`, checked, 'aria-describedby': `rule-${key}-hint`, onchange: (/** @type {Event} */ e) => patch(make(/** @type {HTMLInputElement} */ (e.target).checked)) }),
+    h('label', { for: `rule-${key}` }, label),
+    h('p.muted', { id: `rule-${key}-hint` }, hint));
+
+  function draw() {
+    const st = s();
+    const after = st.reveal === 'after_reveal';
+    const limit = /** @type {HTMLInputElement} */ (h('input', { id: 'rule-limit', type: 'number', min: 1, max: 10000, inputmode: 'numeric', value: st.upload_limit_per_guest ?? '', placeholder: t('rules.unlimited') }));
+    const end = /** @type {HTMLInputElement} */ (h('input', { id: 'rule-end', type: 'datetime-local', value: toLocalInput(new Date(st.ends_at || get().ends_at)) }));
+    const open = isOpen(get());
+    const a = auth();
+    replace(section,
+      h('h2', null, t('rules.title')),
+      toggle('approval', t('rules.approval'), t('rules.approvalHint'), !!st.require_approval, (on) => ({ require_approval: on })),
+      toggle('reveal', t('rules.reveal'), t('rules.revealHint'), after, (on) => ({ reveal: on ? 'after_reveal' : 'always' })),
+      after ? h('div.row', null, st.revealed
+        ? h('span.pill.live', null, t('rules.revealed'))
+        : h('button.btn.primary', { type: 'button', onclick: () => patch({ revealed: true }) }, t('rules.revealNow'))) : null,
+      toggle('guestdelete', t('rules.guestDelete'), t('rules.guestDeleteHint'), st.guest_delete !== false, (on) => ({ guest_delete: on })),
+      h('form.field', {
+        onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); patch({ upload_limit_per_guest: limit.value ? Number(limit.value) : null }); },
+      }, h('label', { for: 'rule-limit' }, t('rules.limit')), h('div.row', null, limit, h('button.btn.small', { type: 'submit' }, t('action.save')))),
+      h('form.field', {
+        onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); if (end.value) patch({ ends_at: new Date(end.value).toISOString() }); },
+      }, h('label', { for: 'rule-end' }, t('rules.endsAt')), h('div.row', null, end, h('button.btn.small', { type: 'submit' }, t('action.save')))),
+      h('h2', null, t('rules.after')),
+      h('div.row.wrap', null,
+        h('a.btn.primary', { id: 'download-zip', href: `/sessions/${id}/download?access_token=${encodeURIComponent(a?.token || '')}`, download: `partypic-${id.slice(0, 8)}.zip` }, t('rules.download')),
+        open ? h('button.btn.danger', { type: 'button', onclick: endNow }, t('rules.end')) : h('span.pill.over', null, t('host.ended'))));
+  }
+
+  async function endNow() {
+    if (!confirm(t('rules.endConfirm'))) return;
+    try {
+      let updated;
+      try {
+        updated = await api(`/sessions/${id}/end`, { method: 'POST', token });
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 404) throw e;
+        updated = await api(`/sessions/${id}/settings`, { token, body: { settings: { ends_at: new Date().toISOString() } } });
+      }
+      const next = updated?.data || updated;
+      onSaved(next && next.id ? next : { ...get(), ends_at: new Date().toISOString(), settings: { ...s(), ends_at: new Date().toISOString() } });
+      toast(t('rules.ended'));
+    } catch (e) {
+      toast(/** @type {Error} */ (e).message, 'error');
+    }
+    draw();
+  }
+
+  draw();
+  return section;
+}

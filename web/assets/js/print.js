@@ -1,0 +1,43 @@
+// `/print/{id}`: printable table cards with the event name, QR code, join link and a mission.
+import { getSession, eventName, joinUrl } from './api.js';
+import { h, replace } from './dom.js';
+import { t } from './i18n.js';
+
+/** @param {HTMLElement} main @param {string} id */
+export function print(main, id) {
+  document.body.className = 'print-mode';
+  const sheet = h('div.cards');
+  const count = /** @type {HTMLSelectElement} */ (h('select', { id: 'card-count', onchange: () => draw() },
+    [4, 8, 12, 16, 24].map((n) => h('option', { value: n, selected: n === 8 }, String(n)))));
+  main.append(
+    h('div.print-controls.no-print', null,
+      h('a.back', { href: `/host/${id}` }, '← ', t('host.back')),
+      h('h1', null, t('print.title')),
+      h('p.muted', null, t('print.lead')),
+      h('div.row', null,
+        h('label', { for: 'card-count' }, t('print.count')), count,
+        h('button.btn.primary', { type: 'button', onclick: () => window.print() }, t('print.print')))),
+    sheet);
+
+  /** @type {import('./api.js').Session | null} */
+  let session = null;
+  function draw() {
+    if (!session) return;
+    const s = session;
+    const missions = [...s.missions.data].sort(() => Math.random() - 0.5);
+    const url = joinUrl(id);
+    replace(sheet, Array.from({ length: Number(count.value) }, (_, i) => h('article.table-card', null,
+      h('p.eyebrow', null, t('print.eyebrow')),
+      h('h2', null, eventName(s)),
+      h('img', { src: `/sessions/${id}/qr.svg`, alt: t('share.qrAlt') }),
+      h('p.scan', null, t('print.scan')),
+      h('p.url', null, url.replace(/^https?:\/\//, '')),
+      missions.length ? h('p.teaser', null, h('strong', null, t('print.mission')), ' ', missions[i % missions.length].description) : null)));
+  }
+
+  getSession(id).then((s) => {
+    session = s;
+    document.title = `${eventName(s)} · ${t('print.title')}`;
+    draw();
+  }).catch((e) => replace(sheet, h('p.form-error', null, e.message)));
+}

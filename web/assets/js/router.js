@@ -1,0 +1,58 @@
+// History-API routing: every client path is served index.html by the server.
+
+/** @typedef {(main: HTMLElement, ...params: string[]) => (void | (() => void))} View */
+
+/** @type {[RegExp, View][]} */
+const routes = [];
+/** @type {(() => void) | void} */
+let cleanup;
+/** @type {View | null} */
+let fallback = null;
+
+/** @param {RegExp} pattern @param {View} view */
+export function route(pattern, view) {
+  routes.push([pattern, view]);
+}
+
+/** @param {View} view */
+export function notFound(view) {
+  fallback = view;
+}
+
+/** @param {string} path @param {{replace?: boolean}} [opts] */
+export function navigate(path, opts = {}) {
+  if (opts.replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  render();
+  scrollTo(0, 0);
+}
+
+export function render() {
+  if (typeof cleanup === 'function') cleanup();
+  cleanup = undefined;
+  const main = /** @type {HTMLElement} */ (document.getElementById('main'));
+  main.replaceChildren();
+  document.body.className = '';
+  dispatchEvent(new Event('routechange'));
+  const path = location.pathname.replace(/\/+$/, '') || '/';
+  for (const [pattern, view] of routes) {
+    const m = path.match(pattern);
+    if (m) {
+      cleanup = view(main, ...m.slice(1).map(decodeURIComponent));
+      return;
+    }
+  }
+  if (fallback) cleanup = fallback(main);
+}
+
+addEventListener('popstate', render);
+// Same-origin links navigate inside the app.
+document.addEventListener('click', (e) => {
+  const a = /** @type {HTMLElement} */ (e.target).closest?.('a');
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  const href = a.getAttribute('href');
+  if (!href || !href.startsWith('/') || a.hasAttribute('download') || a.target || a.dataset.external !== undefined) return;
+  if (/^\/(sessions|pictures|uploads|auth)\//.test(href)) return;
+  e.preventDefault();
+  navigate(href);
+});

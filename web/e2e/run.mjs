@@ -1,0 +1,365 @@
+// End-to-end test of a whole event in headless Chromium, two browser contexts (host and guest),
+// against a running PartyPic server:  node e2e/run.mjs http://127.0.0.1:3000
+// A host signs up, creates an event, adds missions; a guest joins, takes photos with the fake
+// camera and from a file (one of them queued offline); the host sees them live, deletes one,
+// downloads the ZIP. Phone-size screenshots of each screen go to target/screenshots/.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { zipEntries } from './zip.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const BASE = (process.argv[2] || process.env.BASE_URL || 'http://127.0.0.1:3000').replace(/\/$/, '');
+const SHOTS = process.env.SCREENSHOT_DIR || path.join(repo, 'target/screenshots');
+const TMP = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'partypic-e2e-'));
+const LIMIT_MS = Number(process.env.E2E_TIMEOUT_MS || 240_000);
+fs.mkdirSync(SHOTS, { recursive: true });
+
+const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'en-US', acceptDownloads: true };
+let passed = 0, failed = 0;
+/** @type {string[]} */
+const problems = [];
+
+/** @param {string} name @param {() => Promise<void>} fn */
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${/** @type {Error} */ (e).stack || e}`);
+    throw e;
+  }
+}
+
+/** @param {import('playwright-core').Page} page @param {string} name */
+async function shot(page, name) {
+  await page.waitForTimeout(250); // let animations settle
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+/** Console errors and CSP violations fail the run. @param {import('playwright-core').Page} page @param {string} who */
+function watch(page, who) {
+  page.on('pageerror', (e) => problems.push(`${who}: page error: ${e.message}`));
+  page.on('console', (m) => {
+    const text = m.text();
+    if (m.type() !== 'error') return;
+    // Failed requests the test causes on purpose (offline, deleted photo URLs) are not app bugs.
+    if (/Failed to load resource|net::ERR_INTERNET_DISCONNECTED|ERR_NETWORK_CHANGED|EventSource/.test(text)) return;
+    problems.push(`${who}: console error: ${text}`);
+  });
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--disable-dev-shm-usage'],
+});
+const killer = setTimeout(() => {
+  console.log(`FAIL the whole run took longer than ${LIMIT_MS} ms`);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+}, LIMIT_MS);
+
+const stamp = Date.now().toString(36);
+const host = { name: 'Anna Host', email: `host-${stamp}@example.com`, password: 'correct horse battery' };
+let sessionId = '';
+/** @type {number[]} */
+const eventsStatus = [];
+
+try {
+  const hostCtx = await browser.newContext({ ...phone, baseURL: BASE });
+  const guestCtx = await browser.newContext({ ...phone, baseURL: BASE, permissions: ['camera'] });
+  const hostPage = await hostCtx.newPage();
+  const guestPage = await guestCtx.newPage();
+  watch(hostPage, 'host');
+  watch(guestPage, 'guest');
+  hostPage.on('response', (r) => { if (/\/sessions\/[^/]+\/events/.test(r.url())) eventsStatus.push(r.status()); });
+  hostPage.on('dialog', (d) => d.accept());
+  guestPage.on('dialog', (d) => d.accept());
+
+  await step('landing page renders with the sign-up form', async () => {
+    await hostPage.goto('/');
+    await hostPage.getByRole('heading', { level: 1 }).waitFor();
+    await hostPage.getByRole('tab', { name: 'Sign up' }).waitFor();
+    await shot(hostPage, '01-landing');
+  });
+
+  await step('sign-up shows inline validation messages', async () => {
+    const form = hostPage.getByRole('form', { name: 'Sign up' });
+    await form.getByLabel('Email').fill('not-an-email');
+    await form.getByLabel('Password').fill('short');
+    await form.getByRole('button', { name: 'Create account' }).click();
+    await hostPage.getByText('Please enter your name.').waitFor();
+    await hostPage.getByText('Please enter a valid email address.').waitFor();
+    await hostPage.getByText('At least 8 characters, please.').waitFor();
+    await shot(hostPage, '02-signup-validation');
+  });
+
+  await step('host signs up and lands on the dashboard', async () => {
+    const form = hostPage.getByRole('form', { name: 'Sign up' });
+    await form.getByLabel('Your name').fill(host.name);
+    await form.getByLabel('Email').fill(host.email);
+    await form.getByLabel('Password').fill(host.password);
+    await form.getByRole('button', { name: 'Create account' }).click();
+    await hostPage.waitForURL('**/host');
+    await hostPage.getByRole('heading', { name: 'My events' }).waitFor();
+  });
+
+  await step('a duplicate sign-up shows the API\'s message', async () => {
+    const p = await hostCtx.newPage();
+    await p.goto('/');
+    await p.evaluate(() => localStorage.removeItem('pp.auth'));
+    await p.reload();
+    const form = p.getByRole('form', { name: 'Sign up' });
+    await form.getByLabel('Your name').fill(host.name);
+    await form.getByLabel('Email').fill(host.email.toUpperCase());
+    await form.getByLabel('Password').fill(host.password);
+    await form.getByRole('button', { name: 'Create account' }).click();
+    await p.locator('.form-error:not(:empty)').waitFor();
+    const text = await p.locator('.form-error').first().textContent();
+    assert.ok(text && text.length > 3, 'an error message is shown');
+    await p.close();
+    // The other tab logged the host out; log in again through the form.
+    await hostPage.goto('/');
+    await hostPage.getByRole('tab', { name: 'Log in' }).click();
+    const login = hostPage.getByRole('form', { name: 'Log in' });
+    await login.getByLabel('Email').fill(host.email);
+    await login.getByLabel('Password').fill('wrong password!');
+    await login.getByRole('button', { name: 'Log in' }).click();
+    await hostPage.locator('.form-error:not(:empty)').waitFor();
+    await login.getByLabel('Password').fill(host.password);
+    await login.getByRole('button', { name: 'Log in' }).click();
+    await hostPage.waitForURL('**/host');
+  });
+
+  await step('host creates an event', async () => {
+    await hostPage.getByLabel('Event name').fill('Anna & Ben\'s Wedding');
+    await shot(hostPage, '03-host-dashboard');
+    await hostPage.getByRole('button', { name: 'Create event' }).click();
+    await hostPage.waitForURL(/\/host\/[0-9a-f-]{36}$/);
+    sessionId = hostPage.url().split('/').pop() || '';
+    await hostPage.getByRole('heading', { name: 'Anna & Ben\'s Wedding' }).waitFor();
+    const link = await hostPage.locator('#join-url').inputValue();
+    assert.equal(link, `${BASE}/s/${sessionId}`);
+    await hostPage.locator('.qr img').evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());
+    await shot(hostPage, '04-host-invite-qr');
+  });
+
+  await step('host adds missions by hand and from a .txt file', async () => {
+    await hostPage.getByRole('tab', { name: 'Missions' }).click();
+    await hostPage.getByLabel('New mission').fill('A selfie with the couple');
+    await hostPage.getByRole('button', { name: 'Add', exact: true }).click();
+    const txt = path.join(TMP, 'missions.txt');
+    fs.writeFileSync(txt, 'The best dance move\r\n\r\nA toast!\nShoes on the dance floor\n');
+    await hostPage.locator('#mission-import').setInputFiles(txt);
+    await hostPage.getByLabel('Mission 4').waitFor();
+    await hostPage.getByLabel('Mission 3').fill('A toast to the happy couple!');
+    await hostPage.getByRole('button', { name: 'Remove mission 4' }).click();
+    await hostPage.getByRole('button', { name: 'Save missions' }).click();
+    await hostPage.getByRole('status').filter({ hasText: 'Missions saved' }).first().waitFor();
+    const res = await hostPage.request.get(`/sessions/get?sessionId=${sessionId}`);
+    const s = await res.json();
+    assert.deepEqual(s.missions.data.map((/** @type {any} */ m) => m.description),
+      ['A selfie with the couple', 'The best dance move', 'A toast to the happy couple!']);
+    await shot(hostPage, '05-host-missions');
+    await hostPage.getByRole('tab', { name: 'Photos' }).click();
+    await hostPage.evaluate(() => { /** @type {any} */ (window).__noReload = true; });
+  });
+
+  await step('guest joins with a name, gets a mission and can re-roll it', async () => {
+    await guestPage.goto(`/s/${sessionId}`);
+    await guestPage.getByLabel('Your name').waitFor();
+    await shot(guestPage, '06-guest-join');
+    await guestPage.getByRole('button', { name: 'Let\'s go' }).click();
+    await guestPage.getByLabel('Your name').fill('Carla Guest');
+    await guestPage.getByRole('button', { name: 'Let\'s go' }).click();
+    await guestPage.getByText('Hi Carla Guest').waitFor();
+    const mission = guestPage.locator('.mission-text');
+    const first = await mission.textContent();
+    assert.ok(['A selfie with the couple', 'The best dance move', 'A toast to the happy couple!'].includes(first || ''));
+    await guestPage.getByRole('button', { name: 'Another mission' }).click();
+    assert.notEqual(await mission.textContent(), first);
+    await shot(guestPage, '07-guest-home');
+  });
+
+  await step('returning guest is recognised after a reload', async () => {
+    await guestPage.reload();
+    await guestPage.getByText('Hi Carla Guest').waitFor();
+  });
+
+  await step('guest takes two photos with the camera', async () => {
+    await guestPage.getByRole('button', { name: 'Take a photo' }).click();
+    const video = guestPage.locator('dialog.camera video');
+    await guestPage.waitForFunction(() => {
+      const v = /** @type {HTMLVideoElement | null} */ (document.querySelector('dialog.camera video'));
+      return !!v && v.videoWidth > 0 && !v.paused;
+    });
+    await video.waitFor();
+    await shot(guestPage, '08-guest-camera');
+    await guestPage.getByRole('button', { name: 'Take photo' }).click();
+    await guestPage.getByText('1 photo taken').waitFor();
+    await guestPage.waitForTimeout(600);
+    await guestPage.getByRole('button', { name: 'Switch camera' }).click();
+    await guestPage.waitForFunction(() => /** @type {HTMLVideoElement} */ (document.querySelector('dialog.camera video')).videoWidth > 0);
+    await guestPage.getByRole('button', { name: 'Take photo' }).click();
+    await guestPage.getByText('2 photos taken').waitFor();
+    await guestPage.getByRole('button', { name: 'Close' }).click();
+    await guestPage.waitForFunction(() => document.querySelectorAll('.gallery .tile').length >= 2, null, { timeout: 20_000 });
+  });
+
+  await step('the host\'s gallery shows the photos live, without a reload', async () => {
+    await hostPage.waitForFunction(() => document.querySelectorAll('.gallery .tile').length >= 2, null, { timeout: 20_000 });
+    assert.equal(await hostPage.evaluate(() => /** @type {any} */ (window).__noReload), true, 'the host page was not reloaded');
+  });
+
+  await step('a large photo chosen offline is queued, downscaled and sent when back online', async () => {
+    const big = path.join(TMP, 'big-photo.jpg');
+    const dataUrl = await guestPage.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = 3200; c.height = 2400;
+      const g = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
+      const grad = g.createLinearGradient(0, 0, 3200, 2400);
+      grad.addColorStop(0, '#ff7eb3'); grad.addColorStop(1, '#65d6ce');
+      g.fillStyle = grad; g.fillRect(0, 0, 3200, 2400);
+      g.fillStyle = '#fff'; g.font = 'bold 300px sans-serif'; g.fillText('PartyPic', 700, 1300);
+      return c.toDataURL('image/jpeg', 0.9);
+    });
+    fs.writeFileSync(big, Buffer.from(dataUrl.split(',')[1], 'base64'));
+    await guestCtx.setOffline(true);
+    await guestPage.locator('#pick').setInputFiles(big);
+    await guestPage.locator('.uploads li').filter({ hasText: 'offline' }).waitFor();
+    await shot(guestPage, '09-guest-offline-queue');
+    const queued = await guestPage.evaluate(() => new Promise((resolve) => {
+      const req = indexedDB.open('partypic');
+      req.onsuccess = () => {
+        const all = req.result.transaction('uploads').objectStore('uploads').getAll();
+        all.onsuccess = () => resolve(all.result.length);
+      };
+    }));
+    assert.equal(queued, 1, 'the offline photo is stored in IndexedDB');
+    await guestCtx.setOffline(false);
+    await guestPage.waitForFunction(() => document.querySelectorAll('.uploads li').length === 0, null, { timeout: 30_000 });
+    await hostPage.waitForFunction(() => document.querySelectorAll('.gallery .tile').length >= 3, null, { timeout: 20_000 });
+    const pics = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}`)).json();
+    const biggest = pics.find((/** @type {any} */ p) => p.original_filename === 'big-photo.jpg');
+    assert.ok(biggest, 'the file upload arrived');
+    const dims = await guestPage.evaluate(async (url) => {
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      return [img.naturalWidth, img.naturalHeight];
+    }, biggest.url);
+    assert.deepEqual(dims, [2560, 1920], 'downscaled on the device to at most 2560 px');
+  });
+
+  await step('guest gallery and lightbox', async () => {
+    await guestPage.locator('.gallery .tile button').first().click();
+    await guestPage.locator('dialog.lightbox[open]').waitFor();
+    await guestPage.locator('dialog.lightbox figcaption strong').filter({ hasText: 'Carla Guest' }).waitFor();
+    await shot(guestPage, '11-guest-lightbox');
+    await guestPage.keyboard.press('ArrowRight');
+    await guestPage.keyboard.press('Escape');
+    await guestPage.evaluate(() => scrollTo(0, document.querySelector('.gallery')?.getBoundingClientRect().top ?? 0));
+    await shot(guestPage, '10-guest-gallery');
+  });
+
+  await step('host deletes a photo; it disappears for the guest live', async () => {
+    await hostPage.evaluate(() => scrollTo(0, 0));
+    await shot(hostPage, '12-host-photos');
+    await hostPage.locator('.gallery .tile button').first().click();
+    await hostPage.locator('dialog.lightbox[open]').waitFor();
+    await shot(hostPage, '13-host-lightbox');
+    const before = await hostPage.locator('.gallery .tile').count();
+    await hostPage.locator('dialog.lightbox').getByRole('button', { name: 'Delete' }).click();
+    await hostPage.waitForFunction((n) => document.querySelectorAll('.gallery .tile').length === n - 1, before);
+    await hostPage.keyboard.press('Escape');
+    await guestPage.waitForFunction((n) => document.querySelectorAll('.gallery .tile').length === n - 1, before, { timeout: 20_000 });
+  });
+
+  await step('host downloads all photos as a ZIP', async () => {
+    await hostPage.getByRole('tab', { name: 'Settings' }).click();
+    await shot(hostPage, '14-host-settings');
+    const [download] = await Promise.all([
+      hostPage.waitForEvent('download'),
+      hostPage.getByRole('link', { name: 'Download all photos (ZIP)' }).click(),
+    ]);
+    const file = path.join(TMP, 'all.zip');
+    await download.saveAs(file);
+    const entries = zipEntries(fs.readFileSync(file));
+    console.log('     zip entries:', entries.map((e) => `${e.name} (${e.size} B)`).join(', '));
+    assert.equal(entries.length, 2);
+    for (const e of entries) {
+      assert.match(e.name, /^Carla[ _-]?Guest_.+_\d+\.jpe?g$/i);
+      assert.ok(e.size > 1000);
+    }
+  });
+
+  await step('the live stream (SSE) was used', async () => {
+    assert.ok(eventsStatus.includes(200), `GET /sessions/{id}/events answered ${JSON.stringify(eventsStatus)}`);
+  });
+
+  await step('slideshow shows photos and the join QR code', async () => {
+    const p = await guestCtx.newPage();
+    watch(p, 'slideshow');
+    await p.setViewportSize({ width: 844, height: 390 });
+    await p.goto(`/slideshow/${sessionId}`);
+    await p.locator('img.slide.on').waitFor();
+    await p.locator('.slide-qr img').evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());
+    await shot(p, '15-slideshow');
+    await p.close();
+  });
+
+  await step('printable table cards', async () => {
+    const p = await hostCtx.newPage();
+    watch(p, 'print');
+    await p.goto(`/print/${sessionId}`);
+    await p.locator('.table-card').first().waitFor();
+    assert.equal(await p.locator('.table-card').count(), 8);
+    await p.locator('.table-card img').first().evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());
+    await shot(p, '16-print-cards');
+    await p.close();
+  });
+
+  await step('German is picked from the browser and switchable', async () => {
+    const ctx = await browser.newContext({ ...phone, baseURL: BASE, locale: 'de-DE' });
+    const p = await ctx.newPage();
+    watch(p, 'de');
+    await p.goto('/');
+    await p.getByRole('tab', { name: 'Registrieren' }).waitFor();
+    await shot(p, '17-landing-de');
+    await p.getByRole('button', { name: 'Switch to English' }).click();
+    await p.getByRole('tab', { name: 'Sign up' }).waitFor();
+    await p.reload();
+    await p.getByRole('tab', { name: 'Sign up' }).waitFor();
+    await ctx.close();
+  });
+
+  await step('host ends the event; the guest can no longer upload', async () => {
+    await hostPage.getByRole('button', { name: 'End the event now' }).click();
+    await hostPage.getByText('The event has ended.').first().waitFor();
+    await guestPage.reload();
+    await guestPage.getByText('This event has ended').waitFor();
+    assert.equal(await guestPage.getByRole('button', { name: 'Take a photo' }).isVisible(), false);
+    const init = await guestPage.request.post('/pictures/init-upload', { data: { session_id: sessionId, mimetype: 'image/jpeg' } });
+    assert.equal(init.status(), 403);
+  });
+
+  await step('no console errors or CSP violations', async () => {
+    assert.deepEqual(problems, []);
+  });
+} catch {
+  // step() reported it
+} finally {
+  clearTimeout(killer);
+  await browser.close();
+  fs.rmSync(TMP, { recursive: true, force: true });
+}
+console.log(`screenshots: ${SHOTS}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
