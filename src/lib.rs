@@ -7,8 +7,10 @@
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod thumbnails;

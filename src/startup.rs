@@ -15,6 +15,7 @@ use crate::{
     config::{DatabaseSettings, Settings, StoreSettings},
     db::{Database, postgres::PostgresDatabase, sqlite::SqliteDatabase},
     domain::{password::PasswordHasher, token::TokenIssuer},
+    events::EventBus,
     http::{self, AppState, SharedState},
     metrics::{self, Metrics},
     store::{
@@ -22,6 +23,7 @@ use crate::{
         fs::{FilesystemStore, UrlSigner},
         s3::S3Store,
     },
+    thumbnails::Thumbnailer,
 };
 
 /// How long start-up waits for the database and the object store to come up.
@@ -144,10 +146,24 @@ impl Application {
             };
         with_retries("object store", || async { store.prepare().await }).await?;
 
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        let events = match &settings.database {
+            DatabaseSettings::Postgres { url } => EventBus::postgres(url, shutdown.subscribe())?,
+            DatabaseSettings::Sqlite { .. } => EventBus::in_process(),
+        };
+        let thumbnails = Thumbnailer::new(
+            db.clone(),
+            store.clone(),
+            events.clone(),
+            settings.max_upload_bytes,
+        );
         let state = Arc::new(AppState {
             db,
             store,
             local_store,
+            shutdown,
+            events,
+            thumbnails,
             hasher: PasswordHasher::new(&settings.hashing)?,
             tokens: TokenIssuer::new(secret.as_bytes(), settings.jwt_expires_in),
             metrics: Metrics::new()?,
@@ -177,21 +193,21 @@ impl Application {
             state,
             settings,
         } = self;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stop_rx = state.shutdown.subscribe();
         let refresher = tokio::spawn(metrics::refresh_gauges(
             state.metrics.clone(),
             state.db.clone(),
             settings.metrics_refresh,
             stop_rx.clone(),
         ));
+        let sweeper = tokio::spawn(state.thumbnails.clone().sweep(stop_rx.clone()));
 
         let signal_state = state.clone();
-        let signal_tx = stop_tx.clone();
         let on_shutdown = async move {
             shutdown.await;
             signal_state.shutting_down.store(true, Ordering::SeqCst);
             tracing::info!("shutdown requested: draining in-flight requests");
-            let _ = signal_tx.send(true);
+            let _ = signal_state.shutdown.send(true);
         };
 
         let app = http::router(state.clone());
@@ -211,8 +227,9 @@ impl Application {
                 tokio::time::sleep(drain_limit).await;
             } => tracing::warn!("drain timed out; closing remaining connections"),
         }
-        let _ = stop_tx.send(true);
+        let _ = state.shutdown.send(true);
         let _ = refresher.await;
+        let _ = sweeper.await;
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())

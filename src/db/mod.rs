@@ -80,7 +80,7 @@ pub struct GuestRecord {
     pub last_seen: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PictureRecord {
     pub id: Uuid,
     pub session_id: Uuid,
@@ -92,6 +92,86 @@ pub struct PictureRecord {
     pub filesize_bytes: i64,
     pub mission_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The guest who uploaded it, when the client said so.
+    pub user_id: Option<Uuid>,
+    pub status: PictureStatus,
+    pub content_hash: Option<String>,
+    pub thumb_key: Option<String>,
+    pub thumb_status: ThumbStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PictureStatus {
+    Approved,
+    /// Waiting for the host (events with pre-approval).
+    Pending,
+}
+
+impl PictureStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Pending => "pending",
+        }
+    }
+
+    pub fn parse(value: &str) -> Self {
+        if value == "pending" {
+            Self::Pending
+        } else {
+            Self::Approved
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThumbStatus {
+    Pending,
+    Ready,
+    /// The photo could not be decoded; it is shown without a thumbnail.
+    Failed,
+}
+
+impl ThumbStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "ready" => Self::Ready,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// An event with the numbers its host's dashboard shows.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    pub session: SessionRecord,
+    pub picture_count: i64,
+    pub guest_count: i64,
+}
+
+/// Which pictures of an event a viewer may see, and which page.
+#[derive(Debug, Clone, Copy)]
+pub struct PictureQuery {
+    /// The host sees everything, pending photos included.
+    pub everything: bool,
+    /// Whether approved photos of other guests are visible (reveal mode may hide them).
+    pub approved_visible: bool,
+    /// A guest always sees their own photos, pending ones included.
+    pub viewer: Option<Uuid>,
+    /// Only pictures older than this one (`created_at`, `id`), for pagination.
+    pub before: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: Option<u32>,
 }
 
 /// The database-derived gauges, counted in one round trip.
@@ -112,25 +192,59 @@ pub trait Database: Send + Sync + 'static {
     /// Fails with [`DbError::Conflict`] when the normalized email exists.
     async fn insert_user(&self, user: &UserRecord) -> DbResult<()>;
     async fn user_by_email(&self, email_normalized: &str) -> DbResult<Option<UserRecord>>;
+    async fn user_by_id(&self, id: Uuid) -> DbResult<Option<UserRecord>>;
 
     async fn insert_session(&self, session: &SessionRecord) -> DbResult<()>;
     async fn session(&self, id: Uuid) -> DbResult<Option<SessionRecord>>;
+    /// A host's events, newest first.
+    async fn sessions_of_user(&self, user_id: Uuid) -> DbResult<Vec<SessionSummary>>;
     async fn update_missions(
         &self,
         id: Uuid,
         missions: &MissionList,
+    ) -> DbResult<Option<SessionRecord>>;
+    async fn update_settings(
+        &self,
+        id: Uuid,
+        settings: &Value,
+        ends_at: DateTime<Utc>,
     ) -> DbResult<Option<SessionRecord>>;
 
     async fn insert_guest(&self, guest: &GuestRecord) -> DbResult<()>;
     async fn guest(&self, id: Uuid) -> DbResult<Option<GuestRecord>>;
     /// Sets `last_seen`; returns the guest, or `None` when unknown.
     async fn touch_guest(&self, id: Uuid, now: DateTime<Utc>) -> DbResult<Option<GuestRecord>>;
+    async fn guests_online(&self, session_id: Uuid, since: DateTime<Utc>) -> DbResult<i64>;
 
-    /// Inserts unless a picture with the same key exists; returns the stored picture either way.
+    /// Inserts unless a picture with the same key (or the same content in the event) exists;
+    /// returns the stored picture either way.
     async fn insert_picture(&self, picture: &PictureRecord) -> DbResult<PictureRecord>;
+    async fn picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>>;
     async fn picture_by_key(&self, s3_key: &str) -> DbResult<Option<PictureRecord>>;
+    async fn picture_by_hash(
+        &self,
+        session_id: Uuid,
+        content_hash: &str,
+    ) -> DbResult<Option<PictureRecord>>;
     /// Newest first.
-    async fn pictures_of_session(&self, session_id: Uuid) -> DbResult<Vec<PictureRecord>>;
+    async fn pictures(&self, session_id: Uuid, query: PictureQuery)
+    -> DbResult<Vec<PictureRecord>>;
+    async fn count_guest_pictures(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64>;
+    async fn approve_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>>;
+    /// Returns the deleted picture.
+    async fn delete_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>>;
+    async fn set_thumbnail(
+        &self,
+        id: Uuid,
+        thumb_key: Option<&str>,
+        status: ThumbStatus,
+    ) -> DbResult<()>;
+    /// Pictures still without a thumbnail decision, created before `created_before`.
+    async fn pending_thumbnails(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<PictureRecord>>;
 
     async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts>;
 }

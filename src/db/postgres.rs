@@ -13,8 +13,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, GuestRecord, PictureRecord, SessionRecord, UserRecord,
-    classify,
+    Counts, Database, DbError, DbResult, GuestRecord, PictureQuery, PictureRecord, PictureStatus,
+    SessionRecord, SessionSummary, ThumbStatus, UserRecord, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -74,6 +74,8 @@ fn guest_from_row(row: &PgRow) -> Result<GuestRecord, sqlx::Error> {
 }
 
 fn picture_from_row(row: &PgRow) -> Result<PictureRecord, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let thumb_status: String = row.try_get("thumb_status")?;
     Ok(PictureRecord {
         id: row.try_get("id")?,
         session_id: row.try_get("session_id")?,
@@ -85,10 +87,29 @@ fn picture_from_row(row: &PgRow) -> Result<PictureRecord, sqlx::Error> {
         filesize_bytes: row.try_get("filesize_bytes")?,
         mission_id: row.try_get("mission_id")?,
         created_at: row.try_get("created_at")?,
+        user_id: row.try_get("user_id")?,
+        status: PictureStatus::parse(&status),
+        content_hash: row.try_get("content_hash")?,
+        thumb_key: row.try_get("thumb_key")?,
+        thumb_status: ThumbStatus::parse(&thumb_status),
     })
 }
 
-const PICTURE_COLUMNS: &str = "id, session_id, u_name, original_filename, s3_key, s3_bucket, mimetype, filesize_bytes, mission_id, created_at";
+fn user_from_row(row: &PgRow) -> Result<UserRecord, sqlx::Error> {
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        email_normalized: row.try_get("email_normalized")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const PICTURE_COLUMNS: &str = "id, session_id, u_name, original_filename, s3_key, s3_bucket, mimetype, \
+     filesize_bytes, mission_id, created_at, user_id, status, content_hash, thumb_key, thumb_status";
+const SESSION_COLUMNS: &str = "id, user_id, settings, missions, created_at, ends_at";
+const USER_COLUMNS: &str = "id, email, email_normalized, username, password_hash, created_at";
 
 #[async_trait]
 impl Database for PostgresDatabase {
@@ -111,10 +132,9 @@ impl Database for PostgresDatabase {
     }
 
     async fn insert_user(&self, user: &UserRecord) -> DbResult<()> {
-        let result = sqlx::query(
-            "INSERT INTO users (id, email, email_normalized, username, password_hash, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
+        let result = sqlx::query(&format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
         .bind(user.id)
         .bind(&user.email)
         .bind(&user.email_normalized)
@@ -133,33 +153,35 @@ impl Database for PostgresDatabase {
     }
 
     async fn user_by_email(&self, email_normalized: &str) -> DbResult<Option<UserRecord>> {
-        let row = sqlx::query(
-            "SELECT id, email, email_normalized, username, password_hash, created_at
-             FROM users WHERE email_normalized = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1"
+        ))
         .bind(email_normalized)
         .fetch_optional(&self.pool)
         .await
         .map_err(classify)?;
-        row.map(|row| {
-            Ok(UserRecord {
-                id: row.try_get("id")?,
-                email: row.try_get("email")?,
-                email_normalized: row.try_get("email_normalized")?,
-                username: row.try_get("username")?,
-                password_hash: row.try_get("password_hash")?,
-                created_at: row.try_get("created_at")?,
-            })
-        })
-        .transpose()
-        .map_err(classify)
+        row.as_ref()
+            .map(user_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> DbResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref()
+            .map(user_from_row)
+            .transpose()
+            .map_err(classify)
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> DbResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, settings, missions, created_at, ends_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
         .bind(session.id)
         .bind(session.user_id)
         .bind(Json(&session.settings))
@@ -173,14 +195,39 @@ impl Database for PostgresDatabase {
     }
 
     async fn session(&self, id: Uuid) -> DbResult<Option<SessionRecord>> {
-        let row = sqlx::query("SELECT id, user_id, settings, missions, created_at, ends_at FROM sessions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
         row.as_ref()
             .map(session_from_row)
             .transpose()
+            .map_err(classify)
+    }
+
+    async fn sessions_of_user(&self, user_id: Uuid) -> DbResult<Vec<SessionSummary>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS},
+                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
+                    (SELECT COUNT(*) FROM session_users g WHERE g.session_id = s.id) AS guest_count
+             FROM sessions s WHERE user_id = $1 ORDER BY created_at DESC"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionSummary {
+                    session: session_from_row(row)?,
+                    picture_count: row.try_get("picture_count")?,
+                    guest_count: row.try_get("guest_count")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
             .map_err(classify)
     }
 
@@ -189,12 +236,32 @@ impl Database for PostgresDatabase {
         id: Uuid,
         missions: &MissionList,
     ) -> DbResult<Option<SessionRecord>> {
-        let row = sqlx::query(
-            "UPDATE sessions SET missions = $2 WHERE id = $1
-             RETURNING id, user_id, settings, missions, created_at, ends_at",
-        )
+        let row = sqlx::query(&format!(
+            "UPDATE sessions SET missions = $2 WHERE id = $1 RETURNING {SESSION_COLUMNS}"
+        ))
         .bind(id)
         .bind(Json(missions))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(session_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn update_settings(
+        &self,
+        id: Uuid,
+        settings: &serde_json::Value,
+        ends_at: DateTime<Utc>,
+    ) -> DbResult<Option<SessionRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE sessions SET settings = $2, ends_at = $3 WHERE id = $1 RETURNING {SESSION_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(Json(settings))
+        .bind(ends_at)
         .fetch_optional(&self.pool)
         .await
         .map_err(classify)?;
@@ -247,10 +314,22 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
+    async fn guests_online(&self, session_id: Uuid, since: DateTime<Utc>) -> DbResult<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM session_users WHERE session_id = $1 AND last_seen > $2",
+        )
+        .bind(session_id)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(classify)
+    }
+
     async fn insert_picture(&self, picture: &PictureRecord) -> DbResult<PictureRecord> {
         let inserted = sqlx::query(&format!(
-            "INSERT INTO pictures ({PICTURE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (s3_key) DO NOTHING RETURNING {PICTURE_COLUMNS}"
+            "INSERT INTO pictures ({PICTURE_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT DO NOTHING RETURNING {PICTURE_COLUMNS}"
         ))
         .bind(picture.id)
         .bind(picture.session_id)
@@ -262,15 +341,43 @@ impl Database for PostgresDatabase {
         .bind(picture.filesize_bytes)
         .bind(&picture.mission_id)
         .bind(picture.created_at)
+        .bind(picture.user_id)
+        .bind(picture.status.as_str())
+        .bind(&picture.content_hash)
+        .bind(&picture.thumb_key)
+        .bind(picture.thumb_status.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(classify)?;
-        match inserted {
-            Some(row) => picture_from_row(&row).map_err(classify),
-            None => self.picture_by_key(&picture.s3_key).await?.ok_or_else(|| {
-                DbError::Other(anyhow::anyhow!("picture vanished after key conflict"))
-            }),
+        if let Some(row) = inserted {
+            return picture_from_row(&row).map_err(classify);
         }
+        // Lost a race: the same key, or the same content in this event, is already stored.
+        if let Some(existing) = self.picture_by_key(&picture.s3_key).await? {
+            return Ok(existing);
+        }
+        if let Some(hash) = &picture.content_hash {
+            if let Some(existing) = self.picture_by_hash(picture.session_id, hash).await? {
+                return Ok(existing);
+            }
+        }
+        Err(DbError::Other(anyhow::anyhow!(
+            "picture vanished after a conflict"
+        )))
+    }
+
+    async fn picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(picture_from_row)
+            .transpose()
+            .map_err(classify)
     }
 
     async fn picture_by_key(&self, s3_key: &str) -> DbResult<Option<PictureRecord>> {
@@ -287,11 +394,119 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn pictures_of_session(&self, session_id: Uuid) -> DbResult<Vec<PictureRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = $1 ORDER BY created_at DESC, id DESC"
+    async fn picture_by_hash(
+        &self,
+        session_id: Uuid,
+        content_hash: &str,
+    ) -> DbResult<Option<PictureRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = $1 AND content_hash = $2"
         ))
         .bind(session_id)
+        .bind(content_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(picture_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn pictures(
+        &self,
+        session_id: Uuid,
+        query: PictureQuery,
+    ) -> DbResult<Vec<PictureRecord>> {
+        let (before_at, before_id) = query.before.unzip();
+        let rows = sqlx::query(&format!(
+            "SELECT {PICTURE_COLUMNS} FROM pictures
+             WHERE session_id = $1
+               AND ($2 OR (status = 'approved' AND $3) OR user_id = $4)
+               AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
+             ORDER BY created_at DESC, id DESC
+             LIMIT $7"
+        ))
+        .bind(session_id)
+        .bind(query.everything)
+        .bind(query.approved_visible)
+        .bind(query.viewer)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(query.limit.map_or(i64::MAX, i64::from))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(picture_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(classify)
+    }
+
+    async fn count_guest_pictures(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM pictures WHERE session_id = $1 AND user_id = $2")
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)
+    }
+
+    async fn approve_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE pictures SET status = 'approved' WHERE id = $1 RETURNING {PICTURE_COLUMNS}"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(picture_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn delete_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+        let row = sqlx::query(&format!(
+            "DELETE FROM pictures WHERE id = $1 RETURNING {PICTURE_COLUMNS}"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(picture_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn set_thumbnail(
+        &self,
+        id: Uuid,
+        thumb_key: Option<&str>,
+        status: ThumbStatus,
+    ) -> DbResult<()> {
+        sqlx::query("UPDATE pictures SET thumb_key = $2, thumb_status = $3 WHERE id = $1")
+            .bind(id)
+            .bind(thumb_key)
+            .bind(status.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn pending_thumbnails(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<PictureRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE thumb_status = 'pending' AND created_at < $1
+             ORDER BY created_at LIMIT $2"
+        ))
+        .bind(created_before)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;

@@ -15,8 +15,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, GuestRecord, PictureRecord, SessionRecord, UserRecord,
-    classify,
+    Counts, Database, DbError, DbResult, GuestRecord, PictureQuery, PictureRecord, PictureStatus,
+    SessionRecord, SessionSummary, ThumbStatus, UserRecord, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -102,6 +102,9 @@ fn guest_from_row(row: &SqliteRow) -> Result<GuestRecord, sqlx::Error> {
 }
 
 fn picture_from_row(row: &SqliteRow) -> Result<PictureRecord, sqlx::Error> {
+    let user_id: Option<String> = row.try_get("user_id")?;
+    let status: String = row.try_get("status")?;
+    let thumb_status: String = row.try_get("thumb_status")?;
     Ok(PictureRecord {
         id: uuid_at(row, "id")?,
         session_id: uuid_at(row, "session_id")?,
@@ -113,10 +116,31 @@ fn picture_from_row(row: &SqliteRow) -> Result<PictureRecord, sqlx::Error> {
         filesize_bytes: row.try_get("filesize_bytes")?,
         mission_id: row.try_get("mission_id")?,
         created_at: from_micros(row.try_get("created_at")?)?,
+        user_id: user_id
+            .map(|id| Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .transpose()?,
+        status: PictureStatus::parse(&status),
+        content_hash: row.try_get("content_hash")?,
+        thumb_key: row.try_get("thumb_key")?,
+        thumb_status: ThumbStatus::parse(&thumb_status),
     })
 }
 
-const PICTURE_COLUMNS: &str = "id, session_id, u_name, original_filename, s3_key, s3_bucket, mimetype, filesize_bytes, mission_id, created_at";
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord, sqlx::Error> {
+    Ok(UserRecord {
+        id: uuid_at(row, "id")?,
+        email: row.try_get("email")?,
+        email_normalized: row.try_get("email_normalized")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+const PICTURE_COLUMNS: &str = "id, session_id, u_name, original_filename, s3_key, s3_bucket, mimetype, \
+     filesize_bytes, mission_id, created_at, user_id, status, content_hash, thumb_key, thumb_status";
+const SESSION_COLUMNS: &str = "id, user_id, settings, missions, created_at, ends_at";
+const USER_COLUMNS: &str = "id, email, email_normalized, username, password_hash, created_at";
 
 #[async_trait]
 impl Database for SqliteDatabase {
@@ -138,10 +162,9 @@ impl Database for SqliteDatabase {
     }
 
     async fn insert_user(&self, user: &UserRecord) -> DbResult<()> {
-        let result = sqlx::query(
-            "INSERT INTO users (id, email, email_normalized, username, password_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
+        let result = sqlx::query(&format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+        ))
         .bind(user.id.to_string())
         .bind(&user.email)
         .bind(&user.email_normalized)
@@ -160,32 +183,35 @@ impl Database for SqliteDatabase {
     }
 
     async fn user_by_email(&self, email_normalized: &str) -> DbResult<Option<UserRecord>> {
-        let row = sqlx::query(
-            "SELECT id, email, email_normalized, username, password_hash, created_at
-             FROM users WHERE email_normalized = ?",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = ?"
+        ))
         .bind(email_normalized)
         .fetch_optional(&self.pool)
         .await
         .map_err(classify)?;
-        row.map(|row| {
-            Ok(UserRecord {
-                id: uuid_at(&row, "id")?,
-                email: row.try_get("email")?,
-                email_normalized: row.try_get("email_normalized")?,
-                username: row.try_get("username")?,
-                password_hash: row.try_get("password_hash")?,
-                created_at: from_micros(row.try_get("created_at")?)?,
-            })
-        })
-        .transpose()
-        .map_err(classify)
+        row.as_ref()
+            .map(user_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> DbResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref()
+            .map(user_from_row)
+            .transpose()
+            .map_err(classify)
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> DbResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, settings, missions, created_at, ends_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+        ))
         .bind(session.id.to_string())
         .bind(session.user_id.to_string())
         .bind(to_json(&session.settings)?)
@@ -199,14 +225,39 @@ impl Database for SqliteDatabase {
     }
 
     async fn session(&self, id: Uuid) -> DbResult<Option<SessionRecord>> {
-        let row = sqlx::query("SELECT id, user_id, settings, missions, created_at, ends_at FROM sessions WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
         row.as_ref()
             .map(session_from_row)
             .transpose()
+            .map_err(classify)
+    }
+
+    async fn sessions_of_user(&self, user_id: Uuid) -> DbResult<Vec<SessionSummary>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS},
+                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
+                    (SELECT COUNT(*) FROM session_users g WHERE g.session_id = s.id) AS guest_count
+             FROM sessions s WHERE user_id = ? ORDER BY created_at DESC"
+        ))
+        .bind(user_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionSummary {
+                    session: session_from_row(row)?,
+                    picture_count: row.try_get("picture_count")?,
+                    guest_count: row.try_get("guest_count")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
             .map_err(classify)
     }
 
@@ -215,11 +266,31 @@ impl Database for SqliteDatabase {
         id: Uuid,
         missions: &MissionList,
     ) -> DbResult<Option<SessionRecord>> {
-        let row = sqlx::query(
-            "UPDATE sessions SET missions = ? WHERE id = ?
-             RETURNING id, user_id, settings, missions, created_at, ends_at",
-        )
+        let row = sqlx::query(&format!(
+            "UPDATE sessions SET missions = ? WHERE id = ? RETURNING {SESSION_COLUMNS}"
+        ))
         .bind(to_json(missions)?)
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(session_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn update_settings(
+        &self,
+        id: Uuid,
+        settings: &serde_json::Value,
+        ends_at: DateTime<Utc>,
+    ) -> DbResult<Option<SessionRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE sessions SET settings = ?, ends_at = ? WHERE id = ? RETURNING {SESSION_COLUMNS}"
+        ))
+        .bind(to_json(settings)?)
+        .bind(micros(ends_at))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await
@@ -271,10 +342,21 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
+    async fn guests_online(&self, session_id: Uuid, since: DateTime<Utc>) -> DbResult<i64> {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM session_users WHERE session_id = ? AND last_seen > ?",
+        )
+        .bind(session_id.to_string())
+        .bind(micros(since))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(classify)
+    }
+
     async fn insert_picture(&self, picture: &PictureRecord) -> DbResult<PictureRecord> {
         let inserted = sqlx::query(&format!(
-            "INSERT INTO pictures ({PICTURE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (s3_key) DO NOTHING RETURNING {PICTURE_COLUMNS}"
+            "INSERT INTO pictures ({PICTURE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT DO NOTHING RETURNING {PICTURE_COLUMNS}"
         ))
         .bind(picture.id.to_string())
         .bind(picture.session_id.to_string())
@@ -286,15 +368,43 @@ impl Database for SqliteDatabase {
         .bind(picture.filesize_bytes)
         .bind(&picture.mission_id)
         .bind(micros(picture.created_at))
+        .bind(picture.user_id.map(|id| id.to_string()))
+        .bind(picture.status.as_str())
+        .bind(&picture.content_hash)
+        .bind(&picture.thumb_key)
+        .bind(picture.thumb_status.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(classify)?;
-        match inserted {
-            Some(row) => picture_from_row(&row).map_err(classify),
-            None => self.picture_by_key(&picture.s3_key).await?.ok_or_else(|| {
-                DbError::Other(anyhow::anyhow!("picture vanished after key conflict"))
-            }),
+        if let Some(row) = inserted {
+            return picture_from_row(&row).map_err(classify);
         }
+        // Lost a race: the same key, or the same content in this event, is already stored.
+        if let Some(existing) = self.picture_by_key(&picture.s3_key).await? {
+            return Ok(existing);
+        }
+        if let Some(hash) = &picture.content_hash {
+            if let Some(existing) = self.picture_by_hash(picture.session_id, hash).await? {
+                return Ok(existing);
+            }
+        }
+        Err(DbError::Other(anyhow::anyhow!(
+            "picture vanished after a conflict"
+        )))
+    }
+
+    async fn picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(picture_from_row)
+            .transpose()
+            .map_err(classify)
     }
 
     async fn picture_by_key(&self, s3_key: &str) -> DbResult<Option<PictureRecord>> {
@@ -311,11 +421,119 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn pictures_of_session(&self, session_id: Uuid) -> DbResult<Vec<PictureRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = ? ORDER BY created_at DESC, rowid DESC"
+    async fn picture_by_hash(
+        &self,
+        session_id: Uuid,
+        content_hash: &str,
+    ) -> DbResult<Option<PictureRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = ? AND content_hash = ?"
         ))
         .bind(session_id.to_string())
+        .bind(content_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(picture_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn pictures(
+        &self,
+        session_id: Uuid,
+        query: PictureQuery,
+    ) -> DbResult<Vec<PictureRecord>> {
+        let (before_at, before_id) = query.before.unzip();
+        let rows = sqlx::query(&format!(
+            "SELECT {PICTURE_COLUMNS} FROM pictures
+             WHERE session_id = ?1
+               AND (?2 OR (status = 'approved' AND ?3) OR user_id = ?4)
+               AND (?5 IS NULL OR (created_at, id) < (?5, ?6))
+             ORDER BY created_at DESC, id DESC
+             LIMIT ?7"
+        ))
+        .bind(session_id.to_string())
+        .bind(query.everything)
+        .bind(query.approved_visible)
+        .bind(query.viewer.map(|id| id.to_string()))
+        .bind(before_at.map(micros))
+        .bind(before_id.map(|id| id.to_string()))
+        .bind(query.limit.map_or(i64::MAX, i64::from))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows.iter()
+            .map(picture_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(classify)
+    }
+
+    async fn count_guest_pictures(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM pictures WHERE session_id = ? AND user_id = ?")
+            .bind(session_id.to_string())
+            .bind(user_id.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)
+    }
+
+    async fn approve_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE pictures SET status = 'approved' WHERE id = ? RETURNING {PICTURE_COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(picture_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn delete_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+        let row = sqlx::query(&format!(
+            "DELETE FROM pictures WHERE id = ? RETURNING {PICTURE_COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref()
+            .map(picture_from_row)
+            .transpose()
+            .map_err(classify)
+    }
+
+    async fn set_thumbnail(
+        &self,
+        id: Uuid,
+        thumb_key: Option<&str>,
+        status: ThumbStatus,
+    ) -> DbResult<()> {
+        sqlx::query("UPDATE pictures SET thumb_key = ?, thumb_status = ? WHERE id = ?")
+            .bind(thumb_key)
+            .bind(status.as_str())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn pending_thumbnails(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<PictureRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE thumb_status = 'pending' AND created_at < ?
+             ORDER BY created_at LIMIT ?"
+        ))
+        .bind(micros(created_before))
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;

@@ -4,5 +4,7 @@ pub mod image;
 pub mod missions;
 pub mod password;
 pub mod photo_key;
+pub mod rules;
+pub mod thumbnail;
 pub mod token;
 pub mod values;

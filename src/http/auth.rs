@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ApiError, SharedState, extract::JsonBody};
+use super::{
+    ApiError, SharedState,
+    extract::{AuthUser, JsonBody},
+};
 use crate::{
     db::UserRecord,
     domain::values::{Email, Name, Password, required},
@@ -134,5 +137,35 @@ pub async fn login(
             sub: user.id,
             email: user.email,
         },
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The logged-in host", body = MeResponse),
+        (status = 401, description = "Missing or invalid token, or the account no longer exists", body = super::error::ErrorBody),
+    ))]
+pub async fn me(
+    State(state): State<SharedState>,
+    user: AuthUser,
+) -> Result<Json<MeResponse>, ApiError> {
+    let record = state
+        .db
+        .user_by_id(user.id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("Unknown user".into()))?;
+    Ok(Json(MeResponse {
+        id: record.id,
+        email: record.email,
+        username: record.username,
+        created_at: record.created_at,
     }))
 }

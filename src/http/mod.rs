@@ -1,13 +1,18 @@
 //! The HTTP layer: routes, extractors, errors, and the middleware every request passes.
 
+mod access;
 mod auth;
+mod download;
 pub mod error;
 mod extract;
 mod health;
+mod hosting;
+mod live;
 mod openapi;
 mod pictures;
 mod sessions;
 mod uploads;
+mod web;
 
 use std::{
     sync::{
@@ -22,8 +27,8 @@ use axum::{
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
     http::{HeaderName, Method, StatusCode, Uri},
     middleware::{self, Next},
-    response::{Html, IntoResponse, Response},
-    routing::{get, post, put},
+    response::Response,
+    routing::{delete, get, post, put},
 };
 use chrono::{DateTime, Utc};
 use tower::ServiceBuilder;
@@ -41,8 +46,10 @@ pub use error::ApiError;
 use crate::{
     db::Database,
     domain::{password::PasswordHasher, token::TokenIssuer},
+    events::EventBus,
     metrics::{Metrics, UNMATCHED_ROUTE},
     store::{PhotoStore, fs::FilesystemStore},
+    thumbnails::Thumbnailer,
 };
 
 /// JSON bodies larger than this are refused with 413.
@@ -63,6 +70,10 @@ pub struct AppState {
     pub public_url: Option<Url>,
     pub max_upload_bytes: u64,
     pub shutting_down: AtomicBool,
+    /// Fires when shutdown begins, so long-lived streams (live events) end and the drain finishes.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+    pub events: EventBus,
+    pub thumbnails: Arc<Thumbnailer>,
 }
 
 impl AppState {
@@ -85,6 +96,11 @@ pub fn router(state: SharedState) -> Router {
     let api = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
+        .route("/auth/me", get(auth::me))
+        .route("/sessions/mine", get(hosting::mine))
+        .route("/sessions/{id}/settings", post(hosting::update_settings))
+        .route("/sessions/{id}/end", post(hosting::end))
+        .route("/sessions/{id}/qr.svg", get(hosting::qr_code))
         .route("/sessions/create", post(sessions::create))
         .route("/sessions/get", get(sessions::get))
         .route(
@@ -101,27 +117,31 @@ pub fn router(state: SharedState) -> Router {
         .route("/pictures/init-upload", post(pictures::init_upload))
         .route("/pictures/finalize-upload", post(pictures::finalize_upload))
         .route("/pictures/session", get(pictures::gallery))
+        .route("/pictures/{id}", delete(pictures::delete))
+        .route("/pictures/{id}/approve", post(pictures::approve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
-        .route("/", get(landing))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             API_TIMEOUT,
         ));
 
-    // Photo transfers stream up to MAX_UPLOAD_BYTES and may be slow on a guest's phone.
-    let uploads = Router::new()
+    // Photo transfers stream up to MAX_UPLOAD_BYTES and may be slow on a guest's phone; live
+    // events and ZIP downloads are long-lived by nature. None of them gets the API timeout.
+    let streams = Router::new()
         .route(
             "/uploads/{session}/{file}",
             put(uploads::put_photo).get(uploads::get_photo),
         )
-        .layer(DefaultBodyLimit::disable());
+        .layer(DefaultBodyLimit::disable())
+        .route("/sessions/{id}/events", get(live::events))
+        .route("/sessions/{id}/download", get(download::zip));
 
-    api.merge(uploads)
-        .fallback(not_found)
+    api.merge(streams)
+        .fallback(web::static_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(
@@ -172,17 +192,9 @@ async fn record_metrics(
     response
 }
 
-async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::not_found(format!("Cannot {method} {}", uri.path()))
-}
-
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     error::error_response(
         StatusCode::METHOD_NOT_ALLOWED,
         &format!("Cannot {method} {}", uri.path()),
     )
-}
-
-async fn landing() -> impl IntoResponse {
-    Html(include_str!("../../web/index.html"))
 }

@@ -6,14 +6,17 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{auth, error, health, pictures, sessions};
+use super::{auth, download, error, health, hosting, live, pictures, sessions};
 use crate::domain::missions::{Mission, MissionList};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "PartyPic API", description = "Photo sharing for weddings and parties."),
     paths(
-        auth::register, auth::login,
+        auth::register, auth::login, auth::me,
+        hosting::mine, hosting::update_settings, hosting::end, hosting::qr_code,
+        live::events, download::zip,
+        pictures::delete, pictures::approve,
         sessions::create, sessions::get, sessions::set_missions,
         sessions::register_guest, sessions::login_guest, sessions::heartbeat,
         pictures::init_upload, pictures::finalize_upload, pictures::gallery,

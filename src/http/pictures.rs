@@ -1,6 +1,10 @@
 //! The three-step upload (init → PUT to the presigned URL → finalize) and the gallery.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,18 +14,21 @@ use uuid::Uuid;
 
 use super::{
     ApiError, SharedState,
+    access::{MaybeAuthUser, Viewer, guest_id, require_host, resolve_viewer},
     error::ErrorBody,
-    extract::{JsonBody, PublicBase, QueryParams},
+    extract::{AuthUser, JsonBody, PublicBase, QueryParams},
     sessions::session_not_found,
 };
 use crate::{
-    db::PictureRecord,
+    db::{PictureQuery, PictureRecord, PictureStatus, SessionRecord, ThumbStatus},
     domain::{
         image::ImageType,
         missions::parse_mission_id,
-        photo_key::PhotoKey,
+        photo_key::{PhotoKey, Variant},
+        rules::EventRules,
         values::{Name, parse_original_filename, parse_uuid, required},
     },
+    events::SessionEvent,
     store::UPLOAD_URL_TTL,
 };
 
@@ -30,6 +37,8 @@ pub struct InitUploadRequest {
     pub session_id: Option<String>,
     /// One of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif.
     pub mimetype: Option<String>,
+    /// The uploading guest's id; required when the event has pre-approval or an upload limit.
+    pub user_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -62,6 +71,8 @@ pub struct FinalizeUploadRequest {
     /// The mission this photo fulfils, if any.
     #[schema(value_type = Option<String>)]
     pub mission_id: Option<Value>,
+    /// The uploading guest's id; required when the event has pre-approval or an upload limit.
+    pub user_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -78,12 +89,29 @@ pub struct PictureView {
     pub mission_id: Option<String>,
     /// Presigned download URL, valid for one hour.
     pub url: String,
+    /// A ~400 px JPEG for grids; the same as `url` until the thumbnail exists (or when the
+    /// photo cannot be decoded, e.g. HEIC).
+    #[serde(rename = "thumbUrl")]
+    pub thumb_url: String,
+    /// `approved`, or `pending` while waiting for the host (pre-approval).
+    #[schema(value_type = String)]
+    pub status: PictureStatus,
+    /// The uploading guest, when known.
+    pub user_id: Option<Uuid>,
 }
 
-fn picture_view(state: &SharedState, base: &Url, picture: PictureRecord) -> PictureView {
+pub(super) fn picture_view(state: &SharedState, base: &Url, picture: PictureRecord) -> PictureView {
     let url = PhotoKey::parse(&picture.s3_key)
         .map(|key| state.store.download_url(&key, base).to_string())
         .unwrap_or_default();
+    let thumb_url = picture
+        .thumb_key
+        .as_deref()
+        .and_then(PhotoKey::parse)
+        .map_or_else(
+            || url.clone(),
+            |key| state.store.download_url(&key, base).to_string(),
+        );
     PictureView {
         id: picture.id,
         created_at: picture.created_at,
@@ -96,6 +124,9 @@ fn picture_view(state: &SharedState, base: &Url, picture: PictureRecord) -> Pict
         filesize_bytes: picture.filesize_bytes,
         mission_id: picture.mission_id,
         url,
+        thumb_url,
+        status: picture.status,
+        user_id: picture.user_id,
     }
 }
 
@@ -103,11 +134,61 @@ fn bad(err: crate::domain::values::Invalid) -> ApiError {
     ApiError::BadRequest(err.0)
 }
 
+fn uploads_closed() -> ApiError {
+    ApiError::Forbidden("Uploads are closed: this event has ended".into())
+}
+
+/// Checks the uploading guest against the event's rules; returns the guest id when given.
+async fn uploading_guest(
+    state: &SharedState,
+    session: &SessionRecord,
+    rules: &EventRules,
+    raw: Option<String>,
+) -> Result<Option<Uuid>, ApiError> {
+    let raw = raw.filter(|v| !v.trim().is_empty());
+    let Some(raw) = raw else {
+        if rules.needs_guest_id() {
+            return Err(ApiError::bad_request("user_id is required for this event"));
+        }
+        return Ok(None);
+    };
+    let user_id = parse_uuid(&raw, "user_id").map_err(bad)?;
+    let guest = state
+        .db
+        .guest(user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Session user not found"))?;
+    if guest.session_id != session.id {
+        return Err(ApiError::Forbidden(
+            "This guest belongs to another session".into(),
+        ));
+    }
+    Ok(Some(user_id))
+}
+
+async fn check_upload_limit(
+    state: &SharedState,
+    session: &SessionRecord,
+    rules: &EventRules,
+    user_id: Option<Uuid>,
+) -> Result<(), ApiError> {
+    if let (Some(limit), Some(user_id)) = (rules.upload_limit_per_guest, user_id) {
+        let uploaded = state.db.count_guest_pictures(session.id, user_id).await?;
+        if u64::try_from(uploaded).unwrap_or(u64::MAX) >= limit {
+            return Err(ApiError::Forbidden(format!(
+                "Upload limit reached: {limit} photos per guest"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[utoipa::path(post, path = "/pictures/init-upload", tag = "pictures", request_body = InitUploadRequest,
     responses(
         (status = 201, description = "Upload URL issued", body = InitUploadResponse),
         (status = 400, description = "Missing or malformed fields", body = ErrorBody),
-        (status = 404, description = "Unknown event", body = ErrorBody),
+        (status = 403, description = "The event has ended, or the guest reached the upload limit", body = ErrorBody),
+        (status = 404, description = "Unknown event or guest", body = ErrorBody),
         (status = 415, description = "Image type not allowed", body = ErrorBody),
     ))]
 pub async fn init_upload(
@@ -126,11 +207,17 @@ pub async fn init_upload(
             "mimetype must be one of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif".into(),
         )
     })?;
-    state
+    let session = state
         .db
         .session(session_id)
         .await?
         .ok_or_else(session_not_found)?;
+    if super::now() >= session.ends_at {
+        return Err(uploads_closed());
+    }
+    let rules = EventRules::from_settings(&session.settings);
+    let user_id = uploading_guest(&state, &session, &rules, body.user_id).await?;
+    check_upload_limit(&state, &session, &rules, user_id).await?;
     let key = PhotoKey::generate(session_id, image_type);
     let upload_url = state.store.upload_url(&key, &base);
     Ok((
@@ -146,10 +233,10 @@ pub async fn init_upload(
 
 #[utoipa::path(post, path = "/pictures/finalize-upload", tag = "pictures", request_body = FinalizeUploadRequest,
     responses(
-        (status = 201, description = "Picture stored (the same picture again for a repeated key)", body = PictureView),
+        (status = 201, description = "Picture stored (the same picture again for a repeated key or identical content)", body = PictureView),
         (status = 400, description = "Missing or malformed fields, or an empty upload", body = ErrorBody),
-        (status = 403, description = "The key belongs to another event", body = ErrorBody),
-        (status = 404, description = "Unknown event, or nothing was uploaded under the key", body = ErrorBody),
+        (status = 403, description = "The key belongs to another event, the event has ended, or the upload limit is reached", body = ErrorBody),
+        (status = 404, description = "Unknown event or guest, or nothing was uploaded under the key", body = ErrorBody),
         (status = 413, description = "The upload exceeds the size limit (it is deleted)", body = ErrorBody),
         (status = 415, description = "The upload is not a supported image (it is deleted)", body = ErrorBody),
         (status = 503, description = "Photo storage unavailable", body = ErrorBody),
@@ -171,9 +258,10 @@ pub async fn finalize_upload(
         parse_original_filename(body.original_filename.as_deref()).map_err(bad)?;
     let mission_id = parse_mission_id(body.mission_id.as_ref()).map_err(bad)?;
     let key = PhotoKey::parse(raw_key.trim())
+        .filter(|key| key.variant == Variant::Original)
         .ok_or_else(|| ApiError::bad_request("s3_key is not a key issued by init-upload"))?;
 
-    state
+    let session = state
         .db
         .session(session_id)
         .await?
@@ -190,6 +278,11 @@ pub async fn finalize_upload(
             Json(picture_view(&state, &base, existing)),
         ));
     }
+    if super::now() >= session.ends_at {
+        return Err(uploads_closed());
+    }
+    let rules = EventRules::from_settings(&session.settings);
+    let user_id = uploading_guest(&state, &session, &rules, body.user_id).await?;
 
     let size = state.store.size(&key).await?.ok_or_else(|| {
         ApiError::not_found("No upload found for s3_key; PUT the photo to uploadUrl first")
@@ -212,6 +305,19 @@ pub async fn finalize_upload(
             "The uploaded file is not a supported image".into(),
         ));
     };
+    if let Err(err) = check_upload_limit(&state, &session, &rules, user_id).await {
+        state.store.delete(&key).await?;
+        return Err(err);
+    }
+    // The same photo twice in one event is stored once: the second upload gets the first picture.
+    let content_hash = state.store.sha256(&key).await?;
+    if let Some(existing) = state.db.picture_by_hash(session_id, &content_hash).await? {
+        state.store.delete(&key).await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(picture_view(&state, &base, existing)),
+        ));
+    }
 
     let picture = PictureRecord {
         id: Uuid::new_v4(),
@@ -224,10 +330,29 @@ pub async fn finalize_upload(
         filesize_bytes: i64::try_from(size).unwrap_or(i64::MAX),
         mission_id,
         created_at: super::now(),
+        user_id,
+        status: if rules.require_approval {
+            PictureStatus::Pending
+        } else {
+            PictureStatus::Approved
+        },
+        content_hash: Some(content_hash),
+        thumb_key: None,
+        thumb_status: ThumbStatus::Pending,
     };
     let stored = state.db.insert_picture(&picture).await?;
     if stored.id == picture.id {
         state.metrics.photos_uploaded.inc();
+        state
+            .events
+            .publish(SessionEvent::PictureCreated {
+                picture: stored.clone(),
+            })
+            .await;
+        state.thumbnails.schedule(stored.clone());
+    } else if stored.s3_key != picture.s3_key {
+        // Identical content won a race: this copy is not needed.
+        state.store.delete(&key).await?;
     }
     Ok((
         StatusCode::CREATED,
@@ -236,28 +361,204 @@ pub async fn finalize_upload(
 }
 
 #[utoipa::path(get, path = "/pictures/session", tag = "pictures",
-    params(("sessionId" = Uuid, Query, description = "The event id")),
+    params(
+        ("sessionId" = Uuid, Query, description = "The event id"),
+        ("limit" = Option<u32>, Query, description = "At most this many pictures (1-1000); default: all"),
+        ("before" = Option<Uuid>, Query, description = "Only pictures older than this picture (pagination)"),
+        ("userId" = Option<Uuid>, Query, description = "The asking guest: their own pending photos are included"),
+        ("access_token" = Option<String>, Query, description = "The host's token, as an alternative to the Authorization header"),
+    ),
     responses(
         (status = 200, description = "The gallery, newest first", body = [PictureView]),
-        (status = 400, description = "Missing or malformed sessionId", body = ErrorBody),
-        (status = 404, description = "Unknown event", body = ErrorBody),
+        (status = 400, description = "Missing or malformed parameters", body = ErrorBody),
+        (status = 401, description = "An invalid token was sent", body = ErrorBody),
+        (status = 403, description = "The guest belongs to another event", body = ErrorBody),
+        (status = 404, description = "Unknown event or guest", body = ErrorBody),
     ))]
 pub async fn gallery(
     State(state): State<SharedState>,
     PublicBase(base): PublicBase,
+    MaybeAuthUser(user): MaybeAuthUser,
+    headers: HeaderMap,
     query: QueryParams,
 ) -> Result<Json<Vec<PictureView>>, ApiError> {
     let session_id = query.uuid("sessionId")?;
-    state
+    let limit = match query.0.get("limit").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("limit must be an integer from 1 to {MAX_PAGE}"))
+                })?,
+        ),
+    };
+    let session = state
         .db
         .session(session_id)
         .await?
         .ok_or_else(session_not_found)?;
-    let pictures = state.db.pictures_of_session(session_id).await?;
+    let guest = guest_id(&headers, query.0.get("userId"))?;
+    let viewer = resolve_viewer(&state, &session, user.as_ref(), guest).await?;
+    let before = match query.0.get("before").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(raw) => {
+            let id = parse_uuid(raw, "before").map_err(bad)?;
+            let anchor = state
+                .db
+                .picture(id)
+                .await?
+                .filter(|p| p.session_id == session_id)
+                .ok_or_else(|| {
+                    ApiError::bad_request("before must be the id of a picture in this session")
+                })?;
+            Some((anchor.created_at, anchor.id))
+        }
+    };
+    let rules = EventRules::from_settings(&session.settings);
+    let pictures = state
+        .db
+        .pictures(
+            session_id,
+            PictureQuery {
+                everything: viewer == Viewer::Host,
+                approved_visible: rules.gallery_visible_to_guests(),
+                viewer: match viewer {
+                    Viewer::Guest(id) => Some(id),
+                    _ => None,
+                },
+                before,
+                limit,
+            },
+        )
+        .await?;
     Ok(Json(
         pictures
             .into_iter()
             .map(|p| picture_view(&state, &base, p))
             .collect(),
     ))
+}
+
+/// Largest page of `GET /pictures/session`.
+const MAX_PAGE: u32 = 1000;
+
+fn picture_id(raw: &str) -> Result<Uuid, ApiError> {
+    parse_uuid(raw, "id").map_err(bad)
+}
+
+#[utoipa::path(delete, path = "/pictures/{id}", tag = "pictures",
+    params(
+        ("id" = Uuid, Path, description = "The picture"),
+        ("X-Guest-Id" = Option<Uuid>, Header, description = "The uploading guest deleting their own photo"),
+    ),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted, with its files"),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Neither a host token nor a guest id", body = ErrorBody),
+        (status = 403, description = "Not the host, not the uploader, or guests may not delete", body = ErrorBody),
+        (status = 404, description = "Unknown picture", body = ErrorBody),
+    ))]
+pub async fn delete(
+    State(state): State<SharedState>,
+    MaybeAuthUser(user): MaybeAuthUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = picture_id(&id)?;
+    let guest = guest_id(&headers, None)?;
+    if user.is_none() && guest.is_none() {
+        return Err(ApiError::Unauthorized(
+            "A host token or X-Guest-Id is required".into(),
+        ));
+    }
+    let picture = state
+        .db
+        .picture(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Picture not found"))?;
+    let session = state
+        .db
+        .session(picture.session_id)
+        .await?
+        .ok_or_else(session_not_found)?;
+    let is_host = user.as_ref().is_some_and(|u| u.id == session.user_id);
+    if !is_host {
+        let own = guest.is_some() && guest == picture.user_id;
+        if !own {
+            return Err(ApiError::Forbidden(
+                "Only the host or the uploader can delete this photo".into(),
+            ));
+        }
+        if !EventRules::from_settings(&session.settings).guest_delete {
+            return Err(ApiError::Forbidden(
+                "Guests may not delete photos in this event".into(),
+            ));
+        }
+    }
+    let Some(deleted) = state.db.delete_picture(id).await? else {
+        return Err(ApiError::not_found("Picture not found"));
+    };
+    // The record is gone first; leftover files would only be unreferenced, never shown.
+    if let Some(key) = PhotoKey::parse(&deleted.s3_key) {
+        for key in [key, key.thumbnail()] {
+            if let Err(err) = state.store.delete(&key).await {
+                tracing::warn!(%key, error = %err, "could not delete file of a deleted picture");
+            }
+        }
+    }
+    state
+        .events
+        .publish(SessionEvent::PictureDeleted {
+            session_id: deleted.session_id,
+            picture_id: deleted.id,
+            user_id: deleted.user_id,
+            status: deleted.status.as_str().to_owned(),
+        })
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/pictures/{id}/approve", tag = "pictures",
+    params(("id" = Uuid, Path, description = "The picture")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Approved: now visible to everybody", body = PictureView),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not the event's host", body = ErrorBody),
+        (status = 404, description = "Unknown picture", body = ErrorBody),
+    ))]
+pub async fn approve(
+    State(state): State<SharedState>,
+    PublicBase(base): PublicBase,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<PictureView>, ApiError> {
+    let id = picture_id(&id)?;
+    let picture = state
+        .db
+        .picture(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Picture not found"))?;
+    let session = state
+        .db
+        .session(picture.session_id)
+        .await?
+        .ok_or_else(session_not_found)?;
+    require_host(&session, Some(&user))?;
+    let approved = state
+        .db
+        .approve_picture(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Picture not found"))?;
+    state
+        .events
+        .publish(SessionEvent::PictureUpdated {
+            picture: approved.clone(),
+        })
+        .await;
+    Ok(Json(picture_view(&state, &base, approved)))
 }

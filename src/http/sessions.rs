@@ -1,9 +1,9 @@
 //! Events ("sessions"), their missions, and the guests who join them.
 
 use axum::{Json, extract::State, http::StatusCode};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -16,15 +16,10 @@ use crate::{
     db::{GuestRecord, SessionRecord},
     domain::{
         missions::MissionList,
+        rules::new_event_settings,
         values::{Name, parse_uuid, required},
     },
 };
-
-/// Events stay open for uploads this long unless the host sets `settings.ends_at`.
-const DEFAULT_EVENT_LENGTH_HOURS: i64 = 48;
-const MAX_EVENT_LENGTH_DAYS: i64 = 366;
-const MAX_SETTINGS_NAME_CHARS: usize = 100;
-const MAX_SETTINGS_DESCRIPTION_CHARS: usize = 2000;
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
@@ -137,59 +132,6 @@ pub(super) fn session_not_found() -> ApiError {
     ApiError::not_found("Session not found")
 }
 
-/// Validates the host's settings and works out when the event ends.
-fn parse_settings(
-    settings: Option<Value>,
-    now: DateTime<Utc>,
-) -> Result<(Value, DateTime<Utc>), ApiError> {
-    let mut settings = match settings {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(map)) => map,
-        Some(_) => return Err(ApiError::bad_request("settings must be an object")),
-    };
-    for (field, max) in [
-        ("name", MAX_SETTINGS_NAME_CHARS),
-        ("description", MAX_SETTINGS_DESCRIPTION_CHARS),
-    ] {
-        match settings.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) if s.chars().count() <= max => {}
-            Some(Value::String(_)) => {
-                return Err(ApiError::bad_request(format!(
-                    "settings.{field} must be at most {max} characters"
-                )));
-            }
-            Some(_) => {
-                return Err(ApiError::bad_request(format!(
-                    "settings.{field} must be a string"
-                )));
-            }
-        }
-    }
-    let ends_at = match settings.get("ends_at").or_else(|| settings.get("endsAt")) {
-        None | Some(Value::Null) => now + Duration::hours(DEFAULT_EVENT_LENGTH_HOURS),
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
-            .map(|d| d.with_timezone(&Utc))
-            .map_err(|_| ApiError::bad_request("settings.ends_at must be an RFC 3339 date-time"))?,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "settings.ends_at must be an RFC 3339 date-time",
-            ));
-        }
-    };
-    if ends_at <= now || ends_at > now + Duration::days(MAX_EVENT_LENGTH_DAYS) {
-        return Err(ApiError::bad_request(
-            "settings.ends_at must lie in the future, within a year",
-        ));
-    }
-    settings.remove("endsAt");
-    settings.insert(
-        "ends_at".into(),
-        Value::String(ends_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-    );
-    Ok((Value::Object(settings), ends_at))
-}
-
 #[utoipa::path(post, path = "/sessions/create", tag = "sessions", request_body(content = Option<CreateSessionRequest>),
     security(("bearer" = [])),
     responses(
@@ -203,7 +145,8 @@ pub async fn create(
     OptionalJsonBody(body): OptionalJsonBody<CreateSessionRequest>,
 ) -> Result<(StatusCode, Json<CreateSessionResponse>), ApiError> {
     let now = super::now();
-    let (settings, ends_at) = parse_settings(body.settings, now)?;
+    let (settings, ends_at) =
+        new_event_settings(body.settings, now).map_err(|e| ApiError::BadRequest(e.0))?;
     let session = SessionRecord {
         id: Uuid::new_v4(),
         user_id: user.id,
@@ -367,31 +310,4 @@ pub async fn heartbeat(
         .await?
         .ok_or_else(|| ApiError::not_found("Session user not found"))?;
     Ok(Json(HeartbeatResponse { success: true }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn settings_default_to_an_event_of_two_days() {
-        let now = Utc::now();
-        let (settings, ends_at) = parse_settings(None, now).expect("valid");
-        assert_eq!(ends_at, now + Duration::hours(48));
-        assert!(settings.get("ends_at").is_some());
-    }
-
-    #[test]
-    fn settings_must_be_an_object_with_sane_fields() {
-        let now = Utc::now();
-        assert!(parse_settings(Some(json!([1])), now).is_err());
-        assert!(parse_settings(Some(json!({"name": 5})), now).is_err());
-        assert!(parse_settings(Some(json!({"name": "x".repeat(101)})), now).is_err());
-        assert!(parse_settings(Some(json!({"ends_at": "yesterday"})), now).is_err());
-        assert!(parse_settings(Some(json!({"ends_at": "2000-01-01T00:00:00Z"})), now).is_err());
-        let (s, _) = parse_settings(Some(json!({"name": "Anna & Ben", "theme": "gold"})), now)
-            .expect("valid");
-        assert_eq!(s["theme"], "gold");
-    }
 }

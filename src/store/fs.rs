@@ -9,8 +9,9 @@ use std::{
 };
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
@@ -167,6 +168,58 @@ impl PhotoStore for FilesystemStore {
             .await
             .map_err(io_error)?;
         Ok(head)
+    }
+
+    async fn read_all(&self, key: &PhotoKey, max_len: u64) -> StoreResult<Bytes> {
+        let file = tokio::fs::File::open(self.path_of(key))
+            .await
+            .map_err(io_error)?;
+        let mut bytes = Vec::new();
+        file.take(max_len + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(io_error)?;
+        if bytes.len() as u64 > max_len {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "object {key} exceeds {max_len} bytes"
+            )));
+        }
+        Ok(bytes.into())
+    }
+
+    async fn sha256(&self, key: &PhotoKey) -> StoreResult<String> {
+        let mut file = tokio::fs::File::open(self.path_of(key))
+            .await
+            .map_err(io_error)?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let read = file.read(&mut buffer).await.map_err(io_error)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    async fn put(&self, key: &PhotoKey, bytes: Bytes, _content_type: &str) -> StoreResult<()> {
+        let target = self.path_of(key);
+        let staging = self
+            .staging_dir()
+            .join(format!("{}.part", uuid::Uuid::new_v4()));
+        let result = async {
+            if let Some(dir) = target.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            tokio::fs::write(&staging, &bytes).await?;
+            tokio::fs::rename(&staging, &target).await
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&staging).await;
+        }
+        result.map_err(io_error)
     }
 
     async fn delete(&self, key: &PhotoKey) -> StoreResult<()> {

@@ -7,6 +7,7 @@ pub mod s3;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use url::Url;
 
 use crate::domain::photo_key::PhotoKey;
@@ -42,5 +43,11 @@ pub trait PhotoStore: Send + Sync + 'static {
     async fn size(&self, key: &PhotoKey) -> StoreResult<Option<u64>>;
     /// Up to `len` leading bytes of the object.
     async fn read_head(&self, key: &PhotoKey, len: usize) -> StoreResult<Vec<u8>>;
+    /// The whole object, refused when larger than `max_len`.
+    async fn read_all(&self, key: &PhotoKey, max_len: u64) -> StoreResult<Bytes>;
+    /// SHA-256 of the object's content, streamed (duplicate detection).
+    async fn sha256(&self, key: &PhotoKey) -> StoreResult<String>;
+    /// Writes an object the server produced itself (thumbnails).
+    async fn put(&self, key: &PhotoKey, bytes: Bytes, content_type: &str) -> StoreResult<()>;
     async fn delete(&self, key: &PhotoKey) -> StoreResult<()>;
 }

@@ -6,9 +6,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::{Engine, engine::general_purpose::STANDARD};
-use md5::{Digest, Md5};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use md5::Md5;
 use reqwest::{Client, Method, StatusCode, header};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use sha2::Digest;
+use sha2::Sha256;
 use url::Url;
 
 use super::{DOWNLOAD_URL_TTL, PhotoStore, StoreError, StoreResult, UPLOAD_URL_TTL};
@@ -24,6 +28,8 @@ pub struct S3Store {
     public_bucket: Bucket,
     credentials: Credentials,
     http: Client,
+    /// Whole-object transfers (hashing, thumbnails, ZIP) may take longer than a metadata call.
+    transfer_http: Client,
     cors_origins: Vec<String>,
 }
 
@@ -75,11 +81,16 @@ impl S3Store {
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(10))
             .build()?;
+        let transfer_http = Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .read_timeout(Duration::from_secs(30))
+            .build()?;
         Ok(Self {
             bucket,
             public_bucket,
             credentials,
             http,
+            transfer_http,
             cors_origins: settings.cors_origins.clone(),
         })
     }
@@ -242,6 +253,86 @@ impl PhotoStore for S3Store {
         }
         let bytes = response.bytes().await.map_err(unavailable)?;
         Ok(bytes.iter().take(len).copied().collect())
+    }
+
+    async fn read_all(&self, key: &PhotoKey, max_len: u64) -> StoreResult<Bytes> {
+        let url = self
+            .bucket
+            .get_object(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let response = self
+            .transfer_http
+            .get(url)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(unexpected("GetObject", status, &body));
+        }
+        if response.content_length().is_some_and(|len| len > max_len) {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "object {key} exceeds {max_len} bytes"
+            )));
+        }
+        let mut bytes = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.map_err(unavailable)?);
+            if bytes.len() as u64 > max_len {
+                return Err(StoreError::Other(anyhow::anyhow!(
+                    "object {key} exceeds {max_len} bytes"
+                )));
+            }
+        }
+        Ok(bytes.into())
+    }
+
+    async fn sha256(&self, key: &PhotoKey) -> StoreResult<String> {
+        let url = self
+            .bucket
+            .get_object(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let response = self
+            .transfer_http
+            .get(url)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(unexpected("GetObject", status, &body));
+        }
+        let mut hasher = Sha256::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            hasher.update(&chunk.map_err(unavailable)?);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    async fn put(&self, key: &PhotoKey, bytes: Bytes, content_type: &str) -> StoreResult<()> {
+        let url = self
+            .bucket
+            .put_object(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let response = self
+            .transfer_http
+            .put(url)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::CONTENT_LENGTH, bytes.len())
+            .body(bytes)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(unexpected("PutObject", status, &body))
     }
 
     async fn delete(&self, key: &PhotoKey) -> StoreResult<()> {

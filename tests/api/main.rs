@@ -3,7 +3,10 @@
 mod auth;
 mod guests;
 mod helpers;
+mod hosting;
+mod live;
 mod operations;
 mod pictures;
 mod replicas;
+mod rules;
 mod sessions;

@@ -125,7 +125,18 @@ async fn request_ids_are_generated_or_echoed(backend: Backend) {
 
 async fn unknown_routes_and_methods_get_json_errors(backend: Backend) {
     let (app, _env) = TestApp::spawn(backend).await;
-    assert_error(app.get("/nope").await, StatusCode::NOT_FOUND).await;
+    assert_error(app.get("/sessions/nope").await, StatusCode::NOT_FOUND).await;
+    assert_error(app.get("/pictures").await, StatusCode::NOT_FOUND).await;
+    assert_error(app.get("/no-such-file.js").await, StatusCode::NOT_FOUND).await;
+    // Client routes get the web app's HTML.
+    let client_route = app.get(&format!("/s/{}", uuid::Uuid::new_v4())).await;
+    assert_eq!(client_route.status(), StatusCode::OK);
+    assert!(
+        client_route.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/html")
+    );
     let wrong_method = app
         .client
         .delete(app.url("/auth/register"))

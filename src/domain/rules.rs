@@ -1,0 +1,242 @@
+//! Event settings and the rules a host sets in them: when uploads close, pre-approval, reveal
+//! mode, whether guests may delete their own photos, and a per-guest upload limit.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value};
+
+use super::values::Invalid;
+
+/// Events stay open for uploads this long unless the host sets `ends_at`.
+pub const DEFAULT_EVENT_LENGTH_HOURS: i64 = 48;
+const MAX_EVENT_LENGTH_DAYS: i64 = 366;
+const MAX_NAME_CHARS: usize = 100;
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+pub const MAX_UPLOAD_LIMIT: u64 = 10_000;
+
+/// The rules as the server enforces them; unknown or missing settings mean the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRules {
+    pub require_approval: bool,
+    /// Guests see the gallery only once the host reveals it.
+    pub reveal_later: bool,
+    pub revealed: bool,
+    pub guest_delete: bool,
+    pub upload_limit_per_guest: Option<u64>,
+}
+
+impl EventRules {
+    pub fn from_settings(settings: &Value) -> Self {
+        let flag = |key: &str, default: bool| {
+            settings
+                .get(key)
+                .and_then(Value::as_bool)
+                .unwrap_or(default)
+        };
+        Self {
+            require_approval: flag("require_approval", false),
+            reveal_later: settings.get("reveal").and_then(Value::as_str) == Some("after_reveal"),
+            revealed: flag("revealed", false),
+            guest_delete: flag("guest_delete", true),
+            upload_limit_per_guest: settings
+                .get("upload_limit_per_guest")
+                .and_then(Value::as_u64),
+        }
+    }
+
+    /// Whether guests (and anonymous visitors) see other people's approved photos.
+    pub fn gallery_visible_to_guests(&self) -> bool {
+        !self.reveal_later || self.revealed
+    }
+
+    /// Uploads must name their guest when a rule is per guest.
+    pub fn needs_guest_id(&self) -> bool {
+        self.require_approval || self.upload_limit_per_guest.is_some()
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Invalid {
+    Invalid(message.into())
+}
+
+fn parse_time(value: &Value) -> Result<DateTime<Utc>, Invalid> {
+    value
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
+        .ok_or_else(|| invalid("settings.ends_at must be an RFC 3339 date-time"))
+}
+
+/// Checks the fields PartyPic understands; other keys are kept as the client sent them.
+fn check_known_fields(settings: &Map<String, Value>) -> Result<(), Invalid> {
+    for (field, max) in [
+        ("name", MAX_NAME_CHARS),
+        ("description", MAX_DESCRIPTION_CHARS),
+    ] {
+        match settings.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.chars().count() <= max => {}
+            Some(Value::String(_)) => {
+                return Err(invalid(format!(
+                    "settings.{field} must be at most {max} characters"
+                )));
+            }
+            Some(_) => return Err(invalid(format!("settings.{field} must be a string"))),
+        }
+    }
+    for field in ["require_approval", "revealed", "guest_delete"] {
+        if settings
+            .get(field)
+            .is_some_and(|v| !v.is_boolean() && !v.is_null())
+        {
+            return Err(invalid(format!("settings.{field} must be true or false")));
+        }
+    }
+    match settings.get("reveal") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s == "always" || s == "after_reveal" => {}
+        Some(_) => {
+            return Err(invalid(
+                "settings.reveal must be \"always\" or \"after_reveal\"",
+            ));
+        }
+    }
+    match settings.get("upload_limit_per_guest") {
+        None | Some(Value::Null) => {}
+        Some(v)
+            if v.as_u64()
+                .is_some_and(|n| (1..=MAX_UPLOAD_LIMIT).contains(&n)) => {}
+        Some(_) => {
+            return Err(invalid(format!(
+                "settings.upload_limit_per_guest must be an integer from 1 to {MAX_UPLOAD_LIMIT}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn as_object(settings: Option<Value>) -> Result<Map<String, Value>, Invalid> {
+    match settings {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(invalid("settings must be an object")),
+    }
+}
+
+fn store_ends_at(settings: &mut Map<String, Value>, ends_at: DateTime<Utc>) {
+    settings.remove("endsAt");
+    settings.insert(
+        "ends_at".into(),
+        Value::String(ends_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    );
+}
+
+/// Settings of a new event; returns them with `ends_at` filled in, and the end itself.
+pub fn new_event_settings(
+    settings: Option<Value>,
+    now: DateTime<Utc>,
+) -> Result<(Value, DateTime<Utc>), Invalid> {
+    let mut settings = as_object(settings)?;
+    check_known_fields(&settings)?;
+    let ends_at = match settings.get("ends_at").or_else(|| settings.get("endsAt")) {
+        None | Some(Value::Null) => now + Duration::hours(DEFAULT_EVENT_LENGTH_HOURS),
+        Some(value) => parse_time(value)?,
+    };
+    if ends_at <= now || ends_at > now + Duration::days(MAX_EVENT_LENGTH_DAYS) {
+        return Err(invalid(
+            "settings.ends_at must lie in the future, within a year",
+        ));
+    }
+    store_ends_at(&mut settings, ends_at);
+    Ok((Value::Object(settings), ends_at))
+}
+
+/// Merges a host's change into the current settings. `ends_at` may lie in the past: that ends
+/// the event (uploads close, the gallery stays readable).
+pub fn merge_settings(
+    current: &Value,
+    patch: Option<Value>,
+    current_ends_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(Value, DateTime<Utc>), Invalid> {
+    let patch = as_object(patch)?;
+    check_known_fields(&patch)?;
+    let mut merged = current.as_object().cloned().unwrap_or_default();
+    let mut ends_at = current_ends_at;
+    for (key, value) in patch {
+        match key.as_str() {
+            "ends_at" | "endsAt" => {
+                ends_at = parse_time(&value)?;
+                if ends_at > now + Duration::days(MAX_EVENT_LENGTH_DAYS) {
+                    return Err(invalid("settings.ends_at must lie within a year"));
+                }
+            }
+            _ if value.is_null() => {
+                merged.remove(&key);
+            }
+            _ => {
+                merged.insert(key, value);
+            }
+        }
+    }
+    store_ends_at(&mut merged, ends_at);
+    Ok((Value::Object(merged), ends_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn new_events_last_two_days_by_default() {
+        let now = Utc::now();
+        let (settings, ends_at) = new_event_settings(None, now).expect("valid");
+        assert_eq!(ends_at, now + Duration::hours(48));
+        assert!(settings.get("ends_at").is_some());
+    }
+
+    #[test]
+    fn invalid_settings_are_rejected() {
+        let now = Utc::now();
+        for bad in [
+            json!([1]),
+            json!({"name": 5}),
+            json!({"name": "x".repeat(101)}),
+            json!({"ends_at": "yesterday"}),
+            json!({"ends_at": "2000-01-01T00:00:00Z"}),
+            json!({"require_approval": "yes"}),
+            json!({"reveal": "never"}),
+            json!({"upload_limit_per_guest": 0}),
+            json!({"upload_limit_per_guest": 2.5}),
+        ] {
+            assert!(new_event_settings(Some(bad.clone()), now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rules_default_to_an_open_event() {
+        let rules = EventRules::from_settings(&json!({}));
+        assert!(!rules.require_approval && rules.guest_delete && rules.gallery_visible_to_guests());
+        assert!(!rules.needs_guest_id());
+    }
+
+    #[test]
+    fn merging_keeps_other_settings_and_allows_ending_the_event() {
+        let now = Utc::now();
+        let (current, ends_at) =
+            new_event_settings(Some(json!({"name": "A", "theme": "gold"})), now).expect("valid");
+        let past = (now - Duration::minutes(1)).to_rfc3339();
+        let (merged, new_end) = merge_settings(
+            &current,
+            Some(json!({"reveal": "after_reveal", "theme": null, "ends_at": past})),
+            ends_at,
+            now,
+        )
+        .expect("valid");
+        assert_eq!(merged["name"], "A");
+        assert!(merged.get("theme").is_none());
+        assert!(new_end < now);
+        let rules = EventRules::from_settings(&merged);
+        assert!(!rules.gallery_visible_to_guests());
+    }
+}
