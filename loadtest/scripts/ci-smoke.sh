@@ -23,8 +23,9 @@ for script in normal-traffic peak-traffic; do
   rm -f "$summary"
   echo "== k6 smoke: $script against $base_url (summary: $summary)"
   # Hard bound on top of the profile's own ~70 s: SIGINT lets k6 stop cleanly and still report.
+  # --address "": no REST API listener, so parallel runs do not fight over port 6565.
   if ! timeout --signal=INT --kill-after=30s 240s \
-    "$k6" run --quiet --no-color --no-usage-report \
+    "$k6" run --quiet --no-color --no-usage-report --address "" \
       -e PROFILE=smoke -e BASE_URL="$base_url" -e SUMMARY_JSON="$summary" \
       "dist/$script.js" </dev/null; then
     failed+=("$script")
