@@ -9,6 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -212,6 +213,12 @@ impl Application {
 
         let app = http::router(state.clone());
         tracing::info!(addr = %listener.local_addr()?, "PartyPic listening");
+        // Without TCP_NODELAY a streamed photo's last segment waits ~40 ms for a delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

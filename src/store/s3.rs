@@ -77,12 +77,24 @@ impl S3Store {
             }
             None => Credentials::new(&settings.access_key, &settings.secret_key),
         };
+        // A reused plain-HTTP connection to a store that writes headers and body separately
+        // without TCP_NODELAY (Garage) stalls ~40 ms per response on delayed ACKs; a fresh local
+        // connection costs far less. Over TLS (AWS and other remote stores) connections are pooled.
+        let idle_per_host = if settings.endpoint.scheme() == "http" {
+            0
+        } else {
+            32
+        };
         let http = Client::builder()
             .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(idle_per_host)
             .timeout(Duration::from_secs(10))
             .build()?;
         let transfer_http = Client::builder()
             .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(idle_per_host)
             .read_timeout(Duration::from_secs(30))
             .build()?;
         Ok(Self {
