@@ -4,9 +4,13 @@
 /// <reference lib="webworker" />
 
 // <shell>
-const VERSION = '0bfb4d91eab6';
+const VERSION = '419cf6a655b9';
 const SHELL = [
   '/assets/app.css',
+  '/assets/icon-192.png',
+  '/assets/icon-512.png',
+  '/assets/icon-maskable-512.png',
+  '/assets/icon.svg',
   '/assets/js/api.js',
   '/assets/js/app.js',
   '/assets/js/camera.js',

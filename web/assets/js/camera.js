@@ -1,6 +1,6 @@
 // The in-app camera: a live viewfinder (getUserMedia), shutter, front/back switch. Each shot is
 // handed to `onPhoto` at once so the camera stays open for the next one.
-import { h, toast } from './dom.js';
+import { h, icon, toast } from './dom.js';
 import { t } from './i18n.js';
 import { MAX_EDGE } from './upload.js';
 
@@ -20,7 +20,7 @@ export async function openCamera(opts) {
   const counter = h('span.counter', { role: 'status', 'aria-live': 'polite' });
   const flash = h('div.flash');
   const shutter = h('button.shutter', { type: 'button', 'aria-label': t('camera.shutter'), onclick: shoot });
-  const flip = h('button.round', { type: 'button', 'aria-label': t('camera.switch'), onclick: switchCamera }, '⟲');
+  const flip = h('button.round', { type: 'button', 'aria-label': t('camera.switch'), onclick: switchCamera }, icon('flip'));
   const close = h('button.round', { type: 'button', 'aria-label': t('action.close'), onclick: () => dialog.close() }, '×');
   const dialog = /** @type {HTMLDialogElement} */ (h('dialog.camera', { 'aria-label': t('camera.title') },
     video, flash, h('div.camera-bar', null, close, shutter, flip), counter));
@@ -43,6 +43,7 @@ export async function openCamera(opts) {
 
   async function start() {
     stop();
+    shutter.disabled = flip.disabled = true;
     try {
       stream = await navigator.mediaDevices.getUserMedia({
         audio: false,
@@ -51,6 +52,7 @@ export async function openCamera(opts) {
       video.srcObject = stream;
       video.classList.toggle('mirror', facing === 'user');
       await video.play().catch(() => {});
+      shutter.disabled = flip.disabled = false;
     } catch (e) {
       toast(t('camera.denied'), 'error');
       dialog.close();

@@ -3,10 +3,16 @@
 /** @typedef {string | number | Node | null | undefined | false} Child */
 
 /**
- * @param {string} tag  element name, optionally with `.class` suffixes (`div.card.big`)
+ * @template {string} T
+ * @typedef {T extends `${infer N}.${string}` ? Tag<N> : T extends keyof HTMLElementTagNameMap ? HTMLElementTagNameMap[T] : HTMLElement} Tag
+ */
+
+/**
+ * @template {string} T
+ * @param {T} tag  element name, optionally with `.class` suffixes (`div.card.big`)
  * @param {Record<string, any> | null} [props]  attributes; `on*` functions become listeners
  * @param {...(Child | Child[])} children
- * @returns {HTMLElement}
+ * @returns {Tag<T>}
  */
 export function h(tag, props, ...children) {
   const [name, ...classes] = tag.split('.');
@@ -29,7 +35,7 @@ export function h(tag, props, ...children) {
     }
   }
   append(el, children);
-  return el;
+  return /** @type {Tag<T>} */ (el);
 }
 
 /**
@@ -74,4 +80,25 @@ export function timeOf(when) {
 /** @param {number} bytes */
 export function sizeOf(bytes) {
   return bytes > 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} KB`;
+}
+
+const ICONS = {
+  camera: 'M9 4 7.2 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-3.2L15 4H9zm3 4.5a4.5 4.5 0 1 1 0 9 4.5 4.5 0 0 1 0-9zm0 2a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5z',
+  images: 'M4 5h12a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2zm0 11h12l-4-5-3 3.5-2-2L4 16zM20 8h2v11a3 3 0 0 1-3 3H6v-2h13a1 1 0 0 0 1-1V8zM7 8.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z',
+  dice: 'M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm2.5 3a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm9 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm-4.5 4.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zM7.5 15a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm9 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z',
+  target: 'M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20zm0 2a8 8 0 1 0 0 16 8 8 0 0 0 0-16zm0 3a5 5 0 1 1 0 10 5 5 0 0 1 0-10zm0 2a3 3 0 1 0 0 6 3 3 0 0 0 0-6z',
+  flip: 'M12 5V2L8 6l4 4V7a5 5 0 0 1 5 5 5 5 0 0 1-.6 2.4l1.5 1.5A7 7 0 0 0 12 5zm-5 7a5 5 0 0 1 .6-2.4L6.1 8.1A7 7 0 0 0 12 19v3l4-4-4-4v3a5 5 0 0 1-5-5z',
+};
+
+/** An inline SVG icon (no icon font, no emoji font needed). @param {keyof typeof ICONS} name */
+export function icon(name) {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'icon');
+  const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+  path.setAttribute('d', ICONS[name]);
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  return svg;
 }

@@ -2,7 +2,7 @@
 // removals, and a lightbox. Tiles use lazy images and `content-visibility` so thousands of
 // them stay cheap; only loaded pages are ever in the DOM.
 import { api } from './api.js';
-import { h, replace, timeOf, toast } from './dom.js';
+import { h, icon, replace, timeOf, toast } from './dom.js';
 import { t } from './i18n.js';
 
 const PAGE = 60;
@@ -44,6 +44,7 @@ export class Gallery extends EventTarget {
     this.lightbox.close();
   }
 
+  /** @param {string} [before] the id of the oldest picture already shown */
   query(before = '', limit = PAGE) {
     const q = new URLSearchParams({ sessionId: this.opts.sessionId, limit: String(limit) });
     if (before) q.set('before', before);
@@ -58,7 +59,7 @@ export class Gallery extends EventTarget {
     try {
       const last = this.pictures[this.pictures.length - 1];
       /** @type {Picture[]} */
-      const page = await this.query(last ? last.created_at : '');
+      const page = await this.query(last ? last.id : '');
       this.fetchedAt = Date.now();
       // A server without pagination answers everything at once.
       if (page.length < PAGE || page.length > PAGE) this.done = true;
@@ -171,7 +172,7 @@ export class Gallery extends EventTarget {
         const page = await this.query(before);
         if (!page.length) break;
         for (const p of page) this.insert(p, false);
-        before = page[page.length - 1].created_at;
+        before = page[page.length - 1].id;
         if (page.length !== PAGE) break;
       }
       this.fetchedAt = Date.now();
@@ -280,7 +281,8 @@ class Lightbox {
     replace(this.caption,
       h('strong', null, p.u_name), ' · ', h('time', { datetime: p.created_at }, timeOf(p.created_at)),
       p.status === 'pending' ? h('span.badge.inline', null, t('gallery.pending')) : null,
-      mission ? h('div.muted', null, '🎯 ', mission) : null);
+      mission ? h('div.muted', null, icon('target'), ' ', mission) : null);
+    /** @type {HTMLElement[]} */
     const acts = [h('a.btn.small', { href: p.url, download: p.original_filename || 'photo.jpg', target: '_blank', rel: 'noopener' }, t('lightbox.open'))];
     if (g.opts.host && p.status === 'pending') {
       acts.push(h('button.btn.small.primary', { type: 'button', onclick: () => g.approve(p) }, t('moderation.approve')));

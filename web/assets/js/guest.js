@@ -1,7 +1,7 @@
 // `/s/{id}`: a guest joins with a name, gets missions, takes and uploads photos, sees the gallery.
 import { api, getSession, eventName, isOpen, ApiError } from './api.js';
 import { openCamera } from './camera.js';
-import { h, replace, sizeOf, toast } from './dom.js';
+import { h, icon, replace, sizeOf, toast } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
 import { t } from './i18n.js';
@@ -107,7 +107,7 @@ export function guest(main, sessionId) {
     const missionText = h('p.mission-text', { 'aria-live': 'polite' });
     const missionCard = h('section.card.mission', null,
       h('p.eyebrow', null, t('guest.mission')), missionText,
-      h('button.btn.small', { type: 'button', onclick: () => roll() }, '🎲 ', t('guest.reroll')));
+      h('button.btn.small', { type: 'button', onclick: () => roll() }, icon('dice'), t('guest.reroll')));
     let missionId = sessionStorage.getItem(`pp.mission.${sessionId}`);
     function roll() {
       const list = session.missions.data;
@@ -136,9 +136,9 @@ export function guest(main, sessionId) {
       h('button.btn.primary.big', {
         type: 'button', id: 'open-camera',
         onclick: () => (hasCamera ? openCamera({ onPhoto: (b) => up.add(b, `partypic-${Date.now()}.jpg`, missionId, true) }) : capture.click()),
-      }, '📷 ', t('guest.takePhoto')),
+      }, icon('camera'), t('guest.takePhoto')),
       h('div.row.wrap.center', null,
-        h('label.btn', { for: 'pick' }, '🖼 ', t('guest.choose')), pick,
+        h('label.btn', { for: 'pick' }, icon('images'), t('guest.choose')), pick,
         hasCamera ? h('label.btn', { for: 'capture' }, t('guest.cameraApp')) : null, capture));
 
     const queue = h('ul.uploads', { 'aria-label': t('upload.title') });

@@ -40,6 +40,8 @@ export function live(sessionId, who, on) {
     if (on.deleted) es.addEventListener('picture.deleted', json(on.deleted));
     if (on.guests) es.addEventListener('guests', json(on.guests));
     if (on.session) es.addEventListener('session.updated', json(on.session));
+    // The server dropped events for this client (it fell behind): fetch the state instead.
+    es.addEventListener('resync', () => on.resync?.());
     es.addEventListener('error', () => {
       // CLOSED means the browser gave up (e.g. 404 from a server without the stream): poll,
       // and try the stream again later.
