@@ -4,7 +4,7 @@
 /// <reference lib="webworker" />
 
 // <shell>
-const VERSION = '419cf6a655b9';
+const VERSION = '9b34715b6168';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

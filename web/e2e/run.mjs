@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { zipEntries } from './zip.mjs';
 
+const AXE = fs.readFileSync(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const BASE = (process.argv[2] || process.env.BASE_URL || 'http://127.0.0.1:3000').replace(/\/$/, '');
@@ -55,6 +57,22 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
+/**
+ * WCAG 2 A/AA checks with axe-core; serious and critical findings fail the run. Evaluated
+ * through the DevTools protocol, so the page's CSP stays as strict as in production.
+ * @param {import('playwright-core').Page} page @param {string} screen
+ */
+async function a11y(page, screen) {
+  await page.evaluate(`${AXE}\n;0`);
+  const found = await page.evaluate(async () => {
+    // @ts-ignore axe is the global the script above defined
+    const r = await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'], resultTypes: ['violations'] });
+    return r.violations.filter((/** @type {any} */ v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((/** @type {any} */ v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((/** @type {any} */ n) => n.target.join(' ')).join(', ')})`);
+  });
+  for (const f of found) problems.push(`a11y ${screen}: ${f}`);
+}
+
 /** Console errors and CSP violations fail the run. @param {import('playwright-core').Page} page @param {string} who */
 function watch(page, who) {
   page.on('pageerror', (e) => problems.push(`${who}: page error: ${e.message}`));
@@ -65,6 +83,26 @@ function watch(page, who) {
     if (/Failed to load resource|net::ERR_INTERNET_DISCONNECTED|ERR_NETWORK_CHANGED|EventSource/.test(text)) return;
     problems.push(`${who}: console error: ${text}`);
   });
+}
+
+/**
+ * A JPEG made in the browser, written to a file the test can hand to a file input.
+ * @param {import('playwright-core').Page} page @param {string} name @param {number} w @param {number} hgt @param {string} text
+ */
+async function makeJpeg(page, name, w, hgt, text) {
+  const dataUrl = await page.evaluate(([w, hgt, text]) => {
+    const c = document.createElement('canvas');
+    c.width = Number(w); c.height = Number(hgt);
+    const g = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
+    const grad = g.createLinearGradient(0, 0, c.width, c.height);
+    grad.addColorStop(0, '#ff7eb3'); grad.addColorStop(1, '#65d6ce');
+    g.fillStyle = grad; g.fillRect(0, 0, c.width, c.height);
+    g.fillStyle = '#fff'; g.font = `bold ${Math.round(c.width / 10)}px sans-serif`; g.fillText(String(text), c.width / 5, c.height / 2);
+    return c.toDataURL('image/jpeg', 0.9);
+  }, [w, hgt, text]);
+  const file = path.join(TMP, name);
+  fs.writeFileSync(file, Buffer.from(dataUrl.split(',')[1], 'base64'));
+  return file;
 }
 
 const browser = await chromium.launch({
@@ -112,6 +150,7 @@ try {
     await hostPage.getByText('Please enter a valid email address.').waitFor();
     await hostPage.getByText('At least 8 characters, please.').waitFor();
     await shot(hostPage, '02-signup-validation');
+    await a11y(hostPage, '02-signup-validation');
   });
 
   await step('host signs up and lands on the dashboard', async () => {
@@ -154,6 +193,7 @@ try {
   await step('host creates an event', async () => {
     await hostPage.getByLabel('Event name').fill('Anna & Ben\'s Wedding');
     await shot(hostPage, '03-host-dashboard');
+    await a11y(hostPage, '03-host-dashboard');
     await hostPage.getByRole('button', { name: 'Create event' }).click();
     await hostPage.waitForURL(/\/host\/[0-9a-f-]{36}$/);
     sessionId = hostPage.url().split('/').pop() || '';
@@ -166,6 +206,7 @@ try {
     await hostPage.locator('.qr img').evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());
   }, { server: true });
   await shot(hostPage, '04-host-invite-qr');
+    await a11y(hostPage, '04-host-invite-qr');
 
   /** @type {string[]} */
   let missions = [];
@@ -187,6 +228,7 @@ try {
     assert.equal(missions.length, n + 3);
     assert.deepEqual(missions.slice(n), ['A selfie with the couple', 'The best dance move', 'A toast to the happy couple!']);
     await shot(hostPage, '05-host-missions');
+    await a11y(hostPage, '05-host-missions');
     await hostPage.getByRole('tab', { name: 'Photos' }).click();
     await hostPage.evaluate(() => { /** @type {any} */ (window).__noReload = true; });
   });
@@ -195,6 +237,7 @@ try {
     await guestPage.goto(`/s/${sessionId}`);
     await guestPage.getByLabel('Your name').waitFor();
     await shot(guestPage, '06-guest-join');
+    await a11y(guestPage, '06-guest-join');
     await guestPage.getByRole('button', { name: 'Let\'s go' }).click();
     await guestPage.getByLabel('Your name').fill('Carla Guest');
     await guestPage.getByRole('button', { name: 'Let\'s go' }).click();
@@ -205,9 +248,21 @@ try {
     await guestPage.getByRole('button', { name: 'Another mission' }).click();
     assert.notEqual(await mission.textContent(), first);
     await shot(guestPage, '07-guest-home');
+    await a11y(guestPage, '07-guest-home');
   });
 
   await step('returning guest is recognised after a reload', async () => {
+    await guestPage.reload();
+    await guestPage.getByText('Hi Carla Guest').waitFor();
+  });
+
+  await step('the app shell works offline (service worker) and the guest page still opens', async () => {
+    await guestPage.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 20_000 });
+    await guestCtx.setOffline(true);
+    await guestPage.reload();
+    await guestPage.getByText('Hi Carla Guest').waitFor();
+    await guestPage.getByRole('button', { name: 'Take a photo' }).waitFor();
+    await guestCtx.setOffline(false);
     await guestPage.reload();
     await guestPage.getByText('Hi Carla Guest').waitFor();
   });
@@ -238,18 +293,7 @@ try {
   });
 
   await step('a large photo chosen offline is queued, downscaled and sent when back online', async () => {
-    const big = path.join(TMP, 'big-photo.jpg');
-    const dataUrl = await guestPage.evaluate(() => {
-      const c = document.createElement('canvas');
-      c.width = 3200; c.height = 2400;
-      const g = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
-      const grad = g.createLinearGradient(0, 0, 3200, 2400);
-      grad.addColorStop(0, '#ff7eb3'); grad.addColorStop(1, '#65d6ce');
-      g.fillStyle = grad; g.fillRect(0, 0, 3200, 2400);
-      g.fillStyle = '#fff'; g.font = 'bold 300px sans-serif'; g.fillText('PartyPic', 700, 1300);
-      return c.toDataURL('image/jpeg', 0.9);
-    });
-    fs.writeFileSync(big, Buffer.from(dataUrl.split(',')[1], 'base64'));
+    const big = await makeJpeg(guestPage, 'big-photo.jpg', 3200, 2400, 'PartyPic');
     await guestCtx.setOffline(true);
     await guestPage.locator('#pick').setInputFiles(big);
     await guestPage.locator('.uploads li').filter({ hasText: 'offline' }).waitFor();
@@ -282,6 +326,7 @@ try {
     await guestPage.locator('dialog.lightbox[open]').waitFor();
     await guestPage.locator('dialog.lightbox figcaption strong').filter({ hasText: 'Carla Guest' }).waitFor();
     await shot(guestPage, '11-guest-lightbox');
+    await a11y(guestPage, '11-guest-lightbox');
     await guestPage.keyboard.press('ArrowRight');
     await guestPage.keyboard.press('Escape');
     await guestPage.evaluate(() => scrollTo(0, document.querySelector('.gallery')?.getBoundingClientRect().top ?? 0));
@@ -304,6 +349,7 @@ try {
   await step('host downloads all photos as a ZIP', async () => {
     await hostPage.getByRole('tab', { name: 'Settings' }).click();
     await shot(hostPage, '14-host-settings');
+    await a11y(hostPage, '14-host-settings');
     const [download] = await Promise.all([
       hostPage.waitForEvent('download'),
       hostPage.getByRole('link', { name: 'Download all photos (ZIP)' }).click(),
@@ -333,6 +379,7 @@ try {
       await p.locator('.slide-qr img').evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());
     }, { server: true });
     await shot(p, '15-slideshow');
+    await a11y(p, '15-slideshow');
     await p.close();
   });
 
@@ -344,6 +391,7 @@ try {
     assert.equal(await p.locator('.table-card').count(), 8);
     await p.locator('.table-card img').first().evaluate((img) => /** @type {HTMLImageElement} */ (img).decode()).catch(() => {});
     await shot(p, '16-print-cards');
+    await a11y(p, '16-print-cards');
     await p.close();
   });
 
@@ -361,7 +409,58 @@ try {
     await ctx.close();
   });
 
+  await step('pre-approval: the guest sees the own photo pending, the host approves it from the queue', async () => {
+    await hostPage.getByLabel('Photos need my approval').check();
+    await hostPage.getByRole('status').filter({ hasText: 'Saved' }).first().waitFor();
+    // The guest learns about the rule live (session.updated).
+    await guestPage.getByText('The host approves photos before everyone sees them.').waitFor({ timeout: 20_000 });
+    const file = await makeJpeg(guestPage, 'pending.jpg', 1200, 900, 'Pending');
+    await guestPage.locator('#pick').setInputFiles(file);
+    await guestPage.locator('.gallery .tile .badge').filter({ hasText: 'Waiting for approval' }).waitFor({ timeout: 20_000 });
+    await shot(guestPage, '18-guest-pending');
+    await hostPage.getByRole('tab', { name: 'Photos' }).click();
+    await hostPage.getByText('1 photo waiting for approval').waitFor({ timeout: 20_000 });
+    await shot(hostPage, '19-host-approval-queue');
+    await hostPage.locator('.queue').getByRole('button', { name: 'Approve' }).click();
+    await hostPage.getByText('1 photo waiting for approval').waitFor({ state: 'detached' });
+    await guestPage.locator('.gallery .tile .badge').waitFor({ state: 'detached', timeout: 20_000 });
+  }, { server: true });
+
+  await step('a guest deletes an own photo', async () => {
+    const before = await guestPage.locator('.gallery .tile').count();
+    await guestPage.locator('.gallery .tile button').first().click();
+    await guestPage.locator('dialog.lightbox').getByRole('button', { name: 'Delete' }).click();
+    await guestPage.waitForFunction((n) => document.querySelectorAll('.gallery .tile').length === n - 1, before);
+    await guestPage.keyboard.press('Escape');
+    await hostPage.waitForFunction((n) => document.querySelectorAll('.gallery .tile').length === n - 1, before, { timeout: 20_000 });
+  }, { server: true });
+
+  await step('reveal mode: guests are told, and the host reveals the gallery', async () => {
+    await hostPage.getByRole('tab', { name: 'Settings' }).click();
+    await hostPage.getByLabel('Reveal the gallery later').check();
+    await guestPage.getByText('The host will reveal the gallery later').waitFor({ timeout: 20_000 });
+    await hostPage.getByRole('button', { name: 'Reveal the gallery now' }).click();
+    await hostPage.getByText('Gallery revealed').waitFor();
+    await guestPage.getByText('The host will reveal the gallery later').waitFor({ state: 'detached', timeout: 20_000 });
+  }, { server: true });
+
+  await step('a per-guest upload limit shows the server\'s message', async () => {
+    const mine = await guestPage.locator('.gallery .tile').count();
+    await hostPage.getByLabel('Upload limit per guest').fill(String(mine));
+    await hostPage.getByLabel('Upload limit per guest').press('Enter');
+    await hostPage.getByRole('status').filter({ hasText: 'Saved' }).first().waitFor();
+    await guestPage.getByText(`Up to ${mine} photo`).waitFor({ timeout: 20_000 });
+    const file = await makeJpeg(guestPage, 'too-many.jpg', 800, 600, 'Limit');
+    await guestPage.locator('#pick').setInputFiles(file);
+    const failedItem = guestPage.locator('.uploads li.failed');
+    await failedItem.waitFor({ timeout: 20_000 });
+    await failedItem.getByRole('button', { name: 'Retry' }).waitFor();
+    await shot(guestPage, '20-guest-upload-limit');
+    await failedItem.getByRole('button', { name: 'Remove from the queue' }).click();
+  }, { server: true });
+
   await step('host ends the event; the guest can no longer upload', async () => {
+    await hostPage.getByRole('tab', { name: 'Settings' }).click();
     await hostPage.getByRole('button', { name: 'End the event now' }).click();
     await hostPage.getByText('The event has ended.').first().waitFor();
     await guestPage.reload();
@@ -370,6 +469,59 @@ try {
     const init = await guestPage.request.post('/pictures/init-upload', { data: { session_id: sessionId, mimetype: 'image/jpeg' } });
     assert.equal(init.status(), 403);
   }, { server: true });
+
+  await step('the host\'s event list shows the ended event with its counts', async () => {
+    await hostPage.getByRole('link', { name: 'My events' }).first().click();
+    const card = hostPage.locator('a.event-card').filter({ hasText: 'Anna & Ben\'s Wedding' });
+    await card.waitFor();
+    await card.getByText('Ended').first().waitFor();
+    await card.getByText('1 guest').waitFor();
+    await shot(hostPage, '21-host-events');
+    await a11y(hostPage, '21-host-events');
+  }, { server: true });
+
+  await step('the gallery pages through 1200 photos and stays smooth', async () => {
+    const all = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}`)).json();
+    const img = all[0].thumbUrl || all[0].url;
+    const t0 = Date.parse('2026-06-01T20:00:00Z');
+    const fake = Array.from({ length: 1200 }, (_, i) => ({
+      ...all[0], id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, u_name: `Guest ${i % 37}`,
+      created_at: new Date(t0 - i * 7000).toISOString(), url: img, thumbUrl: img, status: 'approved',
+    }));
+    let requests = 0;
+    const p = await guestCtx.newPage();
+    watch(p, 'scroll');
+    await p.route('**/pictures/session?*', (route) => {
+      const q = new URL(route.request().url()).searchParams;
+      const limit = Number(q.get('limit') || 1000);
+      const start = q.get('before') ? fake.findIndex((x) => x.id === q.get('before')) + 1 : 0;
+      requests++;
+      return route.fulfill({ json: fake.slice(start, start + limit) });
+    });
+    await p.goto(`/s/${sessionId}`);
+    await p.locator('.gallery .tile').first().waitFor();
+    const stats = await p.evaluate(async () => {
+      /** @type {number[]} */
+      const gaps = [];
+      let last = performance.now();
+      let running = true;
+      const tick = () => { const now = performance.now(); gaps.push(now - last); last = now; if (running) requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+      const deadline = Date.now() + 60_000;
+      while (document.querySelectorAll('.gallery .tile').length < 1200 && Date.now() < deadline) {
+        scrollBy(0, 1200);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      running = false;
+      gaps.sort((a, b) => a - b);
+      return { tiles: document.querySelectorAll('.gallery .tile').length, p95: gaps[Math.floor(gaps.length * 0.95)], max: gaps[gaps.length - 1], frames: gaps.length };
+    });
+    console.log(`     ${stats.tiles} tiles in ${requests} pages; frame gap p95 ${stats.p95.toFixed(0)} ms, max ${stats.max.toFixed(0)} ms over ${stats.frames} frames`);
+    assert.equal(stats.tiles, 1200);
+    assert.ok(requests >= 20, 'loaded page by page');
+    assert.ok(stats.p95 < 120, `frame gap p95 ${stats.p95} ms`);
+    await p.close();
+  });
 
   await step('no console errors or CSP violations', async () => {
     assert.deepEqual(problems, []);

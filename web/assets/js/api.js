@@ -84,9 +84,22 @@ export function logout() {
   localStorage.removeItem(TOKEN);
 }
 
-/** @param {string} sessionId @returns {Promise<Session>} */
-export function getSession(sessionId) {
-  return api(`/sessions/get?sessionId=${encodeURIComponent(sessionId)}`);
+/**
+ * The event; offline, the copy from the last visit, so guests can still take photos (they
+ * queue) on a party's bad Wi-Fi.
+ * @param {string} sessionId @returns {Promise<Session>}
+ */
+export async function getSession(sessionId) {
+  const key = `pp.session.${sessionId}`;
+  try {
+    const s = await api(`/sessions/get?sessionId=${encodeURIComponent(sessionId)}`);
+    try { localStorage.setItem(key, JSON.stringify(s)); } catch { /* storage full: fine */ }
+    return s;
+  } catch (e) {
+    const cached = e instanceof ApiError && e.status === 0 && localStorage.getItem(key);
+    if (cached) return JSON.parse(cached);
+    throw e;
+  }
 }
 
 /** The event's display name. @param {Session} s */
