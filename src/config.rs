@@ -133,6 +133,13 @@ pub struct Config {
     #[arg(long, env = "HASH_QUEUE_LIMIT")]
     pub hash_queue_limit: Option<usize>,
 
+    /// Login/register attempts per minute and client IP (0 = off; keep it off for load tests).
+    #[arg(long, env = "RATE_LIMIT_AUTH_PER_MINUTE", default_value_t = 0)]
+    pub rate_limit_auth_per_minute: u32,
+    /// Attempts a client IP may make at once before the per-minute rate applies.
+    #[arg(long, env = "RATE_LIMIT_AUTH_BURST", default_value_t = 10)]
+    pub rate_limit_auth_burst: u32,
+
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 25)]
     pub shutdown_timeout_secs: u64,
@@ -208,6 +215,8 @@ pub struct Settings {
     pub db_acquire_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub metrics_refresh: Duration,
+    /// Per-IP login/register limit: (per minute, burst); per minute 0 = off.
+    pub auth_rate_limit: (u32, u32),
 }
 
 impl fmt::Debug for Settings {
@@ -390,6 +399,7 @@ impl Config {
             db_acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             metrics_refresh: Duration::from_secs(self.metrics_refresh_secs.max(1)),
+            auth_rate_limit: (self.rate_limit_auth_per_minute, self.rate_limit_auth_burst),
         })
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     db::{Database, postgres::PostgresDatabase, sqlite::SqliteDatabase},
     domain::{password::PasswordHasher, token::TokenIssuer},
     events::EventBus,
-    http::{self, AppState, SharedState},
+    http::{self, AppState, SharedState, rate_limit::AuthRateLimiter},
     metrics::{self, Metrics},
     store::{
         PhotoStore,
@@ -165,6 +165,11 @@ impl Application {
             shutdown,
             events,
             thumbnails,
+            auth_limiter: AuthRateLimiter::new(
+                settings.auth_rate_limit.0,
+                settings.auth_rate_limit.1,
+            ),
+            store_available: true.into(),
             hasher: PasswordHasher::new(&settings.hashing)?,
             tokens: TokenIssuer::new(secret.as_bytes(), settings.jwt_expires_in),
             metrics: Metrics::new()?,
@@ -202,6 +207,7 @@ impl Application {
             stop_rx.clone(),
         ));
         let sweeper = tokio::spawn(state.thumbnails.clone().sweep(stop_rx.clone()));
+        let housekeeping = tokio::spawn(housekeeping(state.clone(), stop_rx.clone()));
 
         let signal_state = state.clone();
         let on_shutdown = async move {
@@ -237,9 +243,43 @@ impl Application {
         let _ = state.shutdown.send(true);
         let _ = refresher.await;
         let _ = sweeper.await;
+        let _ = housekeeping.await;
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How often the object store is probed; uploads and galleries answer 503 while it is down.
+const STORE_PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Probes the object store and forgets idle rate-limit entries until `stop` fires.
+async fn housekeeping(state: SharedState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(STORE_PROBE_EVERY);
+    let mut ticks: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let healthy = matches!(
+            tokio::time::timeout(STORE_PROBE_EVERY, state.store.health()).await,
+            Ok(Ok(()))
+        );
+        let was = state.store_available.swap(healthy, Ordering::Relaxed);
+        if was != healthy {
+            if healthy {
+                tracing::info!("object store reachable again");
+            } else {
+                tracing::warn!("object store unreachable: uploads and galleries answer 503");
+            }
+        }
+        ticks += 1;
+        if ticks % 30 == 0 {
+            if let Some(limiter) = &state.auth_limiter {
+                limiter.forget_idle();
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod hosting;
 mod live;
 mod openapi;
 mod pictures;
+pub mod rate_limit;
 mod sessions;
 mod uploads;
 mod web;
@@ -74,11 +75,26 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     pub events: EventBus,
     pub thumbnails: Arc<Thumbnailer>,
+    pub auth_limiter: Option<rate_limit::AuthRateLimiter>,
+    /// Kept current by a background probe; uploads and galleries answer 503 while it is false.
+    pub store_available: AtomicBool,
 }
 
 impl AppState {
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// 503 while the object store is unreachable: photos can be neither stored nor shown.
+    pub fn require_store(&self) -> Result<(), ApiError> {
+        if self.store_available.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err(ApiError::Unavailable {
+                message: "Photo storage unavailable, please retry".into(),
+                retry_after_secs: 5,
+            })
+        }
     }
 }
 
@@ -94,8 +110,20 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: SharedState) -> Router {
     let api = Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
+        .route(
+            "/auth/register",
+            post(auth::register).layer(middleware::from_fn_with_state(
+                state.clone(),
+                rate_limit::limit_auth,
+            )),
+        )
+        .route(
+            "/auth/login",
+            post(auth::login).layer(middleware::from_fn_with_state(
+                state.clone(),
+                rate_limit::limit_auth,
+            )),
+        )
         .route("/auth/me", get(auth::me))
         .route("/sessions/mine", get(hosting::mine))
         .route("/sessions/{id}/settings", post(hosting::update_settings))

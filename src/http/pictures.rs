@@ -212,6 +212,7 @@ pub async fn init_upload(
         .session(session_id)
         .await?
         .ok_or_else(session_not_found)?;
+    state.require_store()?;
     if super::now() >= session.ends_at {
         return Err(uploads_closed());
     }
@@ -266,6 +267,7 @@ pub async fn finalize_upload(
         .session(session_id)
         .await?
         .ok_or_else(session_not_found)?;
+    state.require_store()?;
     if key.session_id != session_id {
         return Err(ApiError::Forbidden(
             "s3_key does not belong to this session".into(),
@@ -399,6 +401,7 @@ pub async fn gallery(
         .session(session_id)
         .await?
         .ok_or_else(session_not_found)?;
+    state.require_store()?;
     let guest = guest_id(&headers, query.0.get("userId"))?;
     let viewer = resolve_viewer(&state, &session, user.as_ref(), guest).await?;
     let before = match query.0.get("before").filter(|v| !v.is_empty()) {

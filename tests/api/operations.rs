@@ -258,3 +258,87 @@ async fn shutdown_turns_readiness_off_and_lets_in_flight_uploads_finish() {
 }
 
 use futures_util::StreamExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_register_are_rate_limited_per_address_when_configured() {
+    let (app, _env) = TestApp::spawn_with(Backend::SqliteFs, |config| {
+        config.rate_limit_auth_per_minute = 6;
+        config.rate_limit_auth_burst = 3;
+    })
+    .await;
+    let attempt = |ip: &'static str| {
+        app.client
+            .post(app.url("/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({"email": "nobody@example.com", "password": "wrong password"}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            attempt("203.0.113.7").await.expect("request").status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let limited = attempt("203.0.113.7").await.expect("request");
+    assert!(limited.headers().get("retry-after").is_some());
+    assert_error(limited, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(
+        attempt("203.0.113.8").await.expect("request").status(),
+        StatusCode::UNAUTHORIZED,
+        "per address"
+    );
+    // Other endpoints are not limited.
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_photo_storage_uploads_and_galleries_answer_503_and_the_rest_keeps_working() {
+    let (app, env) = TestApp::spawn(Backend::SqliteFs).await;
+    let host = app.register().await;
+    let session_id = app.create_session(&host).await;
+    let guest = app.join(session_id, "Ben").await;
+    let photos = env.data_dir.path().join("photos");
+    let parked = env.data_dir.path().join("photos-away");
+    std::fs::rename(&photos, &parked).expect("take the store away");
+
+    let gallery = format!("/pictures/session?sessionId={session_id}");
+    assert!(
+        eventually(Duration::from_secs(8), || async {
+            app.get(&gallery).await.status() == StatusCode::SERVICE_UNAVAILABLE
+        })
+        .await
+    );
+    let init = app
+        .post_json(
+            "/pictures/init-upload",
+            &json!({"session_id": session_id, "mimetype": "image/jpeg"}),
+        )
+        .await;
+    assert!(init.headers().get("retry-after").is_some());
+    assert_error(init, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(
+        app.get("/readyz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        app.post_json("/sessions/heartbeat", &json!({"userId": guest}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/sessions/get?sessionId={session_id}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    std::fs::rename(&parked, &photos).expect("bring it back");
+    assert!(
+        eventually(Duration::from_secs(8), || async {
+            app.get(&gallery).await.status() == StatusCode::OK
+        })
+        .await
+    );
+    app.upload(session_id, jpeg_bytes(3)).await;
+}
