@@ -4,8 +4,9 @@
 /// <reference lib="webworker" />
 
 // <shell>
-const VERSION = '9b34715b6168';
+const VERSION = '716cb7e300b2';
 const SHELL = [
+  '/README.md',
   '/assets/app.css',
   '/assets/icon-192.png',
   '/assets/icon-512.png',
@@ -32,7 +33,8 @@ const SHELL = [
 // </shell>
 
 const CACHE = `partypic-shell-${VERSION}`;
-const API = /^\/(auth|sessions|pictures|uploads|openapi\.json|healthz|readyz|metrics)(\/|$)/;
+// The client's own routes (see assets/js/app.js); everything else is the server's business.
+const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+)?\/?$/;
 
 self.addEventListener('install', (event) => {
   // `reload` skips the HTTP cache: /assets/ is served as immutable, so only a fresh fetch sees a new release.
@@ -51,11 +53,13 @@ self.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
-  if (url.origin !== self.location.origin || API.test(url.pathname)) return;
+  if (url.origin !== self.location.origin) return;
   if (req.mode === 'navigate') {
+    if (!ROUTES.test(url.pathname)) return;
     // Every client route is the same app shell.
     event.respondWith(caches.match('/index.html').then((hit) => hit || fetch(req)));
     return;
   }
+  if (!SHELL.includes(url.pathname)) return;
   event.respondWith(caches.match(url.pathname).then((hit) => hit || fetch(req)));
 });

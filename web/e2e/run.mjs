@@ -375,6 +375,7 @@ try {
     await p.setViewportSize({ width: 844, height: 390 });
     await p.goto(`/slideshow/${sessionId}`);
     await p.locator('img.slide.on').waitFor();
+    await p.waitForTimeout(1200); // the cross-fade
     await step('the slideshow shows the join QR code', async () => {
       await p.locator('.slide-qr img').evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());
     }, { server: true });

@@ -50,6 +50,11 @@ export async function api(path, opts = {}) {
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: keep the status */ }
+  if (res.status === 401 && opts.token) {
+    // The host's token expired or was revoked: back to the log-in form.
+    logout();
+    dispatchEvent(new Event('auth-expired'));
+  }
   if (!res.ok) {
     const message = data && typeof data.message === 'string' ? data.message
       : Array.isArray(data?.message) ? data.message.join(', ')

@@ -1,12 +1,12 @@
 // Entry point: header, routes, language switch, service worker.
 import { auth } from './api.js';
-import { h, replace } from './dom.js';
+import { h, replace, toast } from './dom.js';
 import { guest } from './guest.js';
 import { hostHome, hostEvent } from './host.js';
 import { t, lang, setLang } from './i18n.js';
 import { landing } from './landing.js';
 import { print } from './print.js';
-import { route, notFound, render } from './router.js';
+import { route, notFound, render, navigate } from './router.js';
 import { slideshow } from './slideshow.js';
 
 const UUID = '([0-9a-fA-F-]{36})';
@@ -32,6 +32,11 @@ function header() {
         onclick: () => { setLang(lang === 'en' ? 'de' : 'en'); render(); },
       }, t('nav.language'))));
 }
+
+addEventListener('auth-expired', () => {
+  toast(t('auth.expired'), 'error');
+  navigate('/', { replace: true });
+});
 
 // Re-draw the header on every navigation (the login state may have changed).
 addEventListener('routechange', header);

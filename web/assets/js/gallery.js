@@ -28,6 +28,7 @@ export class Gallery extends EventTarget {
     this.loading = false;
     this.fetchedAt = 0;
     this.refreshing = false;
+    this.generation = 0;
     this.grid = h('ul.grid', { 'aria-label': t('gallery.title') });
     this.sentinel = h('div.sentinel', { 'aria-hidden': 'true' });
     this.status = h('p.muted.center', { role: 'status' });
@@ -52,14 +53,17 @@ export class Gallery extends EventTarget {
     return api(`/pictures/session?${q}`, { token: this.opts.token });
   }
 
+  /** @returns {Promise<void>} */
   async more() {
     if (this.loading || this.done) return;
     this.loading = true;
     this.status.textContent = t('gallery.loading');
+    const generation = this.generation;
     try {
       const last = this.pictures[this.pictures.length - 1];
       /** @type {Picture[]} */
       const page = await this.query(last ? last.id : '');
+      if (generation !== this.generation) return; // reset meanwhile: this page is stale
       this.fetchedAt = Date.now();
       // A server without pagination answers everything at once.
       if (page.length < PAGE || page.length > PAGE) this.done = true;
@@ -73,12 +77,23 @@ export class Gallery extends EventTarget {
     } finally {
       this.loading = false;
     }
+    if (generation !== this.generation) { this.more(); return; }
     this.changed();
     // The sentinel may still be visible (few photos, tall screen): keep filling.
     if (!this.done) requestAnimationFrame(() => {
       const r = this.sentinel.getBoundingClientRect();
       if (r.top < innerHeight + 800 && this.el.isConnected) this.more();
     });
+  }
+
+  /** Start over (what the viewer may see changed, e.g. the host revealed the gallery). */
+  reset() {
+    this.generation++;
+    this.pictures = [];
+    this.tiles.clear();
+    this.grid.replaceChildren();
+    this.done = false;
+    this.more();
   }
 
   /** Fetch the newest page again (after a reconnect, or as the polling fallback). */

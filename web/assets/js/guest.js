@@ -182,7 +182,11 @@ export function guest(main, sessionId) {
           h('p.muted', null, t('guest.hello', { name: me.name }), ' · ',
             h('button.link', {
               type: 'button',
-              onclick: () => { localStorage.removeItem(`pp.guest.${sessionId}`); prompt(session); },
+              onclick: () => {
+                localStorage.removeItem(`pp.guest.${sessionId}`);
+                cleanups.splice(0).forEach((fn) => fn());
+                prompt(session);
+              },
             }, t('guest.notYou')))),
         online),
       notice, missionCard, actions, queue,
@@ -199,7 +203,7 @@ export function guest(main, sessionId) {
         session = { ...session, ...s };
         showRules();
         const nowHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
-        if (wasHidden && !nowHidden) gallery.resync();
+        if (wasHidden !== nowHidden) gallery.reset();
       },
       resync: () => gallery.resync(),
     }));
@@ -214,6 +218,6 @@ export function guest(main, sessionId) {
     cleanups.push(() => { clearInterval(timer); document.removeEventListener('visibilitychange', beat); });
   }
 
-  return () => { gone = true; cleanups.forEach((fn) => fn()); };
+  return () => { gone = true; cleanups.splice(0).forEach((fn) => fn()); };
 }
 

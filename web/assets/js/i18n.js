@@ -32,6 +32,7 @@ const en = {
   'landing.welcomeBack': 'Welcome back',
   'landing.loggedInAs': 'Logged in as {email}.',
   'landing.toDashboard': 'Go to my events',
+  'landing.ctaHost': 'Create your event',
 
   'auth.register': 'Sign up',
   'auth.login': 'Log in',
@@ -47,6 +48,7 @@ const en = {
   'auth.passwordShort': 'At least 8 characters, please.',
   'auth.registerButton': 'Create account',
   'auth.loginButton': 'Log in',
+  'auth.expired': 'Please log in again.',
 
   'host.title': 'My events',
   'host.hello': 'Hi {name}!',
@@ -228,6 +230,7 @@ const de = {
   'landing.welcomeBack': 'Willkommen zurück',
   'landing.loggedInAs': 'Angemeldet als {email}.',
   'landing.toDashboard': 'Zu meinen Events',
+  'landing.ctaHost': 'Event anlegen',
 
   'auth.register': 'Registrieren',
   'auth.login': 'Anmelden',
@@ -243,6 +246,7 @@ const de = {
   'auth.passwordShort': 'Bitte mindestens 8 Zeichen.',
   'auth.registerButton': 'Konto anlegen',
   'auth.loginButton': 'Anmelden',
+  'auth.expired': 'Bitte melde dich erneut an.',
 
   'host.title': 'Meine Events',
   'host.hello': 'Hallo {name}!',

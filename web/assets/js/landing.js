@@ -15,6 +15,7 @@ export function landing(main) {
     h('section.hero', null,
       h('h1', null, t('landing.headline')),
       h('p.lead', null, t('landing.lead')),
+      h('p', null, h('a.btn.primary', { href: me ? '/host' : '#host' }, me ? t('landing.toDashboard') : t('landing.ctaHost'))),
       h('ul.features', null,
         h('li', null, h('strong', null, t('landing.f1')), ' ', t('landing.f1b')),
         h('li', null, h('strong', null, t('landing.f2')), ' ', t('landing.f2b')),
