@@ -4,9 +4,8 @@
 /// <reference lib="webworker" />
 
 // <shell>
-const VERSION = '716cb7e300b2';
+const VERSION = '055ded8ed92a';
 const SHELL = [
-  '/README.md',
   '/assets/app.css',
   '/assets/icon-192.png',
   '/assets/icon-512.png',
