@@ -4,7 +4,7 @@
 /// <reference lib="webworker" />
 
 // <shell>
-const VERSION = '055ded8ed92a';
+const VERSION = 'b926e810191a';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

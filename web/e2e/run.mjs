@@ -392,6 +392,9 @@ try {
     assert.equal(await p.locator('.table-card').count(), 8);
     await p.locator('.table-card img').first().evaluate((img) => /** @type {HTMLImageElement} */ (img).decode()).catch(() => {});
     await shot(p, '16-print-cards');
+    // Four cards per A4 page.
+    const pdf = (await p.pdf({ format: 'A4', printBackground: true })).toString('latin1');
+    assert.equal(pdf.match(/\/Type\s*\/Page[^s]/g)?.length, 2, 'eight cards print on two A4 pages');
     await a11y(p, '16-print-cards');
     await p.close();
   });
