@@ -36,6 +36,10 @@ pub enum SessionEvent {
     SessionUpdated {
         session_id: Uuid,
     },
+    /// A guest joined or came back: live views refresh their "online" count at once.
+    GuestsChanged {
+        session_id: Uuid,
+    },
 }
 
 impl SessionEvent {
@@ -44,9 +48,9 @@ impl SessionEvent {
             Self::PictureCreated { picture } | Self::PictureUpdated { picture } => {
                 picture.session_id
             }
-            Self::PictureDeleted { session_id, .. } | Self::SessionUpdated { session_id } => {
-                *session_id
-            }
+            Self::PictureDeleted { session_id, .. }
+            | Self::SessionUpdated { session_id }
+            | Self::GuestsChanged { session_id } => *session_id,
         }
     }
 }

@@ -86,6 +86,12 @@ fn event(name: &str, data: &impl serde::Serialize) -> Option<Event> {
     Event::default().event(name).json_data(data).ok()
 }
 
+async fn guests_event(state: &SharedState, session_id: Uuid) -> Option<Event> {
+    let since = super::now() - chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
+    let online = state.db.guests_online(session_id, since).await.ok()?;
+    event("guests", &json!({ "online": online }))
+}
+
 /// Forwards this event's notifications to one subscriber until it disconnects or shutdown begins.
 async fn feed(
     state: SharedState,
@@ -105,13 +111,7 @@ async fn feed(
         let outgoing = tokio::select! {
             _ = tx.closed() => return,
             _ = shutdown.changed() => return,
-            _ = guests_ticker.tick() => {
-                let since = super::now() - chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
-                match state.db.guests_online(session_id, since).await {
-                    Ok(online) => event("guests", &json!({ "online": online })),
-                    Err(_) => None,
-                }
-            }
+            _ = guests_ticker.tick() => guests_event(&state, session_id).await,
             received = notifications.recv() => match received {
                 Ok(notification) if notification.session_id() == session_id => match notification {
                     SessionEvent::PictureCreated { picture } => sees(viewer, &rules, &picture)
@@ -121,6 +121,7 @@ async fn feed(
                         .then(|| event("picture.updated", &picture_view(&state, &base, picture)))
                         .flatten(),
                     SessionEvent::PictureDeleted { picture_id, .. } => event("picture.deleted", &json!({ "id": picture_id })),
+                    SessionEvent::GuestsChanged { .. } => guests_event(&state, session_id).await,
                     SessionEvent::SessionUpdated { .. } => match state.db.session(session_id).await {
                         Ok(Some(session)) => {
                             rules = EventRules::from_settings(&session.settings);

@@ -19,6 +19,8 @@ use crate::{
         rules::new_event_settings,
         values::{Name, parse_uuid, required},
     },
+    events::SessionEvent,
+    metrics::ONLINE_WINDOW,
 };
 
 #[derive(Serialize, ToSchema)]
@@ -254,6 +256,10 @@ pub async fn register_guest(
         last_seen: now,
     };
     state.db.insert_guest(&guest).await?;
+    state
+        .events
+        .publish(SessionEvent::GuestsChanged { session_id })
+        .await;
     Ok((StatusCode::CREATED, Json(guest.into())))
 }
 
@@ -285,11 +291,19 @@ pub async fn login_guest(
             "This guest belongs to another session".into(),
         ));
     }
+    let was_online = super::now() - guest.last_seen
+        < chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
     let guest = state
         .db
         .touch_guest(user_id, super::now())
         .await?
         .unwrap_or(guest);
+    if !was_online {
+        state
+            .events
+            .publish(SessionEvent::GuestsChanged { session_id })
+            .await;
+    }
     Ok(Json(guest.into()))
 }
 

@@ -4,7 +4,7 @@
 
 use axum::{
     body::Body,
-    http::{HeaderValue, Method, StatusCode, Uri, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use rust_embed::RustEmbed;
@@ -39,7 +39,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
     img-src 'self' data: blob: https: http:; media-src 'self' blob: https: http:; connect-src 'self' https: http:; \
     worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
-pub async fn static_or_not_found(method: Method, uri: Uri) -> Response {
+pub async fn static_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     let first = path.split('/').next().unwrap_or_default();
     let not_found =
@@ -49,29 +49,46 @@ pub async fn static_or_not_found(method: Method, uri: Uri) -> Response {
     }
     let path = if path.is_empty() { "index.html" } else { path };
     if let Some(file) = WebAssets::get(path) {
-        return serve(path, file.data.into_owned());
+        return serve(path, file, &headers);
     }
     // A client route (no file extension in the last segment) gets the app shell.
     let last = path.rsplit('/').next().unwrap_or_default();
     if !last.contains('.') {
         if let Some(index) = WebAssets::get("index.html") {
-            return serve("index.html", index.data.into_owned());
+            return serve("index.html", index, &headers);
         }
     }
     not_found()
 }
 
-fn serve(path: &str, bytes: Vec<u8>) -> Response {
+/// Serves an embedded file with an ETag (its SHA-256), answering 304 when the client has it.
+fn serve(path: &str, file: rust_embed::EmbeddedFile, request: &HeaderMap) -> Response {
+    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
     let mime = mime_guess::from_path(path).first_or_octet_stream();
-    let cache = if path.ends_with(".html") || path == "sw.js" || path.ends_with(".webmanifest") {
+    // Names are stable (no content hashes), so code and pages are revalidated on every load;
+    // icons and images may be reused for a week.
+    let revalidate = path.ends_with(".html")
+        || path.ends_with(".js")
+        || path.ends_with(".css")
+        || path.ends_with(".webmanifest");
+    let cache = if revalidate {
         "no-cache"
-    } else if path.starts_with("assets/") {
-        "public, max-age=31536000, immutable"
     } else {
-        "public, max-age=3600"
+        "public, max-age=604800"
     };
-    let mut response = (StatusCode::OK, Body::from(bytes)).into_response();
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag));
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, Body::from(file.data.into_owned())).into_response()
+    };
     let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
     if let Ok(value) = HeaderValue::from_str(mime.essence_str()) {
         headers.insert(header::CONTENT_TYPE, value);
     }

@@ -342,3 +342,28 @@ async fn without_photo_storage_uploads_and_galleries_answer_503_and_the_rest_kee
     );
     app.upload(session_id, jpeg_bytes(3)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_web_client_is_served_with_etags_and_security_headers() {
+    let (app, _env) = TestApp::spawn(Backend::SqliteFs).await;
+    let page = app.get("/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("script-src 'self'")
+    );
+    let etag = page.headers()["etag"].clone();
+    let again = app
+        .client
+        .get(app.url("/"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let manifest = app.get("/manifest.webmanifest").await;
+    assert_eq!(manifest.status(), StatusCode::OK);
+}
