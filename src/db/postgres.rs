@@ -400,7 +400,7 @@ impl Database for PostgresDatabase {
         content_hash: &str,
     ) -> DbResult<Option<PictureRecord>> {
         let row = sqlx::query(&format!(
-            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = $1 AND content_hash = $2"
+            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = $1 AND content_hash = $2 LIMIT 1"
         ))
         .bind(session_id)
         .bind(content_hash)

@@ -427,7 +427,7 @@ impl Database for SqliteDatabase {
         content_hash: &str,
     ) -> DbResult<Option<PictureRecord>> {
         let row = sqlx::query(&format!(
-            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = ? AND content_hash = ?"
+            "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = ? AND content_hash = ? LIMIT 1"
         ))
         .bind(session_id.to_string())
         .bind(content_hash)

@@ -311,9 +311,16 @@ pub async fn finalize_upload(
         state.store.delete(&key).await?;
         return Err(err);
     }
-    // The same photo twice in one event is stored once: the second upload gets the first picture.
+    // A guest's client (it names the guest) sending a photo the event already has gets the
+    // stored picture back instead of a second copy: retried offline queues and photos picked
+    // twice from the phone's gallery. Uploads without a guest id keep the contract's rule that
+    // every finalized key is its own picture.
     let content_hash = state.store.sha256(&key).await?;
-    if let Some(existing) = state.db.picture_by_hash(session_id, &content_hash).await? {
+    let duplicate = match user_id {
+        Some(_) => state.db.picture_by_hash(session_id, &content_hash).await?,
+        None => None,
+    };
+    if let Some(existing) = duplicate {
         state.store.delete(&key).await?;
         return Ok((
             StatusCode::CREATED,

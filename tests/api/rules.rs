@@ -261,11 +261,21 @@ async fn the_same_photo_twice_is_stored_once(backend: Backend) {
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
     let other_session = app.create_session(&host).await;
-    let first = app.upload(session_id, jpeg_bytes(9)).await;
-    let second = app.upload(session_id, jpeg_bytes(9)).await;
-    assert_eq!(first["id"], second["id"]);
+    let ben = app.join(session_id, "Ben").await;
+    let eve = app.join(session_id, "Eve").await;
+    let first = body(guest_upload(&app, session_id, ben, 9).await).await;
+    let again = body(guest_upload(&app, session_id, ben, 9).await).await;
+    let from_eve = body(guest_upload(&app, session_id, eve, 9).await).await;
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(first["id"], from_eve["id"]);
     assert_eq!(gallery_ids(&app, session_id, "", None).await.len(), 1);
     // Another event may hold the same photo.
-    let elsewhere = app.upload(other_session, jpeg_bytes(9)).await;
+    let guest = app.join(other_session, "Ben").await;
+    let elsewhere = body(guest_upload(&app, other_session, guest, 9).await).await;
     assert_ne!(elsewhere["id"], first["id"]);
+    // Clients that do not name the guest (the original contract) get every key as its own picture.
+    let legacy_one = app.upload(session_id, jpeg_bytes(9)).await;
+    let legacy_two = app.upload(session_id, jpeg_bytes(9)).await;
+    assert_ne!(legacy_one["id"], legacy_two["id"]);
+    assert_ne!(legacy_one["s3_key"], legacy_two["s3_key"]);
 }
