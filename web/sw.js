@@ -4,7 +4,7 @@
 /// <reference lib="webworker" />
 
 // <shell>
-const VERSION = 'b926e810191a';
+const VERSION = '6ef38184c006';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

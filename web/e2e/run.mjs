@@ -292,11 +292,13 @@ try {
     assert.equal(await hostPage.evaluate(() => /** @type {any} */ (window).__noReload), true, 'the host page was not reloaded');
   });
 
-  await step('a large photo chosen offline is queued, downscaled and sent when back online', async () => {
+  await step('two photos chosen offline are queued in IndexedDB, downscaled and sent when back online', async () => {
     const big = await makeJpeg(guestPage, 'big-photo.jpg', 3200, 2400, 'PartyPic');
+    const small = await makeJpeg(guestPage, 'small-photo.jpg', 640, 480, 'Cheers');
     await guestCtx.setOffline(true);
-    await guestPage.locator('#pick').setInputFiles(big);
-    await guestPage.locator('.uploads li').filter({ hasText: 'offline' }).waitFor();
+    await guestPage.locator('#pick').setInputFiles([big, small]); // multi-select
+    await guestPage.locator('.uploads li').filter({ hasText: 'offline' }).first().waitFor();
+    await guestPage.waitForFunction(() => document.querySelectorAll('.uploads li').length === 2);
     await shot(guestPage, '09-guest-offline-queue');
     const queued = await guestPage.evaluate(() => new Promise((resolve) => {
       const req = indexedDB.open('partypic');
@@ -305,10 +307,10 @@ try {
         all.onsuccess = () => resolve(all.result.length);
       };
     }));
-    assert.equal(queued, 1, 'the offline photo is stored in IndexedDB');
+    assert.equal(queued, 2, 'the offline photos are stored in IndexedDB');
     await guestCtx.setOffline(false);
     await guestPage.waitForFunction(() => document.querySelectorAll('.uploads li').length === 0, null, { timeout: 30_000 });
-    await hostPage.waitForFunction(() => document.querySelectorAll('.gallery .tile').length >= 3, null, { timeout: 20_000 });
+    await hostPage.waitForFunction(() => document.querySelectorAll('.gallery .tile').length >= 4, null, { timeout: 20_000 });
     const pics = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}`)).json();
     const biggest = pics.find((/** @type {any} */ p) => p.original_filename === 'big-photo.jpg');
     assert.ok(biggest, 'the file upload arrived');
@@ -327,7 +329,18 @@ try {
     await guestPage.locator('dialog.lightbox figcaption strong').filter({ hasText: 'Carla Guest' }).waitFor();
     await shot(guestPage, '11-guest-lightbox');
     await a11y(guestPage, '11-guest-lightbox');
-    await guestPage.keyboard.press('ArrowRight');
+    // A swipe to the left shows the next photo, the arrow key goes back.
+    const box = guestPage.locator('dialog.lightbox');
+    assert.equal(await box.getAttribute('data-index'), '0');
+    await box.locator('img').evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const y = r.top + r.height / 2;
+      el.dispatchEvent(new PointerEvent('pointerdown', { clientX: r.right - 30, clientY: y, bubbles: true, pointerType: 'touch' }));
+      el.dispatchEvent(new PointerEvent('pointerup', { clientX: r.left + 30, clientY: y + 10, bubbles: true, pointerType: 'touch' }));
+    });
+    assert.equal(await box.getAttribute('data-index'), '1');
+    await guestPage.keyboard.press('ArrowLeft');
+    assert.equal(await box.getAttribute('data-index'), '0');
     await guestPage.keyboard.press('Escape');
     await guestPage.evaluate(() => scrollTo(0, document.querySelector('.gallery')?.getBoundingClientRect().top ?? 0));
     await shot(guestPage, '10-guest-gallery');
@@ -358,7 +371,8 @@ try {
     await download.saveAs(file);
     const entries = zipEntries(fs.readFileSync(file));
     console.log('     zip entries:', entries.map((e) => `${e.name} (${e.size} B)`).join(', '));
-    assert.equal(entries.length, 2);
+    assert.equal(entries.length, await hostPage.locator('.gallery .tile').count());
+    assert.equal(entries.length, 3);
     for (const e of entries) {
       assert.match(e.name, /^Carla[ _-]?Guest_.+_\d+\.jpe?g$/i);
       assert.ok(e.size > 1000);

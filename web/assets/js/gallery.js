@@ -286,6 +286,7 @@ class Lightbox {
     const p = g.pictures[i];
     if (!p) return;
     this.index = i;
+    this.dialog.dataset.index = String(i);
     this.img.src = p.thumbUrl || p.url;
     // Show the thumbnail at once, swap in the full image when it has loaded.
     const full = new Image();

@@ -147,9 +147,12 @@ export function guest(main, sessionId) {
       return h('li', { class: j.state },
         h('span.name', null, j.filename, ' · ', sizeOf(j.blob.size)),
         h('progress', { max: 100, value: j.state === 'uploading' ? pct : j.state === 'failed' ? 0 : undefined, 'aria-label': t('upload.progress') }),
-        h('span.state', null, j.state === 'uploading' ? `${pct} %` : j.state === 'failed' ? (j.error || t('upload.failed')) : (j.error ? `${t('upload.waiting')} (${j.error})` : t('upload.waiting'))),
+        h('span.state', null, j.state === 'preparing' ? t('upload.preparing')
+          : j.state === 'uploading' ? `${pct} %`
+          : j.state === 'failed' ? (j.error || t('upload.failed'))
+          : j.error ? `${t('upload.waiting')} (${j.error})` : t('upload.waiting')),
         j.state === 'failed' ? h('button.btn.small', { type: 'button', onclick: () => up.retry(j.id) }, t('action.retry')) : null,
-        j.state !== 'uploading' ? h('button.btn.small.ghost', { type: 'button', 'aria-label': t('upload.remove'), onclick: () => up.remove(j.id) }, '✕') : null);
+        j.state === 'queued' || j.state === 'failed' ? h('button.btn.small.ghost', { type: 'button', 'aria-label': t('upload.remove'), onclick: () => up.remove(j.id) }, '✕') : null);
     }));
     /** @param {Event} e */
     const onUploaded = (e) => {

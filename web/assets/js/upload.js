@@ -8,7 +8,7 @@ const ALLOWED = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/h
 
 /**
  * @typedef {{id: string, sessionId: string, userId: string, uName: string, missionId: string | null,
- *   filename: string, blob: Blob, state: 'queued' | 'uploading' | 'failed', error?: string,
+ *   filename: string, blob: Blob, state: 'preparing' | 'queued' | 'uploading' | 'failed', error?: string,
  *   progress: number, created: number}} Job
  */
 
@@ -119,6 +119,8 @@ export class Uploader extends EventTarget {
     this.jobs = new Map();
     this.busy = false;
     this.delay = 2000;
+    /** @type {Promise<void>} */
+    this.preparing = Promise.resolve();
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
     this.onOnline = () => { this.delay = 2000; this.run(); };
@@ -132,7 +134,7 @@ export class Uploader extends EventTarget {
       const all = await tx('readonly', (s) => s.getAll());
       for (const job of all) {
         if (job.sessionId !== this.sessionId || job.userId !== this.guest.id) continue;
-        if (job.state === 'uploading') job.state = 'queued';
+        if (job.state === 'uploading' || job.state === 'preparing') job.state = 'queued';
         this.jobs.set(job.id, job);
       }
     } catch { /* private mode without IndexedDB: queue in memory only */ }
@@ -154,25 +156,33 @@ export class Uploader extends EventTarget {
   }
 
   /**
+   * Queue a photo. Downscaling runs one photo at a time, so choosing 30 photos from the phone's
+   * gallery does not decode 30 full-size images at once on a cheap phone.
    * @param {Blob} blob @param {string} filename @param {string | null} missionId
    * @param {boolean} [prepared]  already a downscaled JPEG (from the in-app camera)
    */
-  async add(blob, filename, missionId, prepared = false) {
+  add(blob, filename, missionId, prepared = false) {
     /** @type {Job} */
     const job = {
       id: crypto.randomUUID(), sessionId: this.sessionId, userId: this.guest.id, uName: this.guest.name,
-      missionId, filename, blob, state: 'queued', progress: 0, created: Date.now(),
+      missionId, filename, blob, state: 'preparing', progress: 0, created: Date.now(),
     };
-    try {
-      if (!prepared) job.blob = await downscale(blob);
-    } catch (e) {
-      job.state = 'failed';
-      job.error = /** @type {Error} */ (e).message;
-    }
     this.jobs.set(job.id, job);
-    await this.save(job);
     this.changed();
-    this.run();
+    this.preparing = this.preparing.then(async () => {
+      try {
+        if (!prepared) job.blob = await downscale(blob);
+        job.state = 'queued';
+      } catch (e) {
+        job.state = 'failed';
+        job.error = /** @type {Error} */ (e).message;
+      }
+      if (!this.jobs.has(job.id)) return; // removed meanwhile
+      await this.save(job);
+      this.changed();
+      this.run();
+    });
+    return this.preparing;
   }
 
   /** @param {Job} job */
