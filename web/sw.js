@@ -4,7 +4,7 @@
 /// <reference lib="webworker" />
 
 // <shell>
-const VERSION = '6ef38184c006';
+const VERSION = '8219025b78af';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

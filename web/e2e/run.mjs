@@ -395,6 +395,18 @@ try {
     }, { server: true });
     await shot(p, '15-slideshow');
     await a11y(p, '15-slideshow');
+    // A new photo jumps in at once, not after a full loop.
+    const shown = await p.locator('.stage').getAttribute('data-current');
+    const file = await makeJpeg(guestPage, 'slideshow-new.jpg', 1024, 768, 'New!');
+    const t0 = Date.now();
+    await guestPage.locator('#pick').setInputFiles(file);
+    await p.waitForFunction((old) => {
+      const cur = document.querySelector('.stage')?.getAttribute('data-current');
+      return cur && cur !== old && document.querySelector('.slide-caption')?.textContent?.includes('Carla Guest');
+    }, shown, { timeout: 10_000 });
+    const fresh = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}&limit=1`)).json();
+    assert.equal(await p.locator('.stage').getAttribute('data-current'), fresh[0].id, 'the newest photo is on screen');
+    console.log(`     new photo on the slideshow ${Date.now() - t0} ms after choosing it`);
     await p.close();
   });
 

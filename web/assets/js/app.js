@@ -34,8 +34,8 @@ function header() {
 }
 
 addEventListener('auth-expired', () => {
-  toast(t('auth.expired'), 'error');
   navigate('/', { replace: true });
+  toast(t('auth.expired'), 'error');
 });
 
 // Re-draw the header on every navigation (the login state may have changed).

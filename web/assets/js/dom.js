@@ -65,6 +65,7 @@ export function toast(text, kind = 'info') {
   }
   const item = h('div.toast', { class: kind }, text);
   box.append(item);
+  while (box.children.length > 3) box.firstElementChild?.remove();
   setTimeout(() => item.remove(), 4500);
 }
 

@@ -22,8 +22,8 @@ export function field(label, attrs, validate) {
   /** @param {string} error */
   const setError = (error) => {
     msg.textContent = error;
-    input.toggleAttribute('aria-invalid', !!error);
     if (error) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
   };
   input.addEventListener('blur', () => { if (input.value) check(); });
   input.addEventListener('input', () => { if (msg.textContent) check(); });

@@ -134,6 +134,8 @@ export class Gallery extends EventTarget {
     const at = Date.parse(p.created_at);
     let i = 0;
     while (i < this.pictures.length && Date.parse(this.pictures[i].created_at) > at) i++;
+    // Older than everything loaded while more pages remain: pagination will bring it in order.
+    if (live && !this.done && i === this.pictures.length && i > 0) return false;
     this.pictures.splice(i, 0, p);
     const tile = this.tile(p);
     const next = this.pictures[i + 1] && this.tiles.get(this.pictures[i + 1].id);

@@ -17,8 +17,7 @@ function localMine() {
   try { return /** @type {string[]} */ (JSON.parse(localStorage.getItem(MINE) || '[]')); } catch { return []; }
 }
 
-/** @param {HTMLElement} main */
-function requireAuth(main) {
+function requireAuth() {
   const a = auth();
   if (!a) {
     navigate('/', { replace: true });
@@ -44,7 +43,7 @@ function toLocalInput(d) {
 
 /** @param {HTMLElement} main */
 export function hostHome(main) {
-  const a = requireAuth(main);
+  const a = requireAuth();
   if (!a) return;
   document.title = `${t('host.title')} · PartyPic`;
   const hello = h('p.muted', null, a.email);
@@ -67,11 +66,11 @@ export function hostHome(main) {
       const open = isOpen(s);
       return h('a.event-card', { href: `/host/${s.id}` },
         h('strong', null, eventName(s)),
-        h('span.muted', null, open ? t('host.endsAt', { time: timeOf(s.settings?.ends_at || s.ends_at) }) : t('host.ended')),
+        h('span.muted', null, t(open ? 'host.endsAt' : 'host.endedOn', { time: timeOf(s.settings?.ends_at || s.ends_at) })),
         h('span.stats', null,
           s.picture_count !== undefined ? t('host.photos', { n: s.picture_count }) : '',
           s.guest_count !== undefined ? ` · ${t('host.guests', { n: s.guest_count })}` : ''),
-        h('span.pill', { class: open ? 'live' : 'over' }, open ? t('host.running') : t('host.over')));
+        h('span.pill', { class: open ? 'live' : 'over' }, open ? t('host.running') : t('host.ended')));
     }));
   }).catch((e) => replace(list, h('p.form-error', null, e.message)));
 }
@@ -124,7 +123,7 @@ function createCard() {
 
 /** @param {HTMLElement} main @param {string} id */
 export function hostEvent(main, id) {
-  const a = requireAuth(main);
+  const a = requireAuth();
   if (!a) return;
   const token = a.token;
   /** @type {(() => void)[]} */

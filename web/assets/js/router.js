@@ -33,6 +33,7 @@ export function render() {
   const main = /** @type {HTMLElement} */ (document.getElementById('main'));
   main.replaceChildren();
   document.body.className = '';
+  document.getElementById('toasts')?.replaceChildren();
   dispatchEvent(new Event('routechange'));
   const path = location.pathname.replace(/\/+$/, '') || '/';
   for (const [pattern, view] of routes) {

@@ -58,6 +58,7 @@ export function slideshow(main, id) {
       front = 1 - front;
     };
     img.src = p.url;
+    stage.dataset.current = p.id;
     const mission = p.mission_id && session ? session.missions.data.find((m) => String(m.id) === String(p.mission_id)) : null;
     replace(caption, h('strong', null, p.u_name), mission ? h('span', null, ' · ', mission.description) : null);
     shownAt = Date.now();
