@@ -4,7 +4,7 @@
 /// <reference lib="webworker" />
 
 // <shell>
-const VERSION = '8219025b78af';
+const VERSION = '3cb9cb152226';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -89,7 +89,7 @@ async function loadMine(token) {
 function createCard() {
   const name = field(t('host.eventName'), { name: 'name', required: true, maxlength: 100, placeholder: t('host.eventNamePlaceholder') },
     (v) => (v.trim() ? '' : t('host.eventNameRequired')));
-  const end = field(t('host.endsLabel'), { name: 'ends_at', type: 'datetime-local', required: true, value: defaultEnd() },
+  const end = field(t('host.endsLabel'), { name: 'ends_at', type: 'datetime-local', required: true, value: defaultEnd(), min: toLocalInput(new Date()) },
     (v) => (!v ? t('host.endRequired') : new Date(v).getTime() <= Date.now() ? t('host.endPast') : ''));
   const error = h('p.form-error', { role: 'alert' });
   const submit = /** @type {HTMLButtonElement} */ (h('button.btn.primary', { type: 'submit' }, t('host.create')));
@@ -180,12 +180,30 @@ export function hostEvent(main, id) {
     /** @param {string} name */
     const select = (name) => {
       for (const [key, panel] of Object.entries(panels)) panel.hidden = key !== name;
-      for (const b of tabs.querySelectorAll('button')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+      for (const b of tabs.querySelectorAll('button')) {
+        b.setAttribute('aria-selected', String(b.dataset.tab === name));
+        b.tabIndex = b.dataset.tab === name ? 0 : -1;
+      }
       sessionStorage.setItem(`pp.tab.${id}`, name);
     };
-    for (const key of Object.keys(panels)) {
-      tabs.append(h('button', { type: 'button', role: 'tab', 'data-tab': key, onclick: () => select(key) }, t(`host.tab.${key}`)));
+    for (const [key, panel] of Object.entries(panels)) {
+      panel.id = `panel-${key}`;
+      panel.setAttribute('role', 'tabpanel');
+      panel.setAttribute('aria-labelledby', `tab-${key}`);
+      tabs.append(h('button', {
+        type: 'button', role: 'tab', id: `tab-${key}`, 'aria-controls': `panel-${key}`, 'data-tab': key, onclick: () => select(key),
+      }, t(`host.tab.${key}`)));
     }
+    // Arrow keys move between tabs, as in every tab list.
+    tabs.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
+      const keys = Object.keys(panels);
+      const cur = keys.indexOf(/** @type {HTMLElement} */ (document.activeElement)?.dataset?.tab || '');
+      if (cur < 0) return;
+      const next = keys[(cur + (e.key === 'ArrowRight' ? 1 : -1) + keys.length) % keys.length];
+      select(next);
+      /** @type {HTMLElement | null} */ (tabs.querySelector(`[data-tab="${next}"]`))?.focus();
+    });
     replace(main,
       h('a.back', { href: '/host' }, '← ', t('host.back')),
       h('div.page-head', null, h('div', null, title, state), h('div.row', null, online, count)),

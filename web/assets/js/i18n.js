@@ -278,7 +278,7 @@ const de = {
   'host.tab.share': 'Einladen',
   'host.tab.photos': 'Fotos',
   'host.tab.missions': 'Missionen',
-  'host.tab.rules': 'Einstellungen',
+  'host.tab.rules': 'Regeln',
 
   'share.title': 'Lade deine Gäste ein',
   'share.lead': 'Gäste öffnen diesen Link oder scannen den QR-Code – ohne App, ohne Konto.',
