@@ -16,6 +16,11 @@ pub fn required<T>(value: Option<T>, field: &str) -> Result<T, Invalid> {
     value.ok_or_else(|| invalid(format!("{field} is required")))
 }
 
+/// A required field holding a UUID.
+pub fn required_uuid(value: Option<String>, field: &str) -> Result<Uuid, Invalid> {
+    parse_uuid(&required(value, field)?, field)
+}
+
 /// Parses an id that must be a UUID.
 pub fn parse_uuid(value: &str, field: &str) -> Result<Uuid, Invalid> {
     Uuid::parse_str(value.trim()).map_err(|_| invalid(format!("{field} must be a valid UUID")))

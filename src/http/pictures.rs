@@ -26,7 +26,7 @@ use crate::{
         missions::parse_mission_id,
         photo_key::{PhotoKey, Variant},
         rules::EventRules,
-        values::{Name, parse_original_filename, parse_uuid, required},
+        values::{Name, parse_original_filename, parse_uuid, required, required_uuid},
     },
     events::SessionEvent,
     store::UPLOAD_URL_TTL,
@@ -196,11 +196,7 @@ pub async fn init_upload(
     PublicBase(base): PublicBase,
     JsonBody(body): JsonBody<InitUploadRequest>,
 ) -> Result<(StatusCode, Json<InitUploadResponse>), ApiError> {
-    let session_id = parse_uuid(
-        &required(body.session_id, "session_id").map_err(bad)?,
-        "session_id",
-    )
-    .map_err(bad)?;
+    let session_id = required_uuid(body.session_id, "session_id").map_err(bad)?;
     let mimetype = required(body.mimetype, "mimetype").map_err(bad)?;
     let image_type = ImageType::from_mime(&mimetype).ok_or_else(|| {
         ApiError::UnsupportedMediaType(
@@ -247,11 +243,7 @@ pub async fn finalize_upload(
     PublicBase(base): PublicBase,
     JsonBody(body): JsonBody<FinalizeUploadRequest>,
 ) -> Result<(StatusCode, Json<PictureView>), ApiError> {
-    let session_id = parse_uuid(
-        &required(body.session_id, "session_id").map_err(bad)?,
-        "session_id",
-    )
-    .map_err(bad)?;
+    let session_id = required_uuid(body.session_id, "session_id").map_err(bad)?;
     let raw_key = required(body.s3_key, "s3_key").map_err(bad)?;
     let u_name =
         Name::parse(&required(body.u_name, "u_name").map_err(bad)?, "u_name").map_err(bad)?;

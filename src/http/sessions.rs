@@ -17,7 +17,7 @@ use crate::{
     domain::{
         missions::MissionList,
         rules::new_event_settings,
-        values::{Name, parse_uuid, required},
+        values::{Name, required, required_uuid},
     },
     events::SessionEvent,
     metrics::ONLINE_WINDOW,
@@ -126,8 +126,7 @@ impl From<GuestRecord> for GuestView {
 }
 
 fn uuid_field(value: Option<String>, field: &str) -> Result<Uuid, ApiError> {
-    let value = required(value, field).map_err(|e| ApiError::BadRequest(e.0))?;
-    parse_uuid(&value, field).map_err(|e| ApiError::BadRequest(e.0))
+    required_uuid(value, field).map_err(|e| ApiError::BadRequest(e.0))
 }
 
 pub(super) fn session_not_found() -> ApiError {

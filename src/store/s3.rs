@@ -178,6 +178,28 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    /// A streaming GetObject of the whole object.
+    async fn get_object(&self, key: &PhotoKey) -> StoreResult<reqwest::Response> {
+        let url = self
+            .bucket
+            .get_object(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let response = self
+            .transfer_http
+            .get(url)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(unexpected("GetObject", status, &body));
+        }
+        Ok(response)
+    }
+}
+
 fn xml_escape(value: &str) -> String {
     value
         .replace('&', "&amp;")
@@ -268,21 +290,7 @@ impl PhotoStore for S3Store {
     }
 
     async fn read_all(&self, key: &PhotoKey, max_len: u64) -> StoreResult<Bytes> {
-        let url = self
-            .bucket
-            .get_object(Some(&self.credentials), &key.to_string())
-            .sign(REQUEST_TTL);
-        let response = self
-            .transfer_http
-            .get(url)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(unexpected("GetObject", status, &body));
-        }
+        let response = self.get_object(key).await?;
         if response.content_length().is_some_and(|len| len > max_len) {
             return Err(StoreError::Other(anyhow::anyhow!(
                 "object {key} exceeds {max_len} bytes"
@@ -302,23 +310,8 @@ impl PhotoStore for S3Store {
     }
 
     async fn sha256(&self, key: &PhotoKey) -> StoreResult<String> {
-        let url = self
-            .bucket
-            .get_object(Some(&self.credentials), &key.to_string())
-            .sign(REQUEST_TTL);
-        let response = self
-            .transfer_http
-            .get(url)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(unexpected("GetObject", status, &body));
-        }
         let mut hasher = Sha256::new();
-        let mut stream = response.bytes_stream();
+        let mut stream = self.get_object(key).await?.bytes_stream();
         while let Some(chunk) = stream.next().await {
             hasher.update(&chunk.map_err(unavailable)?);
         }
