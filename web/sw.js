@@ -4,7 +4,7 @@
 /// <reference lib="webworker" />
 
 // <shell>
-const VERSION = '3cb9cb152226';
+const VERSION = '9a70a8d731e7';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -62,3 +62,65 @@ self.addEventListener('fetch', (event) => {
   if (!SHELL.includes(url.pathname)) return;
   event.respondWith(caches.match(url.pathname).then((hit) => hit || fetch(req)));
 });
+
+// Background Sync: photos queued offline (IndexedDB `partypic`/`uploads`, written by
+// assets/js/upload.js) are sent when the connection returns, even after the page was closed.
+// An open page sends its own queue; the server stores a photo sent twice only once.
+self.addEventListener('sync', (event) => {
+  if (event.tag !== 'partypic-uploads') return;
+  event.waitUntil(self.clients.matchAll({ type: 'window' }).then((pages) => {
+    if (pages.some((c) => c.visibilityState === 'visible')) return undefined;
+    return sendQueued();
+  }));
+});
+
+function openQueue() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open('partypic', 1);
+    req.onupgradeneeded = () => req.result.createObjectStore('uploads', { keyPath: 'id' });
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function inStore(db, mode, fn) {
+  return new Promise((resolve, reject) => {
+    const req = fn(db.transaction('uploads', mode).objectStore('uploads'));
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function postJson(path, body) {
+  const res = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw Object.assign(new Error((data && data.message) || `${res.status} ${res.statusText}`), { status: res.status });
+  return data;
+}
+
+async function sendQueued() {
+  const db = await openQueue();
+  const jobs = await inStore(db, 'readonly', (s) => s.getAll());
+  for (const job of jobs) {
+    if (job.state !== 'queued') continue;
+    const type = job.blob.type || 'image/jpeg';
+    try {
+      const init = await postJson('/pictures/init-upload', { session_id: job.sessionId, mimetype: type, user_id: job.userId });
+      const put = await fetch(init.uploadUrl, { method: 'PUT', headers: { 'Content-Type': type }, body: job.blob });
+      if (!put.ok) throw Object.assign(new Error(`upload: ${put.status}`), { status: put.status });
+      await postJson('/pictures/finalize-upload', {
+        u_name: job.uName, session_id: job.sessionId, s3_key: init.key, original_filename: job.filename,
+        filesize_bytes: job.blob.size, mimetype: type, mission_id: job.missionId, user_id: job.userId,
+      });
+      await inStore(db, 'readwrite', (s) => s.delete(job.id));
+    } catch (e) {
+      // Refused for good (event over, limit reached): leave it for the page to show. Otherwise
+      // fail the sync so the browser retries it later.
+      if (e.status && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) {
+        await inStore(db, 'readwrite', (s) => s.put({ ...job, state: 'failed', error: e.message }));
+        continue;
+      }
+      throw e;
+    }
+  }
+}

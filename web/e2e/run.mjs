@@ -323,6 +323,30 @@ try {
     assert.deepEqual(dims, [2560, 1920], 'downscaled on the device to at most 2560 px');
   });
 
+  await step('a photo queued offline is sent by the service worker after its page was closed (Background Sync)', async () => {
+    const ctx = await browser.newContext({ ...phone, baseURL: BASE });
+    const p = await ctx.newPage();
+    watch(p, 'bgsync');
+    await p.goto(`/s/${sessionId}`);
+    await p.getByLabel('Your name').fill('Dora');
+    await p.getByRole('button', { name: 'Let\'s go' }).click();
+    await p.getByText('Hi Dora').waitFor();
+    await p.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 20_000 });
+    const file = await makeJpeg(p, 'later.jpg', 900, 600, 'Later');
+    await ctx.setOffline(true);
+    await p.locator('#pick').setInputFiles(file);
+    await p.locator('.uploads li').filter({ hasText: 'offline' }).waitFor();
+    await p.close();
+    await ctx.setOffline(false);
+    await hostPage.locator('.gallery .tile button[aria-label^="Photo by Dora"]').waitFor({ timeout: 30_000 });
+    // Keep the ZIP and counts below about Carla's photos.
+    const pic = (await (await hostPage.request.get(`/pictures/session?sessionId=${sessionId}`)).json()).find((/** @type {any} */ x) => x.u_name === 'Dora');
+    const token = await hostPage.evaluate(() => JSON.parse(localStorage.getItem('pp.auth') || '{}').token);
+    assert.equal((await hostPage.request.delete(`/pictures/${pic.id}`, { headers: { Authorization: `Bearer ${token}` } })).status(), 204);
+    await hostPage.locator('.gallery .tile button[aria-label^="Photo by Dora"]').waitFor({ state: 'detached' });
+    await ctx.close();
+  });
+
   await step('guest gallery and lightbox', async () => {
     await guestPage.locator('.gallery .tile button').first().click();
     await guestPage.locator('dialog.lightbox[open]').waitFor();
@@ -505,7 +529,7 @@ try {
     const card = hostPage.locator('a.event-card').filter({ hasText: 'Anna & Ben\'s Wedding' });
     await card.waitFor();
     await card.getByText('Ended').first().waitFor();
-    await card.getByText('1 guest').waitFor();
+    await card.getByText('2 guests').waitFor(); // Carla and Dora
     await shot(hostPage, '21-host-events');
     await a11y(hostPage, '21-host-events');
   }, { server: true });

@@ -100,6 +100,16 @@ function put(url, blob, type, onProgress) {
   });
 }
 
+/**
+ * Ask the service worker to send the queue when the connection returns, even if this page
+ * is closed by then (Background Sync, where the browser has it).
+ */
+function syncLater() {
+  navigator.serviceWorker?.ready
+    .then((reg) => /** @type {any} */ (reg).sync?.register('partypic-uploads'))
+    .catch(() => {});
+}
+
 /** Failures worth retrying by themselves: the network, the server's bad moments. @param {unknown} e */
 function transient(e) {
   return !(e instanceof ApiError) || e.status === 0 || e.status === 408 || e.status === 429 || e.status >= 500;
@@ -216,7 +226,7 @@ export class Uploader extends EventTarget {
       for (;;) {
         const job = [...this.jobs.values()].find((j) => j.state === 'queued');
         if (!job) break;
-        if (!navigator.onLine) { job.error = t('upload.offline'); this.changed(); break; }
+        if (!navigator.onLine) { job.error = t('upload.offline'); this.changed(); syncLater(); break; }
         try {
           await this.send(job);
           this.delay = 2000;
@@ -228,6 +238,7 @@ export class Uploader extends EventTarget {
             job.progress = 0;
             this.changed();
             this.timer = setTimeout(() => this.run(), this.delay);
+            syncLater();
             this.delay = Math.min(this.delay * 2, 60_000);
             break;
           }
