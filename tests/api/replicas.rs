@@ -54,3 +54,18 @@ async fn two_replicas_share_tokens_events_guests_and_photos() {
         assert_eq!(bytes.to_vec(), photo);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_on_an_empty_database_migrate_once() {
+    let env = BackendEnv::new(Backend::PostgresS3).await;
+    let (first, second, third) = tokio::join!(
+        TestApp::spawn_on(&env, |_| {}),
+        TestApp::spawn_on(&env, |_| {}),
+        TestApp::spawn_on(&env, |_| {})
+    );
+    for app in [&first, &second, &third] {
+        assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    }
+    let host = third.register().await;
+    assert_eq!(first.create_session(&host).await.get_version_num(), 4);
+}
