@@ -2,6 +2,7 @@
 // on bad Wi-Fi; API calls and photos always go to the network. VERSION and SHELL are kept in
 // sync with the files by `node scripts/sw-version.mjs` (CI checks it with --check).
 /// <reference lib="webworker" />
+const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
 const VERSION = '9a70a8d731e7';
@@ -35,24 +36,24 @@ const CACHE = `partypic-shell-${VERSION}`;
 // The client's own routes (see assets/js/app.js); everything else is the server's business.
 const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+)?\/?$/;
 
-self.addEventListener('install', (event) => {
+sw.addEventListener('install', (event) => {
   // `reload` skips the HTTP cache: /assets/ is served as immutable, so only a fresh fetch sees a new release.
   event.waitUntil(caches.open(CACHE)
     .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: 'reload' }))))
-    .then(() => self.skipWaiting()));
+    .then(() => sw.skipWaiting()));
 });
 
-self.addEventListener('activate', (event) => {
+sw.addEventListener('activate', (event) => {
   event.waitUntil(caches.keys()
     .then((keys) => Promise.all(keys.filter((k) => k.startsWith('partypic-shell-') && k !== CACHE).map((k) => caches.delete(k))))
-    .then(() => self.clients.claim()));
+    .then(() => sw.clients.claim()));
 });
 
-self.addEventListener('fetch', (event) => {
+sw.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
-  if (url.origin !== self.location.origin) return;
+  if (url.origin !== sw.location.origin) return;
   if (req.mode === 'navigate') {
     if (!ROUTES.test(url.pathname)) return;
     // Every client route is the same app shell.
@@ -66,14 +67,21 @@ self.addEventListener('fetch', (event) => {
 // Background Sync: photos queued offline (IndexedDB `partypic`/`uploads`, written by
 // assets/js/upload.js) are sent when the connection returns, even after the page was closed.
 // An open page sends its own queue; the server stores a photo sent twice only once.
-self.addEventListener('sync', (event) => {
+/** @typedef {ExtendableEvent & {tag: string}} SyncEvent */
+sw.addEventListener(/** @type {any} */ ('sync'), (/** @type {SyncEvent} */ event) => {
   if (event.tag !== 'partypic-uploads') return;
-  event.waitUntil(self.clients.matchAll({ type: 'window' }).then((pages) => {
+  event.waitUntil(sw.clients.matchAll({ type: 'window' }).then((pages) => {
     if (pages.some((c) => c.visibilityState === 'visible')) return undefined;
     return sendQueued();
   }));
 });
 
+/**
+ * @typedef {{id: string, sessionId: string, userId: string, uName: string, missionId: string | null,
+ *   filename: string, blob: Blob, state: string, error?: string}} Job
+ */
+
+/** @returns {Promise<IDBDatabase>} */
 function openQueue() {
   return new Promise((resolve, reject) => {
     const req = indexedDB.open('partypic', 1);
@@ -83,6 +91,11 @@ function openQueue() {
   });
 }
 
+/**
+ * @template T
+ * @param {IDBDatabase} db @param {IDBTransactionMode} mode @param {(s: IDBObjectStore) => IDBRequest<T>} fn
+ * @returns {Promise<T>}
+ */
 function inStore(db, mode, fn) {
   return new Promise((resolve, reject) => {
     const req = fn(db.transaction('uploads', mode).objectStore('uploads'));
@@ -91,6 +104,7 @@ function inStore(db, mode, fn) {
   });
 }
 
+/** @param {string} path @param {unknown} body */
 async function postJson(path, body) {
   const res = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   const data = await res.json().catch(() => null);
@@ -100,6 +114,7 @@ async function postJson(path, body) {
 
 async function sendQueued() {
   const db = await openQueue();
+  /** @type {Job[]} */
   const jobs = await inStore(db, 'readonly', (s) => s.getAll());
   for (const job of jobs) {
     if (job.state !== 'queued') continue;
@@ -113,7 +128,8 @@ async function sendQueued() {
         filesize_bytes: job.blob.size, mimetype: type, mission_id: job.missionId, user_id: job.userId,
       });
       await inStore(db, 'readwrite', (s) => s.delete(job.id));
-    } catch (e) {
+    } catch (err) {
+      const e = /** @type {Error & {status?: number}} */ (err);
       // Refused for good (event over, limit reached): leave it for the page to show. Otherwise
       // fail the sync so the browser retries it later.
       if (e.status && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) {

@@ -40,6 +40,7 @@ timeout 60 node scripts/sw-version.mjs --check
 
 log "type check (tsc --noEmit --checkJs)"
 timeout 180 node_modules/.bin/tsc --noEmit -p tsconfig.json
+timeout 180 node_modules/.bin/tsc --noEmit -p tsconfig.sw.json
 echo "types ok"
 
 log "first-load size budget"

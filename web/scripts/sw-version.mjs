@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SKIP = new Set(['node_modules', 'e2e', 'scripts', 'sw.js', 'package.json', 'package-lock.json', 'tsconfig.json', '.gitignore', 'README.md']);
+const SKIP = new Set(['node_modules', 'e2e', 'scripts', 'sw.js', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.sw.json', '.gitignore', 'README.md']);
 
 /** @param {string} dir @returns {string[]} */
 function walk(dir) {
