@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '9a70a8d731e7';
+const VERSION = '698526352d7e';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -82,7 +82,8 @@ export class Gallery extends EventTarget {
     // The sentinel may still be visible (few photos, tall screen): keep filling.
     if (!this.done) requestAnimationFrame(() => {
       const r = this.sentinel.getBoundingClientRect();
-      if (r.top < innerHeight + 800 && this.el.isConnected) this.more();
+      // offsetParent is null while the gallery is hidden (another tab): wait for the observer.
+      if (r.top < innerHeight + 800 && this.sentinel.offsetParent) this.more();
     });
   }
 

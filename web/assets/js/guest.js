@@ -31,12 +31,14 @@ export function guest(main, sessionId) {
     try {
       session = await getSession(sessionId);
     } catch (e) {
+      if (gone) return;
       const err = /** @type {ApiError} */ (e);
       replace(main, h('h1', null, t('guest.notFoundTitle')),
         h('p', null, err.status === 404 || err.status === 400 ? t('guest.notFound') : err.message),
         h('a.btn', { href: '/' }, t('guest.home')));
       return;
     }
+    if (gone) return;
     document.title = `${eventName(session)} · PartyPic`;
     let me = stored(sessionId);
     if (me) {
