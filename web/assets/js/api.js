@@ -114,7 +114,7 @@ export function eventName(s) {
 
 /** Whether uploads are still open. @param {Session} s */
 export function isOpen(s) {
-  const end = s.settings?.ends_at || s.ends_at;
+  const end = s.ends_at || s.settings?.ends_at;
   return !end || new Date(end).getTime() > Date.now();
 }
 

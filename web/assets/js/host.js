@@ -35,6 +35,12 @@ function defaultEnd() {
   return toLocalInput(d);
 }
 
+function yearAhead() {
+  const d = new Date();
+  d.setFullYear(d.getFullYear() + 1);
+  return d;
+}
+
 /** @param {Date} d */
 function toLocalInput(d) {
   const p = (/** @type {number} */ n) => String(n).padStart(2, '0');
@@ -66,7 +72,7 @@ export function hostHome(main) {
       const open = isOpen(s);
       return h('a.event-card', { href: `/host/${s.id}` },
         h('strong', null, eventName(s)),
-        h('span.muted', null, t(open ? 'host.endsAt' : 'host.endedOn', { time: timeOf(s.settings?.ends_at || s.ends_at) })),
+        h('span.muted', null, t(open ? 'host.endsAt' : 'host.endedOn', { time: timeOf(s.ends_at || s.settings?.ends_at || '') })),
         h('span.stats', null,
           s.picture_count !== undefined ? t('host.photos', { n: s.picture_count }) : '',
           s.guest_count !== undefined ? ` · ${t('host.guests', { n: s.guest_count })}` : ''),
@@ -89,8 +95,9 @@ async function loadMine(token) {
 function createCard() {
   const name = field(t('host.eventName'), { name: 'name', required: true, maxlength: 100, placeholder: t('host.eventNamePlaceholder') },
     (v) => (v.trim() ? '' : t('host.eventNameRequired')));
-  const end = field(t('host.endsLabel'), { name: 'ends_at', type: 'datetime-local', required: true, value: defaultEnd(), min: toLocalInput(new Date()) },
-    (v) => (!v ? t('host.endRequired') : new Date(v).getTime() <= Date.now() ? t('host.endPast') : ''));
+  const end = field(t('host.endsLabel'), { name: 'ends_at', type: 'datetime-local', required: true, value: defaultEnd(), min: toLocalInput(new Date()), max: toLocalInput(yearAhead()) },
+    (v) => (!v ? t('host.endRequired') : new Date(v).getTime() <= Date.now() ? t('host.endPast')
+      : new Date(v) > yearAhead() ? t('host.endTooLate') : ''));
   const error = h('p.form-error', { role: 'alert' });
   const submit = /** @type {HTMLButtonElement} */ (h('button.btn.primary', { type: 'submit' }, t('host.create')));
   return h('section.card', null,
@@ -151,7 +158,7 @@ export function hostEvent(main, id) {
     const queue = h('div.queue');
     const showState = () => {
       title.textContent = eventName(session);
-      const end = session.settings?.ends_at || session.ends_at;
+      const end = session.ends_at || session.settings?.ends_at || '';
       state.textContent = isOpen(session) ? t('host.endsAt', { time: timeOf(end) }) : t('host.endedAt', { time: timeOf(end) });
     };
     showState();
@@ -354,7 +361,7 @@ function rulesPanel(get, token, onSaved) {
     const st = s();
     const after = st.reveal === 'after_reveal';
     const limit = /** @type {HTMLInputElement} */ (h('input', { id: 'rule-limit', type: 'number', min: 1, max: 10000, inputmode: 'numeric', value: st.upload_limit_per_guest ?? '', placeholder: t('rules.unlimited') }));
-    const end = /** @type {HTMLInputElement} */ (h('input', { id: 'rule-end', type: 'datetime-local', value: toLocalInput(new Date(st.ends_at || get().ends_at)) }));
+    const end = h('input', { id: 'rule-end', type: 'datetime-local', value: toLocalInput(new Date(get().ends_at || st.ends_at || Date.now())), max: toLocalInput(yearAhead()) });
     const open = isOpen(get());
     const a = auth();
     replace(section,
