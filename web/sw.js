@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '563026f9830d';
+const VERSION = '99115c016d2f';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

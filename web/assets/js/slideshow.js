@@ -71,9 +71,11 @@ export function slideshow(main, id) {
       caption.textContent = '';
       waiting.textContent = hiddenByReveal() ? t('slideshow.revealLater') : t('slideshow.waiting');
       waiting.hidden = false;
+      stage.classList.add('empty');
       return;
     }
     waiting.hidden = true;
+    stage.classList.remove('empty');
     const p = fresh.shift();
     if (p) index = pictures.findIndex((x) => x.id === p.id);
     else index = (index + 1) % pictures.length;
