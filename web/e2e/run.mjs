@@ -234,7 +234,11 @@ try {
   });
 
   await step('guest joins with a name, gets a mission and can re-roll it', async () => {
-    await guestPage.goto(`/s/${sessionId}`);
+    // The way in without a QR scanner: paste the invitation link on the start page.
+    await guestPage.goto('/');
+    await guestPage.getByLabel('Invitation link or code').fill(`Join us! ${BASE}/s/${sessionId}`);
+    await guestPage.getByRole('button', { name: 'Join', exact: true }).click();
+    await guestPage.waitForURL(`**/s/${sessionId}`);
     await guestPage.getByLabel('Your name').waitFor();
     await shot(guestPage, '06-guest-join');
     await a11y(guestPage, '06-guest-join');
