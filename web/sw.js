@@ -37,7 +37,7 @@ const CACHE = `partypic-shell-${VERSION}`;
 const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+)?\/?$/;
 
 sw.addEventListener('install', (event) => {
-  // `reload` skips the HTTP cache: /assets/ is served as immutable, so only a fresh fetch sees a new release.
+  // `reload` skips the HTTP cache, so a release never caches a stale copy of a shell file.
   event.waitUntil(caches.open(CACHE)
     .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: 'reload' }))))
     .then(() => sw.skipWaiting()));
