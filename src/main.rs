@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 use partypic::{
     config::{Cli, Command},
     startup::{self, Application},
@@ -9,7 +9,24 @@ use partypic::{
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let rendered = err.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ");
+            eprintln!("partypic: configuration error: {first}");
+            return ExitCode::from(2);
+        }
+    };
     let settings = match cli.config.resolve() {
         Ok(settings) => settings,
         Err(message) => {

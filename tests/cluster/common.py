@@ -265,7 +265,7 @@ class Recorder:
     accounts (201), events (201), photos (finalize 201) with the exact bytes' hash. Verified
     after the failures: nothing acknowledged may be missing."""
 
-    def __init__(self, base: str, path: Path, workers: int = 2, pause: float = 0.3):
+    def __init__(self, base: str, path: Path, workers: int = 2, pause: float = 1.0):
         self.base, self.path, self.workers, self.pause = base, path, workers, pause
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()

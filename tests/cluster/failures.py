@@ -18,6 +18,8 @@ Usage: failures.py PHASE OUT_DIR
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -36,6 +38,24 @@ KILL_AT, TERM_AT = 15, 32
 PG_DOWN_AT, PG_DOWN_FOR = 12, 8
 S3_DOWN_AT, S3_DOWN_FOR = 34, 8
 FLOOD_AT = 12
+
+
+def _status(fn) -> int:
+    try:
+        return fn().status_code
+    except requests.RequestException:
+        return 0
+
+
+def login_burst(c: Cluster, email: str, password: str) -> tuple[list[int], list[threading.Thread]]:
+    """Three logins per replica at once through the load balancer; returns (statuses, threads)."""
+    statuses: list[int] = []
+    threads = [threading.Thread(target=lambda: statuses.append(_status(lambda: Api(c.url).login(email, password))))
+               for _ in range(3 * len(c.replica_ports))]
+    for t in threads:
+        t.start()
+    time.sleep(0.015)
+    return statuses, threads
 
 
 class Checks:
@@ -142,36 +162,53 @@ class LoadRun:
 
 def phase_kill_drain(c: Cluster, out: Path) -> dict:
     checks = Checks()
+    _, email, password = Api(c.url).register()  # for the burst at the kill; before the counts
     run = LoadRun(c, out, "kill-drain")
     killed, drained = 1, 2
     kp, dp = c.replica_ports[killed - 1], c.replica_ports[drained - 1]
 
     sleep_until(run.t0 + KILL_AT)
+    # A few slow requests (password checks, ~30 ms each) so the kill surely hits some in flight.
+    burst, burst_threads = login_burst(c, email, password)
     t_kill = time.time()
-    c.replica(killed, "kill")
+    os.kill(c.replica_pid(killed), signal.SIGKILL)
+    # The kernel tears a killed process down in a moment; until its sockets close, connections
+    # still land in its listen backlog. Both count as what it had in flight.
+    while port_open(kp):
+        time.sleep(0.001)
+    t_dead = time.time()
+    c.replica(killed, "kill")  # waits until it is gone
     log(f"SIGKILL replica {killed} (:{kp})")
     replacement_s = c.replica(killed, "start")
     log(f"replacement for replica {killed} ready after {replacement_s:.2f}s")
 
+    for t in burst_threads:
+        t.join()
     sleep_until(run.t0 + TERM_AT)
+    # The same before the drain: these must all finish on the draining replica.
+    term_burst, burst_threads = login_burst(c, email, password)
     t_term = time.time()
     drain_s = c.replica(drained, "term")
     t_term_end = time.time()
+    for t in burst_threads:
+        t.join()
     log(f"SIGTERM replica {drained} (:{dp}): exited after {drain_s:.2f}s")
     restart_s = c.replica(drained, "start")
 
     result = run.finish(checks)
     entries = c.access_log(run.log_offset)
     # Requests that were inside the killed replica when it died.
-    in_flight = [e for e in entries if kp in e["ports"] and e["start"] <= t_kill <= e["end"]]
-    killed_failed = [e for e in entries if kp in e["ports"] and is_failure(e) and e["end"] >= t_kill and e["start"] <= t_kill + 0.5]
+    in_flight = [e for e in entries if kp in e["ports"] and e["start"] <= t_dead and e["end"] >= t_kill]
+    killed_failed = [e for e in entries if kp in e["ports"] and is_failure(e) and e["end"] >= t_kill and e["start"] <= t_dead + 0.5]
     drain_window = [e for e in entries if dp in e["ports"] and e["end"] >= t_term - 0.5 and e["start"] <= t_term_end + 0.5]
     drained_failed = [e for e in drain_window if is_failure(e)]
+    drain_in_flight = [e for e in entries if dp in e["ports"] and e["start"] <= t_term <= e["end"]]
     all_failed = [e for e in entries if is_failure(e)]
     unexplained = [e for e in all_failed if e not in killed_failed]
     retried = [e for e in entries if len(e["ports"]) > 1]
     checks.check("zero failed requests from the drained replica", not drained_failed,
-                 {"requests_around_the_drain": len(drain_window), "failed": len(drained_failed), "drain_seconds": round(drain_s, 2)})
+                 {"requests_around_the_drain": len(drain_window), "in_flight_at_sigterm": len(drain_in_flight),
+                  "failed": len(drained_failed), "drain_seconds": round(drain_s, 2)})
     checks.check("failures from the killed replica bounded by what it had in flight",
                  len(killed_failed) <= len(in_flight),
                  {"in_flight_at_kill": len(in_flight), "failed": len(killed_failed),
@@ -179,12 +216,15 @@ def phase_kill_drain(c: Cluster, out: Path) -> dict:
     checks.check("no other failed requests during the run", not unexplained,
                  [f"{e['method']} {e['uri']} -> {e['status']} via {e['upstream']}" for e in unexplained][:10])
     result.update({
-        "killed_replica_port": kp, "drained_replica_port": dp,
+        "killed_replica_port": kp, "drained_replica_port": dp, "t_kill": t_kill, "kill_to_sockets_closed_ms": round((t_dead - t_kill) * 1000, 1),
         "replacement_ready_seconds": round(replacement_s, 2), "drain_seconds": round(drain_s, 2),
         "restart_after_drain_seconds": round(restart_s, 2),
         "in_flight_at_kill": len(in_flight), "failed_from_killed": len(killed_failed),
         "requests_around_drain": len(drain_window), "failed_from_drained": len(drained_failed),
         "retried_by_lb_on_another_replica": len(retried),
+        "burst_of_logins_at_kill": {str(k): burst.count(k) for k in sorted(set(burst))},
+        "burst_of_logins_at_sigterm": {str(k): term_burst.count(k) for k in sorted(set(term_burst))},
+        "in_flight_at_sigterm": len(drain_in_flight),
     })
     return finish("kill-drain", out, checks, result)
 

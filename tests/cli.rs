@@ -1,0 +1,93 @@
+//! The binary's edge: bad configuration is one clear line and a non-zero exit, never a panic.
+
+use std::process::Command;
+
+fn partypic(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_partypic"));
+    command
+        .args(args)
+        .env_clear()
+        .env("DATA_DIR", data.path())
+        .env("PORT", "0")
+        .env("HOST", "127.0.0.1");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run partypic");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_configuration_is_one_clear_line_and_exit_code_2() {
+    let cases: &[&[(&str, &str)]] = &[
+        &[("PORT", "eighty")],
+        &[("DATABASE_URL", "mysql://localhost/partypic")],
+        &[("DB_HOST", "db.internal")],
+        &[("S3_ENDPOINT", "http://127.0.0.1:9")],
+        &[
+            ("S3_ENDPOINT", "not a url"),
+            ("S3_ACCESS_KEY", "a"),
+            ("S3_SECRET_KEY", "b"),
+        ],
+        &[("JWT_SECRET", "short")],
+        &[("LOG_FORMAT", "xml")],
+        &[("HOST", "localhost")],
+    ];
+    for env in cases {
+        let (code, stderr) = partypic(&[], env);
+        assert_eq!(code, 2, "{env:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{env:?}: {stderr}");
+        assert!(
+            lines[0].starts_with("partypic: configuration error: "),
+            "{env:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let output = Command::new(env!("CARGO_BIN_EXE_partypic"))
+        .arg("--help")
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for setting in [
+        "DATABASE_URL",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_USER",
+        "DB_PASSWORD",
+        "DB_NAME",
+        "S3_ENDPOINT",
+        "S3_REGION",
+        "S3_BUCKET_NAME",
+        "S3_ACCESS_KEY",
+        "S3_SECRET_KEY",
+        "S3_SESSION_TOKEN",
+        "S3_FORCE_PATH_STYLE",
+        "S3_PUBLIC_ENDPOINT",
+        "S3_CORS_ORIGINS",
+        "JWT_SECRET",
+        "PUBLIC_URL",
+        "LOG_FORMAT",
+        "PORT",
+        "DATA_DIR",
+        "RATE_LIMIT_AUTH_PER_MINUTE",
+        "SHUTDOWN_TIMEOUT_SECS",
+    ] {
+        assert!(help.contains(setting), "--help does not mention {setting}");
+    }
+}
+
+#[test]
+fn migrate_applies_the_embedded_migrations_and_exits() {
+    let (code, stderr) = partypic(&["migrate"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+}
