@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '99115c016d2f';
+const VERSION = 'c62196c5b42f';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -327,6 +327,17 @@ try {
     assert.deepEqual(dims, [2560, 1920], 'downscaled on the device to at most 2560 px');
   });
 
+  await step('choosing the same photo again does not add a second copy', async () => {
+    const before = await guestPage.locator('.gallery .tile').count();
+    const finalized = guestPage.waitForResponse((r) => r.url().endsWith('/pictures/finalize-upload'));
+    await guestPage.locator('#pick').setInputFiles(path.join(TMP, 'small-photo.jpg'));
+    assert.ok((await finalized).ok());
+    await guestPage.waitForFunction(() => document.querySelectorAll('.uploads li').length === 0);
+    await guestPage.waitForTimeout(500);
+    assert.equal(await guestPage.locator('.gallery .tile').count(), before);
+    assert.equal(await hostPage.locator('.gallery .tile').count(), before);
+  }, { server: true });
+
   await step('a photo queued offline is sent by the service worker after its page was closed (Background Sync)', async () => {
     const ctx = await browser.newContext({ ...phone, baseURL: BASE });
     const p = await ctx.newPage();

@@ -23,6 +23,8 @@ export function notFound(view) {
 export function navigate(path, opts = {}) {
   if (opts.replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
+  // Keyboard and screen reader users start at the new content, not on a link that is gone.
+  document.getElementById('main')?.focus({ preventScroll: true });
   render();
   scrollTo(0, 0);
 }
