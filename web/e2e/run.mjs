@@ -292,7 +292,8 @@ try {
   });
 
   await step('the host\'s gallery shows the photos live, without a reload', async () => {
-    await hostPage.waitForFunction(() => document.querySelectorAll('.gallery .tile').length >= 2, null, { timeout: 20_000 });
+    // Well within the 15 s of the polling fallback: the server pushed them.
+    await hostPage.waitForFunction(() => document.querySelectorAll('.gallery .tile').length >= 2, null, { timeout: 8_000 });
     assert.equal(await hostPage.evaluate(() => /** @type {any} */ (window).__noReload), true, 'the host page was not reloaded');
   });
 
