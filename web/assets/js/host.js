@@ -137,13 +137,15 @@ export function hostEvent(main, id) {
   const cleanups = [];
   main.append(h('p.muted', null, t('gallery.loading')));
 
+  let gone = false;
   getSession(id).then((session) => {
+    if (gone) return;
     if (session.user_id !== a.sub) {
       replace(main, h('h1', null, eventName(session)), h('p', null, t('host.notYours')), h('a', { href: `/s/${id}` }, t('host.openGuest')));
       return;
     }
     build(session);
-  }).catch((e) => replace(main, h('p.form-error', null, e.message), h('a', { href: '/host' }, t('host.back'))));
+  }).catch((e) => { if (!gone) replace(main, h('p.form-error', null, e.message), h('a', { href: '/host' }, t('host.back'))); });
 
   /** @param {Session} session */
   function build(session) {
@@ -228,7 +230,7 @@ export function hostEvent(main, id) {
     }));
   }
 
-  return () => cleanups.forEach((fn) => fn());
+  return () => { gone = true; cleanups.forEach((fn) => fn()); };
 }
 
 /** @param {string} id */

@@ -23,6 +23,7 @@ export function slideshow(main, id) {
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
   let shownAt = 0;
+  let gone = false;
   /** @type {import('./api.js').Session | null} */
   let session = null;
 
@@ -105,6 +106,7 @@ export function slideshow(main, id) {
   (async () => {
     try {
       session = await getSession(id);
+      if (gone) return;
     } catch (e) {
       waiting.textContent = /** @type {Error} */ (e).message;
       return;
@@ -112,6 +114,7 @@ export function slideshow(main, id) {
     title.textContent = eventName(session);
     document.title = `${eventName(session)} · ${t('slideshow.title')}`;
     try { await load(); } catch { pictures = []; }
+    if (gone) return;
     next();
     cleanups.push(live(id, a ? { token: a.token } : {}, {
       created: arrived,
@@ -155,6 +158,7 @@ export function slideshow(main, id) {
   onMove();
 
   return () => {
+    gone = true;
     clearTimeout(timer);
     clearTimeout(idle);
     document.removeEventListener('keydown', onKey);
