@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '9a69c4a18612';
+const VERSION = 'd280ffa2ca72';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

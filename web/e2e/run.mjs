@@ -108,7 +108,9 @@ async function makeJpeg(page, name, w, hgt, text) {
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--disable-dev-shm-usage'],
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--disable-dev-shm-usage',
+    // A name that is not localhost, still served from this machine: a plain-http LAN address.
+    '--host-resolver-rules=MAP partypic.test 127.0.0.1'],
 });
 const killer = setTimeout(() => {
   console.log(`FAIL the whole run took longer than ${LIMIT_MS} ms`);
@@ -363,6 +365,29 @@ try {
     await ctx.close();
   });
 
+  await step('over plain http on the LAN (no secure context) a guest still uploads, through the camera app input', async () => {
+    const lan = new URL(BASE);
+    lan.hostname = 'partypic.test';
+    const ctx = await browser.newContext({ ...phone, baseURL: lan.origin });
+    const p = await ctx.newPage();
+    watch(p, 'lan');
+    await p.goto(`/s/${sessionId}`);
+    assert.equal(await p.evaluate(() => isSecureContext), false);
+    await p.getByLabel('Your name').fill('Eve');
+    await p.getByRole('button', { name: 'Let\'s go' }).click();
+    await p.getByText('Hi Eve').waitFor();
+    const file = await makeJpeg(p, 'lan.jpg', 1600, 1200, 'LAN');
+    const [chooser] = await Promise.all([p.waitForEvent('filechooser'), p.getByRole('button', { name: 'Take a photo' }).click()]);
+    await chooser.setFiles(file);
+    await p.locator('.gallery .tile button[aria-label^="Photo by Eve"]').waitFor({ timeout: 20_000 });
+    await hostPage.locator('.gallery .tile button[aria-label^="Photo by Eve"]').waitFor({ timeout: 20_000 });
+    const pic = (await (await hostPage.request.get(`/pictures/session?sessionId=${sessionId}`)).json()).find((/** @type {any} */ x) => x.u_name === 'Eve');
+    const token = await hostPage.evaluate(() => JSON.parse(localStorage.getItem('pp.auth') || '{}').token);
+    assert.equal((await hostPage.request.delete(`/pictures/${pic.id}`, { headers: { Authorization: `Bearer ${token}` } })).status(), 204);
+    await hostPage.locator('.gallery .tile button[aria-label^="Photo by Eve"]').waitFor({ state: 'detached' });
+    await ctx.close();
+  });
+
   await step('guest gallery and lightbox', async () => {
     await guestPage.locator('.gallery .tile button').first().click();
     await guestPage.locator('dialog.lightbox[open]').waitFor();
@@ -545,7 +570,7 @@ try {
     const card = hostPage.locator('a.event-card').filter({ hasText: 'Anna & Ben\'s Wedding' });
     await card.waitFor();
     await card.getByText('Ended').first().waitFor();
-    await card.getByText('2 guests').waitFor(); // Carla and Dora
+    await card.getByText('3 guests').waitFor(); // Carla, Dora, Eve
     await shot(hostPage, '21-host-events');
     await a11y(hostPage, '21-host-events');
   }, { server: true });

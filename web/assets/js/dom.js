@@ -103,3 +103,16 @@ export function icon(name) {
   svg.append(path);
   return svg;
 }
+
+/**
+ * A random UUID. crypto.randomUUID exists only in secure contexts, and a phone that joins a
+ * self-hosted server over plain http on the LAN is not one.
+ */
+export function uid() {
+  if (typeof crypto.randomUUID === 'function' && isSecureContext) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

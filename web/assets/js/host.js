@@ -1,7 +1,7 @@
 // `/host` (the host's events, create one) and `/host/{id}` (run one event: share, missions,
 // photos with moderation, rules, download, end).
 import { api, auth, logout, getSession, eventName, isOpen, joinUrl, ApiError } from './api.js';
-import { h, replace, timeOf, toast } from './dom.js';
+import { h, replace, timeOf, toast, uid } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
 import { t } from './i18n.js';
@@ -284,7 +284,7 @@ function missionsPanel(session, token, onSaved) {
   function add(texts) {
     const clean = texts.map((s) => s.trim()).filter(Boolean);
     if (!clean.length) return;
-    items.push(...clean.map((description) => ({ id: crypto.randomUUID(), description: description.slice(0, 300) })));
+    items.push(...clean.map((description) => ({ id: uid(), description: description.slice(0, 300) })));
     touch();
     draw();
   }

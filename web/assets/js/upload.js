@@ -2,6 +2,7 @@
 // IndexedDB first, so a photo taken offline (or interrupted by a closed tab) is sent later.
 import { api, ApiError } from './api.js';
 import { t } from './i18n.js';
+import { uid } from './dom.js';
 
 export const MAX_EDGE = 2560;
 const ALLOWED = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/heif', 'image/gif'];
@@ -174,7 +175,7 @@ export class Uploader extends EventTarget {
   add(blob, filename, missionId, prepared = false) {
     /** @type {Job} */
     const job = {
-      id: crypto.randomUUID(), sessionId: this.sessionId, userId: this.guest.id, uName: this.guest.name,
+      id: uid(), sessionId: this.sessionId, userId: this.guest.id, uName: this.guest.name,
       missionId, filename, blob, state: 'preparing', progress: 0, created: Date.now(),
     };
     this.jobs.set(job.id, job);
