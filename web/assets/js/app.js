@@ -24,7 +24,7 @@ function header() {
   const bar = /** @type {HTMLElement} */ (document.getElementById('topbar'));
   replace(bar,
     h('a.brand', { href: '/', 'aria-label': t('nav.home') },
-      h('img', { src: '/assets/icon.svg', alt: '', width: 28, height: 28 }), 'PartyPic'),
+      h('img', { src: '/assets/icon.svg', alt: '', width: 28, height: 28 }), h('span.brand-name', null, 'PartyPic')),
     h('nav', null,
       auth() ? h('a', { href: '/host' }, t('nav.host')) : null,
       h('button.lang', {
