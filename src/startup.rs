@@ -149,7 +149,12 @@ impl Application {
 
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let events = match &settings.database {
-            DatabaseSettings::Postgres { url } => EventBus::postgres(url, shutdown.subscribe())?,
+            DatabaseSettings::Postgres { url } => {
+                with_retries("event listener", || {
+                    EventBus::postgres(url, shutdown.subscribe())
+                })
+                .await?
+            }
             DatabaseSettings::Sqlite { .. } => EventBus::in_process(),
         };
         let thumbnails = Thumbnailer::new(

@@ -77,16 +77,19 @@ impl EventBus {
 
     /// Publishes through PostgreSQL and relays every notification (ours included) to local
     /// subscribers, reconnecting after database outages until `stop` fires.
-    pub fn postgres(url: &str, stop: watch::Receiver<bool>) -> anyhow::Result<Self> {
+    /// The first LISTEN is in place when this returns, so no event published after start-up
+    /// is missed.
+    pub async fn postgres(url: &str, stop: watch::Receiver<bool>) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy(url)?;
+        let listener = listen(&pool).await?;
         let bus = Self {
             local: broadcast::channel(BUFFER).0,
             transport: Transport::Postgres(pool.clone()),
         };
-        tokio::spawn(relay(pool, bus.local.clone(), stop));
+        tokio::spawn(relay(pool, Some(listener), bus.local.clone(), stop));
         Ok(bus)
     }
 
@@ -118,27 +121,32 @@ impl EventBus {
     }
 }
 
+async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
 async fn relay(
     pool: PgPool,
+    mut connected: Option<PgListener>,
     local: broadcast::Sender<SessionEvent>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(err) => {
-                tracing::warn!(error = %err, "event listener cannot connect; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                    _ = stop.changed() => return,
+        let mut listener = match connected.take() {
+            Some(listener) => listener,
+            None => match listen(&pool).await {
+                Ok(listener) => listener,
+                Err(err) => {
+                    tracing::warn!(error = %err, "event listener cannot LISTEN; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                        _ = stop.changed() => return,
+                    }
                 }
-            }
+            },
         };
-        if let Err(err) = listener.listen(CHANNEL).await {
-            tracing::warn!(error = %err, "event listener cannot LISTEN; retrying");
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            continue;
-        }
         loop {
             tokio::select! {
                 received = listener.recv() => match received {

@@ -258,8 +258,6 @@ async fn live_events_cross_replicas_through_postgres() {
     )
     .await;
     stream.next_named("guests", Duration::from_secs(5)).await;
-    // Give the second replica's LISTEN connection a moment to be established.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let picture = first
         .upload(session_id, encode(32, 32, ImageFormat::Jpeg))
         .await;

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -324,14 +325,16 @@ class Prober:
     def window(self, names, t_from: float, t_to: float) -> list[dict]:
         return [s for s in self.samples if s["name"] in names and t_from <= s["t"] <= t_to]
 
-    def recovered_after(self, names, t: float, until: float) -> float | None:
-        """Seconds after t from which every probe of `names` succeeded (up to `until`)."""
-        last_bad = t
-        for s in self.samples:
-            if s["name"] in names and t <= s["t"] <= until and not (200 <= s["status"] < 300):
-                last_bad = max(last_bad, s["t"] + s["s"])
-        later = [s for s in self.samples if s["name"] in names and last_bad < s["t"] <= until]
-        return round(last_bad - t, 2) if later else None
+    def recovered_after(self, names, t: float, hold: float = 3.0) -> float | None:
+        """Seconds after t until every probe of `names` succeeds and keeps succeeding for
+        `hold` seconds; None if that never happened."""
+        tau = t
+        for s in sorted((s for s in self.samples if s["name"] in names and s["t"] >= t), key=lambda s: s["t"]):
+            if not 200 <= s["status"] < 300:
+                tau = max(tau, s["t"] + s["s"])
+            elif s["t"] >= tau + hold:
+                return round(tau - t, 2)
+        return None
 
 
 def summarize(samples: list[dict]) -> dict:
@@ -364,6 +367,24 @@ def port_open(port: int) -> bool:
         s.close()
 
 
+def garage_start(garage_dir: Path, port: int) -> None:
+    """Starts the stopped Garage again on its own data and configuration (what a restarted S3
+    server is); its pid goes where scripts/lib/garage.sh stop looks for it."""
+    garage = shutil.which("garage") or str(Path.home() / ".cargo/bin/garage")
+    with open(garage_dir / "garage.log", "ab") as logf:
+        proc = subprocess.Popen([garage, "server"], env={**os.environ, "GARAGE_CONFIG_FILE": str(garage_dir / "garage.toml")},
+                                stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    (garage_dir / "garage.pid").write_text(str(proc.pid))
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise RuntimeError("Garage did not come back")
+
+
 def phase_dependencies(c: Cluster, out: Path) -> dict:
     checks = Checks()
     api = Api(c.url)
@@ -382,26 +403,37 @@ def phase_dependencies(c: Cluster, out: Path) -> dict:
 
     # 1. PostgreSQL stopped and started again (the real cluster: started again whatever happens).
     sleep_until(run.t0 + PG_DOWN_AT)
+    t_pg_stop = time.time()
     try:
         pg_ctl("stop")
         t_pg_down = time.time()
-        log("PostgreSQL stopped")
+        log(f"PostgreSQL stopped ({t_pg_down - t_pg_stop:.1f}s to stop)")
         time.sleep(PG_DOWN_FOR)
     finally:
-        pg_ctl("start")
-    t_pg_up = time.time()
-    log(f"PostgreSQL started again ({t_pg_up - t_pg_down:.1f}s down)")
+        # Started again whatever happened; the moment it accepts connections is what counts.
+        starter = threading.Thread(target=pg_ctl, args=("start",))
+        starter.start()
+        while not port_open(5432) and starter.is_alive():
+            time.sleep(0.01)
+        t_pg_up = time.time()
+        starter.join()
+        if not port_open(5432):
+            pg_ctl("start")
+    log(f"PostgreSQL accepts connections again ({t_pg_up - t_pg_down:.1f}s down)")
 
     # 2. The S3 server (Garage) stopped and started again.
     sleep_until(run.t0 + S3_DOWN_AT)
     garage_dir = c.dir / "garage"
     subprocess.run([str(ROOT / "scripts/lib/garage.sh"), "stop", str(garage_dir)], check=True)
+    deadline = time.time() + 20
     while port_open(s3_port):
+        if time.time() > deadline:
+            raise RuntimeError("Garage did not stop")
         time.sleep(0.05)
     t_s3_down = time.time()
     log("Garage (S3) stopped")
     time.sleep(S3_DOWN_FOR)
-    subprocess.run([str(ROOT / "scripts/lib/garage.sh"), "start", str(garage_dir), str(s3_port)], check=True, capture_output=True)
+    garage_start(garage_dir, s3_port)
     t_s3_up = time.time()
     log(f"Garage (S3) started again ({t_s3_up - t_s3_down:.1f}s down)")
 
@@ -419,11 +451,11 @@ def phase_dependencies(c: Cluster, out: Path) -> dict:
                  {"slowest_s": worst})
     first_unready = {}
     for name in readyz:
-        hit = [s for s in prober.window([name], t_pg_down - 1, t_pg_up) if s["status"] == 503]
-        first_unready[name] = round(hit[0]["t"] + hit[0]["s"] - t_pg_down, 2) if hit else None
+        hit = [s for s in prober.window([name], t_pg_stop, t_pg_up) if s["status"] == 503]
+        first_unready[name] = round(hit[0]["t"] + hit[0]["s"] - t_pg_stop, 2) if hit else None
     checks.check("PostgreSQL down: /readyz turns 503 on every replica", all(v is not None for v in first_unready.values()),
                  {"seconds_after_stop": first_unready})
-    pg_recovery = prober.recovered_after(db_probes + readyz, t_pg_up, t_s3_down)
+    pg_recovery = prober.recovered_after(db_probes + readyz, t_pg_up)
     checks.check("PostgreSQL back: replicas recover by themselves within 10 s", pg_recovery is not None and pg_recovery <= 10,
                  {"seconds_after_start": pg_recovery})
     pids_after = {i: c.replica_pid(i) for i in pids}
@@ -440,21 +472,21 @@ def phase_dependencies(c: Cluster, out: Path) -> dict:
     checks.check("S3 down: the other endpoints keep working",
                  bool(others) and all(200 <= s["status"] < 300 for s in others), summarize(others))
     early = prober.window(["gallery", "init_upload", "finalize"], t_s3_down, t_s3_down + flag_delay)
-    s3_recovery = prober.recovered_after(["gallery", "init_upload", "finalize"] + readyz, t_s3_up, time.time())
+    s3_recovery = prober.recovered_after(["gallery", "init_upload", "finalize"] + readyz, t_s3_up)
     checks.check("S3 back: uploads and galleries recover within 10 s", s3_recovery is not None and s3_recovery <= 10,
                  {"seconds_after_start": s3_recovery})
     ready_during_s3 = summarize(prober.window(readyz, *s3_window))
 
     result.update({
         "postgres": {"down_seconds": round(t_pg_up - t_pg_down, 2), "probes_while_down": summarize(down),
-                     "readyz_503_seconds_after_stop": first_unready, "recovery_seconds": pg_recovery},
+                     "seconds_to_stop": round(t_pg_down - t_pg_stop, 2), "readyz_503_seconds_after_stop_began": first_unready, "recovery_seconds": pg_recovery},
         "s3": {"down_seconds": round(t_s3_up - t_s3_down, 2), "photo_probes_while_down": summarize(photo),
                "other_probes_while_down": summarize(others), "photo_probes_first_3s": summarize(early),
                "readyz_while_down": ready_during_s3, "recovery_seconds": s3_recovery},
         "probes": summarize(prober.samples),
     })
     (out / "dependencies-probes.json").write_text(json.dumps(
-        {"t_pg_down": t_pg_down, "t_pg_up": t_pg_up, "t_s3_down": t_s3_down, "t_s3_up": t_s3_up, "samples": prober.samples}))
+        {"t_pg_stop": t_pg_stop, "t_pg_down": t_pg_down, "t_pg_up": t_pg_up, "t_s3_down": t_s3_down, "t_s3_up": t_s3_up, "samples": prober.samples}))
     return finish("dependencies", out, checks, result)
 
 

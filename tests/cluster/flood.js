@@ -24,18 +24,18 @@ for (const what of ['heartbeat', 'gallery']) {
   for (const when of ['before', 'during', 'after']) probes[`${what}_${when}`] = new Trend(`${what}_${when}`, true);
 }
 
-const probe = (when, startTime, duration) => ({
+const probeScenario = (when, startTime, duration) => ({
   executor: 'constant-arrival-rate', rate: 10, timeUnit: '1s', duration: `${duration}s`, startTime: `${startTime}s`,
   preAllocatedVUs: 5, maxVUs: 20, exec: 'probe', env: { WHEN: when },
 });
 
 export const options = {
   scenarios: {
-    probe_before: probe('before', 0, BEFORE),
+    probe_before: probeScenario('before', 0, BEFORE),
     flood: { executor: 'constant-vus', vus: VUS, duration: `${SECONDS}s`, startTime: `${BEFORE}s`, exec: 'flood', gracefulStop: '15s' },
     // Measured once the flood has filled the queues.
-    probe_during: probe('during', BEFORE + 2, SECONDS - 3),
-    probe_after: probe('after', BEFORE + SECONDS + 8, 6),
+    probe_during: probeScenario('during', BEFORE + 2, SECONDS - 3),
+    probe_after: probeScenario('after', BEFORE + SECONDS + 8, 6),
   },
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(95)'],
 };
