@@ -18,7 +18,8 @@ use super::ApiError;
 #[exclude = "scripts/*"]
 #[exclude = "package.json"]
 #[exclude = "package-lock.json"]
-#[exclude = "tsconfig.json"]
+#[exclude = "tsconfig*.json"]
+#[exclude = "README.md"]
 #[exclude = ".gitignore"]
 struct WebAssets;
 
