@@ -1,0 +1,61 @@
+-- Generic wrk script for bench/run: one endpoint per run, described by the environment.
+--   BENCH_METHOD, BENCH_PATH   the request (path includes the query string)
+--   BENCH_BODY                 JSON body; "{uniq}" becomes a value unique in this run
+--   BENCH_TOKEN                optional Bearer token
+--   BENCH_OUT                  where done() writes its JSON summary
+-- wrk counts every response with status > 399 as a status error; bench/run subtracts them.
+
+local method = os.getenv("BENCH_METHOD") or "GET"
+local path = os.getenv("BENCH_PATH") or "/healthz"
+local body = os.getenv("BENCH_BODY")
+local token = os.getenv("BENCH_TOKEN")
+local run_id = os.getenv("BENCH_RUN_ID") or tostring(os.time())
+local out = os.getenv("BENCH_OUT")
+
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+local headers = {}
+local counter = 0
+local fixed_request
+
+function init(args)
+  headers["Content-Type"] = "application/json"
+  if token and token ~= "" then
+    headers["Authorization"] = "Bearer " .. token
+  end
+  if not (body and body:find("{uniq}", 1, true)) then
+    fixed_request = wrk.format(method, path, headers, body ~= "" and body or nil)
+  end
+end
+
+function request()
+  if fixed_request then
+    return fixed_request
+  end
+  counter = counter + 1
+  local uniq = run_id .. "-" .. id .. "-" .. counter
+  return wrk.format(method, path, headers, (body:gsub("{uniq}", uniq)))
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  local json = string.format(
+    '{"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency_us":{"p50":%d,"p95":%d,"p99":%d,"max":%d}}',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max)
+  if out and out ~= "" then
+    local f = assert(io.open(out, "w"))
+    f:write(json, "\n")
+    f:close()
+  else
+    io.write(json, "\n")
+  end
+end
