@@ -31,12 +31,16 @@ STEPS=("$@")
 # shellcheck source=../../scripts/cluster/lib.sh
 . "$ROOT/scripts/cluster/lib.sh"
 
+# One run at a time on a machine: the postgres step restarts the shared PostgreSQL.
+exec 9>"${TMPDIR:-/tmp}/partypic-cluster-tests.lock"
+flock -w 900 9 || { echo "another tests/cluster/run.sh holds the lock" >&2; exit 1; }
+
 rm -rf "$OUT"
 mkdir -p "$OUT"
 PARTYPIC_CLUSTER_DIR=$(mktemp -d /tmp/partypic-cluster-test.XXXXXX)
 CLUSTER_PORT=$(free_port)
 CLUSTER_PROM_PORT=$(free_port)
-export PARTYPIC_CLUSTER_DIR CLUSTER_PORT CLUSTER_PROM_PORT CLUSTER_DB=partypic_cluster_test
+export PARTYPIC_CLUSTER_DIR CLUSTER_PORT CLUSTER_PROM_PORT CLUSTER_DB=partypic_cluster_test_$$
 # Small uploads limit for the oversize tests; rate limiting off under load (security turns it on).
 export PARTYPIC_CLUSTER_ENV="MAX_UPLOAD_BYTES=1048576 RATE_LIMIT_AUTH_PER_MINUTE=0"
 
@@ -55,7 +59,7 @@ cleanup() {
         cp "$f" "$OUT/logs/$(basename "$(dirname "$f")").log" 2>/dev/null || true
       done
     fi
-    scripts/local-cluster down || true
+    scripts/local-cluster down 9>&- || true
   fi
   rm -rf "$PARTYPIC_CLUSTER_DIR"
   exit "$rc"
@@ -69,7 +73,7 @@ loadtest/scripts/ensure-tools.sh >/dev/null
 (cd loadtest && npm run --silent build </dev/null >/dev/null)
 
 step "local cluster: 3 replicas, nginx, Prometheus, Garage, PostgreSQL ($PARTYPIC_BIN)"
-scripts/local-cluster up 3
+scripts/local-cluster up 3 9>&-  # the processes it starts must not hold the lock
 eval "$(scripts/local-cluster env)"
 
 failed=()
