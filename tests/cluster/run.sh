@@ -94,11 +94,11 @@ schemathesis_step() {
   "$PY" tests/cluster/openapi_links.py "$CLUSTER_URL" "$OUT/openapi-links.json"
   local rc=0
   # Single requests first (examples, coverage, fuzzing), then chains along the links.
-  "$st" run "$OUT/openapi-links.json" --url "$CLUSTER_URL" --checks not_a_server_error \
+  timeout --kill-after=30 $((seconds + 120)) "$st" run "$OUT/openapi-links.json" --url "$CLUSTER_URL" --checks not_a_server_error \
     --header "Authorization: Bearer $token" --phases examples,coverage,fuzzing --max-time "$seconds" \
     --workers 2 --request-timeout 10 --no-color --report junit --report-dir "$OUT/schemathesis-single" </dev/null \
     | tee "$OUT/schemathesis-single.log" | tail -n 25 || rc=1
-  "$st" run "$OUT/openapi-links.json" --url "$CLUSTER_URL" --checks not_a_server_error \
+  timeout --kill-after=30 $((seconds + 120)) "$st" run "$OUT/openapi-links.json" --url "$CLUSTER_URL" --checks not_a_server_error \
     --header "Authorization: Bearer $token" --phases stateful --max-time "$seconds" \
     --workers 2 --request-timeout 10 --no-color --report junit --report-dir "$OUT/schemathesis-stateful" </dev/null \
     | tee "$OUT/schemathesis-stateful.log" | tail -n 25 || rc=1
@@ -116,9 +116,11 @@ logs_step() {
 
 for s in "${STEPS[@]}"; do
   case $s in
-  any-replica | kill-drain | postgres | s3 | overload) run_step "$s" "$PY" tests/cluster/failures.py "$s" "$OUT" ;;
+  # Each step bounded; SIGINT lets a step clean up (PostgreSQL is started again in a finally).
+  any-replica | kill-drain | postgres | s3 | overload)
+    run_step "$s" timeout --signal=INT --kill-after=30 400 "$PY" tests/cluster/failures.py "$s" "$OUT" ;;
   schemathesis) run_step schemathesis schemathesis_step ;;
-  security) run_step security "$PY" tests/cluster/security.py "$OUT" ;;
+  security) run_step security timeout --signal=INT --kill-after=30 400 "$PY" tests/cluster/security.py "$OUT" ;;
   logs) run_step "replica logs" logs_step ;;
   *) echo "unknown step $s" >&2; failed+=("$s") ;;
   esac
