@@ -52,11 +52,16 @@ fn unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
 
 fn session_from_row(row: &PgRow) -> Result<SessionRecord, sqlx::Error> {
     let missions: Json<MissionList> = row.try_get("missions")?;
-    let settings: Json<serde_json::Value> = row.try_get("settings")?;
+    let settings: String = row.try_get("settings")?;
+    let id: Uuid = row.try_get("id")?;
+    let settings = serde_json::from_str(&settings).unwrap_or_else(|err| {
+        tracing::warn!(session = %id, error = %err, "unreadable event settings; using none");
+        serde_json::Value::Object(serde_json::Map::new())
+    });
     Ok(SessionRecord {
-        id: row.try_get("id")?,
+        id,
         user_id: row.try_get("user_id")?,
-        settings: settings.0,
+        settings,
         missions: missions.0,
         created_at: row.try_get("created_at")?,
         ends_at: row.try_get("ends_at")?,
@@ -109,6 +114,10 @@ fn user_from_row(row: &PgRow) -> Result<UserRecord, sqlx::Error> {
 const PICTURE_COLUMNS: &str = "id, session_id, u_name, original_filename, s3_key, s3_bucket, mimetype, \
      filesize_bytes, mission_id, created_at, user_id, status, content_hash, thumb_key, thumb_status";
 const SESSION_COLUMNS: &str = "id, user_id, settings, missions, created_at, ends_at";
+/// Settings are read as text: a value jsonb keeps but serde cannot read back must not make the
+/// event unreadable (it decodes as `{}` instead).
+const SESSION_SELECT: &str =
+    "id, user_id, settings::text AS settings, missions, created_at, ends_at";
 const USER_COLUMNS: &str = "id, email, email_normalized, username, password_hash, created_at";
 
 #[async_trait]
@@ -196,7 +205,7 @@ impl Database for PostgresDatabase {
 
     async fn session(&self, id: Uuid) -> DbResult<Option<SessionRecord>> {
         let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+            "SELECT {SESSION_SELECT} FROM sessions WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -210,7 +219,7 @@ impl Database for PostgresDatabase {
 
     async fn sessions_of_user(&self, user_id: Uuid) -> DbResult<Vec<SessionSummary>> {
         let rows = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS},
+            "SELECT {SESSION_SELECT},
                     (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
                     (SELECT COUNT(*) FROM session_users g WHERE g.session_id = s.id) AS guest_count
              FROM sessions s WHERE user_id = $1 ORDER BY created_at DESC"
@@ -237,7 +246,7 @@ impl Database for PostgresDatabase {
         missions: &MissionList,
     ) -> DbResult<Option<SessionRecord>> {
         let row = sqlx::query(&format!(
-            "UPDATE sessions SET missions = $2 WHERE id = $1 RETURNING {SESSION_COLUMNS}"
+            "UPDATE sessions SET missions = $2 WHERE id = $1 RETURNING {SESSION_SELECT}"
         ))
         .bind(id)
         .bind(Json(missions))
@@ -257,7 +266,7 @@ impl Database for PostgresDatabase {
         ends_at: DateTime<Utc>,
     ) -> DbResult<Option<SessionRecord>> {
         let row = sqlx::query(&format!(
-            "UPDATE sessions SET settings = $2, ends_at = $3 WHERE id = $1 RETURNING {SESSION_COLUMNS}"
+            "UPDATE sessions SET settings = $2, ends_at = $3 WHERE id = $1 RETURNING {SESSION_SELECT}"
         ))
         .bind(id)
         .bind(Json(settings))

@@ -66,8 +66,26 @@ fn parse_time(value: &Value) -> Result<DateTime<Utc>, Invalid> {
         .ok_or_else(|| invalid("settings.ends_at must be an RFC 3339 date-time"))
 }
 
+/// Numbers beyond ±2^53 do not survive every store and client (PostgreSQL keeps them exactly
+/// and prints integers serde cannot read back); settings never need them.
+const MAX_SETTINGS_NUMBER: f64 = 9_007_199_254_740_992.0;
+
+fn numbers_in_range(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .is_some_and(|f| f.is_finite() && f.abs() <= MAX_SETTINGS_NUMBER),
+        Value::Array(items) => items.iter().all(numbers_in_range),
+        Value::Object(map) => map.values().all(numbers_in_range),
+        _ => true,
+    }
+}
+
 /// Checks the fields PartyPic understands; other keys are kept as the client sent them.
 fn check_known_fields(settings: &Map<String, Value>) -> Result<(), Invalid> {
+    if !settings.values().all(numbers_in_range) {
+        return Err(invalid("settings numbers must lie between -2^53 and 2^53"));
+    }
     for (field, max) in [
         ("name", MAX_NAME_CHARS),
         ("description", MAX_DESCRIPTION_CHARS),
@@ -208,6 +226,8 @@ mod tests {
             json!({"reveal": "never"}),
             json!({"upload_limit_per_guest": 0}),
             json!({"upload_limit_per_guest": 2.5}),
+            json!({"n": 1.797_693_134_862_315_7e308}),
+            json!({"deep": [{"n": -1e20}]}),
         ] {
             assert!(new_event_settings(Some(bad.clone()), now).is_err(), "{bad}");
         }

@@ -250,3 +250,37 @@ async fn nul_characters_anywhere_in_a_body_are_a_400_on_postgres() {
         .await;
     assert_error(response, StatusCode::BAD_REQUEST).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_numbers_in_settings_are_a_400_and_never_poison_the_event() {
+    let (app, _env) = TestApp::spawn(Backend::PostgresS3).await;
+    let host = app.register().await;
+    let huge = json!({"settings": {"n": 1.797_693_134_862_315_7e308}});
+    assert_error(
+        app.post_json_auth("/sessions/create", &host.token, &huge)
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let session_id = app.create_session(&host).await;
+    let path = format!("/sessions/{session_id}/settings");
+    assert_error(
+        app.post_json_auth(&path, &host.token, &huge).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/sessions/get?sessionId={session_id}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let mine = app
+        .client
+        .get(app.url("/sessions/mine"))
+        .bearer_auth(&host.token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(mine.status(), StatusCode::OK);
+}
