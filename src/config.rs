@@ -132,6 +132,14 @@ pub struct Config {
     /// Password hashes allowed to wait before answering 503 + Retry-After (default: 16 per hashing slot).
     #[arg(long, env = "HASH_QUEUE_LIMIT")]
     pub hash_queue_limit: Option<usize>,
+    /// Nice value (0-19) of the threads that hash passwords and make thumbnails: under load,
+    /// request handling and the database get the CPU first (Linux).
+    #[arg(long, env = "WORKER_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub worker_nice: i32,
+    /// Memory for rendered gallery pages in MiB (0 = no cache). Pages are dropped when their
+    /// event changes on any replica, and after a few seconds at most.
+    #[arg(long, env = "GALLERY_CACHE_MB", default_value_t = 32)]
+    pub gallery_cache_mb: u64,
 
     /// Login/register attempts per minute and client IP (0 = off; keep it off for load tests).
     #[arg(long, env = "RATE_LIMIT_AUTH_PER_MINUTE", default_value_t = 0)]
@@ -195,6 +203,8 @@ pub struct HashSettings {
     pub parallelism: u32,
     pub concurrency: usize,
     pub queue_limit: usize,
+    /// Nice value of the hashing threads.
+    pub nice: i32,
 }
 
 /// Validated configuration: everything below the edge trusts it.
@@ -211,6 +221,10 @@ pub struct Settings {
     pub public_url: Option<Url>,
     pub max_upload_bytes: u64,
     pub hashing: HashSettings,
+    /// Nice value of the background threads (thumbnails).
+    pub worker_nice: i32,
+    /// Byte budget of the rendered-gallery cache; 0 disables it.
+    pub gallery_cache_bytes: u64,
     pub db_max_connections: u32,
     pub db_acquire_timeout: Duration,
     pub shutdown_timeout: Duration,
@@ -394,7 +408,10 @@ impl Config {
                 parallelism: self.argon2_parallelism,
                 concurrency,
                 queue_limit,
+                nice: self.worker_nice,
             },
+            worker_nice: self.worker_nice,
+            gallery_cache_bytes: self.gallery_cache_mb.saturating_mul(1024 * 1024),
             db_max_connections: self.db_max_connections,
             db_acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),

@@ -17,6 +17,7 @@ pub const PHOTOS_TOTAL: &str = "partypic_photos_total";
 pub const SESSIONS_CREATED_TOTAL: &str = "partypic_sessions_created_total";
 pub const PHOTOS_UPLOADED_TOTAL: &str = "partypic_photos_uploaded_total";
 pub const PASSWORD_HASH_QUEUE: &str = "partypic_password_hash_queue";
+pub const GALLERY_CACHE_TOTAL: &str = "partypic_gallery_cache_requests_total";
 
 /// The `route` label for requests no route matched; keeps label cardinality bounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -39,6 +40,8 @@ pub struct Metrics {
     pub sessions_created: IntCounter,
     pub photos_uploaded: IntCounter,
     pub password_hash_queue: IntGauge,
+    /// Gallery requests by `result`: hit, miss (rendered and kept) or bypass (not cacheable).
+    pub gallery_cache: IntCounterVec,
 }
 
 impl Metrics {
@@ -82,7 +85,15 @@ impl Metrics {
         registry.register(Box::new(photos_total.clone()))?;
         registry.register(Box::new(sessions_created.clone()))?;
         registry.register(Box::new(photos_uploaded.clone()))?;
+        let gallery_cache = IntCounterVec::new(
+            Opts::new(
+                GALLERY_CACHE_TOTAL,
+                "Gallery requests by cache result (hit, miss, bypass).",
+            ),
+            &["result"],
+        )?;
         registry.register(Box::new(password_hash_queue.clone()))?;
+        registry.register(Box::new(gallery_cache.clone()))?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
@@ -97,6 +108,7 @@ impl Metrics {
             sessions_created,
             photos_uploaded,
             password_hash_queue,
+            gallery_cache,
         })
     }
 

@@ -17,7 +17,7 @@ use crate::{
     db::{Database, postgres::PostgresDatabase, sqlite::SqliteDatabase},
     domain::{password::PasswordHasher, token::TokenIssuer},
     events::EventBus,
-    http::{self, AppState, SharedState, rate_limit::AuthRateLimiter},
+    http::{self, AppState, SharedState, gallery_cache::GalleryCache, rate_limit::AuthRateLimiter},
     metrics::{self, Metrics},
     store::{
         PhotoStore,
@@ -162,13 +162,15 @@ impl Application {
             store.clone(),
             events.clone(),
             settings.max_upload_bytes,
-        );
+            settings.worker_nice,
+        )?;
         let state = Arc::new(AppState {
             db,
             store,
             local_store,
             shutdown,
             events,
+            gallery_cache: GalleryCache::new(settings.gallery_cache_bytes),
             thumbnails,
             auth_limiter: AuthRateLimiter::new(
                 settings.auth_rate_limit.0,

@@ -14,6 +14,7 @@ use crate::{
     },
     events::{EventBus, SessionEvent},
     store::PhotoStore,
+    workers::WorkerPool,
 };
 
 /// Pictures left pending this long (a replica died mid-job, the store was down) are retried.
@@ -26,6 +27,8 @@ pub struct Thumbnailer {
     store: Arc<dyn PhotoStore>,
     events: EventBus,
     slots: Semaphore,
+    /// One low-priority thread: decoding is CPU- and memory-hungry and never urgent.
+    decoder: WorkerPool,
     max_source_bytes: u64,
 }
 
@@ -35,14 +38,16 @@ impl Thumbnailer {
         store: Arc<dyn PhotoStore>,
         events: EventBus,
         max_source_bytes: u64,
-    ) -> Arc<Self> {
-        Arc::new(Self {
+        nice: i32,
+    ) -> std::io::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
             db,
             store,
             events,
             slots: Semaphore::new(1),
+            decoder: WorkerPool::new("thumbnail", 1, nice)?,
             max_source_bytes,
-        })
+        }))
     }
 
     pub fn schedule(self: &Arc<Self>, picture: PictureRecord) {
@@ -64,8 +69,10 @@ impl Thumbnailer {
                 return tracing::warn!(picture = %picture.id, error = %err, "thumbnail source unavailable");
             }
         };
-        let made =
-            tokio::task::spawn_blocking(move || make_thumbnail(&source, THUMBNAIL_MAX_SIDE)).await;
+        let made = self
+            .decoder
+            .run(move || make_thumbnail(&source, THUMBNAIL_MAX_SIDE))
+            .await;
         let outcome = match made {
             Ok(Ok(jpeg)) => {
                 let thumb = key.thumbnail();

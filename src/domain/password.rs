@@ -1,21 +1,20 @@
-//! Argon2id password hashing off the async executor, with bounded concurrency and a bounded queue:
-//! when the queue is full the caller gets [`HashError::Saturated`] at once (503 + Retry-After)
-//! instead of waiting into a timeout, and every other endpoint stays fast.
+//! Argon2id password hashing off the async executor, on `concurrency` dedicated low-priority
+//! threads ([`WorkerPool`]) with a bounded queue: when the queue is full the caller gets
+//! [`HashError::Saturated`] at once (503 + Retry-After) instead of waiting into a timeout, and
+//! every other endpoint stays fast.
 
 use std::sync::{
     Arc,
     atomic::{AtomicUsize, Ordering},
 };
 
+use crate::{config::HashSettings, workers::WorkerPool};
 use argon2::{
     Algorithm, Argon2, Params, Version,
     password_hash::{
         PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString, rand_core::OsRng,
     },
 };
-use tokio::sync::Semaphore;
-
-use crate::config::HashSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -28,7 +27,7 @@ pub enum HashError {
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
-    slots: Arc<Semaphore>,
+    workers: WorkerPool,
     /// Running plus waiting hashes; exported as `partypic_password_hash_queue`.
     in_queue: Arc<AtomicUsize>,
     queue_limit: usize,
@@ -62,7 +61,7 @@ impl PasswordHasher {
             .to_string();
         Ok(Self {
             argon2,
-            slots: Arc::new(Semaphore::new(settings.concurrency)),
+            workers: WorkerPool::new("hash", settings.concurrency, settings.nice)?,
             in_queue: Arc::new(AtomicUsize::new(0)),
             queue_limit: settings.concurrency + settings.queue_limit,
             dummy_hash: Arc::new(dummy_hash),
@@ -110,18 +109,11 @@ impl PasswordHasher {
         if previous >= self.queue_limit {
             return Err(HashError::Saturated);
         }
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
+        let result = self
+            .workers
+            .run(work)
             .await
             .map_err(|e| anyhow::anyhow!(e))?;
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?;
         drop(ticket);
         Ok(result?)
     }
@@ -138,6 +130,7 @@ mod tests {
             parallelism: 1,
             concurrency,
             queue_limit,
+            nice: 0,
         }
     }
 
@@ -170,6 +163,7 @@ mod tests {
             parallelism: 1,
             concurrency: 1,
             queue_limit: 0,
+            nice: 0,
         })
         .expect("hasher");
         let busy = hasher.clone();

@@ -2,7 +2,13 @@
 //! LISTEN/NOTIFY so a guest connected to one replica sees photos finalized on another; with
 //! SQLite (one process) they stay in-process.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
 use sqlx::{
@@ -65,6 +71,46 @@ enum Transport {
 pub struct EventBus {
     local: broadcast::Sender<SessionEvent>,
     transport: Transport,
+    changes: Arc<ChangeCounters>,
+}
+
+/// How many counters the sessions share: a change to one session also looks like a change to the
+/// few sessions hashed to the same counter, which costs them one cache miss.
+const COUNTERS: usize = 4096;
+
+/// Change generations for caches of per-session data: every event counts up its session's
+/// counter, at once on the replica that publishes it and on every replica when the notification
+/// arrives. A cache reads the generation before it reads the database and keys what it stores on
+/// it, so a page read before a change is never served after the change becomes known.
+struct ChangeCounters {
+    sessions: Box<[AtomicU64]>,
+    /// Counts up whenever notifications may have been missed (the listener reconnected).
+    epoch: AtomicU64,
+    /// False while the listener is disconnected: changes elsewhere go unseen, caches stand aside.
+    listening: AtomicBool,
+}
+
+impl ChangeCounters {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            sessions: (0..COUNTERS).map(|_| AtomicU64::new(0)).collect(),
+            epoch: AtomicU64::new(0),
+            listening: AtomicBool::new(true),
+        })
+    }
+
+    fn counter(&self, session_id: Uuid) -> &AtomicU64 {
+        &self.sessions[(session_id.as_u128() % COUNTERS as u128) as usize]
+    }
+
+    fn changed(&self, session_id: Uuid) {
+        self.counter(session_id).fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn set_listening(&self, listening: bool) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.listening.store(listening, Ordering::SeqCst);
+    }
 }
 
 impl EventBus {
@@ -72,6 +118,7 @@ impl EventBus {
         Self {
             local: broadcast::channel(BUFFER).0,
             transport: Transport::InProcess,
+            changes: ChangeCounters::new(),
         }
     }
 
@@ -88,9 +135,28 @@ impl EventBus {
         let bus = Self {
             local: broadcast::channel(BUFFER).0,
             transport: Transport::Postgres(pool.clone()),
+            changes: ChangeCounters::new(),
         };
-        tokio::spawn(relay(pool, Some(listener), bus.local.clone(), stop));
+        tokio::spawn(relay(
+            pool,
+            Some(listener),
+            bus.local.clone(),
+            bus.changes.clone(),
+            stop,
+        ));
         Ok(bus)
+    }
+
+    /// The change generation of `session_id` (see [`ChangeCounters`]); `None` while changes made
+    /// on other replicas could go unseen, when nothing about a session may be cached.
+    pub fn generation(&self, session_id: Uuid) -> Option<u64> {
+        let changes = &self.changes;
+        if !changes.listening.load(Ordering::SeqCst) {
+            return None;
+        }
+        let epoch = changes.epoch.load(Ordering::SeqCst);
+        // Both only count up, so their sum changes whenever either does.
+        Some(epoch + changes.counter(session_id).load(Ordering::SeqCst))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
@@ -99,6 +165,7 @@ impl EventBus {
 
     /// Best effort: live updates are a convenience, clients also reload the gallery.
     pub async fn publish(&self, event: SessionEvent) {
+        self.changes.changed(event.session_id());
         match &self.transport {
             Transport::InProcess => {
                 let _ = self.local.send(event);
@@ -131,13 +198,17 @@ async fn relay(
     pool: PgPool,
     mut connected: Option<PgListener>,
     local: broadcast::Sender<SessionEvent>,
+    changes: Arc<ChangeCounters>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         let mut listener = match connected.take() {
             Some(listener) => listener,
             None => match listen(&pool).await {
-                Ok(listener) => listener,
+                Ok(listener) => {
+                    changes.set_listening(true);
+                    listener
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "event listener cannot LISTEN; retrying");
                     tokio::select! {
@@ -149,13 +220,24 @@ async fn relay(
         };
         loop {
             tokio::select! {
-                received = listener.recv() => match received {
-                    Ok(notification) => match serde_json::from_str::<SessionEvent>(notification.payload()) {
-                        Ok(event) => { let _ = local.send(event); }
+                // try_recv, not recv: recv reconnects silently and the changes in between
+                // would go unseen by the caches.
+                received = listener.try_recv() => match received {
+                    Ok(Some(notification)) => match serde_json::from_str::<SessionEvent>(notification.payload()) {
+                        Ok(event) => {
+                            changes.changed(event.session_id());
+                            let _ = local.send(event);
+                        }
                         Err(err) => tracing::warn!(error = %err, "ignoring malformed event"),
                     },
+                    Ok(None) => {
+                        tracing::warn!("event listener lost its connection; reconnecting");
+                        changes.set_listening(false);
+                        break;
+                    }
                     Err(err) => {
-                        tracing::warn!(error = %err, "event listener lost its connection; reconnecting");
+                        tracing::warn!(error = %err, "event listener failed; reconnecting");
+                        changes.set_listening(false);
                         break;
                     }
                 },

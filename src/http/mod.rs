@@ -5,6 +5,7 @@ mod auth;
 mod download;
 pub mod error;
 mod extract;
+pub mod gallery_cache;
 mod health;
 mod hosting;
 mod live;
@@ -74,6 +75,8 @@ pub struct AppState {
     /// Fires when shutdown begins, so long-lived streams (live events) end and the drain finishes.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     pub events: EventBus,
+    /// Rendered gallery pages; `None` when GALLERY_CACHE_MB is 0.
+    pub gallery_cache: Option<gallery_cache::GalleryCache>,
     pub thumbnails: Arc<Thumbnailer>,
     pub auth_limiter: Option<rate_limit::AuthRateLimiter>,
     /// Kept current by a background probe; uploads and galleries answer 503 while it is false.

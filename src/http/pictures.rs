@@ -1,9 +1,12 @@
 //! The three-step upload (init → PUT to the presigned URL → finalize) and the gallery.
 
+use std::sync::Arc;
+
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +20,7 @@ use super::{
     access::{MaybeAuthUser, Viewer, guest_id, require_host, resolve_viewer},
     error::ErrorBody,
     extract::{AuthUser, JsonBody, PublicBase, QueryParams},
+    gallery_cache::{GalleryCache, Page},
     sessions::session_not_found,
 };
 use crate::{
@@ -370,7 +374,8 @@ pub async fn finalize_upload(
         ("access_token" = Option<String>, Query, description = "The host's token, as an alternative to the Authorization header"),
     ),
     responses(
-        (status = 200, description = "The gallery, newest first", body = [PictureView]),
+        (status = 200, description = "The gallery, newest first (with an ETag; rendered pages are kept for at most 5 s and dropped when the event changes)", body = [PictureView]),
+        (status = 304, description = "Unchanged since the ETag sent in If-None-Match"),
         (status = 400, description = "Missing or malformed parameters", body = ErrorBody),
         (status = 401, description = "An invalid token was sent", body = ErrorBody),
         (status = 403, description = "The guest belongs to another event", body = ErrorBody),
@@ -382,7 +387,7 @@ pub async fn gallery(
     MaybeAuthUser(user): MaybeAuthUser,
     headers: HeaderMap,
     query: QueryParams,
-) -> Result<Json<Vec<PictureView>>, ApiError> {
+) -> Result<Response, ApiError> {
     let session_id = query.uuid("sessionId")?;
     let limit = match query.0.get("limit").filter(|v| !v.is_empty()) {
         None => None,
@@ -395,14 +400,44 @@ pub async fn gallery(
                 })?,
         ),
     };
-    let session = state
-        .db
-        .session(session_id)
-        .await?
-        .ok_or_else(session_not_found)?;
+    // Read before the database, so whatever is cached under it predates any later change.
+    let cache = state
+        .gallery_cache
+        .as_ref()
+        .zip(state.events.generation(session_id));
+    let session = match cache.and_then(|(cache, generation)| cache.event(session_id, generation)) {
+        Some(session) => session,
+        None => {
+            let session = Arc::new(
+                state
+                    .db
+                    .session(session_id)
+                    .await?
+                    .ok_or_else(session_not_found)?,
+            );
+            if let Some((cache, generation)) = cache {
+                cache.keep_event(generation, session.clone());
+            }
+            session
+        }
+    };
     state.require_store()?;
     let guest = guest_id(&headers, query.0.get("userId"))?;
-    let viewer = resolve_viewer(&state, &session, user.as_ref(), guest).await?;
+    let viewer = match guest {
+        Some(id)
+            if user.as_ref().is_none_or(|u| u.id != session.user_id)
+                && cache.is_some_and(|(cache, _)| cache.guest_event(id) == Some(session.id)) =>
+        {
+            Viewer::Guest(id)
+        }
+        _ => {
+            let viewer = resolve_viewer(&state, &session, user.as_ref(), guest).await?;
+            if let (Viewer::Guest(id), Some((cache, _))) = (viewer, cache) {
+                cache.keep_guest(id, session.id);
+            }
+            viewer
+        }
+    };
     let before = match query.0.get("before").filter(|v| !v.is_empty()) {
         None => None,
         Some(raw) => {
@@ -419,28 +454,77 @@ pub async fn gallery(
         }
     };
     let rules = EventRules::from_settings(&session.settings);
-    let pictures = state
-        .db
-        .pictures(
-            session_id,
-            PictureQuery {
-                everything: viewer == Viewer::Host,
-                approved_visible: rules.gallery_visible_to_guests(),
-                viewer: match viewer {
-                    Viewer::Guest(id) => Some(id),
-                    _ => None,
-                },
-                before,
-                limit,
-            },
+    let picture_query = PictureQuery {
+        everything: viewer == Viewer::Host,
+        approved_visible: rules.gallery_visible_to_guests(),
+        viewer: match viewer {
+            Viewer::Guest(id) => Some(id),
+            _ => None,
+        },
+        before,
+        limit,
+    };
+    let page_key = cache.and_then(|(_, generation)| {
+        GalleryCache::page_key(session_id, generation, &picture_query, &base)
+    });
+    let cached = cache
+        .zip(page_key.as_ref())
+        .and_then(|((cache, _), key)| cache.page(key));
+    let result = match (&cached, &page_key) {
+        (Some(_), _) => "hit",
+        (None, Some(_)) => "miss",
+        (None, None) => "bypass",
+    };
+    state
+        .metrics
+        .gallery_cache
+        .with_label_values(&[result])
+        .inc();
+    let page = match cached {
+        Some(page) => page,
+        None => {
+            let pictures = state.db.pictures(session_id, picture_query).await?;
+            let views: Vec<PictureView> = pictures
+                .into_iter()
+                .map(|p| picture_view(&state, &base, p))
+                .collect();
+            let body = serde_json::to_vec(&views)
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("cannot encode gallery: {e}")))?;
+            let page = Page::new(body);
+            if let (Some((cache, _)), Some(key)) = (cache, page_key) {
+                cache.keep_page(key, page.clone());
+            }
+            page
+        }
+    };
+    Ok(page_response(&headers, page))
+}
+
+/// The page, or 304 when the client already holds it (`If-None-Match`).
+fn page_response(headers: &HeaderMap, page: Page) -> Response {
+    let known = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == page.etag || tag.trim() == "*");
+    let mut response = if known {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            page.body,
         )
-        .await?;
-    Ok(Json(
-        pictures
-            .into_iter()
-            .map(|p| picture_view(&state, &base, p))
-            .collect(),
-    ))
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, page.etag);
+    // Revalidate every time: photos arrive all the time, and a 304 is cheap.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// Largest page of `GET /pictures/session`.

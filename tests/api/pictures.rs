@@ -15,6 +15,8 @@ on_both_backends!(
     oversize_uploads_are_rejected_and_not_kept,
     tampered_upload_urls_are_refused,
     gallery_validates_its_query,
+    a_cached_gallery_changes_with_every_upload_approval_and_deletion,
+    an_unchanged_gallery_answers_304_to_its_etag,
 );
 
 async fn a_photo_uploaded_through_the_presigned_url_downloads_byte_identical(backend: Backend) {
@@ -358,4 +360,111 @@ async fn gallery_validates_its_query(backend: Backend) {
         StatusCode::NOT_FOUND,
     )
     .await;
+}
+
+fn gallery_ids(gallery: &serde_json::Value) -> Vec<String> {
+    gallery
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Reads the gallery between every change: a rendered page kept by the server must never hide a
+/// change made a moment before.
+async fn a_cached_gallery_changes_with_every_upload_approval_and_deletion(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let host = app.register().await;
+    let session_id = app.create_session(&host).await;
+    let path = format!("/pictures/session?sessionId={session_id}");
+    assert_eq!(body(app.get(&path).await).await, json!([]));
+    assert_eq!(body(app.get(&path).await).await, json!([]));
+
+    let first = app.upload(session_id, jpeg_bytes(1)).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(
+        gallery_ids(&body(app.get(&path).await).await),
+        std::slice::from_ref(&first)
+    );
+    let second = app.upload(session_id, jpeg_bytes(2)).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(
+        gallery_ids(&body(app.get(&path).await).await),
+        [second.clone(), first.clone()]
+    );
+
+    // The host turns on reveal mode: guests see nothing until the host reveals the gallery.
+    let settings_path = format!("/sessions/{session_id}/settings");
+    let set = async |settings: serde_json::Value| {
+        app.post_json_auth(
+            &settings_path,
+            &host.token,
+            &json!({ "settings": settings }),
+        )
+        .await
+    };
+    assert_eq!(
+        set(json!({"reveal": "after_reveal"})).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(body(app.get(&path).await).await, json!([]));
+    assert_eq!(
+        set(json!({"revealed": true})).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        gallery_ids(&body(app.get(&path).await).await),
+        [second.clone(), first.clone()]
+    );
+
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/pictures/{second}")))
+        .bearer_auth(&host.token)
+        .send()
+        .await
+        .expect("delete");
+    assert!(deleted.status().is_success());
+    assert_eq!(gallery_ids(&body(app.get(&path).await).await), [first]);
+}
+
+async fn an_unchanged_gallery_answers_304_to_its_etag(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let host = app.register().await;
+    let session_id = app.create_session(&host).await;
+    app.upload(session_id, jpeg_bytes(3)).await;
+    let path = format!("/pictures/session?sessionId={session_id}");
+    let response = app.get(&path).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-cache");
+    let etag = response.headers()["etag"].clone();
+    let gallery = body(response).await;
+    assert_eq!(gallery.as_array().map(Vec::len), Some(1));
+
+    let again = app
+        .client
+        .get(app.url(&path))
+        .header("If-None-Match", etag.clone())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()["etag"], etag);
+
+    // A new photo is a new page: the old tag no longer matches.
+    app.upload(session_id, jpeg_bytes(4)).await;
+    let changed = app
+        .client
+        .get(app.url(&path))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(body(changed).await.as_array().map(Vec::len), Some(2));
 }

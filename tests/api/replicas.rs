@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Backend, BackendEnv, TestApp, body, jpeg_bytes};
+use std::time::Duration;
+
+use crate::helpers::{Backend, BackendEnv, TestApp, body, eventually, jpeg_bytes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_tokens_events_guests_and_photos() {
@@ -53,6 +55,31 @@ async fn two_replicas_share_tokens_events_guests_and_photos() {
             .expect("bytes");
         assert_eq!(bytes.to_vec(), photo);
     }
+}
+
+/// Each replica keeps rendered gallery pages for up to 5 s; a change made through one replica
+/// reaches the other's gallery through PostgreSQL's notification well before that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_finalized_on_one_replica_shows_in_the_others_cached_gallery_at_once() {
+    let env = BackendEnv::new(Backend::PostgresS3).await;
+    let first = TestApp::spawn_on(&env, |_| {}).await;
+    let second = TestApp::spawn_on(&env, |_| {}).await;
+    let host = first.register().await;
+    let session_id = first.create_session(&host).await;
+    let path = format!("/pictures/session?sessionId={session_id}");
+    // Both replicas have rendered (and keep) the empty gallery.
+    for replica in [&first, &second] {
+        assert_eq!(body(replica.get(&path).await).await, json!([]));
+        assert_eq!(body(replica.get(&path).await).await, json!([]));
+    }
+    let started = std::time::Instant::now();
+    let picture = first.upload(session_id, jpeg_bytes(5)).await;
+    let shown = eventually(Duration::from_secs(2), || async {
+        body(second.get(&path).await).await[0]["id"] == picture["id"]
+    })
+    .await;
+    assert!(shown, "the other replica still serves its old page");
+    assert!(started.elapsed() < Duration::from_secs(4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
