@@ -2,17 +2,25 @@
 //! threads ([`WorkerPool`]) with a bounded queue: when the queue is full the caller gets
 //! [`HashError::Saturated`] at once (503 + Retry-After) instead of waiting into a timeout, and
 //! every other endpoint stays fast.
+//!
+//! Each hashing thread keeps its argon2 working memory (19 MiB with the default parameters) and
+//! reuses it: allocating it per hash let the allocator scatter fresh copies over its heaps, and a
+//! registration burst grew the process by hundreds of MiB it never gave back.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    cell::RefCell,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use crate::{config::HashSettings, workers::WorkerPool};
 use argon2::{
-    Algorithm, Argon2, Params, Version,
+    Algorithm, Argon2, Block, Params, Version,
     password_hash::{
-        PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString, rand_core::OsRng,
+        self, Output, ParamsString, PasswordHash, PasswordHasher as _, Salt, SaltString,
+        rand_core::OsRng,
     },
 };
 
@@ -76,10 +84,7 @@ impl PasswordHasher {
         let argon2 = self.argon2.clone();
         let password = password.to_owned();
         self.run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
+            hash_reusing_memory(&argon2, password.as_bytes())
                 .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
         })
         .await
@@ -87,14 +92,13 @@ impl PasswordHasher {
 
     /// Verifies `password` against `stored`; with `None` it burns the same time and returns false.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
-        let argon2 = self.argon2.clone();
         let password = password.to_owned();
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
         self.run(move || {
             let parsed = PasswordHash::new(&stored)
                 .map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
-            Ok(known && argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+            Ok(known && verify_reusing_memory(password.as_bytes(), &parsed))
         })
         .await
     }
@@ -117,6 +121,68 @@ impl PasswordHasher {
         drop(ticket);
         Ok(result?)
     }
+}
+
+thread_local! {
+    /// This thread's argon2 working memory, grown to the largest parameters seen.
+    static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The argon2 output for `password` and `salt`, computed in this thread's working memory.
+fn output_reusing_memory(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: Salt<'_>,
+) -> password_hash::Result<Output> {
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+    let params = argon2.params();
+    let blocks = params.block_count();
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    Output::init_with(output_len, |out| {
+        WORKING_MEMORY.with_borrow_mut(|memory| {
+            if memory.len() < blocks {
+                memory.resize(blocks, Block::default());
+            }
+            argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..])
+        })?;
+        Ok(())
+    })
+}
+
+/// A new PHC string (`$argon2id$v=19$m=…`) for `password`, as `argon2.hash_password` makes it.
+fn hash_reusing_memory(argon2: &Argon2<'_>, password: &[u8]) -> password_hash::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    let output = output_reusing_memory(argon2, password, salt.as_salt())?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params())?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+/// Recomputes `stored` with its own algorithm, version and parameters; comparing [`Output`]s
+/// takes constant time.
+fn verify_reusing_memory(password: &[u8], stored: &PasswordHash<'_>) -> bool {
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm) else {
+        return false;
+    };
+    let version = match stored.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    // Takes the output length from the stored hash too.
+    let Ok(params) = Params::try_from(stored) else {
+        return false;
+    };
+    output_reusing_memory(&Argon2::new(algorithm, version, params), password, salt)
+        .is_ok_and(|computed| computed == expected)
 }
 
 #[cfg(test)]
@@ -153,6 +219,33 @@ mod tests {
         );
         assert!(!hasher.verify("correct horse", None).await.expect("verify"));
         assert_eq!(hasher.queue_len(), 0);
+    }
+
+    #[test]
+    fn hashes_match_the_reference_implementation_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let params = Params::new(1024, 2, 1, None).expect("params");
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        // Ours verifies with the argon2 crate's own verifier…
+        let ours = hash_reusing_memory(&argon2, b"correct horse").expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        assert!(argon2.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(verify_reusing_memory(b"correct horse", &parsed));
+        assert!(!verify_reusing_memory(b"correct horsf", &parsed));
+        // …and hashes stored by the argon2 crate (other parameters too) verify with ours.
+        let stronger = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(2048, 3, 1, Some(24)).expect("params"),
+        );
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = stronger
+            .hash_password(b"battery staple", &salt)
+            .expect("hash")
+            .to_string();
+        let parsed = PasswordHash::new(&theirs).expect("phc");
+        assert!(verify_reusing_memory(b"battery staple", &parsed));
+        assert!(!verify_reusing_memory(b"battery stapler", &parsed));
     }
 
     #[tokio::test]
