@@ -3,6 +3,12 @@
 //! [`HashError::Saturated`] at once (503 + Retry-After) instead of waiting into a timeout, and
 //! every other endpoint stays fast.
 //!
+//! While other requests are being served, one of the hashing threads stands aside (when there are
+//! two or more), so a core stays free for them: on a 2-core machine, hashing on every core at a
+//! lower priority still delayed each wake-up of the request path by up to 5 ms (`perf sched`),
+//! and heartbeats under a registration flood took 4-6 × their usual p95. A burst of logins alone
+//! still hashes on every core.
+//!
 //! Each hashing thread keeps its argon2 working memory (19 MiB with the default parameters) and
 //! reuses it: allocating it per hash let the allocator scatter fresh copies over its heaps, and a
 //! registration burst grew the process by hundreds of MiB it never gave back.
@@ -11,8 +17,9 @@ use std::{
     cell::RefCell,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use crate::{config::HashSettings, workers::WorkerPool};
@@ -35,7 +42,7 @@ pub enum HashError {
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
-    workers: WorkerPool,
+    lanes: Arc<Lanes>,
     /// Running plus waiting hashes; exported as `partypic_password_hash_queue`.
     in_queue: Arc<AtomicUsize>,
     queue_limit: usize,
@@ -69,11 +76,16 @@ impl PasswordHasher {
             .to_string();
         Ok(Self {
             argon2,
-            workers: WorkerPool::new("hash", settings.concurrency, settings.nice)?,
+            lanes: Arc::new(Lanes::new(settings.concurrency, settings.nice)?),
             in_queue: Arc::new(AtomicUsize::new(0)),
             queue_limit: settings.concurrency + settings.queue_limit,
             dummy_hash: Arc::new(dummy_hash),
         })
+    }
+
+    /// Called for every request that does not hash: the spare hashing thread then stands aside.
+    pub fn note_other_request(&self) {
+        self.lanes.note_other_request();
     }
 
     pub fn queue_len(&self) -> usize {
@@ -113,13 +125,94 @@ impl PasswordHasher {
         if previous >= self.queue_limit {
             return Err(HashError::Saturated);
         }
-        let result = self
-            .workers
+        let lane = self.lanes.choose();
+        let _in_flight = InFlight(lane.busy.clone());
+        let result = lane
+            .pool
             .run(work)
             .await
             .map_err(|e| anyhow::anyhow!(e))?;
         drop(ticket);
         Ok(result?)
+    }
+}
+
+/// The spare thread stands aside until other requests have been quiet this long.
+const OTHER_REQUESTS_QUIET: Duration = Duration::from_millis(100);
+
+struct Lane {
+    pool: WorkerPool,
+    threads: usize,
+    /// Hashes running or queued on this lane.
+    busy: Arc<AtomicUsize>,
+}
+
+/// The hashing threads: `primary` always hashes; `spare` (one thread, when the configured
+/// concurrency is two or more) only while no other request has arrived for a moment.
+struct Lanes {
+    primary: Lane,
+    spare: Option<Lane>,
+    started: Instant,
+    /// Microseconds after `started` of the last request that does not hash.
+    last_other_request: AtomicU64,
+}
+
+impl Lanes {
+    fn new(concurrency: usize, nice: i32) -> std::io::Result<Self> {
+        let concurrency = concurrency.max(1);
+        let lane = |name, threads| -> std::io::Result<Lane> {
+            Ok(Lane {
+                pool: WorkerPool::new(name, threads, nice)?,
+                threads,
+                busy: Arc::new(AtomicUsize::new(0)),
+            })
+        };
+        Ok(Self {
+            primary: lane("hash", concurrency.saturating_sub(1).max(1))?,
+            spare: if concurrency >= 2 {
+                Some(lane("hash-spare", 1)?)
+            } else {
+                None
+            },
+            started: Instant::now(),
+            last_other_request: AtomicU64::new(0),
+        })
+    }
+
+    fn now_micros(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn note_other_request(&self) {
+        // 0 means "never".
+        self.last_other_request
+            .store(self.now_micros().max(1), Ordering::Relaxed);
+    }
+
+    fn others_quiet(&self) -> bool {
+        let last = self.last_other_request.load(Ordering::Relaxed);
+        last == 0
+            || self.now_micros().saturating_sub(last) >= OTHER_REQUESTS_QUIET.as_micros() as u64
+    }
+
+    /// The less loaded lane, the spare one only while other requests are quiet.
+    fn choose(&self) -> &Lane {
+        let load = |lane: &Lane| lane.busy.load(Ordering::SeqCst) as f64 / lane.threads as f64;
+        let lane = match &self.spare {
+            Some(spare) if self.others_quiet() && load(spare) < load(&self.primary) => spare,
+            _ => &self.primary,
+        };
+        lane.busy.fetch_add(1, Ordering::SeqCst);
+        lane
+    }
+}
+
+/// Counts a hash as running or queued on its lane until the hashing future ends.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -219,6 +312,27 @@ mod tests {
         );
         assert!(!hasher.verify("correct horse", None).await.expect("verify"));
         assert_eq!(hasher.queue_len(), 0);
+    }
+
+    #[test]
+    fn the_spare_thread_hashes_only_while_other_requests_are_quiet() {
+        let is_spare = |lanes: &Lanes, lane: &Lane| {
+            lanes.spare.as_ref().is_some_and(|s| std::ptr::eq(s, lane))
+        };
+        let quiet = Lanes::new(2, 0).expect("lanes");
+        assert!(!is_spare(&quiet, quiet.choose()));
+        assert!(is_spare(&quiet, quiet.choose()), "a burst of hashes alone uses both");
+
+        let busy = Lanes::new(2, 0).expect("lanes");
+        busy.note_other_request();
+        for _ in 0..4 {
+            assert!(!is_spare(&busy, busy.choose()), "other requests keep a core free");
+        }
+
+        let single = Lanes::new(1, 0).expect("lanes");
+        assert!(single.spare.is_none());
+        let many = Lanes::new(4, 0).expect("lanes");
+        assert_eq!(many.primary.threads, 3);
     }
 
     #[test]

@@ -212,6 +212,9 @@ async fn record_metrics(
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
+    if !matches!(route.as_deref(), Some("/auth/register" | "/auth/login")) {
+        state.hasher.note_other_request();
+    }
     let response = next.run(request).await;
     let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
     state.metrics.observe_request(
