@@ -6,12 +6,11 @@
 //!   target/release/examples/hash_rate [--threads 1,2] [--seconds 3] [--json]
 //!
 //! Parameters come from the server's own configuration (`ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`,
-//! `ARGON2_PARALLELISM` and their defaults), and each hash is made the way the server makes it:
-//! a fresh salt, `hash_password` (which allocates its working memory), then the PHC string.
+//! `ARGON2_PARALLELISM` and their defaults), and each hash is made by the server's own code
+//! (`hash_reusing_memory`): a fresh salt, the thread's reused working memory, the PHC string.
 //! Each run also reports hashes per CPU-second of its threads, which other processes on a shared
-//! machine disturb far less than hashes per wall-clock second, and the same figures with the
-//! working memory allocated once per thread and reused (`hash_password_into_with_memory`): the
-//! limit of the algorithm itself.
+//! machine disturb far less than hashes per wall-clock second, and with `--reuse` the bare
+//! algorithm (`hash_password_into_with_memory`, no salt generation, no PHC string) for reference.
 
 use std::{
     process::ExitCode,
@@ -19,12 +18,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use argon2::{
-    Algorithm, Argon2, Block, Params, Version,
-    password_hash::{PasswordHasher as _, SaltString, rand_core::OsRng},
-};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use clap::Parser;
-use partypic::config::Cli;
+use partypic::{config::Cli, domain::password::hash_reusing_memory};
 
 #[derive(Parser)]
 #[command(about = "Raw argon2id hashes per second with the server's parameters")]
@@ -38,16 +34,16 @@ struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-    /// Also measure with the working memory reused (the algorithm alone, no allocation).
+    /// Also measure the bare algorithm in reused memory (no salt generation, no PHC string).
     #[arg(long)]
     reuse: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
-    /// As the server hashes: `hash_password`, working memory allocated per hash.
+    /// As the server hashes (its own function).
     Server,
-    /// Working memory allocated once per thread and reused: the algorithm alone.
+    /// The bare algorithm in reused memory.
     Reuse,
 }
 
@@ -83,11 +79,8 @@ fn thread_cpu_seconds() -> f64 {
 }
 
 fn hash_once(argon2: &Argon2<'_>) -> String {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2
-        .hash_password(b"benchmark password 0123", &salt)
+    hash_reusing_memory(argon2, b"benchmark password 0123")
         .expect("argon2 with validated parameters")
-        .to_string()
 }
 
 fn hash_reusing(argon2: &Argon2<'_>, memory: &mut [Block]) -> [u8; 32] {

@@ -127,11 +127,7 @@ impl PasswordHasher {
         }
         let lane = self.lanes.choose();
         let _in_flight = InFlight(lane.busy.clone());
-        let result = lane
-            .pool
-            .run(work)
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+        let result = lane.pool.run(work).await.map_err(|e| anyhow::anyhow!(e))?;
         drop(ticket);
         Ok(result?)
     }
@@ -243,8 +239,10 @@ fn output_reusing_memory(
     })
 }
 
-/// A new PHC string (`$argon2id$v=19$m=…`) for `password`, as `argon2.hash_password` makes it.
-fn hash_reusing_memory(argon2: &Argon2<'_>, password: &[u8]) -> password_hash::Result<String> {
+/// A new PHC string (`$argon2id$v=19$m=…`) for `password`, as `argon2.hash_password` makes it
+/// but in this thread's working memory. Public for `examples/hash_rate`, which measures the
+/// machine's hashing limit the way the server hashes.
+pub fn hash_reusing_memory(argon2: &Argon2<'_>, password: &[u8]) -> password_hash::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     let output = output_reusing_memory(argon2, password, salt.as_salt())?;
     let phc = PasswordHash {
@@ -321,12 +319,18 @@ mod tests {
         };
         let quiet = Lanes::new(2, 0).expect("lanes");
         assert!(!is_spare(&quiet, quiet.choose()));
-        assert!(is_spare(&quiet, quiet.choose()), "a burst of hashes alone uses both");
+        assert!(
+            is_spare(&quiet, quiet.choose()),
+            "a burst of hashes alone uses both"
+        );
 
         let busy = Lanes::new(2, 0).expect("lanes");
         busy.note_other_request();
         for _ in 0..4 {
-            assert!(!is_spare(&busy, busy.choose()), "other requests keep a core free");
+            assert!(
+                !is_spare(&busy, busy.choose()),
+                "other requests keep a core free"
+            );
         }
 
         let single = Lanes::new(1, 0).expect("lanes");
