@@ -49,6 +49,12 @@ pub enum SessionEvent {
 }
 
 impl SessionEvent {
+    /// Whether the event changes what galleries and event records show; guests coming and going
+    /// do not, and must not empty the gallery caches of a busy event.
+    fn changes_content(&self) -> bool {
+        !matches!(self, Self::GuestsChanged { .. })
+    }
+
     pub fn session_id(&self) -> Uuid {
         match self {
             Self::PictureCreated { picture } | Self::PictureUpdated { picture } => {
@@ -103,8 +109,11 @@ impl ChangeCounters {
         &self.sessions[(session_id.as_u128() % COUNTERS as u128) as usize]
     }
 
-    fn changed(&self, session_id: Uuid) {
-        self.counter(session_id).fetch_add(1, Ordering::SeqCst);
+    fn changed(&self, event: &SessionEvent) {
+        if event.changes_content() {
+            self.counter(event.session_id())
+                .fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     fn set_listening(&self, listening: bool) {
@@ -165,7 +174,7 @@ impl EventBus {
 
     /// Best effort: live updates are a convenience, clients also reload the gallery.
     pub async fn publish(&self, event: SessionEvent) {
-        self.changes.changed(event.session_id());
+        self.changes.changed(&event);
         match &self.transport {
             Transport::InProcess => {
                 let _ = self.local.send(event);
@@ -225,7 +234,7 @@ async fn relay(
                 received = listener.try_recv() => match received {
                     Ok(Some(notification)) => match serde_json::from_str::<SessionEvent>(notification.payload()) {
                         Ok(event) => {
-                            changes.changed(event.session_id());
+                            changes.changed(&event);
                             let _ = local.send(event);
                         }
                         Err(err) => tracing::warn!(error = %err, "ignoring malformed event"),
@@ -244,5 +253,41 @@ async fn relay(
                 _ = stop.changed() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod generation_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn content_changes_move_the_generation_and_guests_do_not() {
+        let bus = EventBus::in_process();
+        let session_id = Uuid::new_v4();
+        let start = bus
+            .generation(session_id)
+            .expect("in-process is always listening");
+        bus.publish(SessionEvent::GuestsChanged { session_id })
+            .await;
+        assert_eq!(bus.generation(session_id), Some(start));
+        bus.publish(SessionEvent::SessionUpdated { session_id })
+            .await;
+        assert!(bus.generation(session_id) > Some(start));
+    }
+
+    #[test]
+    fn a_listener_outage_disables_caching_and_drops_what_was_cached() {
+        let changes = ChangeCounters::new();
+        let bus = EventBus {
+            local: broadcast::channel(BUFFER).0,
+            transport: Transport::InProcess,
+            changes: changes.clone(),
+        };
+        let session_id = Uuid::new_v4();
+        let before = bus.generation(session_id).expect("listening");
+        changes.set_listening(false);
+        assert_eq!(bus.generation(session_id), None);
+        changes.set_listening(true);
+        assert!(bus.generation(session_id) > Some(before));
     }
 }
