@@ -7,12 +7,12 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{Semaphore, watch};
 
 use crate::{
-    db::{Database, PictureRecord, ThumbStatus},
+    db::{Database, PhotoRecord, ThumbStatus},
     domain::{
         photo_key::PhotoKey,
         thumbnail::{THUMBNAIL_MAX_SIDE, make_thumbnail},
     },
-    events::{EventBus, SessionEvent},
+    events::{EventBus, LiveEvent},
     store::PhotoStore,
     workers::WorkerPool,
 };
@@ -50,16 +50,16 @@ impl Thumbnailer {
         }))
     }
 
-    pub fn schedule(self: &Arc<Self>, picture: PictureRecord) {
+    pub fn schedule(self: &Arc<Self>, picture: PhotoRecord) {
         let this = self.clone();
         tokio::spawn(async move { this.process(picture).await });
     }
 
-    async fn process(&self, picture: PictureRecord) {
+    async fn process(&self, picture: PhotoRecord) {
         let Ok(_slot) = self.slots.acquire().await else {
             return;
         };
-        let Some(key) = PhotoKey::parse(&picture.s3_key) else {
+        let Some(key) = PhotoKey::parse(&picture.object_key) else {
             return;
         };
         let source = match self.store.read_all(&key, self.max_source_bytes).await {
@@ -106,7 +106,7 @@ impl Thumbnailer {
         }
         if let Ok(Some(updated)) = self.db.picture(picture.id).await {
             self.events
-                .publish(SessionEvent::PictureUpdated { picture: updated })
+                .publish(LiveEvent::PictureUpdated { picture: updated })
                 .await;
         }
     }

@@ -52,7 +52,7 @@ fn is_connection_failure(code: Option<&str>) -> bool {
 }
 
 #[derive(Debug, Clone)]
-pub struct UserRecord {
+pub struct HostRecord {
     pub id: Uuid,
     pub email: String,
     pub email_normalized: String,
@@ -62,9 +62,9 @@ pub struct UserRecord {
 }
 
 #[derive(Debug, Clone)]
-pub struct SessionRecord {
+pub struct EventRecord {
     pub id: Uuid,
-    pub user_id: Uuid,
+    pub host_id: Uuid,
     pub settings: Value,
     pub missions: MissionList,
     pub created_at: DateTime<Utc>,
@@ -74,27 +74,27 @@ pub struct SessionRecord {
 #[derive(Debug, Clone)]
 pub struct GuestRecord {
     pub id: Uuid,
-    pub session_id: Uuid,
-    pub user_name: String,
+    pub event_id: Uuid,
+    pub name: String,
     pub created_at: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct PictureRecord {
+pub struct PhotoRecord {
     pub id: Uuid,
-    pub session_id: Uuid,
-    pub u_name: String,
+    pub event_id: Uuid,
+    pub uploader_name: String,
     pub original_filename: String,
-    pub s3_key: String,
-    pub s3_bucket: String,
+    pub object_key: String,
+    pub bucket: String,
     pub mimetype: String,
     pub filesize_bytes: i64,
     pub mission_id: Option<String>,
     pub created_at: DateTime<Utc>,
     /// The guest who uploaded it, when the client said so.
-    pub user_id: Option<Uuid>,
-    pub status: PictureStatus,
+    pub guest_id: Option<Uuid>,
+    pub status: PhotoStatus,
     pub content_hash: Option<String>,
     pub thumb_key: Option<String>,
     pub thumb_status: ThumbStatus,
@@ -102,13 +102,13 @@ pub struct PictureRecord {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PictureStatus {
+pub enum PhotoStatus {
     Approved,
     /// Waiting for the host (events with pre-approval).
     Pending,
 }
 
-impl PictureStatus {
+impl PhotoStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Approved => "approved",
@@ -154,15 +154,15 @@ impl ThumbStatus {
 
 /// An event with the numbers its host's dashboard shows.
 #[derive(Debug, Clone)]
-pub struct SessionSummary {
-    pub session: SessionRecord,
+pub struct EventSummary {
+    pub event: EventRecord,
     pub picture_count: i64,
     pub guest_count: i64,
 }
 
 /// Which pictures of an event a viewer may see, and which page.
 #[derive(Debug, Clone, Copy)]
-pub struct PictureQuery {
+pub struct PhotoQuery {
     /// The host sees everything, pending photos included.
     pub everything: bool,
     /// Whether approved photos of other guests are visible (reveal mode may hide them).
@@ -190,25 +190,25 @@ pub trait Database: Send + Sync + 'static {
     async fn close(&self);
 
     /// Fails with [`DbError::Conflict`] when the normalized email exists.
-    async fn insert_user(&self, user: &UserRecord) -> DbResult<()>;
-    async fn user_by_email(&self, email_normalized: &str) -> DbResult<Option<UserRecord>>;
-    async fn user_by_id(&self, id: Uuid) -> DbResult<Option<UserRecord>>;
+    async fn insert_host(&self, user: &HostRecord) -> DbResult<()>;
+    async fn host_by_email(&self, email_normalized: &str) -> DbResult<Option<HostRecord>>;
+    async fn host(&self, id: Uuid) -> DbResult<Option<HostRecord>>;
 
-    async fn insert_session(&self, session: &SessionRecord) -> DbResult<()>;
-    async fn session(&self, id: Uuid) -> DbResult<Option<SessionRecord>>;
+    async fn insert_event(&self, session: &EventRecord) -> DbResult<()>;
+    async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>>;
     /// A host's events, newest first.
-    async fn sessions_of_user(&self, user_id: Uuid) -> DbResult<Vec<SessionSummary>>;
+    async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>>;
     async fn update_missions(
         &self,
         id: Uuid,
         missions: &MissionList,
-    ) -> DbResult<Option<SessionRecord>>;
+    ) -> DbResult<Option<EventRecord>>;
     async fn update_settings(
         &self,
         id: Uuid,
         settings: &Value,
         ends_at: DateTime<Utc>,
-    ) -> DbResult<Option<SessionRecord>>;
+    ) -> DbResult<Option<EventRecord>>;
 
     async fn insert_guest(&self, guest: &GuestRecord) -> DbResult<()>;
     async fn guest(&self, id: Uuid) -> DbResult<Option<GuestRecord>>;
@@ -218,21 +218,20 @@ pub trait Database: Send + Sync + 'static {
 
     /// Inserts unless a picture with the same key (or the same content in the event) exists;
     /// returns the stored picture either way.
-    async fn insert_picture(&self, picture: &PictureRecord) -> DbResult<PictureRecord>;
-    async fn picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>>;
-    async fn picture_by_key(&self, s3_key: &str) -> DbResult<Option<PictureRecord>>;
-    async fn picture_by_hash(
+    async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord>;
+    async fn picture(&self, id: Uuid) -> DbResult<Option<PhotoRecord>>;
+    async fn photo_by_key(&self, s3_key: &str) -> DbResult<Option<PhotoRecord>>;
+    async fn photo_by_hash(
         &self,
         session_id: Uuid,
         content_hash: &str,
-    ) -> DbResult<Option<PictureRecord>>;
+    ) -> DbResult<Option<PhotoRecord>>;
     /// Newest first.
-    async fn pictures(&self, session_id: Uuid, query: PictureQuery)
-    -> DbResult<Vec<PictureRecord>>;
-    async fn count_guest_pictures(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64>;
-    async fn approve_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>>;
+    async fn photos(&self, session_id: Uuid, query: PhotoQuery) -> DbResult<Vec<PhotoRecord>>;
+    async fn count_guest_photos(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64>;
+    async fn approve_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>>;
     /// Returns the deleted picture.
-    async fn delete_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>>;
+    async fn delete_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>>;
     async fn set_thumbnail(
         &self,
         id: Uuid,
@@ -244,7 +243,7 @@ pub trait Database: Send + Sync + 'static {
         &self,
         created_before: DateTime<Utc>,
         limit: u32,
-    ) -> DbResult<Vec<PictureRecord>>;
+    ) -> DbResult<Vec<PhotoRecord>>;
 
     async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts>;
 }

@@ -13,8 +13,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, GuestRecord, PictureQuery, PictureRecord, PictureStatus,
-    SessionRecord, SessionSummary, ThumbStatus, UserRecord, classify,
+    Counts, Database, DbError, DbResult, EventRecord, EventSummary, GuestRecord, HostRecord,
+    PhotoQuery, PhotoRecord, PhotoStatus, ThumbStatus, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -50,7 +50,7 @@ fn unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation() && db.constraint() == Some(constraint))
 }
 
-fn session_from_row(row: &PgRow) -> Result<SessionRecord, sqlx::Error> {
+fn session_from_row(row: &PgRow) -> Result<EventRecord, sqlx::Error> {
     let missions: Json<MissionList> = row.try_get("missions")?;
     let settings: String = row.try_get("settings")?;
     let id: Uuid = row.try_get("id")?;
@@ -58,9 +58,9 @@ fn session_from_row(row: &PgRow) -> Result<SessionRecord, sqlx::Error> {
         tracing::warn!(session = %id, error = %err, "unreadable event settings; using none");
         serde_json::Value::Object(serde_json::Map::new())
     });
-    Ok(SessionRecord {
+    Ok(EventRecord {
         id,
-        user_id: row.try_get("user_id")?,
+        host_id: row.try_get("user_id")?,
         settings,
         missions: missions.0,
         created_at: row.try_get("created_at")?,
@@ -71,37 +71,37 @@ fn session_from_row(row: &PgRow) -> Result<SessionRecord, sqlx::Error> {
 fn guest_from_row(row: &PgRow) -> Result<GuestRecord, sqlx::Error> {
     Ok(GuestRecord {
         id: row.try_get("id")?,
-        session_id: row.try_get("session_id")?,
-        user_name: row.try_get("user_name")?,
+        event_id: row.try_get("session_id")?,
+        name: row.try_get("user_name")?,
         created_at: row.try_get("created_at")?,
         last_seen: row.try_get("last_seen")?,
     })
 }
 
-fn picture_from_row(row: &PgRow) -> Result<PictureRecord, sqlx::Error> {
+fn picture_from_row(row: &PgRow) -> Result<PhotoRecord, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let thumb_status: String = row.try_get("thumb_status")?;
-    Ok(PictureRecord {
+    Ok(PhotoRecord {
         id: row.try_get("id")?,
-        session_id: row.try_get("session_id")?,
-        u_name: row.try_get("u_name")?,
+        event_id: row.try_get("session_id")?,
+        uploader_name: row.try_get("u_name")?,
         original_filename: row.try_get("original_filename")?,
-        s3_key: row.try_get("s3_key")?,
-        s3_bucket: row.try_get("s3_bucket")?,
+        object_key: row.try_get("s3_key")?,
+        bucket: row.try_get("s3_bucket")?,
         mimetype: row.try_get("mimetype")?,
         filesize_bytes: row.try_get("filesize_bytes")?,
         mission_id: row.try_get("mission_id")?,
         created_at: row.try_get("created_at")?,
-        user_id: row.try_get("user_id")?,
-        status: PictureStatus::parse(&status),
+        guest_id: row.try_get("user_id")?,
+        status: PhotoStatus::parse(&status),
         content_hash: row.try_get("content_hash")?,
         thumb_key: row.try_get("thumb_key")?,
         thumb_status: ThumbStatus::parse(&thumb_status),
     })
 }
 
-fn user_from_row(row: &PgRow) -> Result<UserRecord, sqlx::Error> {
-    Ok(UserRecord {
+fn user_from_row(row: &PgRow) -> Result<HostRecord, sqlx::Error> {
+    Ok(HostRecord {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
         email_normalized: row.try_get("email_normalized")?,
@@ -140,7 +140,7 @@ impl Database for PostgresDatabase {
         self.pool.close().await;
     }
 
-    async fn insert_user(&self, user: &UserRecord) -> DbResult<()> {
+    async fn insert_host(&self, user: &HostRecord) -> DbResult<()> {
         let result = sqlx::query(&format!(
             "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
         ))
@@ -161,7 +161,7 @@ impl Database for PostgresDatabase {
         }
     }
 
-    async fn user_by_email(&self, email_normalized: &str) -> DbResult<Option<UserRecord>> {
+    async fn host_by_email(&self, email_normalized: &str) -> DbResult<Option<HostRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1"
         ))
@@ -175,7 +175,7 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn user_by_id(&self, id: Uuid) -> DbResult<Option<UserRecord>> {
+    async fn host(&self, id: Uuid) -> DbResult<Option<HostRecord>> {
         let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -187,12 +187,12 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn insert_session(&self, session: &SessionRecord) -> DbResult<()> {
+    async fn insert_event(&self, session: &EventRecord) -> DbResult<()> {
         sqlx::query(&format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
         ))
         .bind(session.id)
-        .bind(session.user_id)
+        .bind(session.host_id)
         .bind(Json(&session.settings))
         .bind(Json(&session.missions))
         .bind(session.created_at)
@@ -203,7 +203,7 @@ impl Database for PostgresDatabase {
         Ok(())
     }
 
-    async fn session(&self, id: Uuid) -> DbResult<Option<SessionRecord>> {
+    async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {SESSION_SELECT} FROM sessions WHERE id = $1"
         ))
@@ -217,7 +217,7 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn sessions_of_user(&self, user_id: Uuid) -> DbResult<Vec<SessionSummary>> {
+    async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>> {
         let rows = sqlx::query(&format!(
             "SELECT {SESSION_SELECT},
                     (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
@@ -230,8 +230,8 @@ impl Database for PostgresDatabase {
         .map_err(classify)?;
         rows.iter()
             .map(|row| {
-                Ok(SessionSummary {
-                    session: session_from_row(row)?,
+                Ok(EventSummary {
+                    event: session_from_row(row)?,
                     picture_count: row.try_get("picture_count")?,
                     guest_count: row.try_get("guest_count")?,
                 })
@@ -244,7 +244,7 @@ impl Database for PostgresDatabase {
         &self,
         id: Uuid,
         missions: &MissionList,
-    ) -> DbResult<Option<SessionRecord>> {
+    ) -> DbResult<Option<EventRecord>> {
         let row = sqlx::query(&format!(
             "UPDATE sessions SET missions = $2 WHERE id = $1 RETURNING {SESSION_SELECT}"
         ))
@@ -264,7 +264,7 @@ impl Database for PostgresDatabase {
         id: Uuid,
         settings: &serde_json::Value,
         ends_at: DateTime<Utc>,
-    ) -> DbResult<Option<SessionRecord>> {
+    ) -> DbResult<Option<EventRecord>> {
         let row = sqlx::query(&format!(
             "UPDATE sessions SET settings = $2, ends_at = $3 WHERE id = $1 RETURNING {SESSION_SELECT}"
         ))
@@ -285,8 +285,8 @@ impl Database for PostgresDatabase {
             "INSERT INTO session_users (id, session_id, user_name, created_at, last_seen) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(guest.id)
-        .bind(guest.session_id)
-        .bind(&guest.user_name)
+        .bind(guest.event_id)
+        .bind(&guest.name)
         .bind(guest.created_at)
         .bind(guest.last_seen)
         .execute(&self.pool)
@@ -334,23 +334,23 @@ impl Database for PostgresDatabase {
         .map_err(classify)
     }
 
-    async fn insert_picture(&self, picture: &PictureRecord) -> DbResult<PictureRecord> {
+    async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
         let inserted = sqlx::query(&format!(
             "INSERT INTO pictures ({PICTURE_COLUMNS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
              ON CONFLICT DO NOTHING RETURNING {PICTURE_COLUMNS}"
         ))
         .bind(picture.id)
-        .bind(picture.session_id)
-        .bind(&picture.u_name)
+        .bind(picture.event_id)
+        .bind(&picture.uploader_name)
         .bind(&picture.original_filename)
-        .bind(&picture.s3_key)
-        .bind(&picture.s3_bucket)
+        .bind(&picture.object_key)
+        .bind(&picture.bucket)
         .bind(&picture.mimetype)
         .bind(picture.filesize_bytes)
         .bind(&picture.mission_id)
         .bind(picture.created_at)
-        .bind(picture.user_id)
+        .bind(picture.guest_id)
         .bind(picture.status.as_str())
         .bind(&picture.content_hash)
         .bind(&picture.thumb_key)
@@ -362,11 +362,11 @@ impl Database for PostgresDatabase {
             return picture_from_row(&row).map_err(classify);
         }
         // Lost a race: the same key, or the same content in this event, is already stored.
-        if let Some(existing) = self.picture_by_key(&picture.s3_key).await? {
+        if let Some(existing) = self.photo_by_key(&picture.object_key).await? {
             return Ok(existing);
         }
         if let Some(hash) = &picture.content_hash {
-            if let Some(existing) = self.picture_by_hash(picture.session_id, hash).await? {
+            if let Some(existing) = self.photo_by_hash(picture.event_id, hash).await? {
                 return Ok(existing);
             }
         }
@@ -375,7 +375,7 @@ impl Database for PostgresDatabase {
         )))
     }
 
-    async fn picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+    async fn picture(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures WHERE id = $1"
         ))
@@ -389,7 +389,7 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn picture_by_key(&self, s3_key: &str) -> DbResult<Option<PictureRecord>> {
+    async fn photo_by_key(&self, s3_key: &str) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures WHERE s3_key = $1"
         ))
@@ -403,11 +403,11 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn picture_by_hash(
+    async fn photo_by_hash(
         &self,
         session_id: Uuid,
         content_hash: &str,
-    ) -> DbResult<Option<PictureRecord>> {
+    ) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = $1 AND content_hash = $2 LIMIT 1"
         ))
@@ -422,11 +422,7 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn pictures(
-        &self,
-        session_id: Uuid,
-        query: PictureQuery,
-    ) -> DbResult<Vec<PictureRecord>> {
+    async fn photos(&self, session_id: Uuid, query: PhotoQuery) -> DbResult<Vec<PhotoRecord>> {
         let (before_at, before_id) = query.before.unzip();
         let rows = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures
@@ -452,7 +448,7 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn count_guest_pictures(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64> {
+    async fn count_guest_photos(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64> {
         sqlx::query_scalar("SELECT COUNT(*) FROM pictures WHERE session_id = $1 AND user_id = $2")
             .bind(session_id)
             .bind(user_id)
@@ -461,7 +457,7 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn approve_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+    async fn approve_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "UPDATE pictures SET status = 'approved' WHERE id = $1 RETURNING {PICTURE_COLUMNS}"
         ))
@@ -475,7 +471,7 @@ impl Database for PostgresDatabase {
             .map_err(classify)
     }
 
-    async fn delete_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+    async fn delete_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "DELETE FROM pictures WHERE id = $1 RETURNING {PICTURE_COLUMNS}"
         ))
@@ -509,7 +505,7 @@ impl Database for PostgresDatabase {
         &self,
         created_before: DateTime<Utc>,
         limit: u32,
-    ) -> DbResult<Vec<PictureRecord>> {
+    ) -> DbResult<Vec<PhotoRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures WHERE thumb_status = 'pending' AND created_at < $1
              ORDER BY created_at LIMIT $2"

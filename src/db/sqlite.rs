@@ -15,8 +15,8 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, GuestRecord, PictureQuery, PictureRecord, PictureStatus,
-    SessionRecord, SessionSummary, ThumbStatus, UserRecord, classify,
+    Counts, Database, DbError, DbResult, EventRecord, EventSummary, GuestRecord, HostRecord,
+    PhotoQuery, PhotoRecord, PhotoStatus, ThumbStatus, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -80,10 +80,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> DbResult<String> {
     serde_json::to_string(value).map_err(|e| DbError::Other(e.into()))
 }
 
-fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, sqlx::Error> {
-    Ok(SessionRecord {
+fn session_from_row(row: &SqliteRow) -> Result<EventRecord, sqlx::Error> {
+    Ok(EventRecord {
         id: uuid_at(row, "id")?,
-        user_id: uuid_at(row, "user_id")?,
+        host_id: uuid_at(row, "user_id")?,
         settings: json_at(row, "settings")?,
         missions: json_at(row, "missions")?,
         created_at: from_micros(row.try_get("created_at")?)?,
@@ -94,40 +94,40 @@ fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, sqlx::Error> {
 fn guest_from_row(row: &SqliteRow) -> Result<GuestRecord, sqlx::Error> {
     Ok(GuestRecord {
         id: uuid_at(row, "id")?,
-        session_id: uuid_at(row, "session_id")?,
-        user_name: row.try_get("user_name")?,
+        event_id: uuid_at(row, "session_id")?,
+        name: row.try_get("user_name")?,
         created_at: from_micros(row.try_get("created_at")?)?,
         last_seen: from_micros(row.try_get("last_seen")?)?,
     })
 }
 
-fn picture_from_row(row: &SqliteRow) -> Result<PictureRecord, sqlx::Error> {
+fn picture_from_row(row: &SqliteRow) -> Result<PhotoRecord, sqlx::Error> {
     let user_id: Option<String> = row.try_get("user_id")?;
     let status: String = row.try_get("status")?;
     let thumb_status: String = row.try_get("thumb_status")?;
-    Ok(PictureRecord {
+    Ok(PhotoRecord {
         id: uuid_at(row, "id")?,
-        session_id: uuid_at(row, "session_id")?,
-        u_name: row.try_get("u_name")?,
+        event_id: uuid_at(row, "session_id")?,
+        uploader_name: row.try_get("u_name")?,
         original_filename: row.try_get("original_filename")?,
-        s3_key: row.try_get("s3_key")?,
-        s3_bucket: row.try_get("s3_bucket")?,
+        object_key: row.try_get("s3_key")?,
+        bucket: row.try_get("s3_bucket")?,
         mimetype: row.try_get("mimetype")?,
         filesize_bytes: row.try_get("filesize_bytes")?,
         mission_id: row.try_get("mission_id")?,
         created_at: from_micros(row.try_get("created_at")?)?,
-        user_id: user_id
+        guest_id: user_id
             .map(|id| Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e))))
             .transpose()?,
-        status: PictureStatus::parse(&status),
+        status: PhotoStatus::parse(&status),
         content_hash: row.try_get("content_hash")?,
         thumb_key: row.try_get("thumb_key")?,
         thumb_status: ThumbStatus::parse(&thumb_status),
     })
 }
 
-fn user_from_row(row: &SqliteRow) -> Result<UserRecord, sqlx::Error> {
-    Ok(UserRecord {
+fn user_from_row(row: &SqliteRow) -> Result<HostRecord, sqlx::Error> {
+    Ok(HostRecord {
         id: uuid_at(row, "id")?,
         email: row.try_get("email")?,
         email_normalized: row.try_get("email_normalized")?,
@@ -161,7 +161,7 @@ impl Database for SqliteDatabase {
         self.pool.close().await;
     }
 
-    async fn insert_user(&self, user: &UserRecord) -> DbResult<()> {
+    async fn insert_host(&self, user: &HostRecord) -> DbResult<()> {
         let result = sqlx::query(&format!(
             "INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
         ))
@@ -182,7 +182,7 @@ impl Database for SqliteDatabase {
         }
     }
 
-    async fn user_by_email(&self, email_normalized: &str) -> DbResult<Option<UserRecord>> {
+    async fn host_by_email(&self, email_normalized: &str) -> DbResult<Option<HostRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = ?"
         ))
@@ -196,7 +196,7 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn user_by_id(&self, id: Uuid) -> DbResult<Option<UserRecord>> {
+    async fn host(&self, id: Uuid) -> DbResult<Option<HostRecord>> {
         let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
@@ -208,12 +208,12 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn insert_session(&self, session: &SessionRecord) -> DbResult<()> {
+    async fn insert_event(&self, session: &EventRecord) -> DbResult<()> {
         sqlx::query(&format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
         ))
         .bind(session.id.to_string())
-        .bind(session.user_id.to_string())
+        .bind(session.host_id.to_string())
         .bind(to_json(&session.settings)?)
         .bind(to_json(&session.missions)?)
         .bind(micros(session.created_at))
@@ -224,7 +224,7 @@ impl Database for SqliteDatabase {
         Ok(())
     }
 
-    async fn session(&self, id: Uuid) -> DbResult<Option<SessionRecord>> {
+    async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
         ))
@@ -238,7 +238,7 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn sessions_of_user(&self, user_id: Uuid) -> DbResult<Vec<SessionSummary>> {
+    async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>> {
         let rows = sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS},
                     (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
@@ -251,8 +251,8 @@ impl Database for SqliteDatabase {
         .map_err(classify)?;
         rows.iter()
             .map(|row| {
-                Ok(SessionSummary {
-                    session: session_from_row(row)?,
+                Ok(EventSummary {
+                    event: session_from_row(row)?,
                     picture_count: row.try_get("picture_count")?,
                     guest_count: row.try_get("guest_count")?,
                 })
@@ -265,7 +265,7 @@ impl Database for SqliteDatabase {
         &self,
         id: Uuid,
         missions: &MissionList,
-    ) -> DbResult<Option<SessionRecord>> {
+    ) -> DbResult<Option<EventRecord>> {
         let row = sqlx::query(&format!(
             "UPDATE sessions SET missions = ? WHERE id = ? RETURNING {SESSION_COLUMNS}"
         ))
@@ -285,7 +285,7 @@ impl Database for SqliteDatabase {
         id: Uuid,
         settings: &serde_json::Value,
         ends_at: DateTime<Utc>,
-    ) -> DbResult<Option<SessionRecord>> {
+    ) -> DbResult<Option<EventRecord>> {
         let row = sqlx::query(&format!(
             "UPDATE sessions SET settings = ?, ends_at = ? WHERE id = ? RETURNING {SESSION_COLUMNS}"
         ))
@@ -304,8 +304,8 @@ impl Database for SqliteDatabase {
     async fn insert_guest(&self, guest: &GuestRecord) -> DbResult<()> {
         sqlx::query("INSERT INTO session_users (id, session_id, user_name, created_at, last_seen) VALUES (?, ?, ?, ?, ?)")
             .bind(guest.id.to_string())
-            .bind(guest.session_id.to_string())
-            .bind(&guest.user_name)
+            .bind(guest.event_id.to_string())
+            .bind(&guest.name)
             .bind(micros(guest.created_at))
             .bind(micros(guest.last_seen))
             .execute(&self.pool)
@@ -353,22 +353,22 @@ impl Database for SqliteDatabase {
         .map_err(classify)
     }
 
-    async fn insert_picture(&self, picture: &PictureRecord) -> DbResult<PictureRecord> {
+    async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
         let inserted = sqlx::query(&format!(
             "INSERT INTO pictures ({PICTURE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT DO NOTHING RETURNING {PICTURE_COLUMNS}"
         ))
         .bind(picture.id.to_string())
-        .bind(picture.session_id.to_string())
-        .bind(&picture.u_name)
+        .bind(picture.event_id.to_string())
+        .bind(&picture.uploader_name)
         .bind(&picture.original_filename)
-        .bind(&picture.s3_key)
-        .bind(&picture.s3_bucket)
+        .bind(&picture.object_key)
+        .bind(&picture.bucket)
         .bind(&picture.mimetype)
         .bind(picture.filesize_bytes)
         .bind(&picture.mission_id)
         .bind(micros(picture.created_at))
-        .bind(picture.user_id.map(|id| id.to_string()))
+        .bind(picture.guest_id.map(|id| id.to_string()))
         .bind(picture.status.as_str())
         .bind(&picture.content_hash)
         .bind(&picture.thumb_key)
@@ -380,11 +380,11 @@ impl Database for SqliteDatabase {
             return picture_from_row(&row).map_err(classify);
         }
         // Lost a race: the same key, or the same content in this event, is already stored.
-        if let Some(existing) = self.picture_by_key(&picture.s3_key).await? {
+        if let Some(existing) = self.photo_by_key(&picture.object_key).await? {
             return Ok(existing);
         }
         if let Some(hash) = &picture.content_hash {
-            if let Some(existing) = self.picture_by_hash(picture.session_id, hash).await? {
+            if let Some(existing) = self.photo_by_hash(picture.event_id, hash).await? {
                 return Ok(existing);
             }
         }
@@ -393,7 +393,7 @@ impl Database for SqliteDatabase {
         )))
     }
 
-    async fn picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+    async fn picture(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures WHERE id = ?"
         ))
@@ -407,7 +407,7 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn picture_by_key(&self, s3_key: &str) -> DbResult<Option<PictureRecord>> {
+    async fn photo_by_key(&self, s3_key: &str) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures WHERE s3_key = ?"
         ))
@@ -421,11 +421,11 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn picture_by_hash(
+    async fn photo_by_hash(
         &self,
         session_id: Uuid,
         content_hash: &str,
-    ) -> DbResult<Option<PictureRecord>> {
+    ) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures WHERE session_id = ? AND content_hash = ? LIMIT 1"
         ))
@@ -440,11 +440,7 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn pictures(
-        &self,
-        session_id: Uuid,
-        query: PictureQuery,
-    ) -> DbResult<Vec<PictureRecord>> {
+    async fn photos(&self, session_id: Uuid, query: PhotoQuery) -> DbResult<Vec<PhotoRecord>> {
         let (before_at, before_id) = query.before.unzip();
         let rows = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures
@@ -470,7 +466,7 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn count_guest_pictures(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64> {
+    async fn count_guest_photos(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64> {
         sqlx::query_scalar("SELECT COUNT(*) FROM pictures WHERE session_id = ? AND user_id = ?")
             .bind(session_id.to_string())
             .bind(user_id.to_string())
@@ -479,7 +475,7 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn approve_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+    async fn approve_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "UPDATE pictures SET status = 'approved' WHERE id = ? RETURNING {PICTURE_COLUMNS}"
         ))
@@ -493,7 +489,7 @@ impl Database for SqliteDatabase {
             .map_err(classify)
     }
 
-    async fn delete_picture(&self, id: Uuid) -> DbResult<Option<PictureRecord>> {
+    async fn delete_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
         let row = sqlx::query(&format!(
             "DELETE FROM pictures WHERE id = ? RETURNING {PICTURE_COLUMNS}"
         ))
@@ -527,7 +523,7 @@ impl Database for SqliteDatabase {
         &self,
         created_before: DateTime<Utc>,
         limit: u32,
-    ) -> DbResult<Vec<PictureRecord>> {
+    ) -> DbResult<Vec<PhotoRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {PICTURE_COLUMNS} FROM pictures WHERE thumb_status = 'pending' AND created_at < ?
              ORDER BY created_at LIMIT ?"

@@ -18,7 +18,7 @@ use sqlx::{
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
-use crate::db::PictureRecord;
+use crate::db::PhotoRecord;
 
 const CHANNEL: &str = "partypic_events";
 /// Subscribers that fall this far behind skip ahead (they reload the gallery).
@@ -26,12 +26,12 @@ const BUFFER: usize = 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SessionEvent {
+pub enum LiveEvent {
     PictureCreated {
-        picture: PictureRecord,
+        picture: PhotoRecord,
     },
     PictureUpdated {
-        picture: PictureRecord,
+        picture: PhotoRecord,
     },
     PictureDeleted {
         session_id: Uuid,
@@ -48,7 +48,7 @@ pub enum SessionEvent {
     },
 }
 
-impl SessionEvent {
+impl LiveEvent {
     /// Whether the event changes what galleries and event records show; guests coming and going
     /// do not, and must not empty the gallery caches of a busy event.
     fn changes_content(&self) -> bool {
@@ -57,9 +57,7 @@ impl SessionEvent {
 
     pub fn session_id(&self) -> Uuid {
         match self {
-            Self::PictureCreated { picture } | Self::PictureUpdated { picture } => {
-                picture.session_id
-            }
+            Self::PictureCreated { picture } | Self::PictureUpdated { picture } => picture.event_id,
             Self::PictureDeleted { session_id, .. }
             | Self::SessionUpdated { session_id }
             | Self::GuestsChanged { session_id } => *session_id,
@@ -75,7 +73,7 @@ enum Transport {
 
 #[derive(Clone)]
 pub struct EventBus {
-    local: broadcast::Sender<SessionEvent>,
+    local: broadcast::Sender<LiveEvent>,
     transport: Transport,
     changes: Arc<ChangeCounters>,
 }
@@ -109,7 +107,7 @@ impl ChangeCounters {
         &self.sessions[(session_id.as_u128() % COUNTERS as u128) as usize]
     }
 
-    fn changed(&self, event: &SessionEvent) {
+    fn changed(&self, event: &LiveEvent) {
         if event.changes_content() {
             self.counter(event.session_id())
                 .fetch_add(1, Ordering::SeqCst);
@@ -168,12 +166,12 @@ impl EventBus {
         Some(epoch + changes.counter(session_id).load(Ordering::SeqCst))
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.local.subscribe()
     }
 
     /// Best effort: live updates are a convenience, clients also reload the gallery.
-    pub async fn publish(&self, event: SessionEvent) {
+    pub async fn publish(&self, event: LiveEvent) {
         self.changes.changed(&event);
         match &self.transport {
             Transport::InProcess => {
@@ -206,7 +204,7 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
 async fn relay(
     pool: PgPool,
     mut connected: Option<PgListener>,
-    local: broadcast::Sender<SessionEvent>,
+    local: broadcast::Sender<LiveEvent>,
     changes: Arc<ChangeCounters>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -232,7 +230,7 @@ async fn relay(
                 // try_recv, not recv: recv reconnects silently and the changes in between
                 // would go unseen by the caches.
                 received = listener.try_recv() => match received {
-                    Ok(Some(notification)) => match serde_json::from_str::<SessionEvent>(notification.payload()) {
+                    Ok(Some(notification)) => match serde_json::from_str::<LiveEvent>(notification.payload()) {
                         Ok(event) => {
                             changes.changed(&event);
                             let _ = local.send(event);
@@ -267,11 +265,9 @@ mod generation_tests {
         let start = bus
             .generation(session_id)
             .expect("in-process is always listening");
-        bus.publish(SessionEvent::GuestsChanged { session_id })
-            .await;
+        bus.publish(LiveEvent::GuestsChanged { session_id }).await;
         assert_eq!(bus.generation(session_id), Some(start));
-        bus.publish(SessionEvent::SessionUpdated { session_id })
-            .await;
+        bus.publish(LiveEvent::SessionUpdated { session_id }).await;
         assert!(bus.generation(session_id) > Some(start));
     }
 

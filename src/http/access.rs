@@ -7,7 +7,7 @@ use axum::{
 use uuid::Uuid;
 
 use super::{ApiError, SharedState, extract::AuthUser};
-use crate::{db::SessionRecord, domain::values::parse_uuid};
+use crate::{db::EventRecord, domain::values::parse_uuid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Viewer {
@@ -75,11 +75,11 @@ pub fn guest_id(
 /// Resolves the viewer of `session`; a named guest must exist and belong to it.
 pub async fn resolve_viewer(
     state: &SharedState,
-    session: &SessionRecord,
+    session: &EventRecord,
     user: Option<&AuthUser>,
     guest: Option<Uuid>,
 ) -> Result<Viewer, ApiError> {
-    if user.is_some_and(|u| u.id == session.user_id) {
+    if user.is_some_and(|u| u.id == session.host_id) {
         return Ok(Viewer::Host);
     }
     match guest {
@@ -90,7 +90,7 @@ pub async fn resolve_viewer(
                 .guest(id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Session user not found"))?;
-            if guest.session_id != session.id {
+            if guest.event_id != session.id {
                 return Err(ApiError::Forbidden(
                     "This guest belongs to another session".into(),
                 ));
@@ -101,10 +101,10 @@ pub async fn resolve_viewer(
 }
 
 /// The host of `session`, or 401/403.
-pub fn require_host(session: &SessionRecord, user: Option<&AuthUser>) -> Result<(), ApiError> {
+pub fn require_host(session: &EventRecord, user: Option<&AuthUser>) -> Result<(), ApiError> {
     match user {
         None => Err(ApiError::Unauthorized("Missing bearer token".into())),
-        Some(user) if user.id == session.user_id => Ok(()),
+        Some(user) if user.id == session.host_id => Ok(()),
         Some(_) => Err(ApiError::Forbidden(
             "Only the host of this session can do this".into(),
         )),

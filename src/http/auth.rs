@@ -10,7 +10,7 @@ use super::{
     extract::{AuthUser, JsonBody},
 };
 use crate::{
-    db::UserRecord,
+    db::HostRecord,
     domain::values::{Email, Name, Password, required},
 };
 
@@ -78,11 +78,11 @@ pub async fn register(
         Password::parse(required(body.password, "password").map_err(invalid)?).map_err(invalid)?;
 
     // Cheap early answer for the common duplicate; the unique index still decides races.
-    if state.db.user_by_email(email.normalized()).await?.is_some() {
+    if state.db.host_by_email(email.normalized()).await?.is_some() {
         return Err(ApiError::Conflict("Email already registered".into()));
     }
     let password_hash = state.hasher.hash(password.expose()).await?;
-    let user = UserRecord {
+    let user = HostRecord {
         id: Uuid::new_v4(),
         email: email.as_str().to_owned(),
         email_normalized: email.normalized().to_owned(),
@@ -90,7 +90,7 @@ pub async fn register(
         password_hash,
         created_at: super::now(),
     };
-    state.db.insert_user(&user).await?;
+    state.db.insert_host(&user).await?;
     Ok((
         StatusCode::CREATED,
         Json(RegisterResponse {
@@ -119,7 +119,7 @@ pub async fn login(
         return Err(wrong());
     }
     let user = match Email::parse(&email) {
-        Ok(email) => state.db.user_by_email(email.normalized()).await?,
+        Ok(email) => state.db.host_by_email(email.normalized()).await?,
         Err(_) => None,
     };
     // Unknown emails cost a hash too, so timing does not reveal which emails exist.
@@ -159,7 +159,7 @@ pub async fn me(
 ) -> Result<Json<MeResponse>, ApiError> {
     let record = state
         .db
-        .user_by_id(user.id)
+        .host(user.id)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("Unknown user".into()))?;
     Ok(Json(MeResponse {

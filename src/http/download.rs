@@ -22,7 +22,7 @@ use super::{
     sessions::session_not_found,
 };
 use crate::{
-    db::{PictureQuery, PictureRecord, PictureStatus},
+    db::{PhotoQuery, PhotoRecord, PhotoStatus},
     domain::{image::ImageType, photo_key::PhotoKey},
 };
 
@@ -46,19 +46,19 @@ pub async fn zip(
 ) -> Result<Response, ApiError> {
     let session = state
         .db
-        .session(session_id(&id)?)
+        .event(session_id(&id)?)
         .await?
         .ok_or_else(session_not_found)?;
     require_host(&session, user.as_ref())?;
-    let query = PictureQuery {
+    let query = PhotoQuery {
         everything: true,
         approved_visible: true,
         viewer: None,
         before: None,
         limit: None,
     };
-    let mut pictures = state.db.pictures(session.id, query).await?;
-    pictures.retain(|p| p.status == PictureStatus::Approved);
+    let mut pictures = state.db.photos(session.id, query).await?;
+    pictures.retain(|p| p.status == PhotoStatus::Approved);
     pictures.reverse(); // oldest first: numbering follows the evening
 
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
@@ -121,12 +121,12 @@ impl Write for ChannelWriter {
 fn write_archive(
     state: &SharedState,
     handle: &tokio::runtime::Handle,
-    pictures: &[PictureRecord],
+    pictures: &[PhotoRecord],
     out: ChannelWriter,
 ) -> anyhow::Result<()> {
     let mut zip = ZipWriter::new_stream(out);
     for (index, picture) in pictures.iter().enumerate() {
-        let Some(key) = PhotoKey::parse(&picture.s3_key) else {
+        let Some(key) = PhotoKey::parse(&picture.object_key) else {
             continue;
         };
         let bytes = handle.block_on(state.store.read_all(&key, state.max_upload_bytes))?;
@@ -153,9 +153,9 @@ fn write_archive(
 }
 
 /// `{guest}_{time}_{n}.{ext}`, e.g. `Tante_Erna_20261127-213015_7.jpg`.
-pub fn entry_name(picture: &PictureRecord, n: usize) -> String {
+pub fn entry_name(picture: &PhotoRecord, n: usize) -> String {
     let ext = ImageType::from_mime(&picture.mimetype).map_or("jpg", ImageType::extension);
-    let guest = safe_name(&picture.u_name);
+    let guest = safe_name(&picture.uploader_name);
     let guest = if guest.is_empty() {
         "guest".to_owned()
     } else {

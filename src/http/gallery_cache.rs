@@ -20,7 +20,7 @@ use quick_cache::{Weighter, sync::Cache};
 use url::Url;
 use uuid::Uuid;
 
-use crate::db::{PictureQuery, SessionRecord};
+use crate::db::{EventRecord, PhotoQuery};
 
 /// The oldest page or event record served.
 pub const MAX_AGE: Duration = Duration::from_secs(5);
@@ -77,7 +77,7 @@ impl Weighter<PageKey, Page> for PageWeight {
 
 pub struct GalleryCache {
     pages: Cache<PageKey, Page, PageWeight>,
-    events: Cache<(Uuid, u64), (Arc<SessionRecord>, Instant)>,
+    events: Cache<(Uuid, u64), (Arc<EventRecord>, Instant)>,
     /// Guest → their event. Guests never move between events, so this never goes stale.
     guests: Cache<Uuid, Uuid>,
 }
@@ -100,7 +100,7 @@ impl GalleryCache {
     pub fn page_key(
         session_id: Uuid,
         generation: u64,
-        query: &PictureQuery,
+        query: &PhotoQuery,
         base: &Url,
     ) -> Option<PageKey> {
         query.before.is_none().then(|| PageKey {
@@ -122,14 +122,14 @@ impl GalleryCache {
         self.pages.insert(key, page);
     }
 
-    pub fn event(&self, session_id: Uuid, generation: u64) -> Option<Arc<SessionRecord>> {
+    pub fn event(&self, session_id: Uuid, generation: u64) -> Option<Arc<EventRecord>> {
         self.events
             .get(&(session_id, generation))
             .filter(|(_, loaded)| loaded.elapsed() < MAX_AGE)
             .map(|(session, _)| session)
     }
 
-    pub fn keep_event(&self, generation: u64, session: Arc<SessionRecord>) {
+    pub fn keep_event(&self, generation: u64, session: Arc<EventRecord>) {
         self.events
             .insert((session.id, generation), (session, Instant::now()));
     }
@@ -147,8 +147,8 @@ impl GalleryCache {
 mod tests {
     use super::*;
 
-    fn query(before: bool) -> PictureQuery {
-        PictureQuery {
+    fn query(before: bool) -> PhotoQuery {
+        PhotoQuery {
             everything: false,
             approved_visible: true,
             viewer: None,

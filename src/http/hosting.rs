@@ -20,9 +20,9 @@ use super::{
     sessions::{SessionView, session_not_found},
 };
 use crate::{
-    db::SessionRecord,
+    db::EventRecord,
     domain::{rules::merge_settings, values::parse_uuid},
-    events::SessionEvent,
+    events::LiveEvent,
 };
 
 #[derive(Serialize, ToSchema)]
@@ -50,10 +50,10 @@ async fn owned_session(
     state: &SharedState,
     user: &AuthUser,
     raw_id: &str,
-) -> Result<SessionRecord, ApiError> {
+) -> Result<EventRecord, ApiError> {
     let session = state
         .db
-        .session(session_id(raw_id)?)
+        .event(session_id(raw_id)?)
         .await?
         .ok_or_else(session_not_found)?;
     require_host(&session, Some(user))?;
@@ -69,12 +69,12 @@ pub async fn mine(
     State(state): State<SharedState>,
     user: AuthUser,
 ) -> Result<Json<Vec<SessionListItem>>, ApiError> {
-    let sessions = state.db.sessions_of_user(user.id).await?;
+    let sessions = state.db.events_of_host(user.id).await?;
     Ok(Json(
         sessions
             .into_iter()
             .map(|s| SessionListItem {
-                session: s.session.into(),
+                session: s.event.into(),
                 picture_count: s.picture_count,
                 guest_count: s.guest_count,
             })
@@ -146,7 +146,7 @@ async fn save(
         .ok_or_else(session_not_found)?;
     state
         .events
-        .publish(SessionEvent::SessionUpdated { session_id: id })
+        .publish(LiveEvent::SessionUpdated { session_id: id })
         .await;
     Ok(Json(updated.into()))
 }
@@ -165,7 +165,7 @@ pub async fn qr_code(
 ) -> Result<Response, ApiError> {
     let session = state
         .db
-        .session(session_id(&id)?)
+        .event(session_id(&id)?)
         .await?
         .ok_or_else(session_not_found)?;
     let join = join_url(&base, session.id);

@@ -27,9 +27,9 @@ use super::{
     sessions::{SessionView, session_not_found},
 };
 use crate::{
-    db::{PictureRecord, PictureStatus},
+    db::{PhotoRecord, PhotoStatus},
     domain::rules::EventRules,
-    events::SessionEvent,
+    events::LiveEvent,
     metrics::ONLINE_WINDOW,
 };
 
@@ -57,7 +57,7 @@ pub async fn events(
 ) -> Result<impl IntoResponse, ApiError> {
     let session = state
         .db
-        .session(session_id(&id)?)
+        .event(session_id(&id)?)
         .await?
         .ok_or_else(session_not_found)?;
     let guest = guest_id(&headers, query.0.get("userId"))?;
@@ -74,11 +74,11 @@ pub async fn events(
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
 }
 
-fn sees(viewer: Viewer, rules: &EventRules, picture: &PictureRecord) -> bool {
+fn sees(viewer: Viewer, rules: &EventRules, picture: &PhotoRecord) -> bool {
     match viewer {
         Viewer::Host => true,
-        Viewer::Guest(id) if picture.user_id == Some(id) => true,
-        _ => picture.status == PictureStatus::Approved && rules.gallery_visible_to_guests(),
+        Viewer::Guest(id) if picture.guest_id == Some(id) => true,
+        _ => picture.status == PhotoStatus::Approved && rules.gallery_visible_to_guests(),
     }
 }
 
@@ -114,15 +114,15 @@ async fn feed(
             _ = guests_ticker.tick() => guests_event(&state, session_id).await,
             received = notifications.recv() => match received {
                 Ok(notification) if notification.session_id() == session_id => match notification {
-                    SessionEvent::PictureCreated { picture } => sees(viewer, &rules, &picture)
+                    LiveEvent::PictureCreated { picture } => sees(viewer, &rules, &picture)
                         .then(|| event("picture.created", &picture_view(&state, &base, picture)))
                         .flatten(),
-                    SessionEvent::PictureUpdated { picture } => sees(viewer, &rules, &picture)
+                    LiveEvent::PictureUpdated { picture } => sees(viewer, &rules, &picture)
                         .then(|| event("picture.updated", &picture_view(&state, &base, picture)))
                         .flatten(),
-                    SessionEvent::PictureDeleted { picture_id, .. } => event("picture.deleted", &json!({ "id": picture_id })),
-                    SessionEvent::GuestsChanged { .. } => guests_event(&state, session_id).await,
-                    SessionEvent::SessionUpdated { .. } => match state.db.session(session_id).await {
+                    LiveEvent::PictureDeleted { picture_id, .. } => event("picture.deleted", &json!({ "id": picture_id })),
+                    LiveEvent::GuestsChanged { .. } => guests_event(&state, session_id).await,
+                    LiveEvent::SessionUpdated { .. } => match state.db.event(session_id).await {
                         Ok(Some(session)) => {
                             rules = EventRules::from_settings(&session.settings);
                             event("session.updated", &SessionView::from(session))

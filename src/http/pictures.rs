@@ -24,7 +24,7 @@ use super::{
     sessions::session_not_found,
 };
 use crate::{
-    db::{PictureQuery, PictureRecord, PictureStatus, SessionRecord, ThumbStatus},
+    db::{EventRecord, PhotoQuery, PhotoRecord, PhotoStatus, ThumbStatus},
     domain::{
         image::ImageType,
         missions::parse_mission_id,
@@ -32,7 +32,7 @@ use crate::{
         rules::EventRules,
         values::{Name, parse_original_filename, parse_uuid, required, required_uuid},
     },
-    events::SessionEvent,
+    events::LiveEvent,
     store::UPLOAD_URL_TTL,
 };
 
@@ -99,13 +99,13 @@ pub struct PictureView {
     pub thumb_url: String,
     /// `approved`, or `pending` while waiting for the host (pre-approval).
     #[schema(value_type = String)]
-    pub status: PictureStatus,
+    pub status: PhotoStatus,
     /// The uploading guest, when known.
     pub user_id: Option<Uuid>,
 }
 
-pub(super) fn picture_view(state: &SharedState, base: &Url, picture: PictureRecord) -> PictureView {
-    let url = PhotoKey::parse(&picture.s3_key)
+pub(super) fn picture_view(state: &SharedState, base: &Url, picture: PhotoRecord) -> PictureView {
+    let url = PhotoKey::parse(&picture.object_key)
         .map(|key| state.store.download_url(&key, base).to_string())
         .unwrap_or_default();
     let thumb_url = picture
@@ -119,18 +119,18 @@ pub(super) fn picture_view(state: &SharedState, base: &Url, picture: PictureReco
     PictureView {
         id: picture.id,
         created_at: picture.created_at,
-        u_name: picture.u_name,
-        session_id: picture.session_id,
+        u_name: picture.uploader_name,
+        session_id: picture.event_id,
         original_filename: picture.original_filename,
-        s3_key: picture.s3_key,
-        s3_bucket: picture.s3_bucket,
+        s3_key: picture.object_key,
+        s3_bucket: picture.bucket,
         mimetype: picture.mimetype,
         filesize_bytes: picture.filesize_bytes,
         mission_id: picture.mission_id,
         url,
         thumb_url,
         status: picture.status,
-        user_id: picture.user_id,
+        user_id: picture.guest_id,
     }
 }
 
@@ -145,7 +145,7 @@ fn uploads_closed() -> ApiError {
 /// Checks the uploading guest against the event's rules; returns the guest id when given.
 async fn uploading_guest(
     state: &SharedState,
-    session: &SessionRecord,
+    session: &EventRecord,
     rules: &EventRules,
     raw: Option<String>,
 ) -> Result<Option<Uuid>, ApiError> {
@@ -162,7 +162,7 @@ async fn uploading_guest(
         .guest(user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Session user not found"))?;
-    if guest.session_id != session.id {
+    if guest.event_id != session.id {
         return Err(ApiError::Forbidden(
             "This guest belongs to another session".into(),
         ));
@@ -172,12 +172,12 @@ async fn uploading_guest(
 
 async fn check_upload_limit(
     state: &SharedState,
-    session: &SessionRecord,
+    session: &EventRecord,
     rules: &EventRules,
     user_id: Option<Uuid>,
 ) -> Result<(), ApiError> {
     if let (Some(limit), Some(user_id)) = (rules.upload_limit_per_guest, user_id) {
-        let uploaded = state.db.count_guest_pictures(session.id, user_id).await?;
+        let uploaded = state.db.count_guest_photos(session.id, user_id).await?;
         if u64::try_from(uploaded).unwrap_or(u64::MAX) >= limit {
             return Err(ApiError::Forbidden(format!(
                 "Upload limit reached: {limit} photos per guest"
@@ -209,7 +209,7 @@ pub async fn init_upload(
     })?;
     let session = state
         .db
-        .session(session_id)
+        .event(session_id)
         .await?
         .ok_or_else(session_not_found)?;
     state.require_store()?;
@@ -260,17 +260,17 @@ pub async fn finalize_upload(
 
     let session = state
         .db
-        .session(session_id)
+        .event(session_id)
         .await?
         .ok_or_else(session_not_found)?;
     state.require_store()?;
-    if key.session_id != session_id {
+    if key.event_id != session_id {
         return Err(ApiError::Forbidden(
             "s3_key does not belong to this session".into(),
         ));
     }
     // Finalize is idempotent: a retried request returns the picture already stored.
-    if let Some(existing) = state.db.picture_by_key(&key.to_string()).await? {
+    if let Some(existing) = state.db.photo_by_key(&key.to_string()).await? {
         return Ok((
             StatusCode::CREATED,
             Json(picture_view(&state, &base, existing)),
@@ -313,7 +313,7 @@ pub async fn finalize_upload(
     // every finalized key is its own picture.
     let content_hash = state.store.sha256(&key).await?;
     let duplicate = match user_id {
-        Some(_) => state.db.picture_by_hash(session_id, &content_hash).await?,
+        Some(_) => state.db.photo_by_hash(session_id, &content_hash).await?,
         None => None,
     };
     if let Some(existing) = duplicate {
@@ -324,38 +324,38 @@ pub async fn finalize_upload(
         ));
     }
 
-    let picture = PictureRecord {
+    let picture = PhotoRecord {
         id: Uuid::new_v4(),
-        session_id,
-        u_name: u_name.into_inner(),
+        event_id: session_id,
+        uploader_name: u_name.into_inner(),
         original_filename: original_filename.unwrap_or_else(|| key.file_name()),
-        s3_key: key.to_string(),
-        s3_bucket: state.store.bucket().to_owned(),
+        object_key: key.to_string(),
+        bucket: state.store.bucket().to_owned(),
         mimetype: image_type.mime().to_owned(),
         filesize_bytes: i64::try_from(size).unwrap_or(i64::MAX),
         mission_id,
         created_at: super::now(),
-        user_id,
+        guest_id: user_id,
         status: if rules.require_approval {
-            PictureStatus::Pending
+            PhotoStatus::Pending
         } else {
-            PictureStatus::Approved
+            PhotoStatus::Approved
         },
         content_hash: Some(content_hash),
         thumb_key: None,
         thumb_status: ThumbStatus::Pending,
     };
-    let stored = state.db.insert_picture(&picture).await?;
+    let stored = state.db.insert_photo(&picture).await?;
     if stored.id == picture.id {
         state.metrics.photos_uploaded.inc();
         state
             .events
-            .publish(SessionEvent::PictureCreated {
+            .publish(LiveEvent::PictureCreated {
                 picture: stored.clone(),
             })
             .await;
         state.thumbnails.schedule(stored.clone());
-    } else if stored.s3_key != picture.s3_key {
+    } else if stored.object_key != picture.object_key {
         // Identical content won a race: this copy is not needed.
         state.store.delete(&key).await?;
     }
@@ -411,7 +411,7 @@ pub async fn gallery(
             let session = Arc::new(
                 state
                     .db
-                    .session(session_id)
+                    .event(session_id)
                     .await?
                     .ok_or_else(session_not_found)?,
             );
@@ -425,7 +425,7 @@ pub async fn gallery(
     let guest = guest_id(&headers, query.0.get("userId"))?;
     let viewer = match guest {
         Some(id)
-            if user.as_ref().is_none_or(|u| u.id != session.user_id)
+            if user.as_ref().is_none_or(|u| u.id != session.host_id)
                 && cache.is_some_and(|(cache, _)| cache.guest_event(id) == Some(session.id)) =>
         {
             Viewer::Guest(id)
@@ -446,7 +446,7 @@ pub async fn gallery(
                 .db
                 .picture(id)
                 .await?
-                .filter(|p| p.session_id == session_id)
+                .filter(|p| p.event_id == session_id)
                 .ok_or_else(|| {
                     ApiError::bad_request("before must be the id of a picture in this session")
                 })?;
@@ -454,7 +454,7 @@ pub async fn gallery(
         }
     };
     let rules = EventRules::from_settings(&session.settings);
-    let picture_query = PictureQuery {
+    let picture_query = PhotoQuery {
         everything: viewer == Viewer::Host,
         approved_visible: rules.gallery_visible_to_guests(),
         viewer: match viewer {
@@ -483,7 +483,7 @@ pub async fn gallery(
     let page = match cached {
         Some(page) => page,
         None => {
-            let pictures = state.db.pictures(session_id, picture_query).await?;
+            let pictures = state.db.photos(session_id, picture_query).await?;
             let views: Vec<PictureView> = pictures
                 .into_iter()
                 .map(|p| picture_view(&state, &base, p))
@@ -567,12 +567,12 @@ pub async fn delete(
         .ok_or_else(|| ApiError::not_found("Picture not found"))?;
     let session = state
         .db
-        .session(picture.session_id)
+        .event(picture.event_id)
         .await?
         .ok_or_else(session_not_found)?;
-    let is_host = user.as_ref().is_some_and(|u| u.id == session.user_id);
+    let is_host = user.as_ref().is_some_and(|u| u.id == session.host_id);
     if !is_host {
-        let own = guest.is_some() && guest == picture.user_id;
+        let own = guest.is_some() && guest == picture.guest_id;
         if !own {
             return Err(ApiError::Forbidden(
                 "Only the host or the uploader can delete this photo".into(),
@@ -584,11 +584,11 @@ pub async fn delete(
             ));
         }
     }
-    let Some(deleted) = state.db.delete_picture(id).await? else {
+    let Some(deleted) = state.db.delete_photo(id).await? else {
         return Err(ApiError::not_found("Picture not found"));
     };
     // The record is gone first; leftover files would only be unreferenced, never shown.
-    if let Some(key) = PhotoKey::parse(&deleted.s3_key) {
+    if let Some(key) = PhotoKey::parse(&deleted.object_key) {
         for key in [key, key.thumbnail()] {
             if let Err(err) = state.store.delete(&key).await {
                 tracing::warn!(%key, error = %err, "could not delete file of a deleted picture");
@@ -597,10 +597,10 @@ pub async fn delete(
     }
     state
         .events
-        .publish(SessionEvent::PictureDeleted {
-            session_id: deleted.session_id,
+        .publish(LiveEvent::PictureDeleted {
+            session_id: deleted.event_id,
             picture_id: deleted.id,
-            user_id: deleted.user_id,
+            user_id: deleted.guest_id,
             status: deleted.status.as_str().to_owned(),
         })
         .await;
@@ -631,18 +631,18 @@ pub async fn approve(
         .ok_or_else(|| ApiError::not_found("Picture not found"))?;
     let session = state
         .db
-        .session(picture.session_id)
+        .event(picture.event_id)
         .await?
         .ok_or_else(session_not_found)?;
     require_host(&session, Some(&user))?;
     let approved = state
         .db
-        .approve_picture(id)
+        .approve_photo(id)
         .await?
         .ok_or_else(|| ApiError::not_found("Picture not found"))?;
     state
         .events
-        .publish(SessionEvent::PictureUpdated {
+        .publish(LiveEvent::PictureUpdated {
             picture: approved.clone(),
         })
         .await;

@@ -13,13 +13,13 @@ use super::{
     extract::{AuthUser, JsonBody, OptionalJsonBody, QueryParams},
 };
 use crate::{
-    db::{GuestRecord, SessionRecord},
+    db::{EventRecord, GuestRecord},
     domain::{
         missions::MissionList,
         rules::new_event_settings,
         values::{Name, required, required_uuid},
     },
-    events::SessionEvent,
+    events::LiveEvent,
     metrics::ONLINE_WINDOW,
 };
 
@@ -35,11 +35,11 @@ pub struct SessionView {
     pub ends_at: DateTime<Utc>,
 }
 
-impl From<SessionRecord> for SessionView {
-    fn from(s: SessionRecord) -> Self {
+impl From<EventRecord> for SessionView {
+    fn from(s: EventRecord) -> Self {
         Self {
             id: s.id,
-            user_id: s.user_id,
+            user_id: s.host_id,
             settings: s.settings,
             missions: s.missions,
             created_at: s.created_at,
@@ -117,8 +117,8 @@ impl From<GuestRecord> for GuestView {
     fn from(g: GuestRecord) -> Self {
         Self {
             id: g.id,
-            user_name: g.user_name,
-            session_id: g.session_id,
+            user_name: g.name,
+            session_id: g.event_id,
             created_at: g.created_at,
             last_seen: g.last_seen,
         }
@@ -148,9 +148,9 @@ pub async fn create(
     let now = super::now();
     let (settings, ends_at) =
         new_event_settings(body.settings, now).map_err(|e| ApiError::BadRequest(e.0))?;
-    let session = SessionRecord {
+    let session = EventRecord {
         id: Uuid::new_v4(),
-        user_id: user.id,
+        host_id: user.id,
         settings,
         missions: MissionList::defaults(),
         created_at: now,
@@ -158,7 +158,7 @@ pub async fn create(
     };
     state
         .db
-        .insert_session(&session)
+        .insert_event(&session)
         .await
         .map_err(|err| match err {
             // A valid token whose account no longer exists (e.g. the database was reset).
@@ -190,7 +190,7 @@ pub async fn get(
     query: QueryParams,
 ) -> Result<Json<SessionView>, ApiError> {
     let id = query.uuid("sessionId")?;
-    let session = state.db.session(id).await?.ok_or_else(session_not_found)?;
+    let session = state.db.event(id).await?.ok_or_else(session_not_found)?;
     Ok(Json(session.into()))
 }
 
@@ -211,8 +211,8 @@ pub async fn set_missions(
     let id = uuid_field(body.session_id, "sessionId")?;
     let missions = required(body.missions, "missions").map_err(|e| ApiError::BadRequest(e.0))?;
     let missions = MissionList::parse(&missions).map_err(|e| ApiError::BadRequest(e.0))?;
-    let session = state.db.session(id).await?.ok_or_else(session_not_found)?;
-    if session.user_id != user.id {
+    let session = state.db.event(id).await?.ok_or_else(session_not_found)?;
+    if session.host_id != user.id {
         return Err(ApiError::Forbidden(
             "Only the host of this session can change its missions".into(),
         ));
@@ -243,21 +243,21 @@ pub async fn register_guest(
     let session_id = uuid_field(body.session_id, "sessionId")?;
     state
         .db
-        .session(session_id)
+        .event(session_id)
         .await?
         .ok_or_else(session_not_found)?;
     let now = super::now();
     let guest = GuestRecord {
         id: Uuid::new_v4(),
-        session_id,
-        user_name: name.into_inner(),
+        event_id: session_id,
+        name: name.into_inner(),
         created_at: now,
         last_seen: now,
     };
     state.db.insert_guest(&guest).await?;
     state
         .events
-        .publish(SessionEvent::GuestsChanged { session_id })
+        .publish(LiveEvent::GuestsChanged { session_id })
         .await;
     Ok((StatusCode::CREATED, Json(guest.into())))
 }
@@ -280,10 +280,10 @@ pub async fn login_guest(
         .guest(user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Session user not found"))?;
-    if guest.session_id != session_id {
+    if guest.event_id != session_id {
         state
             .db
-            .session(session_id)
+            .event(session_id)
             .await?
             .ok_or_else(session_not_found)?;
         return Err(ApiError::Forbidden(
@@ -300,7 +300,7 @@ pub async fn login_guest(
     if !was_online {
         state
             .events
-            .publish(SessionEvent::GuestsChanged { session_id })
+            .publish(LiveEvent::GuestsChanged { session_id })
             .await;
     }
     Ok(Json(guest.into()))

@@ -71,7 +71,7 @@ pub async fn put_photo(
         return Err(too_large());
     }
     // A finalized photo is immutable: its URL may still be valid, but it cannot replace the picture.
-    if state.db.picture_by_key(&key.to_string()).await?.is_some() {
+    if state.db.photo_by_key(&key.to_string()).await?.is_some() {
         return Err(ApiError::Conflict(
             "This photo was already finalized".into(),
         ));

@@ -98,7 +98,7 @@ impl FilesystemStore {
     /// The only way to turn a key into a path: both components come from parsed UUIDs.
     pub fn path_of(&self, key: &PhotoKey) -> PathBuf {
         self.root
-            .join(key.session_id.to_string())
+            .join(key.event_id.to_string())
             .join(key.file_name())
     }
 
@@ -240,7 +240,7 @@ mod tests {
     fn signatures_bind_method_key_and_expiry() {
         let signer = UrlSigner::new(b"secret");
         let key = PhotoKey::generate(Uuid::new_v4(), ImageType::Jpeg);
-        let other = PhotoKey::generate(key.session_id, ImageType::Jpeg);
+        let other = PhotoKey::generate(key.event_id, ImageType::Jpeg);
         let expires = unix_now() + 60;
         let sig = signer.sign("PUT", &key, expires);
         assert!(signer.verify("PUT", &key, expires, &sig));
