@@ -4,6 +4,7 @@
 //! → storage traits [`db::Database`] and [`store::PhotoStore`] → their backends
 //! (PostgreSQL / SQLite; S3 / local disk), chosen once at start in [`startup`].
 
+pub mod app;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -13,11 +13,12 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::{
+    app::{App, gallery_cache::GalleryCache},
     config::{DatabaseSettings, Settings, StoreSettings},
     db::{Database, postgres::PostgresDatabase, sqlite::SqliteDatabase},
     domain::{password::PasswordHasher, token::TokenIssuer},
     events::EventBus,
-    http::{self, AppState, SharedState, gallery_cache::GalleryCache, rate_limit::AuthRateLimiter},
+    http::{self, SharedState, rate_limit::AuthRateLimiter},
     metrics::{self, Metrics},
     store::{
         PhotoStore,
@@ -164,7 +165,7 @@ impl Application {
             settings.max_upload_bytes,
             settings.worker_nice,
         )?;
-        let state = Arc::new(AppState {
+        let state = Arc::new(App {
             db,
             store,
             local_store,

@@ -60,20 +60,22 @@ impl MissionList {
         let items = match value {
             Value::Object(map) => match map.get("data") {
                 Some(Value::Array(items)) => items,
-                _ => return Err(Invalid("missions.data must be an array".into())),
+                _ => return Err(Invalid::new("missions.data must be an array")),
             },
             Value::Array(items) => items,
-            _ => return Err(Invalid("missions must be an object {data:[...]}".into())),
+            _ => return Err(Invalid::new("missions must be an object {data:[...]}")),
         };
         if items.len() > MAX_MISSIONS {
-            return Err(Invalid(format!(
+            return Err(Invalid::new(format!(
                 "at most {MAX_MISSIONS} missions are allowed"
             )));
         }
         let mut data = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
             let Value::Object(item) = item else {
-                return Err(Invalid(format!("missions.data[{index}] must be an object")));
+                return Err(Invalid::new(format!(
+                    "missions.data[{index}] must be an object"
+                )));
             };
             let id = match item.get("id") {
                 None | Some(Value::Null) => Uuid::new_v4().to_string(),
@@ -84,7 +86,7 @@ impl MissionList {
                 }
                 Some(Value::Number(n)) => n.to_string(),
                 Some(_) => {
-                    return Err(Invalid(format!(
+                    return Err(Invalid::new(format!(
                         "missions.data[{index}].id must be a string of 1-{MAX_ID_CHARS} characters or a number"
                     )));
                 }
@@ -92,18 +94,18 @@ impl MissionList {
             let description = match item.get("description") {
                 Some(Value::String(s)) => s.trim(),
                 _ => {
-                    return Err(Invalid(format!(
+                    return Err(Invalid::new(format!(
                         "missions.data[{index}].description is required"
                     )));
                 }
             };
             if description.is_empty() {
-                return Err(Invalid(format!(
+                return Err(Invalid::new(format!(
                     "missions.data[{index}].description must not be empty"
                 )));
             }
             if description.chars().count() > MAX_DESCRIPTION_CHARS {
-                return Err(Invalid(format!(
+                return Err(Invalid::new(format!(
                     "missions.data[{index}].description must be at most {MAX_DESCRIPTION_CHARS} characters"
                 )));
             }
@@ -125,7 +127,7 @@ pub fn parse_mission_id(value: Option<&Value>) -> Result<Option<String>, Invalid
             Ok(Some(s.trim().to_owned()))
         }
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(_) => Err(Invalid(format!(
+        Some(_) => Err(Invalid::new(format!(
             "mission_id must be a string of at most {MAX_ID_CHARS} characters or a number"
         ))),
     }

@@ -8,3 +8,4 @@ pub mod rules;
 pub mod thumbnail;
 pub mod token;
 pub mod values;
+pub mod visibility;

@@ -55,7 +55,7 @@ impl EventRules {
 }
 
 fn invalid(message: impl Into<String>) -> Invalid {
-    Invalid(message.into())
+    Invalid::new(message)
 }
 
 fn parse_time(value: &Value) -> Result<DateTime<Utc>, Invalid> {

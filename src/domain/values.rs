@@ -4,16 +4,36 @@ use uuid::Uuid;
 
 /// A validation failure, phrased for the person who sent the request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Invalid(pub String);
+#[error("{message}")]
+pub struct Invalid {
+    pub message: String,
+    /// A required field was absent (rather than malformed).
+    pub missing: bool,
+}
+
+impl Invalid {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            missing: false,
+        }
+    }
+
+    pub fn missing(field: &str) -> Self {
+        Self {
+            message: format!("{field} is required"),
+            missing: true,
+        }
+    }
+}
 
 fn invalid(message: impl Into<String>) -> Invalid {
-    Invalid(message.into())
+    Invalid::new(message)
 }
 
 /// Requires a field to be present; `field` names it in the message.
 pub fn required<T>(value: Option<T>, field: &str) -> Result<T, Invalid> {
-    value.ok_or_else(|| invalid(format!("{field} is required")))
+    value.ok_or_else(|| Invalid::missing(field))
 }
 
 /// A required field holding a UUID.

@@ -1,5 +1,6 @@
-//! The one error type every handler returns, and its JSON shape:
-//! `{"statusCode":404,"message":"Session not found","error":"Not Found"}`.
+//! How workflow errors look on the wire: the contract's
+//! `{"statusCode":404,"message":"Session not found","error":"Not Found"}` plus a stable `code`
+//! (`"event.not_found"`) that clients translate.
 
 use axum::{
     Json,
@@ -8,144 +9,91 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::db::DbError;
-use crate::domain::password::HashError;
-use crate::store::StoreError;
+use crate::app::{Error, ErrorCode, error::Kind};
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    PayloadTooLarge(String),
-    #[error("{0}")]
-    UnsupportedMediaType(String),
-    /// A dependency is down or saturated; the client should retry after a moment.
-    #[error("{message}")]
-    Unavailable {
-        message: String,
-        retry_after_secs: u64,
-    },
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
+/// Every handler's error type: the workflows' one error.
+pub type ApiError = Error;
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// The HTTP status code, repeated.
     pub status_code: u16,
-    /// What went wrong, for people.
+    /// What went wrong, in English, for people.
     pub message: String,
     /// The status reason phrase.
     pub error: String,
+    /// What went wrong, for programs: stable across releases.
+    pub code: ErrorCode,
 }
 
-impl ApiError {
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::BadRequest(message.into())
-    }
-
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::NotFound(message.into())
-    }
-
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Invalid => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-/// Builds the JSON error response for any status; also used for framework rejections.
-pub fn error_response(status: StatusCode, message: &str) -> Response {
+/// The JSON error response; also used for framework rejections and middleware.
+pub fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     let body = ErrorBody {
         status_code: status.as_u16(),
         message: message.to_owned(),
         error: status.canonical_reason().unwrap_or("Error").to_owned(),
+        code,
     };
     (status, Json(body)).into_response()
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = self.status();
+        let status = status_of(self.kind());
+        let code = self.code();
         match self {
             Self::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
-                error_response(status, "Internal server error")
+                error_response(status, code, "Internal server error")
             }
             Self::Unavailable {
                 message,
                 retry_after_secs,
+                ..
             } => {
-                let mut response = error_response(status, &message);
+                let mut response = error_response(status, code, &message);
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
                 response
             }
-            other => error_response(status, &other.to_string()),
+            Self::Rejected { message, .. } => error_response(status, code, &message),
         }
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(err: DbError) -> Self {
-        match err {
-            DbError::Unavailable(source) => {
-                tracing::warn!(error = %source, "database unavailable");
-                Self::Unavailable {
-                    message: "Database unavailable, please retry".into(),
-                    retry_after_secs: 2,
-                }
-            }
-            DbError::Conflict(what) => Self::Conflict(what),
-            DbError::MissingReference(_) => Self::NotFound("Referenced record not found".into()),
-            DbError::Other(source) => Self::Internal(source),
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Unavailable(source) => {
-                tracing::warn!(error = %source, "object store unavailable");
-                Self::Unavailable {
-                    message: "Photo storage unavailable, please retry".into(),
-                    retry_after_secs: 2,
-                }
-            }
-            StoreError::Other(source) => Self::Internal(source),
-        }
-    }
-}
-
-impl From<HashError> for ApiError {
-    fn from(err: HashError) -> Self {
-        match err {
-            HashError::Saturated => Self::Unavailable {
-                message: "Server busy, please retry in a moment".into(),
-                retry_after_secs: 1,
-            },
-            HashError::Failed(source) => Self::Internal(source),
+    #[test]
+    fn every_code_maps_to_a_client_or_service_status() {
+        for code in ErrorCode::ALL {
+            let status = status_of(code.kind());
+            assert!(
+                status.is_client_error()
+                    || status == StatusCode::SERVICE_UNAVAILABLE
+                    || *code == ErrorCode::Internal,
+                "{} → {status}",
+                code.as_str()
+            );
         }
     }
 }

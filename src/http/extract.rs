@@ -1,10 +1,12 @@
-//! Extractors whose rejections are our own [`ApiError`], so bad input gets our error format.
-
-use std::collections::HashMap;
+//! The typed edge: extractors whose rejections are our own error, so bad input gets our error
+//! format and a stable code. Handlers receive typed values, never raw strings to parse.
 
 use axum::{
     body::Bytes,
-    extract::{FromRef, FromRequest, FromRequestParts, Request},
+    extract::{
+        FromRef, FromRequest, FromRequestParts, Request,
+        rejection::{PathRejection, QueryRejection},
+    },
     http::{HeaderMap, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
@@ -13,7 +15,14 @@ use url::Url;
 use uuid::Uuid;
 
 use super::{ApiError, SharedState};
-use crate::domain::values::parse_uuid;
+use crate::{
+    app::{ErrorCode, Host, hosts},
+    domain::values::parse_uuid,
+};
+
+fn invalid(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError::new(code, message)
+}
 
 /// A JSON body (≤ 64 KiB). A body without Content-Type is still read as JSON; another type is 415.
 pub struct JsonBody<T>(pub T);
@@ -40,8 +49,9 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     {
         Ok(())
     } else {
-        Err(ApiError::UnsupportedMediaType(
-            "Content-Type must be application/json".into(),
+        Err(invalid(
+            ErrorCode::UnsupportedContentType,
+            "Content-Type must be application/json",
         ))
     }
 }
@@ -50,27 +60,28 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     check_content_type(req.headers())?;
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge("Request body is too large".into())
+            invalid(ErrorCode::BodyTooLarge, "Request body is too large")
         } else {
-            ApiError::bad_request(format!(
-                "Could not read request body: {}",
-                rejection.body_text()
-            ))
+            invalid(
+                ErrorCode::InvalidJson,
+                format!("Could not read request body: {}", rejection.body_text()),
+            )
         }
     })
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+        .map_err(|e| invalid(ErrorCode::InvalidJson, format!("Invalid JSON body: {e}")))?;
     // PostgreSQL cannot store NUL in text or jsonb; no legitimate input contains it.
     if contains_nul(&value) {
-        return Err(ApiError::bad_request(
+        return Err(invalid(
+            ErrorCode::InvalidJson,
             "Invalid JSON body: strings must not contain NUL characters",
         ));
     }
     serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
+        .map_err(|e| invalid(ErrorCode::InvalidJson, format!("Invalid JSON body: {e}")))
 }
 
 fn contains_nul(value: &Value) -> bool {
@@ -94,7 +105,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_body(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request("Request body is required"));
+            return Err(invalid(ErrorCode::BodyRequired, "Request body is required"));
         }
         parse_json(&bytes).map(Self)
     }
@@ -116,41 +127,68 @@ where
     }
 }
 
-/// Query parameters; never rejects, handlers ask for what they need.
-pub struct QueryParams(pub HashMap<String, String>);
+/// Query parameters deserialized into `T` (a struct of the route's parameters).
+pub struct Query<T>(pub T);
 
-impl QueryParams {
-    /// A required UUID parameter: 400 when missing or malformed.
-    pub fn uuid(&self, name: &str) -> Result<Uuid, ApiError> {
-        let value = self
-            .0
-            .get(name)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| ApiError::bad_request(format!("{name} is required")))?;
-        parse_uuid(value, name).map_err(|e| ApiError::BadRequest(e.0))
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|rejection: QueryRejection| {
+                invalid(
+                    ErrorCode::InvalidField,
+                    format!("Invalid query string: {}", rejection.body_text()),
+                )
+            })
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+/// Path parameters deserialized into `T`; a malformed id is a 400 naming the parameter.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        Ok(Self(
-            url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|rejection| match rejection {
+                PathRejection::FailedToDeserializePathParams(err) => match err.into_kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::DeserializeError { key, .. } => invalid(
+                        ErrorCode::InvalidField,
+                        format!("{key} must be a valid UUID"),
+                    ),
+                    other => invalid(ErrorCode::InvalidField, other.to_string()),
+                },
+                other => invalid(ErrorCode::InvalidField, other.body_text()),
+            })
     }
+}
+
+/// An optional UUID parameter: empty means absent; malformed is a 400 naming it.
+pub fn optional_uuid(value: Option<&str>, name: &str) -> Result<Option<Uuid>, ApiError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(raw) => Ok(Some(parse_uuid(raw, name)?)),
+    }
+}
+
+/// A required UUID parameter: 400 when missing or malformed.
+pub fn required_uuid(value: Option<&str>, name: &str) -> Result<Uuid, ApiError> {
+    optional_uuid(value, name)?
+        .ok_or_else(|| invalid(ErrorCode::MissingField, format!("{name} is required")))
 }
 
 /// The authenticated host, from `Authorization: Bearer <jwt>`.
-pub struct AuthUser {
-    pub id: Uuid,
-    pub email: String,
-}
+pub struct AuthHost(pub Host);
 
-impl<S> FromRequestParts<S> for AuthUser
+impl<S> FromRequestParts<S> for AuthHost
 where
     S: Send + Sync,
     SharedState: FromRef<S>,
@@ -158,28 +196,85 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = SharedState::from_ref(state);
+        let app = SharedState::from_ref(state);
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::Unauthorized("Missing bearer token".into()))?;
+            .ok_or_else(|| invalid(ErrorCode::MissingToken, "Missing bearer token"))?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
-                ApiError::Unauthorized("Authorization header must be 'Bearer <token>'".into())
+                invalid(
+                    ErrorCode::InvalidToken,
+                    "Authorization header must be 'Bearer <token>'",
+                )
             })?;
-        let claims = state
-            .tokens
-            .verify(token)
-            .ok_or_else(|| ApiError::Unauthorized("Invalid or expired token".into()))?;
-        Ok(Self {
-            id: claims.sub,
-            email: claims.email,
-        })
+        hosts::authenticate(&app, token)
+            .map(Self)
+            .ok_or_else(invalid_token)
+    }
+}
+
+fn invalid_token() -> ApiError {
+    invalid(ErrorCode::InvalidToken, "Invalid or expired token")
+}
+
+/// An optional host token, from `Authorization: Bearer` or, for links and EventSource (which
+/// cannot send headers), an `access_token` query parameter. A token that is present but invalid
+/// is a 401, never silently ignored.
+pub struct MaybeAuthHost(pub Option<Host>);
+
+impl<S> FromRequestParts<S> for MaybeAuthHost
+where
+    S: Send + Sync,
+    SharedState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return AuthHost::from_request_parts(parts, state)
+                .await
+                .map(|AuthHost(host)| Self(Some(host)));
+        }
+        let query = parts.uri.query().unwrap_or_default();
+        let token = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "access_token")
+            .map(|(_, value)| value.into_owned());
+        let Some(token) = token else {
+            return Ok(Self(None));
+        };
+        let app = SharedState::from_ref(state);
+        hosts::authenticate(&app, &token)
+            .map(|host| Self(Some(host)))
+            .ok_or_else(invalid_token)
+    }
+}
+
+/// The guest a request names: the `X-Guest-Id` header, else a `userId` query parameter.
+pub struct RequestingGuest(pub Option<Uuid>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestingGuest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(value) = parts.headers.get("x-guest-id") {
+            let raw = value
+                .to_str()
+                .map_err(|_| invalid(ErrorCode::InvalidField, "X-Guest-Id must be a valid UUID"))?;
+            if !raw.trim().is_empty() {
+                return optional_uuid(Some(raw), "userId").map(Self);
+            }
+        }
+        let query = parts.uri.query().unwrap_or_default();
+        let from_query = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "userId")
+            .map(|(_, value)| value.into_owned());
+        optional_uuid(from_query.as_deref(), "userId").map(Self)
     }
 }
 
@@ -195,8 +290,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = SharedState::from_ref(state);
-        if let Some(url) = &state.public_url {
+        let app = SharedState::from_ref(state);
+        if let Some(url) = &app.public_url {
             return Ok(Self(url.clone()));
         }
         let first = |name: &str| {
@@ -214,11 +309,11 @@ where
         let host = first("x-forwarded-host")
             .or_else(|| first("host"))
             .or_else(|| parts.uri.authority().map(ToString::to_string))
-            .ok_or_else(|| ApiError::bad_request("Host header is required"))?;
+            .ok_or_else(|| invalid(ErrorCode::InvalidField, "Host header is required"))?;
         let url = Url::parse(&format!("{proto}://{host}/"))
             .ok()
             .filter(|u| u.path() == "/" && u.query().is_none() && u.username().is_empty())
-            .ok_or_else(|| ApiError::bad_request("Host header is invalid"))?;
+            .ok_or_else(|| invalid(ErrorCode::InvalidField, "Host header is invalid"))?;
         Ok(Self(url))
     }
 }

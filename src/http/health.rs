@@ -1,7 +1,5 @@
 //! Probes and metrics. Liveness is cheap; readiness checks the database and the object store.
 
-use std::time::Duration;
-
 use axum::{
     Json,
     extract::State,
@@ -11,8 +9,7 @@ use axum::{
 use serde_json::json;
 
 use super::{ApiError, SharedState};
-
-const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::app::health;
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is alive")))]
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -23,29 +20,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
     (status = 200, description = "Ready to serve"),
     (status = 503, description = "Database or object store unreachable, or shutting down"),
 ))]
-pub async fn readyz(State(state): State<SharedState>) -> Response {
-    if state.is_shutting_down() {
+pub async fn readyz(State(app): State<SharedState>) -> Response {
+    let readiness = health::readiness(&app).await;
+    if readiness.shutting_down {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "shutting down"})),
         )
             .into_response();
     }
-    let (db, store) = tokio::join!(
-        tokio::time::timeout(CHECK_TIMEOUT, state.db.ping()),
-        tokio::time::timeout(CHECK_TIMEOUT, state.store.health()),
-    );
-    let database = match db {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(err)) => err.to_string(),
-        Err(_) => "timed out".to_owned(),
-    };
-    let object_store = match store {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(err)) => err.to_string(),
-        Err(_) => "timed out".to_owned(),
-    };
-    let ready = database == "ok" && object_store == "ok";
+    let ready = readiness.ready();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -53,7 +37,7 @@ pub async fn readyz(State(state): State<SharedState>) -> Response {
     };
     let body = json!({
         "status": if ready { "ok" } else { "unavailable" },
-        "checks": {"database": database, "object_store": object_store},
+        "checks": {"database": readiness.database, "object_store": readiness.object_store},
     });
     (status, Json(body)).into_response()
 }

@@ -2,28 +2,23 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use qrcode::{QrCode, render::svg};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
     ApiError, SharedState,
-    access::require_host,
     error::ErrorBody,
-    extract::{AuthUser, JsonBody, PublicBase},
-    sessions::{SessionView, session_not_found},
+    extract::{AuthHost, JsonBody, Path, PublicBase},
+    sessions::SessionView,
 };
-use crate::{
-    db::EventRecord,
-    domain::{rules::merge_settings, values::parse_uuid},
-    events::LiveEvent,
-};
+use crate::app::events;
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionListItem {
@@ -42,22 +37,12 @@ pub struct UpdateSettingsRequest {
     pub settings: Option<Value>,
 }
 
-pub(super) fn session_id(raw: &str) -> Result<Uuid, ApiError> {
-    parse_uuid(raw, "id").map_err(|e| ApiError::BadRequest(e.0))
-}
-
-async fn owned_session(
-    state: &SharedState,
-    user: &AuthUser,
-    raw_id: &str,
-) -> Result<EventRecord, ApiError> {
-    let session = state
-        .db
-        .event(session_id(raw_id)?)
-        .await?
-        .ok_or_else(session_not_found)?;
-    require_host(&session, Some(user))?;
-    Ok(session)
+/// `/sessions/{id}/…`: the event a host route is about.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EventPath {
+    /// The event
+    pub id: Uuid,
 }
 
 #[utoipa::path(get, path = "/sessions/mine", tag = "host", security(("bearer" = [])),
@@ -66,12 +51,12 @@ async fn owned_session(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
     ))]
 pub async fn mine(
-    State(state): State<SharedState>,
-    user: AuthUser,
+    State(app): State<SharedState>,
+    AuthHost(host): AuthHost,
 ) -> Result<Json<Vec<SessionListItem>>, ApiError> {
-    let sessions = state.db.events_of_host(user.id).await?;
+    let summaries = events::of_host(&app, &host).await?;
     Ok(Json(
-        sessions
+        summaries
             .into_iter()
             .map(|s| SessionListItem {
                 session: s.event.into(),
@@ -83,7 +68,7 @@ pub async fn mine(
 }
 
 #[utoipa::path(post, path = "/sessions/{id}/settings", tag = "host", request_body = UpdateSettingsRequest,
-    params(("id" = Uuid, Path, description = "The event")),
+    params(EventPath),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Settings merged", body = SessionView),
@@ -93,24 +78,17 @@ pub async fn mine(
         (status = 404, description = "Unknown event", body = ErrorBody),
     ))]
 pub async fn update_settings(
-    State(state): State<SharedState>,
-    user: AuthUser,
-    Path(id): Path<String>,
+    State(app): State<SharedState>,
+    AuthHost(host): AuthHost,
+    Path(path): Path<EventPath>,
     JsonBody(body): JsonBody<UpdateSettingsRequest>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let session = owned_session(&state, &user, &id).await?;
-    let (settings, ends_at) = merge_settings(
-        &session.settings,
-        body.settings,
-        session.ends_at,
-        super::now(),
-    )
-    .map_err(|e| ApiError::BadRequest(e.0))?;
-    save(&state, session.id, &settings, ends_at).await
+    let event = events::update_settings(&app, &host, path.id, body.settings).await?;
+    Ok(Json(event.into()))
 }
 
 #[utoipa::path(post, path = "/sessions/{id}/end", tag = "host",
-    params(("id" = Uuid, Path, description = "The event")),
+    params(EventPath),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Ended now: uploads close, the gallery stays readable", body = SessionView),
@@ -120,55 +98,27 @@ pub async fn update_settings(
         (status = 404, description = "Unknown event", body = ErrorBody),
     ))]
 pub async fn end(
-    State(state): State<SharedState>,
-    user: AuthUser,
-    Path(id): Path<String>,
+    State(app): State<SharedState>,
+    AuthHost(host): AuthHost,
+    Path(path): Path<EventPath>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let session = owned_session(&state, &user, &id).await?;
-    let now = super::now();
-    let ends_at = session.ends_at.min(now);
-    let patch = serde_json::json!({ "ends_at": ends_at.to_rfc3339() });
-    let (settings, ends_at) = merge_settings(&session.settings, Some(patch), session.ends_at, now)
-        .map_err(|e| ApiError::BadRequest(e.0))?;
-    save(&state, session.id, &settings, ends_at).await
-}
-
-async fn save(
-    state: &SharedState,
-    id: Uuid,
-    settings: &Value,
-    ends_at: chrono::DateTime<chrono::Utc>,
-) -> Result<Json<SessionView>, ApiError> {
-    let updated = state
-        .db
-        .update_settings(id, settings, ends_at)
-        .await?
-        .ok_or_else(session_not_found)?;
-    state
-        .events
-        .publish(LiveEvent::SessionUpdated { session_id: id })
-        .await;
-    Ok(Json(updated.into()))
+    Ok(Json(events::end(&app, &host, path.id).await?.into()))
 }
 
 #[utoipa::path(get, path = "/sessions/{id}/qr.svg", tag = "sessions",
-    params(("id" = Uuid, Path, description = "The event")),
+    params(EventPath),
     responses(
         (status = 200, description = "SVG QR code of the guests' join link", content_type = "image/svg+xml"),
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 404, description = "Unknown event", body = ErrorBody),
     ))]
 pub async fn qr_code(
-    State(state): State<SharedState>,
+    State(app): State<SharedState>,
     PublicBase(base): PublicBase,
-    Path(id): Path<String>,
+    Path(path): Path<EventPath>,
 ) -> Result<Response, ApiError> {
-    let session = state
-        .db
-        .event(session_id(&id)?)
-        .await?
-        .ok_or_else(session_not_found)?;
-    let join = join_url(&base, session.id);
+    let event = app.event(path.id).await?;
+    let join = join_url(&base, event.id);
     let code = QrCode::new(join.as_bytes())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("QR encoding failed: {e}")))?;
     let image = code

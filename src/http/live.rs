@@ -2,143 +2,78 @@
 //! Events: `picture.created`, `picture.updated`, `picture.deleted`, `session.updated`,
 //! `guests` ({online}) on connect and every 15 s, and `resync` when the client fell behind.
 
-use std::{convert::Infallible, time::Duration};
+use std::convert::Infallible;
 
 use axum::{
-    extract::{Path, State},
-    http::HeaderMap,
+    extract::State,
     response::{
         IntoResponse,
         sse::{Event, KeepAlive, Sse},
     },
 };
+use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use url::Url;
-use uuid::Uuid;
+use utoipa::IntoParams;
 
 use super::{
     ApiError, SharedState,
-    access::{MaybeAuthUser, Viewer, guest_id, resolve_viewer},
-    extract::{PublicBase, QueryParams},
-    hosting::session_id,
+    error::ErrorBody,
+    extract::{MaybeAuthHost, Path, PublicBase, RequestingGuest},
+    hosting::EventPath,
     pictures::picture_view,
-    sessions::{SessionView, session_not_found},
+    sessions::SessionView,
 };
-use crate::{
-    db::{PhotoRecord, PhotoStatus},
-    domain::rules::EventRules,
-    events::LiveEvent,
-    metrics::ONLINE_WINDOW,
-};
+use crate::app::live::{self, Update};
 
-const GUESTS_EVERY: Duration = Duration::from_secs(15);
+/// Who is watching (EventSource cannot send headers).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by RequestingGuest and MaybeAuthHost; declared for the API description
+pub struct WatcherQuery {
+    /// The watching guest (sees their own pending photos)
+    #[serde(rename = "userId")]
+    #[param(rename = "userId", value_type = Option<Uuid>)]
+    user_id: Option<String>,
+    /// The host's token
+    access_token: Option<String>,
+}
 
 #[utoipa::path(get, path = "/sessions/{id}/events", tag = "sessions",
-    params(
-        ("id" = Uuid, Path, description = "The event"),
-        ("userId" = Option<Uuid>, Query, description = "The watching guest (sees their own pending photos)"),
-        ("access_token" = Option<String>, Query, description = "The host's token (EventSource cannot send headers)"),
-    ),
+    params(EventPath, WatcherQuery),
     responses(
         (status = 200, description = "An event stream", content_type = "text/event-stream"),
-        (status = 400, description = "Malformed id", body = super::error::ErrorBody),
-        (status = 401, description = "An invalid token was sent", body = super::error::ErrorBody),
-        (status = 404, description = "Unknown event or guest", body = super::error::ErrorBody),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "An invalid token was sent", body = ErrorBody),
+        (status = 404, description = "Unknown event or guest", body = ErrorBody),
     ))]
 pub async fn events(
-    State(state): State<SharedState>,
+    State(app): State<SharedState>,
     PublicBase(base): PublicBase,
-    MaybeAuthUser(user): MaybeAuthUser,
-    headers: HeaderMap,
-    query: QueryParams,
-    Path(id): Path<String>,
+    MaybeAuthHost(host): MaybeAuthHost,
+    RequestingGuest(guest_id): RequestingGuest,
+    Path(path): Path<EventPath>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let session = state
-        .db
-        .event(session_id(&id)?)
-        .await?
-        .ok_or_else(session_not_found)?;
-    let guest = guest_id(&headers, query.0.get("userId"))?;
-    let viewer = resolve_viewer(&state, &session, user.as_ref(), guest).await?;
-    let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(feed(
-        state,
-        base,
-        session.id,
-        EventRules::from_settings(&session.settings),
-        viewer,
-        tx,
-    ));
-    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+    let updates = live::follow(app.clone(), path.id, host.as_ref(), guest_id).await?;
+    let events = ReceiverStream::new(updates).filter_map(move |update| {
+        let event = sse_event(&app, &base, update);
+        async move { event.map(Ok::<_, Infallible>) }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-fn sees(viewer: Viewer, rules: &EventRules, picture: &PhotoRecord) -> bool {
-    match viewer {
-        Viewer::Host => true,
-        Viewer::Guest(id) if picture.guest_id == Some(id) => true,
-        _ => picture.status == PhotoStatus::Approved && rules.gallery_visible_to_guests(),
+fn sse_event(app: &crate::app::App, base: &url::Url, update: Update) -> Option<Event> {
+    match update {
+        Update::PhotoAdded(photo) => named("picture.created", &picture_view(app, base, photo)),
+        Update::PhotoChanged(photo) => named("picture.updated", &picture_view(app, base, photo)),
+        Update::PhotoRemoved(id) => named("picture.deleted", &json!({ "id": id })),
+        Update::EventChanged(record) => named("session.updated", &SessionView::from(record)),
+        Update::GuestsOnline(online) => named("guests", &json!({ "online": online })),
+        Update::Resync => named("resync", &json!({})),
     }
 }
 
-fn event(name: &str, data: &impl serde::Serialize) -> Option<Event> {
+fn named(name: &str, data: &impl serde::Serialize) -> Option<Event> {
     Event::default().event(name).json_data(data).ok()
-}
-
-async fn guests_event(state: &SharedState, session_id: Uuid) -> Option<Event> {
-    let since = super::now() - chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
-    let online = state.db.guests_online(session_id, since).await.ok()?;
-    event("guests", &json!({ "online": online }))
-}
-
-/// Forwards this event's notifications to one subscriber until it disconnects or shutdown begins.
-async fn feed(
-    state: SharedState,
-    base: Url,
-    session_id: Uuid,
-    mut rules: EventRules,
-    viewer: Viewer,
-    tx: mpsc::Sender<Result<Event, Infallible>>,
-) {
-    let mut notifications = state.events.subscribe();
-    let mut shutdown = state.shutdown.subscribe();
-    let mut guests_ticker = tokio::time::interval(GUESTS_EVERY);
-    if *shutdown.borrow_and_update() {
-        return;
-    }
-    loop {
-        let outgoing = tokio::select! {
-            _ = tx.closed() => return,
-            _ = shutdown.changed() => return,
-            _ = guests_ticker.tick() => guests_event(&state, session_id).await,
-            received = notifications.recv() => match received {
-                Ok(notification) if notification.session_id() == session_id => match notification {
-                    LiveEvent::PictureCreated { picture } => sees(viewer, &rules, &picture)
-                        .then(|| event("picture.created", &picture_view(&state, &base, picture)))
-                        .flatten(),
-                    LiveEvent::PictureUpdated { picture } => sees(viewer, &rules, &picture)
-                        .then(|| event("picture.updated", &picture_view(&state, &base, picture)))
-                        .flatten(),
-                    LiveEvent::PictureDeleted { picture_id, .. } => event("picture.deleted", &json!({ "id": picture_id })),
-                    LiveEvent::GuestsChanged { .. } => guests_event(&state, session_id).await,
-                    LiveEvent::SessionUpdated { .. } => match state.db.event(session_id).await {
-                        Ok(Some(session)) => {
-                            rules = EventRules::from_settings(&session.settings);
-                            event("session.updated", &SessionView::from(session))
-                        }
-                        _ => None,
-                    },
-                },
-                Ok(_) => None,
-                Err(RecvError::Lagged(_)) => event("resync", &json!({})),
-                Err(RecvError::Closed) => return,
-            },
-        };
-        if let Some(outgoing) = outgoing {
-            if tx.send(Ok(outgoing)).await.is_err() {
-                return;
-            }
-        }
-    }
 }

@@ -1,11 +1,11 @@
-//! The HTTP layer: routes, extractors, errors, and the middleware every request passes.
+//! The HTTP edge: routes (declared once, with their API description), typed extractors, the
+//! error format, and the middleware every request passes. Handlers extract typed input, call a
+//! workflow in [`crate::app`], and map its result to the contract's JSON.
 
-mod access;
 mod auth;
 mod download;
 pub mod error;
 mod extract;
-pub mod gallery_cache;
 mod health;
 mod hosting;
 mod live;
@@ -17,10 +17,7 @@ mod uploads;
 mod web;
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -30,9 +27,8 @@ use axum::{
     http::{HeaderName, Method, StatusCode, Uri},
     middleware::{self, Next},
     response::Response,
-    routing::{delete, get, post, put},
+    routing::{get, put},
 };
-use chrono::{DateTime, Utc};
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -41,17 +37,15 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
-use url::Url;
+use utoipa::OpenApi as _;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::ApiError;
+pub use openapi::openapi_document;
 
 use crate::{
-    db::Database,
-    domain::{password::PasswordHasher, token::TokenIssuer},
-    events::EventBus,
-    metrics::{Metrics, UNMATCHED_ROUTE},
-    store::{PhotoStore, fs::FilesystemStore},
-    thumbnails::Thumbnailer,
+    app::{App, ErrorCode},
+    metrics::UNMATCHED_ROUTE,
 };
 
 /// JSON bodies larger than this are refused with 413.
@@ -61,117 +55,78 @@ pub const MISSIONS_BODY_LIMIT: usize = 1024 * 1024;
 /// API requests (not photo transfers) are cut off after this long.
 const API_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct AppState {
-    pub db: Arc<dyn Database>,
-    pub store: Arc<dyn PhotoStore>,
-    /// Set when photos live on the local disk: `/uploads` is then served by this server.
-    pub local_store: Option<Arc<FilesystemStore>>,
-    pub hasher: PasswordHasher,
-    pub tokens: TokenIssuer,
-    pub metrics: Metrics,
-    pub public_url: Option<Url>,
-    pub max_upload_bytes: u64,
-    pub shutting_down: AtomicBool,
-    /// Fires when shutdown begins, so long-lived streams (live events) end and the drain finishes.
-    pub shutdown: tokio::sync::watch::Sender<bool>,
-    pub events: EventBus,
-    /// Rendered gallery pages; `None` when GALLERY_CACHE_MB is 0.
-    pub gallery_cache: Option<gallery_cache::GalleryCache>,
-    pub thumbnails: Arc<Thumbnailer>,
-    pub auth_limiter: Option<rate_limit::AuthRateLimiter>,
-    /// Kept current by a background probe; uploads and galleries answer 503 while it is false.
-    pub store_available: AtomicBool,
-}
-
-impl AppState {
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
-    }
-
-    /// 503 while the object store is unreachable: photos can be neither stored nor shown.
-    pub fn require_store(&self) -> Result<(), ApiError> {
-        if self.store_available.load(Ordering::Relaxed) {
-            Ok(())
-        } else {
-            Err(ApiError::Unavailable {
-                message: "Photo storage unavailable, please retry".into(),
-                retry_after_secs: 5,
-            })
-        }
-    }
-}
-
-pub type SharedState = Arc<AppState>;
-
-/// Timestamps are kept to the microsecond, as PostgreSQL stores them.
-pub(crate) fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-}
+pub type SharedState = Arc<App>;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(state: SharedState) -> Router {
-    let api = Router::new()
-        .route(
-            "/auth/register",
-            post(auth::register).layer(middleware::from_fn_with_state(
-                state.clone(),
-                rate_limit::limit_auth,
-            )),
-        )
-        .route(
-            "/auth/login",
-            post(auth::login).layer(middleware::from_fn_with_state(
-                state.clone(),
-                rate_limit::limit_auth,
-            )),
-        )
-        .route("/auth/me", get(auth::me))
-        .route("/sessions/mine", get(hosting::mine))
-        .route("/sessions/{id}/settings", post(hosting::update_settings))
-        .route("/sessions/{id}/end", post(hosting::end))
-        .route("/sessions/{id}/qr.svg", get(hosting::qr_code))
-        .route("/sessions/create", post(sessions::create))
-        .route("/sessions/get", get(sessions::get))
-        .route(
-            "/sessions/setmissions",
-            // 500 missions of 300 characters do not fit the general JSON limit.
-            post(sessions::set_missions).layer(DefaultBodyLimit::max(MISSIONS_BODY_LIMIT)),
-        )
-        .route(
-            "/sessions/registerSessionUser",
-            post(sessions::register_guest),
-        )
-        .route("/sessions/loginSessionUser", post(sessions::login_guest))
-        .route("/sessions/heartbeat", post(sessions::heartbeat))
-        .route("/pictures/init-upload", post(pictures::init_upload))
-        .route("/pictures/finalize-upload", post(pictures::finalize_upload))
-        .route("/pictures/session", get(pictures::gallery))
-        .route("/pictures/{id}", delete(pictures::delete))
-        .route("/pictures/{id}/approve", post(pictures::approve))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(openapi::openapi_json))
+/// Every documented route, declared once: the router and `/openapi.json` both come from here.
+/// `state` adds the layers that need it (rate limits); the API description does not.
+fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> {
+    let mut auth = OpenApiRouter::new()
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login));
+    if let Some(state) = state {
+        auth = auth.layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_auth,
+        ));
+    }
+    let missions = OpenApiRouter::new()
+        .routes(routes!(sessions::set_missions))
+        // 500 missions of 300 characters do not fit the general JSON limit.
+        .layer(DefaultBodyLimit::max(MISSIONS_BODY_LIMIT));
+    let api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(auth)
+        .merge(missions)
+        .routes(routes!(auth::me))
+        .routes(routes!(hosting::mine))
+        .routes(routes!(hosting::update_settings))
+        .routes(routes!(hosting::end))
+        .routes(routes!(hosting::qr_code))
+        .routes(routes!(sessions::create))
+        .routes(routes!(sessions::get))
+        .routes(routes!(sessions::register_guest))
+        .routes(routes!(sessions::login_guest))
+        .routes(routes!(sessions::heartbeat))
+        .routes(routes!(pictures::init_upload))
+        .routes(routes!(pictures::finalize_upload))
+        .routes(routes!(pictures::gallery))
+        .routes(routes!(pictures::delete))
+        .routes(routes!(pictures::approve))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             API_TIMEOUT,
         ));
+    // Live events and ZIP downloads are long-lived by nature: no API timeout.
+    let streams = OpenApiRouter::new()
+        .routes(routes!(live::events))
+        .routes(routes!(download::zip));
+    api.merge(streams)
+}
 
-    // Photo transfers stream up to MAX_UPLOAD_BYTES and may be slow on a guest's phone; live
-    // events and ZIP downloads are long-lived by nature. None of them gets the API timeout.
-    let streams = Router::new()
+/// The OpenAPI description of every documented route.
+pub(crate) fn describe() -> utoipa::openapi::OpenApi {
+    documented_routes(None).split_for_parts().1
+}
+
+pub fn router(state: SharedState) -> Router {
+    let (documented, _) = documented_routes(Some(&state)).split_for_parts();
+    // Photo transfers stream up to MAX_UPLOAD_BYTES and may be slow on a guest's phone: no API
+    // timeout, no JSON limit. Undocumented: clients only follow the URLs the API hands out.
+    let transfers = Router::new()
         .route(
             "/uploads/{session}/{file}",
             put(uploads::put_photo).get(uploads::get_photo),
         )
-        .layer(DefaultBodyLimit::disable())
-        .route("/sessions/{id}/events", get(live::events))
-        .route("/sessions/{id}/download", get(download::zip));
+        .layer(DefaultBodyLimit::disable());
 
-    api.merge(streams)
+    documented
+        .merge(transfers)
+        .route("/openapi.json", get(openapi::openapi_json))
         .fallback(web::static_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
@@ -194,7 +149,11 @@ pub fn router(state: SharedState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| {
-                    error::error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+                    error::error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        ErrorCode::Internal,
+                        "Internal server error",
+                    )
                 })),
         )
         .with_state(state)
@@ -229,6 +188,7 @@ async fn record_metrics(
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     error::error_response(
         StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
         &format!("Cannot {method} {}", uri.path()),
     )
 }

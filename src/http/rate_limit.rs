@@ -15,6 +15,7 @@ use axum::{
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
 use super::{SharedState, error::error_response};
+use crate::app::ErrorCode;
 
 pub struct AuthRateLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
@@ -82,6 +83,7 @@ pub async fn limit_auth(
         Some(wait) => {
             let mut response = error_response(
                 StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
                 "Too many attempts from this address, please wait",
             );
             response

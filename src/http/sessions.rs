@@ -4,23 +4,21 @@ use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
     ApiError, SharedState,
     error::ErrorBody,
-    extract::{AuthUser, JsonBody, OptionalJsonBody, QueryParams},
+    extract::{AuthHost, JsonBody, OptionalJsonBody, Query, required_uuid},
 };
 use crate::{
+    app::{events, guests},
     db::{EventRecord, GuestRecord},
     domain::{
         missions::MissionList,
-        rules::new_event_settings,
-        values::{Name, required, required_uuid},
+        values::{Name, required},
     },
-    events::LiveEvent,
-    metrics::ONLINE_WINDOW,
 };
 
 #[derive(Serialize, ToSchema)]
@@ -125,12 +123,14 @@ impl From<GuestRecord> for GuestView {
     }
 }
 
-fn uuid_field(value: Option<String>, field: &str) -> Result<Uuid, ApiError> {
-    required_uuid(value, field).map_err(|e| ApiError::BadRequest(e.0))
-}
-
-pub(super) fn session_not_found() -> ApiError {
-    ApiError::not_found("Session not found")
+/// `?sessionId=`: the event a public request is about.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// The event id
+    #[serde(rename = "sessionId")]
+    #[param(rename = "sessionId", value_type = Uuid, required = true)]
+    pub session_id: Option<String>,
 }
 
 #[utoipa::path(post, path = "/sessions/create", tag = "sessions", request_body(content = Option<CreateSessionRequest>),
@@ -141,57 +141,32 @@ pub(super) fn session_not_found() -> ApiError {
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
     ))]
 pub async fn create(
-    State(state): State<SharedState>,
-    user: AuthUser,
+    State(app): State<SharedState>,
+    AuthHost(host): AuthHost,
     OptionalJsonBody(body): OptionalJsonBody<CreateSessionRequest>,
 ) -> Result<(StatusCode, Json<CreateSessionResponse>), ApiError> {
-    let now = super::now();
-    let (settings, ends_at) =
-        new_event_settings(body.settings, now).map_err(|e| ApiError::BadRequest(e.0))?;
-    let session = EventRecord {
-        id: Uuid::new_v4(),
-        host_id: user.id,
-        settings,
-        missions: MissionList::defaults(),
-        created_at: now,
-        ends_at,
-    };
-    state
-        .db
-        .insert_event(&session)
-        .await
-        .map_err(|err| match err {
-            // A valid token whose account no longer exists (e.g. the database was reset).
-            crate::db::DbError::MissingReference(_) => {
-                ApiError::Unauthorized("Unknown user".into())
-            }
-            other => other.into(),
-        })?;
-    state.metrics.sessions_created.inc();
-    tracing::info!(session_id = %session.id, host = %user.email, "event created");
+    let event = events::create(&app, &host, body.settings).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreateSessionResponse {
-            session_id: session.id,
-            session: session.into(),
+            session_id: event.id,
+            session: event.into(),
         }),
     ))
 }
 
-#[utoipa::path(get, path = "/sessions/get", tag = "sessions",
-    params(("sessionId" = Uuid, Query, description = "The event id")),
+#[utoipa::path(get, path = "/sessions/get", tag = "sessions", params(EventQuery),
     responses(
         (status = 200, description = "The event", body = SessionView),
         (status = 400, description = "Missing or malformed sessionId", body = ErrorBody),
         (status = 404, description = "Unknown event", body = ErrorBody),
     ))]
 pub async fn get(
-    State(state): State<SharedState>,
-    query: QueryParams,
+    State(app): State<SharedState>,
+    Query(query): Query<EventQuery>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let id = query.uuid("sessionId")?;
-    let session = state.db.event(id).await?.ok_or_else(session_not_found)?;
-    Ok(Json(session.into()))
+    let id = required_uuid(query.session_id.as_deref(), "sessionId")?;
+    Ok(Json(app.event(id).await?.into()))
 }
 
 #[utoipa::path(post, path = "/sessions/setmissions", tag = "sessions", request_body = SetMissionsRequest,
@@ -204,27 +179,16 @@ pub async fn get(
         (status = 404, description = "Unknown event", body = ErrorBody),
     ))]
 pub async fn set_missions(
-    State(state): State<SharedState>,
-    user: AuthUser,
+    State(app): State<SharedState>,
+    AuthHost(host): AuthHost,
     JsonBody(body): JsonBody<SetMissionsRequest>,
 ) -> Result<Json<SetMissionsResponse>, ApiError> {
-    let id = uuid_field(body.session_id, "sessionId")?;
-    let missions = required(body.missions, "missions").map_err(|e| ApiError::BadRequest(e.0))?;
-    let missions = MissionList::parse(&missions).map_err(|e| ApiError::BadRequest(e.0))?;
-    let session = state.db.event(id).await?.ok_or_else(session_not_found)?;
-    if session.host_id != user.id {
-        return Err(ApiError::Forbidden(
-            "Only the host of this session can change its missions".into(),
-        ));
-    }
-    let session = state
-        .db
-        .update_missions(id, &missions)
-        .await?
-        .ok_or_else(session_not_found)?;
+    let id = required_uuid(body.session_id.as_deref(), "sessionId")?;
+    let missions = MissionList::parse(&required(body.missions, "missions")?)?;
+    let event = events::set_missions(&app, &host, id, missions).await?;
     Ok(Json(SetMissionsResponse {
         message: "Missions updated".into(),
-        data: session.into(),
+        data: event.into(),
     }))
 }
 
@@ -235,30 +199,12 @@ pub async fn set_missions(
         (status = 404, description = "Unknown event", body = ErrorBody),
     ))]
 pub async fn register_guest(
-    State(state): State<SharedState>,
+    State(app): State<SharedState>,
     JsonBody(body): JsonBody<RegisterGuestRequest>,
 ) -> Result<(StatusCode, Json<GuestView>), ApiError> {
-    let name = required(body.username, "username").map_err(|e| ApiError::BadRequest(e.0))?;
-    let name = Name::parse(&name, "username").map_err(|e| ApiError::BadRequest(e.0))?;
-    let session_id = uuid_field(body.session_id, "sessionId")?;
-    state
-        .db
-        .event(session_id)
-        .await?
-        .ok_or_else(session_not_found)?;
-    let now = super::now();
-    let guest = GuestRecord {
-        id: Uuid::new_v4(),
-        event_id: session_id,
-        name: name.into_inner(),
-        created_at: now,
-        last_seen: now,
-    };
-    state.db.insert_guest(&guest).await?;
-    state
-        .events
-        .publish(LiveEvent::GuestsChanged { session_id })
-        .await;
+    let name = Name::parse(&required(body.username, "username")?, "username")?;
+    let event_id = required_uuid(body.session_id.as_deref(), "sessionId")?;
+    let guest = guests::join(&app, event_id, name).await?;
     Ok((StatusCode::CREATED, Json(guest.into())))
 }
 
@@ -270,40 +216,12 @@ pub async fn register_guest(
         (status = 404, description = "Unknown guest or event", body = ErrorBody),
     ))]
 pub async fn login_guest(
-    State(state): State<SharedState>,
+    State(app): State<SharedState>,
     JsonBody(body): JsonBody<LoginGuestRequest>,
 ) -> Result<Json<GuestView>, ApiError> {
-    let user_id = uuid_field(body.user_id, "userId")?;
-    let session_id = uuid_field(body.session_id, "sessionId")?;
-    let guest = state
-        .db
-        .guest(user_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Session user not found"))?;
-    if guest.event_id != session_id {
-        state
-            .db
-            .event(session_id)
-            .await?
-            .ok_or_else(session_not_found)?;
-        return Err(ApiError::Forbidden(
-            "This guest belongs to another session".into(),
-        ));
-    }
-    let was_online = super::now() - guest.last_seen
-        < chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
-    let guest = state
-        .db
-        .touch_guest(user_id, super::now())
-        .await?
-        .unwrap_or(guest);
-    if !was_online {
-        state
-            .events
-            .publish(LiveEvent::GuestsChanged { session_id })
-            .await;
-    }
-    Ok(Json(guest.into()))
+    let guest_id = required_uuid(body.user_id.as_deref(), "userId")?;
+    let event_id = required_uuid(body.session_id.as_deref(), "sessionId")?;
+    Ok(Json(guests::rejoin(&app, guest_id, event_id).await?.into()))
 }
 
 #[utoipa::path(post, path = "/sessions/heartbeat", tag = "guests", request_body = HeartbeatRequest,
@@ -313,14 +231,10 @@ pub async fn login_guest(
         (status = 404, description = "Unknown guest", body = ErrorBody),
     ))]
 pub async fn heartbeat(
-    State(state): State<SharedState>,
+    State(app): State<SharedState>,
     JsonBody(body): JsonBody<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
-    let user_id = uuid_field(body.user_id, "userId")?;
-    state
-        .db
-        .touch_guest(user_id, super::now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("Session user not found"))?;
+    let guest_id = required_uuid(body.user_id.as_deref(), "userId")?;
+    guests::heartbeat(&app, guest_id).await?;
     Ok(Json(HeartbeatResponse { success: true }))
 }

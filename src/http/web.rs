@@ -10,6 +10,7 @@ use axum::{
 use rust_embed::RustEmbed;
 
 use super::ApiError;
+use crate::app::ErrorCode;
 
 #[derive(RustEmbed)]
 #[folder = "web/"]
@@ -43,8 +44,13 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 pub async fn static_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     let first = path.split('/').next().unwrap_or_default();
-    let not_found =
-        || ApiError::not_found(format!("Cannot {method} {}", uri.path())).into_response();
+    let not_found = || {
+        ApiError::new(
+            ErrorCode::RouteNotFound,
+            format!("Cannot {method} {}", uri.path()),
+        )
+        .into_response()
+    };
     if !(method == Method::GET || method == Method::HEAD) || API_PREFIXES.contains(&first) {
         return not_found();
     }

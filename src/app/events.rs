@@ -1,0 +1,110 @@
+//! Events: creating one, its settings and rules, its missions, ending it, and a host's list.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{App, Error, ErrorCode, Host, Result, now};
+use crate::{
+    db::{DbError, EventRecord, EventSummary},
+    domain::{
+        missions::MissionList,
+        rules::{merge_settings, new_event_settings},
+    },
+    events::LiveEvent,
+};
+
+pub async fn create(app: &App, host: &Host, settings: Option<Value>) -> Result<EventRecord> {
+    let now = now();
+    let (settings, ends_at) = new_event_settings(settings, now)?;
+    let event = EventRecord {
+        id: Uuid::new_v4(),
+        host_id: host.id,
+        settings,
+        missions: MissionList::defaults(),
+        created_at: now,
+        ends_at,
+    };
+    app.db.insert_event(&event).await.map_err(|err| match err {
+        // A valid token whose account no longer exists (e.g. the database was reset).
+        DbError::MissingReference(_) => Error::new(ErrorCode::UnknownAccount, "Unknown user"),
+        other => other.into(),
+    })?;
+    app.metrics.sessions_created.inc();
+    tracing::info!(event_id = %event.id, host = %host.email, "event created");
+    Ok(event)
+}
+
+pub async fn of_host(app: &App, host: &Host) -> Result<Vec<EventSummary>> {
+    Ok(app.db.events_of_host(host.id).await?)
+}
+
+pub async fn set_missions(
+    app: &App,
+    host: &Host,
+    id: Uuid,
+    missions: MissionList,
+) -> Result<EventRecord> {
+    let event = app.event(id).await?;
+    if event.host_id != host.id {
+        return Err(Error::new(
+            ErrorCode::NotHost,
+            "Only the host of this session can change its missions",
+        ));
+    }
+    app.db
+        .update_missions(id, &missions)
+        .await?
+        .ok_or_else(Error::event_not_found)
+}
+
+/// Merges `patch` into the event's settings (`null` removes a key) and applies its rules.
+pub async fn update_settings(
+    app: &App,
+    host: &Host,
+    id: Uuid,
+    patch: Option<Value>,
+) -> Result<EventRecord> {
+    let event = app.hosted_event(host, id).await?;
+    let (settings, ends_at) = merge_settings(&event.settings, patch, event.ends_at, now())?;
+    save(app, id, &settings, ends_at).await
+}
+
+/// Ends the event now: uploads close, the gallery stays readable.
+pub async fn end(app: &App, host: &Host, id: Uuid) -> Result<EventRecord> {
+    let event = app.hosted_event(host, id).await?;
+    let now = now();
+    let ends_at = event.ends_at.min(now);
+    let patch = serde_json::json!({ "ends_at": ends_at.to_rfc3339() });
+    let (settings, ends_at) = merge_settings(&event.settings, Some(patch), event.ends_at, now)?;
+    save(app, id, &settings, ends_at).await
+}
+
+async fn save(
+    app: &App,
+    id: Uuid,
+    settings: &Value,
+    ends_at: DateTime<Utc>,
+) -> Result<EventRecord> {
+    let updated = app
+        .db
+        .update_settings(id, settings, ends_at)
+        .await?
+        .ok_or_else(Error::event_not_found)?;
+    app.events
+        .publish(LiveEvent::SessionUpdated { session_id: id })
+        .await;
+    Ok(updated)
+}
+
+/// Uploads close when the event ends.
+pub fn ensure_open(event: &EventRecord) -> Result<()> {
+    if now() >= event.ends_at {
+        Err(Error::new(
+            ErrorCode::EventEnded,
+            "Uploads are closed: this event has ended",
+        ))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! The gallery: which photos a viewer sees (the domain's [`Visibility`]), page by page, with
+//! rendered pages kept briefly in the [`GalleryCache`](super::gallery_cache::GalleryCache).
+
+use std::sync::Arc;
+
+use url::Url;
+use uuid::Uuid;
+
+use super::{App, Error, ErrorCode, Host, Result, gallery_cache::Page, guests};
+use crate::{
+    db::{EventRecord, PhotoRecord},
+    domain::{
+        photo_key::PhotoKey,
+        rules::EventRules,
+        visibility::{Viewer, Visibility},
+    },
+};
+
+/// Largest page of the gallery.
+pub const MAX_PAGE: u32 = 1000;
+
+pub struct PageRequest {
+    pub event_id: Uuid,
+    pub host: Option<Host>,
+    pub guest_id: Option<Uuid>,
+    /// Only photos older than this one (pagination).
+    pub before: Option<Uuid>,
+    pub limit: Option<u32>,
+}
+
+/// Where a client fetches a photo and its thumbnail.
+pub struct PhotoLinks {
+    pub url: String,
+    /// The thumbnail, or the photo itself until one exists (or when it cannot be made).
+    pub thumb_url: String,
+}
+
+pub fn links(app: &App, photo: &PhotoRecord, base: &Url) -> PhotoLinks {
+    let url = PhotoKey::parse(&photo.object_key)
+        .map(|key| app.store.download_url(&key, base).to_string())
+        .unwrap_or_default();
+    let thumb_url = photo
+        .thumb_key
+        .as_deref()
+        .and_then(PhotoKey::parse)
+        .map_or_else(
+            || url.clone(),
+            |key| app.store.download_url(&key, base).to_string(),
+        );
+    PhotoLinks { url, thumb_url }
+}
+
+/// One page of the gallery as `render` encodes it, newest first; served from the cache while
+/// nothing in the event changed.
+pub async fn page(
+    app: &App,
+    request: PageRequest,
+    base: &Url,
+    render: impl FnOnce(Vec<PhotoRecord>) -> Result<Vec<u8>>,
+) -> Result<Page> {
+    let event_id = request.event_id;
+    // Read before the database, so whatever is cached under it predates any later change.
+    let cache = app
+        .gallery_cache
+        .as_ref()
+        .zip(app.events.generation(event_id));
+    let event = match cache.and_then(|(cache, generation)| cache.event(event_id, generation)) {
+        Some(event) => event,
+        None => {
+            let event = Arc::new(app.event(event_id).await?);
+            if let Some((cache, generation)) = cache {
+                cache.keep_event(generation, event.clone());
+            }
+            event
+        }
+    };
+    app.require_store()?;
+    let is_host = request.host.as_ref().is_some_and(|h| h.id == event.host_id);
+    let viewer = match request.guest_id {
+        Some(id)
+            if !is_host
+                && cache.is_some_and(|(cache, _)| cache.guest_event(id) == Some(event.id)) =>
+        {
+            Viewer::Guest(id)
+        }
+        guest_id => {
+            let viewer = guests::viewer(app, &event, request.host.as_ref(), guest_id).await?;
+            if let (Viewer::Guest(id), Some((cache, _))) = (viewer, cache) {
+                cache.keep_guest(id, event.id);
+            }
+            viewer
+        }
+    };
+    let before = match request.before {
+        None => None,
+        Some(id) => {
+            let anchor = app
+                .db
+                .picture(id)
+                .await?
+                .filter(|p| p.event_id == event_id)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::InvalidField,
+                        "before must be the id of a picture in this session",
+                    )
+                })?;
+            Some((anchor.created_at, anchor.id))
+        }
+    };
+    let visibility = Visibility::new(viewer, &EventRules::from_settings(&event.settings));
+    let query = visibility.query(before, request.limit);
+    let page_key = cache.and_then(|(_, generation)| {
+        super::gallery_cache::GalleryCache::page_key(event_id, generation, &query, base)
+    });
+    let cached = cache
+        .zip(page_key.as_ref())
+        .and_then(|((cache, _), key)| cache.page(key));
+    let result = match (&cached, &page_key) {
+        (Some(_), _) => "hit",
+        (None, Some(_)) => "miss",
+        (None, None) => "bypass",
+    };
+    app.metrics.gallery_cache.with_label_values(&[result]).inc();
+    if let Some(page) = cached {
+        return Ok(page);
+    }
+    let photos = app.db.photos(event_id, query).await?;
+    let page = Page::new(render(photos)?);
+    if let (Some((cache, _)), Some(key)) = (cache, page_key) {
+        cache.keep_page(key, page.clone());
+    }
+    Ok(page)
+}
+
+/// The viewer's visibility for an event, for live updates and downloads.
+pub async fn visibility(
+    app: &App,
+    event: &EventRecord,
+    host: Option<&Host>,
+    guest_id: Option<Uuid>,
+) -> Result<Visibility> {
+    let viewer = guests::viewer(app, event, host, guest_id).await?;
+    Ok(Visibility::new(
+        viewer,
+        &EventRules::from_settings(&event.settings),
+    ))
+}

@@ -1,0 +1,103 @@
+//! Guests: joining an event with a name, coming back, staying "online", and the one check that a
+//! guest belongs to an event.
+
+use uuid::Uuid;
+
+use super::{App, Error, ErrorCode, Host, Result, now};
+use crate::{
+    db::{EventRecord, GuestRecord},
+    domain::{values::Name, visibility::Viewer},
+    events::LiveEvent,
+    metrics::ONLINE_WINDOW,
+};
+
+pub async fn join(app: &App, event_id: Uuid, name: Name) -> Result<GuestRecord> {
+    app.event(event_id).await?;
+    let now = now();
+    let guest = GuestRecord {
+        id: Uuid::new_v4(),
+        event_id,
+        name: name.into_inner(),
+        created_at: now,
+        last_seen: now,
+    };
+    app.db.insert_guest(&guest).await?;
+    app.events
+        .publish(LiveEvent::GuestsChanged {
+            session_id: event_id,
+        })
+        .await;
+    Ok(guest)
+}
+
+/// A returning guest (same phone, later): marks them online again.
+pub async fn rejoin(app: &App, guest_id: Uuid, event_id: Uuid) -> Result<GuestRecord> {
+    let guest = app
+        .db
+        .guest(guest_id)
+        .await?
+        .ok_or_else(Error::guest_not_found)?;
+    if guest.event_id != event_id {
+        // An unknown event is reported as such before the mismatch.
+        app.event(event_id).await?;
+        return Err(other_event());
+    }
+    let was_online =
+        now() - guest.last_seen < chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
+    let guest = app.db.touch_guest(guest_id, now()).await?.unwrap_or(guest);
+    if !was_online {
+        app.events
+            .publish(LiveEvent::GuestsChanged {
+                session_id: event_id,
+            })
+            .await;
+    }
+    Ok(guest)
+}
+
+pub async fn heartbeat(app: &App, guest_id: Uuid) -> Result<()> {
+    app.db
+        .touch_guest(guest_id, now())
+        .await?
+        .ok_or_else(Error::guest_not_found)?;
+    Ok(())
+}
+
+fn other_event() -> Error {
+    Error::new(
+        ErrorCode::GuestOfOtherEvent,
+        "This guest belongs to another session",
+    )
+}
+
+/// The guest, when they exist and belong to `event`: the one membership check.
+pub async fn member(app: &App, event: &EventRecord, guest_id: Uuid) -> Result<GuestRecord> {
+    let guest = app
+        .db
+        .guest(guest_id)
+        .await?
+        .ok_or_else(Error::guest_not_found)?;
+    if guest.event_id != event.id {
+        return Err(other_event());
+    }
+    Ok(guest)
+}
+
+/// Who is asking about `event`: its host, one of its guests (checked), or anybody with the link.
+pub async fn viewer(
+    app: &App,
+    event: &EventRecord,
+    host: Option<&Host>,
+    guest_id: Option<Uuid>,
+) -> Result<Viewer> {
+    if host.is_some_and(|h| h.id == event.host_id) {
+        return Ok(Viewer::Host);
+    }
+    match guest_id {
+        None => Ok(Viewer::Anonymous),
+        Some(id) => {
+            member(app, event, id).await?;
+            Ok(Viewer::Guest(id))
+        }
+    }
+}

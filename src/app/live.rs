@@ -1,0 +1,94 @@
+//! Live updates for galleries and slideshows: this event's notifications, filtered by what the
+//! viewer may see, plus the number of guests online on connect and every 15 s.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use uuid::Uuid;
+
+use super::{App, Host, Result, gallery, now};
+use crate::{
+    db::{EventRecord, PhotoRecord},
+    domain::{rules::EventRules, visibility::Visibility},
+    events::LiveEvent,
+    metrics::ONLINE_WINDOW,
+};
+
+const GUESTS_EVERY: Duration = Duration::from_secs(15);
+
+#[derive(Debug)]
+pub enum Update {
+    PhotoAdded(PhotoRecord),
+    PhotoChanged(PhotoRecord),
+    PhotoRemoved(Uuid),
+    EventChanged(EventRecord),
+    GuestsOnline(i64),
+    /// The viewer fell behind: reload everything.
+    Resync,
+}
+
+/// Starts following `event_id` for this viewer; updates arrive until the receiver is dropped or
+/// shutdown begins.
+pub async fn follow(
+    app: Arc<App>,
+    event_id: Uuid,
+    host: Option<&Host>,
+    guest_id: Option<Uuid>,
+) -> Result<mpsc::Receiver<Update>> {
+    let event = app.event(event_id).await?;
+    let visibility = gallery::visibility(&app, &event, host, guest_id).await?;
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(feed(app, event, visibility, tx));
+    Ok(rx)
+}
+
+async fn guests_online(app: &App, event_id: Uuid) -> Option<Update> {
+    let since = now() - chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
+    let online = app.db.guests_online(event_id, since).await.ok()?;
+    Some(Update::GuestsOnline(online))
+}
+
+async fn feed(
+    app: Arc<App>,
+    event: EventRecord,
+    mut visibility: Visibility,
+    tx: mpsc::Sender<Update>,
+) {
+    let event_id = event.id;
+    let mut notifications = app.events.subscribe();
+    let mut shutdown = app.shutdown.subscribe();
+    let mut guests_ticker = tokio::time::interval(GUESTS_EVERY);
+    if *shutdown.borrow_and_update() {
+        return;
+    }
+    loop {
+        let outgoing = tokio::select! {
+            _ = tx.closed() => return,
+            _ = shutdown.changed() => return,
+            _ = guests_ticker.tick() => guests_online(&app, event_id).await,
+            received = notifications.recv() => match received {
+                Ok(notification) if notification.session_id() == event_id => match notification {
+                    LiveEvent::PictureCreated { picture } => visibility.sees(&picture).then_some(Update::PhotoAdded(picture)),
+                    LiveEvent::PictureUpdated { picture } => visibility.sees(&picture).then_some(Update::PhotoChanged(picture)),
+                    LiveEvent::PictureDeleted { picture_id, .. } => Some(Update::PhotoRemoved(picture_id)),
+                    LiveEvent::GuestsChanged { .. } => guests_online(&app, event_id).await,
+                    LiveEvent::SessionUpdated { .. } => match app.db.event(event_id).await {
+                        Ok(Some(event)) => {
+                            visibility = Visibility::new(visibility.viewer(), &EventRules::from_settings(&event.settings));
+                            Some(Update::EventChanged(event))
+                        }
+                        _ => None,
+                    },
+                },
+                Ok(_) => None,
+                Err(RecvError::Lagged(_)) => Some(Update::Resync),
+                Err(RecvError::Closed) => return,
+            },
+        };
+        if let Some(outgoing) = outgoing {
+            if tx.send(outgoing).await.is_err() {
+                return;
+            }
+        }
+    }
+}

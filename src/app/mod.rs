@@ -1,0 +1,111 @@
+//! The application layer: one module per workflow. A workflow takes typed input (a command built
+//! at the HTTP edge), applies the domain's rules, and talks to the database and the object store.
+//! The HTTP layer calls workflows and maps their results; it never touches storage itself.
+
+pub mod error;
+pub mod events;
+pub mod export;
+pub mod gallery;
+pub mod gallery_cache;
+pub mod guests;
+pub mod health;
+pub mod hosts;
+pub mod live;
+pub mod local_files;
+pub mod moderation;
+pub mod uploads;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use chrono::{DateTime, Utc};
+use url::Url;
+use uuid::Uuid;
+
+pub use error::{Error, ErrorCode, Result};
+
+use crate::{
+    db::{Database, EventRecord},
+    domain::{password::PasswordHasher, token::TokenIssuer},
+    events::EventBus,
+    metrics::Metrics,
+    store::{PhotoStore, fs::FilesystemStore},
+    thumbnails::Thumbnailer,
+};
+
+/// Everything the workflows need, built once at start and shared by every request.
+pub struct App {
+    pub db: Arc<dyn Database>,
+    pub store: Arc<dyn PhotoStore>,
+    /// Set when photos live on the local disk: `/uploads` is then served by this server.
+    pub local_store: Option<Arc<FilesystemStore>>,
+    pub hasher: PasswordHasher,
+    pub tokens: TokenIssuer,
+    pub metrics: Metrics,
+    pub public_url: Option<Url>,
+    pub max_upload_bytes: u64,
+    pub shutting_down: AtomicBool,
+    /// Fires when shutdown begins, so long-lived streams (live events) end and the drain finishes.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+    pub events: EventBus,
+    /// Rendered gallery pages; `None` when GALLERY_CACHE_MB is 0.
+    pub gallery_cache: Option<gallery_cache::GalleryCache>,
+    pub thumbnails: Arc<Thumbnailer>,
+    pub auth_limiter: Option<crate::http::rate_limit::AuthRateLimiter>,
+    /// Kept current by a background probe; uploads and galleries answer 503 while it is false.
+    pub store_available: AtomicBool,
+}
+
+/// The authenticated host making a request (from a verified token).
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub id: Uuid,
+    pub email: String,
+}
+
+impl App {
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// 503 while the object store is unreachable: photos can be neither stored nor shown.
+    pub fn require_store(&self) -> Result<()> {
+        if self.store_available.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err(Error::storage_unavailable(5))
+        }
+    }
+
+    /// The event, or `event.not_found`.
+    pub async fn event(&self, id: Uuid) -> Result<EventRecord> {
+        self.db.event(id).await?.ok_or_else(Error::event_not_found)
+    }
+
+    /// The event when `host` runs it: `event.not_found` or `event.not_host` otherwise.
+    pub async fn hosted_event(&self, host: &Host, id: Uuid) -> Result<EventRecord> {
+        let event = self.event(id).await?;
+        require_host(&event, Some(host))?;
+        Ok(event)
+    }
+}
+
+/// The host of `event`, or `auth.missing_token` / `event.not_host`.
+pub fn require_host(event: &EventRecord, host: Option<&Host>) -> Result<()> {
+    match host {
+        None => Err(Error::new(ErrorCode::MissingToken, "Missing bearer token")),
+        Some(host) if host.id == event.host_id => Ok(()),
+        Some(_) => Err(Error::new(
+            ErrorCode::NotHost,
+            "Only the host of this session can do this",
+        )),
+    }
+}
+
+/// Timestamps are kept to the microsecond, as PostgreSQL stores them.
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
