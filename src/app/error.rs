@@ -30,7 +30,7 @@ macro_rules! error_codes {
         /// Stable, machine-readable error codes (`area.reason`); the web client translates them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
         pub enum ErrorCode {
-            $(#[serde(rename = $code)] $variant,)*
+            $(#[serde(rename = $code)] #[schema(rename = $code)] $variant,)*
         }
 
         impl ErrorCode {

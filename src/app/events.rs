@@ -39,12 +39,16 @@ pub async fn of_host(app: &App, host: &Host) -> Result<Vec<EventSummary>> {
     Ok(app.db.events_of_host(host.id).await?)
 }
 
-pub async fn set_missions(
-    app: &App,
-    host: &Host,
-    id: Uuid,
-    missions: MissionList,
-) -> Result<EventRecord> {
+pub struct SetMissions {
+    pub event_id: Uuid,
+    pub missions: MissionList,
+}
+
+pub async fn set_missions(app: &App, host: &Host, command: SetMissions) -> Result<EventRecord> {
+    let SetMissions {
+        event_id: id,
+        missions,
+    } = command;
     let event = app.event(id).await?;
     if event.host_id != host.id {
         return Err(Error::new(

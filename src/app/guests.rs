@@ -11,7 +11,18 @@ use crate::{
     metrics::ONLINE_WINDOW,
 };
 
-pub async fn join(app: &App, event_id: Uuid, name: Name) -> Result<GuestRecord> {
+pub struct Join {
+    pub event_id: Uuid,
+    pub name: Name,
+}
+
+pub struct Rejoin {
+    pub guest_id: Uuid,
+    pub event_id: Uuid,
+}
+
+pub async fn join(app: &App, command: Join) -> Result<GuestRecord> {
+    let Join { event_id, name } = command;
     app.event(event_id).await?;
     let now = now();
     let guest = GuestRecord {
@@ -31,17 +42,16 @@ pub async fn join(app: &App, event_id: Uuid, name: Name) -> Result<GuestRecord> 
 }
 
 /// A returning guest (same phone, later): marks them online again.
-pub async fn rejoin(app: &App, guest_id: Uuid, event_id: Uuid) -> Result<GuestRecord> {
-    let guest = app
-        .db
-        .guest(guest_id)
-        .await?
-        .ok_or_else(Error::guest_not_found)?;
-    if guest.event_id != event_id {
-        // An unknown event is reported as such before the mismatch.
-        app.event(event_id).await?;
-        return Err(other_event());
-    }
+pub async fn rejoin(app: &App, command: Rejoin) -> Result<GuestRecord> {
+    let Rejoin { guest_id, event_id } = command;
+    let guest = match member(app, event_id, guest_id).await {
+        Err(err) if err.code() == ErrorCode::GuestOfOtherEvent => {
+            // An unknown event is reported as such rather than as a mismatch.
+            app.event(event_id).await?;
+            return Err(err);
+        }
+        other => other?,
+    };
     let was_online =
         now() - guest.last_seen < chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
     let guest = app.db.touch_guest(guest_id, now()).await?.unwrap_or(guest);
@@ -63,22 +73,18 @@ pub async fn heartbeat(app: &App, guest_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-fn other_event() -> Error {
-    Error::new(
-        ErrorCode::GuestOfOtherEvent,
-        "This guest belongs to another session",
-    )
-}
-
-/// The guest, when they exist and belong to `event`: the one membership check.
-pub async fn member(app: &App, event: &EventRecord, guest_id: Uuid) -> Result<GuestRecord> {
+/// The guest, when they exist and belong to the event: the one membership check.
+pub async fn member(app: &App, event_id: Uuid, guest_id: Uuid) -> Result<GuestRecord> {
     let guest = app
         .db
         .guest(guest_id)
         .await?
         .ok_or_else(Error::guest_not_found)?;
-    if guest.event_id != event.id {
-        return Err(other_event());
+    if guest.event_id != event_id {
+        return Err(Error::new(
+            ErrorCode::GuestOfOtherEvent,
+            "This guest belongs to another session",
+        ));
     }
     Ok(guest)
 }
@@ -96,7 +102,7 @@ pub async fn viewer(
     match guest_id {
         None => Ok(Viewer::Anonymous),
         Some(id) => {
-            member(app, event, id).await?;
+            member(app, event.id, id).await?;
             Ok(Viewer::Guest(id))
         }
     }

@@ -197,7 +197,7 @@ async fn uploading_guest(
         }
         return Ok(None);
     };
-    guests::member(app, event, guest_id).await?;
+    guests::member(app, event.id, guest_id).await?;
     Ok(Some(guest_id))
 }
 

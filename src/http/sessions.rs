@@ -123,6 +123,39 @@ impl From<GuestRecord> for GuestView {
     }
 }
 
+impl TryFrom<SetMissionsRequest> for events::SetMissions {
+    type Error = ApiError;
+
+    fn try_from(body: SetMissionsRequest) -> Result<Self, ApiError> {
+        Ok(Self {
+            event_id: required_uuid(body.session_id.as_deref(), "sessionId")?,
+            missions: MissionList::parse(&required(body.missions, "missions")?)?,
+        })
+    }
+}
+
+impl TryFrom<RegisterGuestRequest> for guests::Join {
+    type Error = ApiError;
+
+    fn try_from(body: RegisterGuestRequest) -> Result<Self, ApiError> {
+        Ok(Self {
+            name: Name::parse(&required(body.username, "username")?, "username")?,
+            event_id: required_uuid(body.session_id.as_deref(), "sessionId")?,
+        })
+    }
+}
+
+impl TryFrom<LoginGuestRequest> for guests::Rejoin {
+    type Error = ApiError;
+
+    fn try_from(body: LoginGuestRequest) -> Result<Self, ApiError> {
+        Ok(Self {
+            guest_id: required_uuid(body.user_id.as_deref(), "userId")?,
+            event_id: required_uuid(body.session_id.as_deref(), "sessionId")?,
+        })
+    }
+}
+
 /// `?sessionId=`: the event a public request is about.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -183,9 +216,7 @@ pub async fn set_missions(
     AuthHost(host): AuthHost,
     JsonBody(body): JsonBody<SetMissionsRequest>,
 ) -> Result<Json<SetMissionsResponse>, ApiError> {
-    let id = required_uuid(body.session_id.as_deref(), "sessionId")?;
-    let missions = MissionList::parse(&required(body.missions, "missions")?)?;
-    let event = events::set_missions(&app, &host, id, missions).await?;
+    let event = events::set_missions(&app, &host, body.try_into()?).await?;
     Ok(Json(SetMissionsResponse {
         message: "Missions updated".into(),
         data: event.into(),
@@ -202,9 +233,7 @@ pub async fn register_guest(
     State(app): State<SharedState>,
     JsonBody(body): JsonBody<RegisterGuestRequest>,
 ) -> Result<(StatusCode, Json<GuestView>), ApiError> {
-    let name = Name::parse(&required(body.username, "username")?, "username")?;
-    let event_id = required_uuid(body.session_id.as_deref(), "sessionId")?;
-    let guest = guests::join(&app, event_id, name).await?;
+    let guest = guests::join(&app, body.try_into()?).await?;
     Ok((StatusCode::CREATED, Json(guest.into())))
 }
 
@@ -219,9 +248,7 @@ pub async fn login_guest(
     State(app): State<SharedState>,
     JsonBody(body): JsonBody<LoginGuestRequest>,
 ) -> Result<Json<GuestView>, ApiError> {
-    let guest_id = required_uuid(body.user_id.as_deref(), "userId")?;
-    let event_id = required_uuid(body.session_id.as_deref(), "sessionId")?;
-    Ok(Json(guests::rejoin(&app, guest_id, event_id).await?.into()))
+    Ok(Json(guests::rejoin(&app, body.try_into()?).await?.into()))
 }
 
 #[utoipa::path(post, path = "/sessions/heartbeat", tag = "guests", request_body = HeartbeatRequest,
