@@ -13,12 +13,12 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::{
-    app::{App, gallery_cache::GalleryCache},
+    app::{App, gallery_cache::GalleryCache, throttle::AuthRateLimiter},
     config::{DatabaseSettings, Settings, StoreSettings},
     db::{Database, postgres::PostgresDatabase, sqlite::SqliteDatabase},
     domain::{password::PasswordHasher, token::TokenIssuer},
     events::EventBus,
-    http::{self, SharedState, rate_limit::AuthRateLimiter},
+    http::{self, SharedState},
     metrics::{self, Metrics},
     store::{
         PhotoStore,

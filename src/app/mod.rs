@@ -13,6 +13,7 @@ pub mod hosts;
 pub mod live;
 pub mod local_files;
 pub mod moderation;
+pub mod throttle;
 pub mod uploads;
 
 use std::sync::{
@@ -53,7 +54,7 @@ pub struct App {
     /// Rendered gallery pages; `None` when GALLERY_CACHE_MB is 0.
     pub gallery_cache: Option<gallery_cache::GalleryCache>,
     pub thumbnails: Arc<Thumbnailer>,
-    pub auth_limiter: Option<crate::http::rate_limit::AuthRateLimiter>,
+    pub auth_limiter: Option<throttle::AuthRateLimiter>,
     /// Kept current by a background probe; uploads and galleries answer 503 while it is false.
     pub store_available: AtomicBool,
 }

@@ -1,10 +1,7 @@
 //! Per-IP rate limiting of the password endpoints (login, register): brute force and sign-up
 //! floods get 429 + Retry-After long before they cost hashing capacity. Off unless configured.
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    num::NonZeroU32,
-};
+use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
@@ -12,38 +9,9 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
 use super::{SharedState, error::error_response};
 use crate::app::ErrorCode;
-
-pub struct AuthRateLimiter {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
-}
-
-impl AuthRateLimiter {
-    /// `None` when `per_minute` is 0 (disabled).
-    pub fn new(per_minute: u32, burst: u32) -> Option<Self> {
-        let rate = NonZeroU32::new(per_minute)?;
-        let burst = NonZeroU32::new(burst).unwrap_or(rate);
-        Some(Self {
-            limiter: RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
-        })
-    }
-
-    /// Seconds to wait, or `None` when the request may pass.
-    fn check(&self, ip: IpAddr) -> Option<u64> {
-        self.limiter.check_key(&ip).err().map(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
-    }
-
-    /// Forgets idle clients so the table does not grow without bound.
-    pub fn forget_idle(&self) {
-        self.limiter.retain_recent();
-    }
-}
 
 /// The client address: the proxy-appended (right-most) X-Forwarded-For entry, X-Real-IP, or the
 /// peer. The right-most entry is the one our own load balancer wrote; earlier ones are client-controlled.
@@ -97,6 +65,7 @@ pub async fn limit_auth(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::throttle::AuthRateLimiter;
 
     #[test]
     fn the_burst_passes_then_requests_wait() {

@@ -1,0 +1,34 @@
+//! Login and sign-up attempts per client address: brute force and sign-up floods are turned away
+//! long before they cost hashing capacity. Off unless configured.
+
+use std::{net::IpAddr, num::NonZeroU32};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+
+pub struct AuthRateLimiter {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl AuthRateLimiter {
+    /// `None` when `per_minute` is 0 (disabled).
+    pub fn new(per_minute: u32, burst: u32) -> Option<Self> {
+        let rate = NonZeroU32::new(per_minute)?;
+        let burst = NonZeroU32::new(burst).unwrap_or(rate);
+        Some(Self {
+            limiter: RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)),
+        })
+    }
+
+    /// Seconds to wait, or `None` when the request may pass.
+    pub fn check(&self, ip: IpAddr) -> Option<u64> {
+        self.limiter.check_key(&ip).err().map(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+
+    /// Forgets idle clients so the table does not grow without bound.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+    }
+}
