@@ -44,6 +44,7 @@ use tracing::Level;
 use url::Url;
 
 pub use error::ApiError;
+pub use openapi::openapi_document;
 
 use crate::{
     db::Database,

@@ -44,6 +44,11 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The document `/openapi.json` serves; `partypic openapi` prints it without a server.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(openapi_document())
 }
