@@ -10,18 +10,21 @@ export class ApiError extends Error {
 }
 
 /**
- * @typedef {{id: string, description: string}} Mission
+ * The API's shapes come from its OpenAPI document: api-types.d.ts is generated
+ * (scripts/check-generated --write) and never shipped to browsers.
+ * @typedef {import('./api-types').components['schemas']} Schemas
+ * @typedef {Schemas['Mission']} Mission
+ * @typedef {Schemas['GuestView']} Guest
+ * @typedef {Schemas['PictureView']} Picture
+ * @typedef {Schemas['LoginResponse']} Login
+ * The server keeps event settings free-form; these are the keys this client reads and writes.
  * @typedef {{name?: string, description?: string, ends_at?: string, require_approval?: boolean,
  *   reveal?: 'always' | 'after_reveal', revealed?: boolean, guest_delete?: boolean,
  *   upload_limit_per_guest?: number | null, [key: string]: unknown}} Settings
- * @typedef {{id: string, sessionId?: string, user_id: string, settings: Settings,
- *   missions: {data: Mission[]}, created_at: string, ends_at: string,
- *   picture_count?: number, guest_count?: number}} Session
- * @typedef {{id: string, user_name: string, session_id: string, created_at: string, last_seen: string}} Guest
- * @typedef {{id: string, created_at: string, u_name: string, session_id: string, original_filename: string,
- *   s3_key: string, mimetype: string, filesize_bytes: number, mission_id?: string | null, url: string,
- *   thumbUrl?: string, status?: 'approved' | 'pending', user_id?: string | null}} Picture
- * @typedef {{access_token: string, token_type: string, expires_in: number, user: {sub: string, email: string}}} Login
+ * An event as any endpoint returns it: create adds `sessionId`, the host's list adds the counts.
+ * @typedef {Omit<Schemas['SessionView'], 'settings'> & {settings: Settings}
+ *   & Partial<Pick<Schemas['CreateSessionResponse'], 'sessionId'>>
+ *   & Partial<Pick<Schemas['SessionListItem'], 'picture_count' | 'guest_count'>>} Session
  */
 
 /**
