@@ -1,11 +1,26 @@
-// Same-origin JSON API client. Errors always carry the server's `message` for people.
-import { t } from './i18n.js';
+// Same-origin JSON API client. Errors carry a message for people: the translation of the
+// body's `code` when this client knows it, else the server's `message`.
+import { t, errorMessage } from './i18n.js';
 
 export class ApiError extends Error {
-  /** @param {number} status @param {string} message */
-  constructor(status, message) {
+  /** @param {number} status @param {string} message @param {string} [code] the API's error code */
+  constructor(status, message, code) {
     super(message);
     this.status = status;
+    this.code = code;
+  }
+
+  /**
+   * The error an API response stands for; `body` is its parsed JSON, if any.
+   * @param {number} status @param {string} statusText @param {any} body
+   */
+  static from(status, statusText, body) {
+    const code = typeof body?.code === 'string' ? body.code : undefined;
+    const message = errorMessage(code)
+      ?? (typeof body?.message === 'string' ? body.message
+        : Array.isArray(body?.message) ? body.message.join(', ')
+        : `${status} ${statusText}`);
+    return new ApiError(status, message, code);
   }
 }
 
@@ -17,6 +32,8 @@ export class ApiError extends Error {
  * @typedef {Schemas['GuestView']} Guest
  * @typedef {Schemas['PictureView']} Picture
  * @typedef {Schemas['LoginResponse']} Login
+ * The API's error codes: the published `ErrorCode` enum; any string until the document has one.
+ * @typedef {Schemas extends {ErrorCode: infer C} ? C : string} ErrorCode
  * The server keeps event settings free-form; these are the keys this client reads and writes.
  * @typedef {{name?: string, description?: string, ends_at?: string, require_approval?: boolean,
  *   reveal?: 'always' | 'after_reveal', revealed?: boolean, guest_delete?: boolean,
@@ -58,12 +75,7 @@ export async function api(path, opts = {}) {
     logout();
     dispatchEvent(new Event('auth-expired'));
   }
-  if (!res.ok) {
-    const message = data && typeof data.message === 'string' ? data.message
-      : Array.isArray(data?.message) ? data.message.join(', ')
-      : `${res.status} ${res.statusText}`;
-    throw new ApiError(res.status, message);
-  }
+  if (!res.ok) throw ApiError.from(res.status, res.statusText, data);
   return data;
 }
 
