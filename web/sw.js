@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '16f8c93a6136';
+const VERSION = '74d596142594';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
