@@ -27,6 +27,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Needs no configuration: CI and the client type generators run it without a server.
+    if matches!(cli.command, Some(Command::Openapi)) {
+        return print_openapi();
+    }
     let settings = match cli.config.resolve() {
         Ok(settings) => settings,
         Err(message) => {
@@ -38,12 +42,26 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => run_migrations(&settings).await,
         Command::Serve => serve(settings).await,
+        Command::Openapi => unreachable!("handled before the configuration is resolved"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
             eprintln!("partypic: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_openapi() -> ExitCode {
+    match partypic::http::openapi_document().to_pretty_json() {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("partypic: cannot render the OpenAPI document: {err}");
             ExitCode::FAILURE
         }
     }

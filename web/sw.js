@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '6b230ae2d6e1';
+const VERSION = 'd575bbb5bec1';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -34,7 +34,8 @@ NAMESPACE = "partypic"
 SECRET_KEYS = ["db-host", "db-user", "db-password", "db-name", "s3-endpoint", "s3-access-key",
                "s3-secret-key", "s3-bucket-name", "s3-region", "jwt-secret"]
 OPTIONAL_SECRET_KEYS = ["s3-session-token"]
-API_PREFIXES = ["/auth", "/sessions", "/pictures", "/uploads", "/openapi.json"]
+# The public API (scripts/check-routes keeps this in step with the OpenAPI document).
+API_PREFIXES = ["/auth", "/sessions", "/pictures", "/uploads", "/openapi.json", "/healthz", "/readyz"]
 DASHBOARD_TITLES = [
     "Server Pods (HPA)", "Client Pods (HPA)", "Pod Scaling Timeline", "Active Sessions",
     "Photos Uploaded", "Request Rate by Route", "p95 Latency by Route", "Error Rate",

@@ -3,6 +3,7 @@
 import { check, fail, sleep } from 'k6';
 import http, { RefinedParams, RefinedResponse, ResponseType } from 'k6/http';
 import { Counter, Rate, Trend } from 'k6/metrics';
+import type { components, paths } from './api-types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -59,7 +60,13 @@ export const ENDPOINTS = {
   gallery: 'GET /pictures/session',
   photoDownload: 'GET {picture.url}',
   healthz: 'GET /healthz',
-} as const;
+} as const satisfies Record<string, ApiEndpoint | 'PUT {uploadUrl}' | 'GET {picture.url}'>;
+
+/** "METHOD /path" of every operation in the OpenAPI document, so a renamed route fails tsc. */
+type ApiEndpoint = {
+  [P in keyof paths]: { [M in keyof paths[P] & Method]: paths[P][M] extends undefined ? never : `${Uppercase<M>} ${P}` }[keyof paths[P] & Method];
+}[keyof paths];
+type Method = 'get' | 'put' | 'post' | 'delete' | 'patch';
 
 export type Endpoint = (typeof ENDPOINTS)[keyof typeof ENDPOINTS];
 
@@ -232,25 +239,17 @@ function json<T>(res: Res): T {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The API of the fixed HTTP contract
+// The API of the fixed HTTP contract: its types are generated from the OpenAPI document into
+// api-types.ts (scripts/check-generated --write).
 
-export interface Account {
-  email: string;
-  password: string;
-  username: string;
-}
+type Schemas = components['schemas'];
 
-export interface Mission {
-  id: string;
-  description: string;
-}
+/** What the load test registers with; every field the API takes, none optional. */
+export type Account = { [K in 'email' | 'password' | 'username']: NonNullable<Schemas['RegisterRequest'][K]> };
 
-export interface Picture {
-  id: string;
-  s3_key: string;
-  filesize_bytes: number;
-  url: string;
-}
+export type Mission = Schemas['Mission'];
+
+export type Picture = Schemas['PictureView'];
 
 export function healthz(): boolean {
   const res = http.get(`${BASE_URL}/healthz`, { tags: { name: ENDPOINTS.healthz } });
@@ -259,12 +258,12 @@ export function healthz(): boolean {
 }
 
 export function register(role: string): Account | null {
-  const account = { email: uniqueEmail(role), password: PASSWORD, username: `${role} ${randomSuffix()}` };
+  const account: Account = { email: uniqueEmail(role), password: PASSWORD, username: `${role} ${randomSuffix()}` };
   const res = call('POST', ENDPOINTS.register, '/auth/register', { body: account, hashing: true });
   if (!res) return null;
   const ok = verify(ENDPOINTS.register, res, 201, {
     'returns the user': (r) => {
-      const user = json<{ id: string; email: string }>(r);
+      const user = json<Schemas['RegisterResponse']>(r);
       return !!user.id && user.email.toLowerCase() === account.email.toLowerCase();
     },
   });
@@ -276,19 +275,19 @@ export function register(role: string): Account | null {
 /** Returns the Bearer token. */
 export function login(account: Account): string | null {
   const res = call('POST', ENDPOINTS.login, '/auth/login', {
-    body: { email: account.email, password: account.password },
+    body: { email: account.email, password: account.password } satisfies Schemas['LoginRequest'],
     hashing: true,
   });
   if (!res) return null;
   const ok = verify(ENDPOINTS.login, res, 200, {
     'returns a bearer token': (r) => {
-      const body = json<{ access_token: string; token_type: string }>(r);
+      const body = json<Schemas['LoginResponse']>(r);
       return typeof body.access_token === 'string' && body.access_token.length > 0 && body.token_type === 'Bearer';
     },
   });
   if (!ok) return null;
   loginsSuccess.add(1);
-  return json<{ access_token: string }>(res).access_token;
+  return json<Schemas['LoginResponse']>(res).access_token;
 }
 
 /** Creates an event; returns its session id. */
@@ -299,11 +298,11 @@ export function createSession(token: string, name: string): string | null {
   });
   if (!res) return null;
   const ok = verify(ENDPOINTS.createSession, res, 201, {
-    'returns sessionId': (r) => typeof json<{ sessionId: string }>(r).sessionId === 'string',
+    'returns sessionId': (r) => typeof json<Schemas['CreateSessionResponse']>(r).sessionId === 'string',
   });
   if (!ok) return null;
   sessionsCreated.add(1);
-  return json<{ sessionId: string }>(res).sessionId;
+  return json<Schemas['CreateSessionResponse']>(res).sessionId;
 }
 
 export function missionsFor(eventName: string, count: number): Mission[] {
@@ -326,32 +325,34 @@ export function missionsFor(eventName: string, count: number): Mission[] {
 export function setMissions(token: string, sessionId: string, missions: Mission[]): boolean {
   const res = call('POST', ENDPOINTS.setMissions, '/sessions/setmissions', {
     token,
-    body: { sessionId, missions: { data: missions } },
+    body: { sessionId, missions: { data: missions } } satisfies Schemas['SetMissionsRequest'],
   });
   if (!res) return false;
   return verify(ENDPOINTS.setMissions, res, 200, {
-    'stores the missions': (r) => json<{ data: { missions: { data: Mission[] } } }>(r).data.missions.data.length === missions.length,
+    'stores the missions': (r) => json<Schemas['SetMissionsResponse']>(r).data.missions.data.length === missions.length,
   });
 }
 
 /** A guest joins an event by name; returns the guest's user id. */
 export function joinSession(sessionId: string, username: string): string | null {
-  const res = call('POST', ENDPOINTS.joinSession, '/sessions/registerSessionUser', { body: { username, sessionId } });
+  const res = call('POST', ENDPOINTS.joinSession, '/sessions/registerSessionUser', {
+    body: { username, sessionId } satisfies Schemas['RegisterGuestRequest'],
+  });
   if (!res) return null;
   const ok = verify(ENDPOINTS.joinSession, res, 201, {
     'returns the guest': (r) => {
-      const guest = json<{ id: string; session_id: string }>(r);
+      const guest = json<Schemas['GuestView']>(r);
       return typeof guest.id === 'string' && guest.session_id === sessionId;
     },
   });
-  return ok ? json<{ id: string }>(res).id : null;
+  return ok ? json<Schemas['GuestView']>(res).id : null;
 }
 
 export function heartbeat(userId: string): boolean {
-  const res = call('POST', ENDPOINTS.heartbeat, '/sessions/heartbeat', { body: { userId } });
+  const res = call('POST', ENDPOINTS.heartbeat, '/sessions/heartbeat', { body: { userId } satisfies Schemas['HeartbeatRequest'] });
   if (!res) return false;
   const ok = verify(ENDPOINTS.heartbeat, res, 200, {
-    'returns success': (r) => json<{ success: boolean }>(r).success === true,
+    'returns success': (r) => json<Schemas['HeartbeatResponse']>(r).success === true,
   });
   if (ok) heartbeatsSent.add(1);
   return ok;
@@ -362,7 +363,7 @@ export function getSession(sessionId: string, expectMissions?: number): boolean 
   if (!res) return false;
   return verify(ENDPOINTS.getSession, res, 200, {
     'returns the event': (r) => {
-      const s = json<{ id: string; missions: { data: Mission[] } }>(r);
+      const s = json<Schemas['SessionView']>(r);
       return s.id === sessionId && Array.isArray(s.missions.data) && (expectMissions === undefined || s.missions.data.length >= expectMissions);
     },
   });
@@ -390,17 +391,17 @@ export function downloadPicture(picture: Picture): boolean {
 /** The three-step upload: init-upload → PUT the bytes to uploadUrl → finalize-upload. */
 export function uploadPhoto(sessionId: string, uName: string, photo: Photo): Picture | null {
   const init = call('POST', ENDPOINTS.initUpload, '/pictures/init-upload', {
-    body: { session_id: sessionId, mimetype: 'image/jpeg' },
+    body: { session_id: sessionId, mimetype: 'image/jpeg' } satisfies Schemas['InitUploadRequest'],
   });
   if (!init) return null;
   const initOk = verify(ENDPOINTS.initUpload, init, 201, {
     'returns uploadUrl and key': (r) => {
-      const b = json<{ uploadUrl: string; key: string }>(r);
+      const b = json<Schemas['InitUploadResponse']>(r);
       return /^https?:\/\//.test(b.uploadUrl) && b.key.indexOf(`${sessionId}/`) === 0 && /\.jpe?g$/.test(b.key);
     },
   });
   if (!initOk) return null;
-  const { uploadUrl, key } = json<{ uploadUrl: string; key: string }>(init);
+  const { uploadUrl, key } = json<Schemas['InitUploadResponse']>(init);
 
   const put = http.put(uploadUrl, photo.bytes, {
     headers: { 'Content-Type': 'image/jpeg' },
@@ -417,7 +418,7 @@ export function uploadPhoto(sessionId: string, uName: string, photo: Photo): Pic
       original_filename: photo.filename,
       filesize_bytes: photo.bytes.byteLength,
       mimetype: 'image/jpeg',
-    },
+    } satisfies Schemas['FinalizeUploadRequest'],
   });
   if (!finalize) return null;
   const ok = verify(ENDPOINTS.finalizeUpload, finalize, 201, {

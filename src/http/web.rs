@@ -17,6 +17,7 @@ use crate::app::ErrorCode;
 #[exclude = "node_modules/*"]
 #[exclude = "e2e/*"]
 #[exclude = "scripts/*"]
+#[exclude = "*.d.ts"]
 #[exclude = "package.json"]
 #[exclude = "package-lock.json"]
 #[exclude = "tsconfig*.json"]

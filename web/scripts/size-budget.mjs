@@ -17,7 +17,8 @@ while (queue.length) {
   const text = fs.readFileSync(path.join(root, url), 'utf8');
   seen.set(url, zlib.gzipSync(text, { level: 6 }).length);
   if (url.endsWith('.js')) {
-    for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
+    // Browsers load modules by full file name: specifiers without `.js` are JSDoc type imports.
+    for (const m of text.matchAll(/(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+\.js)['"]|import\(\s*['"](\.{1,2}\/[^'"]+\.js)['"]\s*\)/g)) {
       queue.push(path.posix.join(path.posix.dirname(url), m[1] || m[2]));
     }
   }

@@ -12,7 +12,8 @@ const SKIP = new Set(['node_modules', 'e2e', 'scripts', 'sw.js', 'package.json',
 function walk(dir) {
   return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {
     const rel = path.posix.join(dir, e.name);
-    if (SKIP.has(e.name) || e.name.startsWith('.')) return [];
+    // Type declarations (the generated api-types.d.ts) are for tsc, never fetched by the app.
+    if (SKIP.has(e.name) || e.name.startsWith('.') || e.name.endsWith('.d.ts')) return [];
     return e.isDirectory() ? walk(rel) : [rel];
   });
 }

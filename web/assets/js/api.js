@@ -1,27 +1,47 @@
-// Same-origin JSON API client. Errors always carry the server's `message` for people.
-import { t } from './i18n.js';
+// Same-origin JSON API client. Errors carry a message for people: the translation of the
+// body's `code` when this client knows it, else the server's `message`.
+import { t, errorMessage } from './i18n.js';
 
 export class ApiError extends Error {
-  /** @param {number} status @param {string} message */
-  constructor(status, message) {
+  /** @param {number} status @param {string} message @param {string} [code] the API's error code */
+  constructor(status, message, code) {
     super(message);
     this.status = status;
+    this.code = code;
+  }
+
+  /**
+   * The error an API response stands for; `body` is its parsed JSON, if any.
+   * @param {number} status @param {string} statusText @param {any} body
+   */
+  static from(status, statusText, body) {
+    const code = typeof body?.code === 'string' ? body.code : undefined;
+    const message = errorMessage(code)
+      ?? (typeof body?.message === 'string' ? body.message
+        : Array.isArray(body?.message) ? body.message.join(', ')
+        : `${status} ${statusText}`);
+    return new ApiError(status, message, code);
   }
 }
 
 /**
- * @typedef {{id: string, description: string}} Mission
+ * The API's shapes come from its OpenAPI document: api-types.d.ts is generated
+ * (scripts/check-generated --write) and never shipped to browsers.
+ * @typedef {import('./api-types').components['schemas']} Schemas
+ * @typedef {Schemas['Mission']} Mission
+ * @typedef {Schemas['GuestView']} Guest
+ * @typedef {Schemas['PictureView']} Picture
+ * @typedef {Schemas['LoginResponse']} Login
+ * The API's error codes: the published `ErrorCode` enum; any string until the document has one.
+ * @typedef {Schemas extends {ErrorCode: infer C} ? C : string} ErrorCode
+ * The server keeps event settings free-form; these are the keys this client reads and writes.
  * @typedef {{name?: string, description?: string, ends_at?: string, require_approval?: boolean,
  *   reveal?: 'always' | 'after_reveal', revealed?: boolean, guest_delete?: boolean,
  *   upload_limit_per_guest?: number | null, [key: string]: unknown}} Settings
- * @typedef {{id: string, sessionId?: string, user_id: string, settings: Settings,
- *   missions: {data: Mission[]}, created_at: string, ends_at: string,
- *   picture_count?: number, guest_count?: number}} Session
- * @typedef {{id: string, user_name: string, session_id: string, created_at: string, last_seen: string}} Guest
- * @typedef {{id: string, created_at: string, u_name: string, session_id: string, original_filename: string,
- *   s3_key: string, mimetype: string, filesize_bytes: number, mission_id?: string | null, url: string,
- *   thumbUrl?: string, status?: 'approved' | 'pending', user_id?: string | null}} Picture
- * @typedef {{access_token: string, token_type: string, expires_in: number, user: {sub: string, email: string}}} Login
+ * An event as any endpoint returns it: create adds `sessionId`, the host's list adds the counts.
+ * @typedef {Omit<Schemas['SessionView'], 'settings'> & {settings: Settings}
+ *   & Partial<Pick<Schemas['CreateSessionResponse'], 'sessionId'>>
+ *   & Partial<Pick<Schemas['SessionListItem'], 'picture_count' | 'guest_count'>>} Session
  */
 
 /**
@@ -55,12 +75,7 @@ export async function api(path, opts = {}) {
     logout();
     dispatchEvent(new Event('auth-expired'));
   }
-  if (!res.ok) {
-    const message = data && typeof data.message === 'string' ? data.message
-      : Array.isArray(data?.message) ? data.message.join(', ')
-      : `${res.status} ${res.statusText}`;
-    throw new ApiError(res.status, message);
-  }
+  if (!res.ok) throw ApiError.from(res.status, res.statusText, data);
   return data;
 }
 

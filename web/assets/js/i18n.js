@@ -433,3 +433,62 @@ export function t(key, vars) {
   }
   return vars ? s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? '')) : s;
 }
+
+/**
+ * Messages for the API's stable error codes (`code` in every error body). A code this table
+ * lacks shows the server's `message`. Once the OpenAPI document publishes the `ErrorCode` enum,
+ * tsc fails while a code has no entry here, or an entry names no code.
+ * @type {Record<import('./api.js').ErrorCode, {en: string, de: string}>}
+ */
+const ERRORS = {
+  'request.invalid_json': { en: 'The request could not be read. Please reload the page and try again.', de: 'Die Anfrage war nicht lesbar. Bitte lade die Seite neu und versuche es noch einmal.' },
+  'request.body_required': { en: 'The request was empty. Please try again.', de: 'Die Anfrage war leer. Bitte versuche es noch einmal.' },
+  'request.body_too_large': { en: 'That is too much data for one request.', de: 'Das sind zu viele Daten auf einmal.' },
+  'request.unsupported_content_type': { en: 'The server does not accept this request. Please reload the page.', de: 'Der Server nimmt diese Anfrage nicht an. Bitte lade die Seite neu.' },
+  'request.missing_field': { en: 'A required field is missing.', de: 'Ein Pflichtfeld fehlt.' },
+  'request.invalid_field': { en: 'Please check your input.', de: 'Bitte überprüfe deine Eingaben.' },
+  'auth.missing_token': { en: 'Please log in.', de: 'Bitte melde dich an.' },
+  'auth.invalid_token': { en: 'Your login has expired. Please log in again.', de: 'Deine Anmeldung ist abgelaufen. Bitte melde dich erneut an.' },
+  'auth.invalid_credentials': { en: 'Email or password is wrong.', de: 'E-Mail oder Passwort ist falsch.' },
+  'auth.email_taken': { en: 'There is already an account with this email. Log in instead?', de: 'Mit dieser E-Mail gibt es schon ein Konto. Möchtest du dich anmelden?' },
+  'auth.unknown_account': { en: 'This account no longer exists.', de: 'Dieses Konto gibt es nicht mehr.' },
+  'auth.rate_limited': { en: 'Too many attempts. Please wait a minute and try again.', de: 'Zu viele Versuche. Bitte warte eine Minute und versuche es dann noch einmal.' },
+  'event.not_found': { en: 'This event does not exist.', de: 'Dieses Event gibt es nicht.' },
+  'event.not_host': { en: 'Only the host of this event can do that.', de: 'Das kann nur der Gastgeber dieses Events.' },
+  'event.ended': { en: 'This event has ended: no more photos can be added.', de: 'Dieses Event ist vorbei: Es können keine Fotos mehr hinzugefügt werden.' },
+  'guest.not_found': { en: 'This guest is unknown here. Please join the event again.', de: 'Dieser Gast ist hier unbekannt. Bitte tritt dem Event erneut bei.' },
+  'guest.other_event': { en: 'You joined another event. Please join this one.', de: 'Du bist einem anderen Event beigetreten. Bitte tritt diesem bei.' },
+  'guest.id_required': { en: 'Please join the event with your name first.', de: 'Bitte tritt dem Event zuerst mit deinem Namen bei.' },
+  'upload.unsupported_type': { en: 'This file type is not supported. Please choose a JPEG, PNG, WebP, HEIC or GIF photo.', de: 'Dieser Dateityp wird nicht unterstützt. Bitte wähle ein Foto im Format JPEG, PNG, WebP, HEIC oder GIF.' },
+  'upload.not_an_image': { en: 'This file is not a photo.', de: 'Diese Datei ist kein Foto.' },
+  'upload.empty': { en: 'This photo is empty. Please choose it again.', de: 'Dieses Foto ist leer. Bitte wähle es noch einmal aus.' },
+  'upload.too_large': { en: 'This photo is too large.', de: 'Dieses Foto ist zu groß.' },
+  'upload.limit_reached': { en: 'You have reached this event\'s photo limit.', de: 'Du hast das Foto-Limit dieses Events erreicht.' },
+  'upload.not_found': { en: 'The photo did not arrive. Please try again.', de: 'Das Foto ist nicht angekommen. Bitte versuche es noch einmal.' },
+  'upload.key_invalid': { en: 'The upload was not accepted. Please try again.', de: 'Der Upload wurde nicht angenommen. Bitte versuche es noch einmal.' },
+  'upload.key_other_event': { en: 'This upload belongs to another event.', de: 'Dieser Upload gehört zu einem anderen Event.' },
+  'upload.already_finalized': { en: 'This photo has already been added.', de: 'Dieses Foto wurde schon hinzugefügt.' },
+  'upload.interrupted': { en: 'The upload was interrupted. Please try again.', de: 'Der Upload wurde unterbrochen. Bitte versuche es noch einmal.' },
+  'photo.not_found': { en: 'This photo no longer exists.', de: 'Dieses Foto gibt es nicht mehr.' },
+  'photo.delete_forbidden': { en: 'You can only delete your own photos.', de: 'Du kannst nur deine eigenen Fotos löschen.' },
+  'photo.guest_delete_disabled': { en: 'The host has turned off deleting photos.', de: 'Der Gastgeber hat das Löschen von Fotos ausgeschaltet.' },
+  'storage.signature_invalid': { en: 'The upload link has expired. Please try again.', de: 'Der Upload-Link ist abgelaufen. Bitte versuche es noch einmal.' },
+  'service.database_unavailable': { en: 'The server is unavailable for a moment. Please try again shortly.', de: 'Der Server ist kurz nicht erreichbar. Bitte versuche es gleich noch einmal.' },
+  'service.storage_unavailable': { en: 'Photo storage is unavailable for a moment. Please try again shortly.', de: 'Der Fotospeicher ist kurz nicht erreichbar. Bitte versuche es gleich noch einmal.' },
+  'service.busy': { en: 'The server is busy. Please try again in a moment.', de: 'Der Server ist gerade ausgelastet. Bitte versuche es gleich noch einmal.' },
+  'service.shutting_down': { en: 'The server is restarting. Please try again in a moment.', de: 'Der Server startet neu. Bitte versuche es gleich noch einmal.' },
+  'service.timeout': { en: 'The server took too long to answer. Please try again.', de: 'Der Server hat zu lange nicht geantwortet. Bitte versuche es noch einmal.' },
+  'route.not_found': { en: 'This address does not exist.', de: 'Diese Adresse gibt es nicht.' },
+  'route.method_not_allowed': { en: 'This action is not supported.', de: 'Diese Aktion wird nicht unterstützt.' },
+  'internal': { en: 'Something went wrong on the server. Please try again.', de: 'Auf dem Server ist etwas schiefgegangen. Bitte versuche es noch einmal.' },
+};
+
+/**
+ * The message for an API error code in the current language; undefined for a code this client
+ * does not know (a newer server), so the caller shows the server's message instead.
+ * @param {unknown} code
+ */
+export function errorMessage(code) {
+  if (typeof code !== 'string' || !Object.hasOwn(ERRORS, code)) return undefined;
+  return ERRORS[/** @type {keyof typeof ERRORS} */ (code)][lang];
+}

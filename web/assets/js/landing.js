@@ -97,9 +97,15 @@ function form(mode) {
         navigate('/host');
       } catch (err) {
         const e2 = /** @type {import('./api.js').ApiError} */ (err);
-        error.textContent = e2.message;
-        if (e2.status === 409) email.setError(e2.message);
-        if (e2.status === 401) password.setError(e2.message);
+        // Once: at the field it concerns (announced there), else above the button.
+        const at = e2.code === 'auth.email_taken' || e2.status === 409 ? email
+          : e2.code === 'auth.invalid_credentials' || e2.status === 401 ? password : null;
+        if (at) {
+          at.setError(e2.message);
+          at.input.focus();
+        } else {
+          error.textContent = e2.message;
+        }
       } finally {
         busy(submit, false);
       }

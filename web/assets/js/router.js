@@ -55,7 +55,10 @@ document.addEventListener('click', (e) => {
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const href = a.getAttribute('href');
   if (!href || !href.startsWith('/') || a.hasAttribute('download') || a.target || a.dataset.external !== undefined) return;
-  if (/^\/(sessions|pictures|uploads|auth)\//.test(href)) return;
+  // Only the app's own routes: API links (downloads, QR codes) are the browser's.
+  const url = new URL(href, location.origin);
+  const path = url.pathname.replace(/\/+$/, '') || '/';
+  if (url.origin !== location.origin || !routes.some(([pattern]) => pattern.test(path))) return;
   e.preventDefault();
   navigate(href);
 });

@@ -92,9 +92,9 @@ function put(url, blob, type, onProgress) {
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) return resolve(undefined);
-      let message = `${xhr.status} ${xhr.statusText}`;
-      try { message = JSON.parse(xhr.responseText).message || message; } catch { /* S3 speaks XML */ }
-      reject(new ApiError(xhr.status, message));
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { /* S3 speaks XML */ }
+      reject(ApiError.from(xhr.status, xhr.statusText, body));
     };
     xhr.onerror = () => reject(new ApiError(0, t('error.network')));
     xhr.send(blob);
