@@ -7,6 +7,8 @@ use prometheus::{
     TextEncoder,
 };
 
+use tokio_util::sync::CancellationToken;
+
 use crate::db::Database;
 
 pub const HTTP_REQUESTS_TOTAL: &str = "partypic_http_requests_total";
@@ -134,14 +136,14 @@ pub async fn refresh_gauges(
     metrics: Metrics,
     db: Arc<dyn Database>,
     every: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.cancelled() => return,
         }
         let now = chrono::Utc::now();
         let online_since = now - chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();

@@ -11,6 +11,7 @@ use std::{
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::{
     config::{DatabaseSettings, Settings, StoreSettings},
@@ -115,6 +116,9 @@ pub struct Application {
     listener: TcpListener,
     state: SharedState,
     settings: Settings,
+    stop: CancellationToken,
+    /// Background tasks end even when the application is dropped unrun or `run_until` fails.
+    cancel_on_drop: DropGuard,
 }
 
 impl Application {
@@ -147,13 +151,12 @@ impl Application {
             };
         with_retries("object store", || async { store.prepare().await }).await?;
 
-        let (shutdown, _) = tokio::sync::watch::channel(false);
+        // `stop` ends the background tasks once the server has drained; its child `shutdown`
+        // fires when the drain begins (readiness, live streams).
+        let stop = CancellationToken::new();
         let events = match &settings.database {
             DatabaseSettings::Postgres { url } => {
-                with_retries("event listener", || {
-                    EventBus::postgres(url, shutdown.subscribe())
-                })
-                .await?
+                with_retries("event listener", || EventBus::postgres(url, stop.clone())).await?
             }
             DatabaseSettings::Sqlite { .. } => EventBus::in_process(),
         };
@@ -168,7 +171,7 @@ impl Application {
             db,
             store,
             local_store,
-            shutdown,
+            shutdown: stop.child_token(),
             events,
             gallery_cache: GalleryCache::new(settings.gallery_cache_bytes),
             thumbnails,
@@ -182,12 +185,13 @@ impl Application {
             metrics: Metrics::new()?,
             public_url: settings.public_url.clone(),
             max_upload_bytes: settings.max_upload_bytes,
-            shutting_down: false.into(),
         });
         Ok(Self {
             listener,
             state,
             settings,
+            cancel_on_drop: stop.clone().drop_guard(),
+            stop,
         })
     }
 
@@ -205,23 +209,26 @@ impl Application {
             listener,
             state,
             settings,
+            stop,
+            cancel_on_drop,
         } = self;
-        let stop_rx = state.shutdown.subscribe();
         let refresher = tokio::spawn(metrics::refresh_gauges(
             state.metrics.clone(),
             state.db.clone(),
             settings.metrics_refresh,
-            stop_rx.clone(),
+            stop.clone(),
         ));
-        let sweeper = tokio::spawn(state.thumbnails.clone().sweep(stop_rx.clone()));
-        let housekeeping = tokio::spawn(housekeeping(state.clone(), stop_rx.clone()));
+        let sweeper = tokio::spawn(state.thumbnails.clone().sweep(stop.clone()));
+        let housekeeping = tokio::spawn(housekeeping(state.clone(), stop.clone()));
 
-        let signal_state = state.clone();
-        let on_shutdown = async move {
-            shutdown.await;
-            signal_state.shutting_down.store(true, Ordering::SeqCst);
-            tracing::info!("shutdown requested: draining in-flight requests");
-            let _ = signal_state.shutdown.send(true);
+        let draining = state.shutdown.clone();
+        let on_shutdown = {
+            let draining = draining.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutdown requested: draining in-flight requests");
+                draining.cancel();
+            }
         };
 
         let app = http::router(state.clone());
@@ -238,16 +245,15 @@ impl Application {
         )
         .with_graceful_shutdown(on_shutdown);
 
-        let mut drain_rx = stop_rx;
         let drain_limit = settings.shutdown_timeout;
         tokio::select! {
             result = server => result.context("server error")?,
             _ = async {
-                let _ = drain_rx.wait_for(|stopping| *stopping).await;
+                draining.cancelled().await;
                 tokio::time::sleep(drain_limit).await;
             } => tracing::warn!("drain timed out; closing remaining connections"),
         }
-        let _ = state.shutdown.send(true);
+        drop(cancel_on_drop);
         let _ = refresher.await;
         let _ = sweeper.await;
         let _ = housekeeping.await;
@@ -261,13 +267,13 @@ impl Application {
 const STORE_PROBE_EVERY: Duration = Duration::from_secs(2);
 
 /// Probes the object store and forgets idle rate-limit entries until `stop` fires.
-async fn housekeeping(state: SharedState, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn housekeeping(state: SharedState, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(STORE_PROBE_EVERY);
     let mut ticks: u64 = 0;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.cancelled() => return,
         }
         let healthy = matches!(
             tokio::time::timeout(STORE_PROBE_EVERY, state.store.health()).await,

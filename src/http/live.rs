@@ -102,15 +102,15 @@ async fn feed(
     tx: mpsc::Sender<Result<Event, Infallible>>,
 ) {
     let mut notifications = state.events.subscribe();
-    let mut shutdown = state.shutdown.subscribe();
+    let shutdown = state.shutdown.clone();
     let mut guests_ticker = tokio::time::interval(GUESTS_EVERY);
-    if *shutdown.borrow_and_update() {
+    if shutdown.is_cancelled() {
         return;
     }
     loop {
         let outgoing = tokio::select! {
             _ = tx.closed() => return,
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
             _ = guests_ticker.tick() => guests_event(&state, session_id).await,
             received = notifications.recv() => match received {
                 Ok(notification) if notification.session_id() == session_id => match notification {
