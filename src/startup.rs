@@ -10,6 +10,7 @@ use std::{
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -43,7 +44,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Arc<dyn Databa
             .await?,
         ),
         DatabaseSettings::Postgres { url } => Arc::new(PostgresDatabase::connect(
-            url,
+            url.expose_secret(),
             settings.db_max_connections,
             settings.db_acquire_timeout,
         )?),
@@ -75,13 +76,13 @@ pub async fn migrate(db: &dyn Database) -> anyhow::Result<()> {
 }
 
 /// The JWT secret: configured, or generated once and kept in `DATA_DIR/jwt-secret`.
-fn load_or_create_secret(settings: &Settings) -> anyhow::Result<String> {
+fn load_or_create_secret(settings: &Settings) -> anyhow::Result<SecretString> {
     if let Some(secret) = &settings.jwt_secret {
         return Ok(secret.clone());
     }
     let path = settings.data_dir.join("jwt-secret");
     match std::fs::read_to_string(&path) {
-        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().to_owned()),
+        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().into()),
         Ok(_) => anyhow::bail!(
             "{} is too short; delete it to generate a new one",
             path.display()
@@ -95,8 +96,9 @@ fn load_or_create_secret(settings: &Settings) -> anyhow::Result<String> {
             settings.data_dir.display()
         )
     })?;
-    let secret = hex::encode(rand::random::<[u8; 32]>());
-    write_private(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    let secret = SecretString::from(hex::encode(rand::random::<[u8; 32]>()));
+    write_private(&path, secret.expose_secret())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated a new JWT secret");
     Ok(secret)
 }
@@ -143,7 +145,7 @@ impl Application {
                 StoreSettings::Filesystem { root } => {
                     let fs = Arc::new(FilesystemStore::new(
                         root.clone(),
-                        UrlSigner::new(secret.as_bytes()),
+                        UrlSigner::new(secret.expose_secret().as_bytes()),
                     ));
                     (fs.clone(), Some(fs))
                 }
@@ -156,7 +158,10 @@ impl Application {
         let stop = CancellationToken::new();
         let events = match &settings.database {
             DatabaseSettings::Postgres { url } => {
-                with_retries("event listener", || EventBus::postgres(url, stop.clone())).await?
+                with_retries("event listener", || {
+                    EventBus::postgres(url.expose_secret(), stop.clone())
+                })
+                .await?
             }
             DatabaseSettings::Sqlite { .. } => EventBus::in_process(),
         };
@@ -181,7 +186,7 @@ impl Application {
             ),
             store_available: true.into(),
             hasher: PasswordHasher::new(&settings.hashing)?,
-            tokens: TokenIssuer::new(secret.as_bytes(), settings.jwt_expires_in),
+            tokens: TokenIssuer::new(secret.expose_secret().as_bytes(), settings.jwt_expires_in),
             metrics: Metrics::new()?,
             public_url: settings.public_url.clone(),
             max_upload_bytes: settings.max_upload_bytes,

@@ -59,7 +59,7 @@ impl BackendEnv {
         config.data_dir = self.data_dir.path().to_path_buf();
         config.jwt_secret = Some(JWT_SECRET.into());
         config.public_url = None;
-        config.database_url = self.database_url.clone();
+        config.database_url = self.database_url.clone().map(Into::into);
         config.db_host = None;
         config.s3_public_endpoint = None;
         config.s3_session_token = None;
@@ -76,7 +76,7 @@ impl BackendEnv {
                 config.s3_endpoint = Some(required_env("PARTYPIC_TEST_S3_ENDPOINT"));
                 config.s3_region = required_env("PARTYPIC_TEST_S3_REGION");
                 config.s3_access_key = Some(required_env("PARTYPIC_TEST_S3_ACCESS_KEY"));
-                config.s3_secret_key = Some(required_env("PARTYPIC_TEST_S3_SECRET_KEY"));
+                config.s3_secret_key = Some(required_env("PARTYPIC_TEST_S3_SECRET_KEY").into());
                 config.s3_bucket_name = std::env::var("PARTYPIC_TEST_S3_BUCKET")
                     .unwrap_or_else(|_| "partypic-test".into());
                 config.s3_force_path_style = true;
