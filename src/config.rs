@@ -46,6 +46,12 @@ pub struct Config {
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+    /// Address of the metrics listener (default: HOST).
+    #[arg(long, env = "METRICS_HOST")]
+    pub metrics_host: Option<String>,
+    /// Port of the metrics listener, which serves only `GET /metrics` (0 = no metrics listener).
+    #[arg(long, env = "METRICS_PORT", default_value_t = 9464)]
+    pub metrics_port: u16,
     /// Directory for the embedded defaults: SQLite database, local photos, generated JWT secret.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -203,6 +209,8 @@ pub struct HashSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// Where `GET /metrics` is served, apart from the public API; `None` = not at all.
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
     pub database: DatabaseSettings,
@@ -259,6 +267,20 @@ impl Config {
             .parse()
             .map_err(|_| format!("HOST must be an IP address, got {:?}", self.host))?;
         let listen = SocketAddr::new(ip, self.port);
+        let metrics_listen = match (self.metrics_port, non_empty(&self.metrics_host)) {
+            (0, _) => None,
+            (port, None) => Some(SocketAddr::new(ip, port)),
+            (port, Some(host)) => Some(SocketAddr::new(
+                host.parse()
+                    .map_err(|_| format!("METRICS_HOST must be an IP address, got {host:?}"))?,
+                port,
+            )),
+        };
+        if metrics_listen == Some(listen) {
+            return Err(
+                "METRICS_PORT must differ from PORT: metrics have their own listener".into(),
+            );
+        }
 
         let database = if let Some(url) = non_empty_secret(&self.database_url) {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -376,6 +398,7 @@ impl Config {
 
         Ok(Settings {
             listen,
+            metrics_listen,
             data_dir: self.data_dir.clone(),
             log_format: self.log_format,
             database,
@@ -418,6 +441,26 @@ mod tests {
         let settings = parse(&[]).resolve().expect("defaults resolve");
         assert!(matches!(settings.database, DatabaseSettings::Sqlite { .. }));
         assert!(matches!(settings.store, StoreSettings::Filesystem { .. }));
+    }
+
+    #[test]
+    fn metrics_get_their_own_port_unless_turned_off() {
+        let settings = parse(&[]).resolve().expect("defaults resolve");
+        assert_eq!(
+            settings.metrics_listen,
+            Some("0.0.0.0:9464".parse().expect("addr"))
+        );
+        let local = parse(&["--metrics-host", "127.0.0.1", "--metrics-port", "9100"])
+            .resolve()
+            .expect("resolves");
+        assert_eq!(
+            local.metrics_listen,
+            Some("127.0.0.1:9100".parse().expect("addr"))
+        );
+        let off = parse(&["--metrics-port", "0"]).resolve().expect("resolves");
+        assert_eq!(off.metrics_listen, None);
+        let err = parse(&["--port", "9464"]).resolve().expect_err("clash");
+        assert!(err.contains("METRICS_PORT"), "{err}");
     }
 
     #[test]

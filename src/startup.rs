@@ -116,6 +116,7 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: SharedState,
     settings: Settings,
     stop: CancellationToken,
@@ -124,17 +125,28 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to the database and the object store, migrates, and binds the listener.
+    /// Connects to the database and the object store, migrates, and binds the listeners.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        Self::build_with_listener(settings, listener).await
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
+        Self::build_with_listener(settings, listener, metrics_listener).await
     }
 
+    /// Like [`Self::build`] on listeners the caller bound (tests bind port 0, so several apps
+    /// run in one process); `settings.listen` and `settings.metrics_listen` are not used.
     pub async fn build_with_listener(
         settings: Settings,
         listener: TcpListener,
+        metrics_listener: Option<TcpListener>,
     ) -> anyhow::Result<Self> {
         let secret = load_or_create_secret(&settings)?;
         let db = open_database(&settings).await?;
@@ -193,6 +205,7 @@ impl Application {
         });
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             settings,
             cancel_on_drop: stop.clone().drop_guard(),
@@ -204,14 +217,25 @@ impl Application {
         Ok(self.listener.local_addr()?)
     }
 
+    /// Where `GET /metrics` is served; `None` without a metrics listener.
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        Ok(self
+            .metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?)
+    }
+
     /// Serves until `shutdown` completes, then drains: readiness turns 503 at once, the listener
-    /// closes, in-flight requests get up to `SHUTDOWN_TIMEOUT_SECS`, and the pools close.
+    /// closes, in-flight requests get up to `SHUTDOWN_TIMEOUT_SECS`, then the metrics listener
+    /// and the background tasks stop and the pools close.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Self {
             listener,
+            metrics_listener,
             state,
             settings,
             stop,
@@ -225,6 +249,18 @@ impl Application {
         ));
         let sweeper = tokio::spawn(state.thumbnails.clone().sweep(stop.clone()));
         let housekeeping = tokio::spawn(housekeeping(state.clone(), stop.clone()));
+        // Scrapes keep working through the drain.
+        let metrics_server = match metrics_listener {
+            Some(metrics_listener) => {
+                tracing::info!(addr = %metrics_listener.local_addr()?, "metrics listening");
+                Some(tokio::spawn(metrics::serve(
+                    metrics_listener,
+                    state.clone(),
+                    stop.clone(),
+                )))
+            }
+            None => None,
+        };
 
         let draining = state.shutdown.clone();
         let on_shutdown = {
@@ -262,6 +298,13 @@ impl Application {
         let _ = refresher.await;
         let _ = sweeper.await;
         let _ = housekeeping.await;
+        if let Some(metrics_server) = metrics_server {
+            match metrics_server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(error = %err, "metrics listener failed"),
+                Err(err) => tracing::warn!(error = %err, "metrics listener task failed"),
+            }
+        }
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())

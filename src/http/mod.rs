@@ -152,7 +152,6 @@ pub fn router(state: SharedState) -> Router {
         .route("/pictures/{id}/approve", post(pictures::approve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(

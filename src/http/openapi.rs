@@ -20,7 +20,7 @@ use crate::domain::missions::{Mission, MissionList};
         sessions::create, sessions::get, sessions::set_missions,
         sessions::register_guest, sessions::login_guest, sessions::heartbeat,
         pictures::init_upload, pictures::finalize_upload, pictures::gallery,
-        health::healthz, health::readyz, health::metrics,
+        health::healthz, health::readyz,
     ),
     components(schemas(error::ErrorBody, Mission, MissionList)),
     modifiers(&BearerAuth),

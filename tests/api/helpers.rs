@@ -102,6 +102,8 @@ async fn fresh_postgres_database() -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener (`GET /metrics`), apart from the public `address`.
+    pub metrics_address: String,
     pub client: Client,
 
     shutdown: Option<oneshot::Sender<()>>,
@@ -129,10 +131,16 @@ impl TestApp {
         customize(&mut config);
         let settings = config.resolve().expect("test configuration is valid");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let application = Application::build_with_listener(settings, listener)
-            .await
-            .expect("build app");
+        let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let application =
+            Application::build_with_listener(settings, listener, Some(metrics_listener))
+                .await
+                .expect("build app");
         let address = format!("http://{}", application.local_addr().expect("addr"));
+        let metrics_address = match application.metrics_addr().expect("metrics addr") {
+            Some(addr) => format!("http://{addr}"),
+            None => panic!("the metrics listener was passed in"),
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(application.run_until(async move {
             let _ = rx.await;
@@ -143,6 +151,7 @@ impl TestApp {
             .expect("client");
         Self {
             address,
+            metrics_address,
             client,
             shutdown: Some(tx),
             server: Some(server),
