@@ -14,7 +14,6 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
-
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -166,8 +166,10 @@ impl Application {
         with_retries("object store", || async { store.prepare().await }).await?;
 
         // `stop` ends the background tasks once the server has drained; its child `shutdown`
-        // fires when the drain begins (readiness, live streams).
+        // fires when the drain begins (readiness, live streams). An early return below cancels
+        // it too, so the event relay never outlives a failed build.
         let stop = CancellationToken::new();
+        let cancel_on_drop = stop.clone().drop_guard();
         let events = match &settings.database {
             DatabaseSettings::Postgres { url } => {
                 with_retries("event listener", || {
@@ -208,7 +210,7 @@ impl Application {
             metrics_listener,
             state,
             settings,
-            cancel_on_drop: stop.clone().drop_guard(),
+            cancel_on_drop,
             stop,
         })
     }

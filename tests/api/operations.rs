@@ -282,6 +282,14 @@ async fn shutdown_turns_readiness_off_and_lets_in_flight_uploads_finish() {
         app.client.get(app.url("/healthz")).send().await.is_err(),
         "listener still open after shutdown"
     );
+    assert!(
+        app.client
+            .get(format!("{}/metrics", app.metrics_address))
+            .send()
+            .await
+            .is_err(),
+        "metrics listener still open after shutdown"
+    );
     assert!(!key.is_empty());
 }
 
