@@ -1,8 +1,9 @@
 //! Command line and environment configuration, resolved once at start into [`Settings`].
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 #[derive(Debug, Parser)]
@@ -38,7 +39,8 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, Args)]
+/// Secrets are [`SecretString`]s: `Debug` (and so the start-up log) shows them redacted.
+#[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "0.0.0.0")]
@@ -46,6 +48,12 @@ pub struct Config {
     /// Port to listen on.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+    /// Address of the metrics listener (default: HOST).
+    #[arg(long, env = "METRICS_HOST")]
+    pub metrics_host: Option<String>,
+    /// Port of the metrics listener, which serves only `GET /metrics` (0 = no metrics listener).
+    #[arg(long, env = "METRICS_PORT", default_value_t = 9464)]
+    pub metrics_port: u16,
     /// Directory for the embedded defaults: SQLite database, local photos, generated JWT secret.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -55,7 +63,7 @@ pub struct Config {
 
     /// PostgreSQL URL (postgres://user:pass@host:port/db). Takes precedence over DB_HOST etc.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// PostgreSQL host; setting it selects PostgreSQL.
     #[arg(long, env = "DB_HOST")]
     pub db_host: Option<String>,
@@ -67,7 +75,7 @@ pub struct Config {
     pub db_user: String,
     /// PostgreSQL password.
     #[arg(long, env = "DB_PASSWORD", hide_env_values = true)]
-    pub db_password: Option<String>,
+    pub db_password: Option<SecretString>,
     /// PostgreSQL database name.
     #[arg(long, env = "DB_NAME", default_value = "partypic")]
     pub db_name: String,
@@ -92,10 +100,10 @@ pub struct Config {
     pub s3_access_key: Option<String>,
     /// S3 secret access key.
     #[arg(long, env = "S3_SECRET_KEY", hide_env_values = true)]
-    pub s3_secret_key: Option<String>,
+    pub s3_secret_key: Option<SecretString>,
     /// S3 session token (temporary credentials).
     #[arg(long, env = "S3_SESSION_TOKEN", hide_env_values = true)]
-    pub s3_session_token: Option<String>,
+    pub s3_session_token: Option<SecretString>,
     /// Use path-style bucket addressing (http://endpoint/bucket/key), needed by most self-hosted stores.
     #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
     pub s3_force_path_style: bool,
@@ -108,7 +116,7 @@ pub struct Config {
 
     /// HS256 secret for access tokens (required with PostgreSQL; generated into DATA_DIR otherwise).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
     /// Access token lifetime in seconds.
     #[arg(long, env = "JWT_EXPIRES_IN_SECS", default_value_t = 7 * 24 * 3600)]
     pub jwt_expires_in_secs: u64,
@@ -158,47 +166,37 @@ pub struct Config {
     pub metrics_refresh_secs: u64,
 }
 
-/// Secrets never reach logs.
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("data_dir", &self.data_dir)
-            .field("db_host", &self.db_host)
-            .field("s3_endpoint", &self.s3_endpoint)
-            .field("s3_bucket_name", &self.s3_bucket_name)
-            .field("public_url", &self.public_url)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum DatabaseSettings {
-    Sqlite { path: PathBuf },
-    Postgres { url: String },
+    Sqlite {
+        path: PathBuf,
+    },
+    /// The URL carries the password.
+    Postgres {
+        url: SecretString,
+    },
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct S3Settings {
     pub endpoint: Url,
     pub public_endpoint: Url,
     pub region: String,
     pub bucket: String,
     pub access_key: String,
-    pub secret_key: String,
-    pub session_token: Option<String>,
+    pub secret_key: SecretString,
+    pub session_token: Option<SecretString>,
     pub path_style: bool,
     pub cors_origins: Vec<String>,
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum StoreSettings {
     Filesystem { root: PathBuf },
     S3(Box<S3Settings>),
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct HashSettings {
     pub memory_kib: u32,
     pub iterations: u32,
@@ -210,15 +208,17 @@ pub struct HashSettings {
 }
 
 /// Validated configuration: everything below the edge trusts it.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// Where `GET /metrics` is served, apart from the public API; `None` = not at all.
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
     pub database: DatabaseSettings,
     pub store: StoreSettings,
     /// `None` means: generate once and keep in `data_dir`.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
     pub jwt_expires_in: Duration,
     pub public_url: Option<Url>,
     pub max_upload_bytes: u64,
@@ -235,25 +235,6 @@ pub struct Settings {
     pub auth_rate_limit: (u32, u32),
 }
 
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let database = match &self.database {
-            DatabaseSettings::Sqlite { path } => format!("sqlite:{}", path.display()),
-            DatabaseSettings::Postgres { .. } => "postgres".to_owned(),
-        };
-        let store = match &self.store {
-            StoreSettings::Filesystem { root } => format!("fs:{}", root.display()),
-            StoreSettings::S3(s3) => format!("s3:{}/{}", s3.endpoint, s3.bucket),
-        };
-        f.debug_struct("Settings")
-            .field("listen", &self.listen)
-            .field("database", &database)
-            .field("store", &store)
-            .field("public_url", &self.public_url.as_ref().map(Url::as_str))
-            .finish_non_exhaustive()
-    }
-}
-
 fn parse_http_url(name: &str, value: &str) -> Result<Url, String> {
     let url = Url::parse(value.trim())
         .map_err(|e| format!("{name} is not a valid URL ({e}): {value}"))?;
@@ -262,11 +243,22 @@ fn parse_http_url(name: &str, value: &str) -> Result<Url, String> {
             "{name} must be an http(s) URL with a host: {value}"
         ));
     }
+    // These URLs are logged and handed out; credentials have no place in them.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{name} must not contain credentials"));
+    }
     Ok(url)
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn non_empty_secret(value: &Option<SecretString>) -> Option<&str> {
+    value
+        .as_ref()
+        .map(|v| v.expose_secret().trim())
+        .filter(|v| !v.is_empty())
 }
 
 impl Config {
@@ -277,14 +269,26 @@ impl Config {
             .parse()
             .map_err(|_| format!("HOST must be an IP address, got {:?}", self.host))?;
         let listen = SocketAddr::new(ip, self.port);
+        let metrics_listen = match (self.metrics_port, non_empty(&self.metrics_host)) {
+            (0, _) => None,
+            (port, None) => Some(SocketAddr::new(ip, port)),
+            (port, Some(host)) => Some(SocketAddr::new(
+                host.parse()
+                    .map_err(|_| format!("METRICS_HOST must be an IP address, got {host:?}"))?,
+                port,
+            )),
+        };
+        if metrics_listen == Some(listen) {
+            return Err(
+                "METRICS_PORT must differ from PORT: metrics have their own listener".into(),
+            );
+        }
 
-        let database = if let Some(url) = non_empty(&self.database_url) {
+        let database = if let Some(url) = non_empty_secret(&self.database_url) {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 return Err("DATABASE_URL must start with postgres:// or postgresql://".into());
             }
-            DatabaseSettings::Postgres {
-                url: url.to_owned(),
-            }
+            DatabaseSettings::Postgres { url: url.into() }
         } else if let Some(host) = non_empty(&self.db_host) {
             let mut url = Url::parse("postgres://localhost").map_err(|e| e.to_string())?;
             url.set_host(Some(host))
@@ -293,13 +297,13 @@ impl Config {
                 .map_err(|_| "DB_PORT is invalid".to_owned())?;
             url.set_username(&self.db_user)
                 .map_err(|_| "DB_USER is invalid".to_owned())?;
-            if let Some(password) = non_empty(&self.db_password) {
+            if let Some(password) = non_empty_secret(&self.db_password) {
                 url.set_password(Some(password))
                     .map_err(|_| "DB_PASSWORD is invalid".to_owned())?;
             }
             url.set_path(&self.db_name);
             DatabaseSettings::Postgres {
-                url: url.to_string(),
+                url: url.to_string().into(),
             }
         } else {
             DatabaseSettings::Sqlite {
@@ -320,9 +324,9 @@ impl Config {
             let access_key = non_empty(&self.s3_access_key)
                 .ok_or("S3_ACCESS_KEY is required when S3_ENDPOINT is set")?
                 .to_owned();
-            let secret_key = non_empty(&self.s3_secret_key)
+            let secret_key = non_empty_secret(&self.s3_secret_key)
                 .ok_or("S3_SECRET_KEY is required when S3_ENDPOINT is set")?
-                .to_owned();
+                .into();
             let bucket = self.s3_bucket_name.trim().to_owned();
             if bucket.len() < 3
                 || bucket.len() > 63
@@ -352,7 +356,7 @@ impl Config {
                 bucket,
                 access_key,
                 secret_key,
-                session_token: non_empty(&self.s3_session_token).map(str::to_owned),
+                session_token: non_empty_secret(&self.s3_session_token).map(SecretString::from),
                 path_style: self.s3_force_path_style,
                 cors_origins,
             }))
@@ -362,9 +366,9 @@ impl Config {
             }
         };
 
-        let jwt_secret = non_empty(&self.jwt_secret).map(str::to_owned);
+        let jwt_secret = non_empty_secret(&self.jwt_secret).map(SecretString::from);
         if let Some(secret) = &jwt_secret {
-            if secret.len() < 32 {
+            if secret.expose_secret().len() < 32 {
                 return Err("JWT_SECRET must be at least 32 characters".into());
             }
         } else if matches!(database, DatabaseSettings::Postgres { .. }) {
@@ -396,6 +400,7 @@ impl Config {
 
         Ok(Settings {
             listen,
+            metrics_listen,
             data_dir: self.data_dir.clone(),
             log_format: self.log_format,
             database,
@@ -441,6 +446,26 @@ mod tests {
     }
 
     #[test]
+    fn metrics_get_their_own_port_unless_turned_off() {
+        let settings = parse(&[]).resolve().expect("defaults resolve");
+        assert_eq!(
+            settings.metrics_listen,
+            Some("0.0.0.0:9464".parse().expect("addr"))
+        );
+        let local = parse(&["--metrics-host", "127.0.0.1", "--metrics-port", "9100"])
+            .resolve()
+            .expect("resolves");
+        assert_eq!(
+            local.metrics_listen,
+            Some("127.0.0.1:9100".parse().expect("addr"))
+        );
+        let off = parse(&["--metrics-port", "0"]).resolve().expect("resolves");
+        assert_eq!(off.metrics_listen, None);
+        let err = parse(&["--port", "9464"]).resolve().expect_err("clash");
+        assert!(err.contains("METRICS_PORT"), "{err}");
+    }
+
+    #[test]
     fn postgres_without_jwt_secret_is_rejected() {
         let err = parse(&["--db-host", "db"]).resolve().expect_err("error");
         assert!(err.contains("JWT_SECRET"), "{err}");
@@ -461,10 +486,68 @@ mod tests {
         .expect("resolves");
         match settings.database {
             DatabaseSettings::Postgres { url } => {
-                assert_eq!(url, "postgres://postgres:p%40ss@db:5432/partypic")
+                assert_eq!(
+                    url.expose_secret(),
+                    "postgres://postgres:p%40ss@db:5432/partypic"
+                )
             }
             DatabaseSettings::Sqlite { .. } => panic!("expected postgres"),
         }
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let jwt = "jwt-secret-jwt-secret-jwt-secret-42";
+        let cli = Cli::try_parse_from([
+            "partypic",
+            "--db-host",
+            "db",
+            "--db-password",
+            "db-password-17",
+            "--jwt-secret",
+            jwt,
+            "--s3-endpoint",
+            "http://garage:3900",
+            "--s3-access-key",
+            "GK-access-id",
+            "--s3-secret-key",
+            "s3-secret-key-99",
+            "--s3-session-token",
+            "s3-session-token-7",
+        ])
+        .expect("valid args");
+        let settings = cli.config.resolve().expect("resolves");
+        let with_url = parse(&["--database-url", "postgres://u:url-password-5@db/x"]);
+        for shown in [
+            format!("{cli:?}"),
+            format!("{settings:?}"),
+            format!("{settings:#?}"),
+            format!("{with_url:?}"),
+        ] {
+            for secret in [
+                jwt,
+                "db-password-17",
+                "s3-secret-key-99",
+                "s3-session-token-7",
+                "url-password-5",
+            ] {
+                assert!(!shown.contains(secret), "{secret} shown in {shown}");
+            }
+            assert!(shown.contains("REDACTED"), "{shown}");
+        }
+        // Still useful: the rest is there.
+        assert!(format!("{settings:?}").contains("garage"));
+    }
+
+    #[test]
+    fn service_urls_with_credentials_are_rejected() {
+        let err = parse(&["--public-url", "https://user:pw@photos.example.com"])
+            .resolve()
+            .expect_err("error");
+        assert!(
+            err.contains("PUBLIC_URL must not contain credentials"),
+            "{err}"
+        );
     }
 
     #[test]

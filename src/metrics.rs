@@ -1,13 +1,26 @@
-//! Prometheus metrics. Names are fixed: dashboards, alerts and docs use them.
+//! Prometheus metrics, served on their own listener (`METRICS_PORT`) so the public port never
+//! exposes them. Names are fixed: dashboards, alerts and docs use them.
 
 use std::{sync::Arc, time::Duration};
 
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
-use crate::db::Database;
+use crate::{
+    db::Database,
+    http::{ApiError, SharedState},
+};
 
 pub const HTTP_REQUESTS_TOTAL: &str = "partypic_http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "partypic_http_request_duration_seconds";
@@ -134,14 +147,14 @@ pub async fn refresh_gauges(
     metrics: Metrics,
     db: Arc<dyn Database>,
     every: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.cancelled() => return,
         }
         let now = chrono::Utc::now();
         let online_since = now - chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
@@ -154,4 +167,30 @@ pub async fn refresh_gauges(
             Err(err) => tracing::warn!(error = %err, "could not refresh gauges"),
         }
     }
+}
+
+/// Serves `GET /metrics` on `listener` until `stop` fires.
+pub async fn serve(
+    listener: TcpListener,
+    state: SharedState,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+}
+
+async fn scrape(State(state): State<SharedState>) -> Result<Response, ApiError> {
+    let queue = i64::try_from(state.hasher.queue_len()).unwrap_or(i64::MAX);
+    state.metrics.password_hash_queue.set(queue);
+    let text = state.metrics.render()?;
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
 }

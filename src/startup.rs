@@ -10,7 +10,9 @@ use std::{
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::{
     app::{App, gallery_cache::GalleryCache, throttle::AuthRateLimiter},
@@ -43,7 +45,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Arc<dyn Databa
             .await?,
         ),
         DatabaseSettings::Postgres { url } => Arc::new(PostgresDatabase::connect(
-            url,
+            url.expose_secret(),
             settings.db_max_connections,
             settings.db_acquire_timeout,
         )?),
@@ -75,13 +77,13 @@ pub async fn migrate(db: &dyn Database) -> anyhow::Result<()> {
 }
 
 /// The JWT secret: configured, or generated once and kept in `DATA_DIR/jwt-secret`.
-fn load_or_create_secret(settings: &Settings) -> anyhow::Result<String> {
+fn load_or_create_secret(settings: &Settings) -> anyhow::Result<SecretString> {
     if let Some(secret) = &settings.jwt_secret {
         return Ok(secret.clone());
     }
     let path = settings.data_dir.join("jwt-secret");
     match std::fs::read_to_string(&path) {
-        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().to_owned()),
+        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().into()),
         Ok(_) => anyhow::bail!(
             "{} is too short; delete it to generate a new one",
             path.display()
@@ -95,8 +97,9 @@ fn load_or_create_secret(settings: &Settings) -> anyhow::Result<String> {
             settings.data_dir.display()
         )
     })?;
-    let secret = hex::encode(rand::random::<[u8; 32]>());
-    write_private(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    let secret = SecretString::from(hex::encode(rand::random::<[u8; 32]>()));
+    write_private(&path, secret.expose_secret())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated a new JWT secret");
     Ok(secret)
 }
@@ -114,22 +117,37 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: SharedState,
     settings: Settings,
+    stop: CancellationToken,
+    /// Background tasks end even when the application is dropped unrun or `run_until` fails.
+    cancel_on_drop: DropGuard,
 }
 
 impl Application {
-    /// Connects to the database and the object store, migrates, and binds the listener.
+    /// Connects to the database and the object store, migrates, and binds the listeners.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        Self::build_with_listener(settings, listener).await
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
+        Self::build_with_listener(settings, listener, metrics_listener).await
     }
 
+    /// Like [`Self::build`] on listeners the caller bound (tests bind port 0, so several apps
+    /// run in one process); `settings.listen` and `settings.metrics_listen` are not used.
     pub async fn build_with_listener(
         settings: Settings,
         listener: TcpListener,
+        metrics_listener: Option<TcpListener>,
     ) -> anyhow::Result<Self> {
         let secret = load_or_create_secret(&settings)?;
         let db = open_database(&settings).await?;
@@ -140,7 +158,7 @@ impl Application {
                 StoreSettings::Filesystem { root } => {
                     let fs = Arc::new(FilesystemStore::new(
                         root.clone(),
-                        UrlSigner::new(secret.as_bytes()),
+                        UrlSigner::new(secret.expose_secret().as_bytes()),
                     ));
                     (fs.clone(), Some(fs))
                 }
@@ -148,11 +166,15 @@ impl Application {
             };
         with_retries("object store", || async { store.prepare().await }).await?;
 
-        let (shutdown, _) = tokio::sync::watch::channel(false);
+        // `stop` ends the background tasks once the server has drained; its child `shutdown`
+        // fires when the drain begins (readiness, live streams). An early return below cancels
+        // it too, so the event relay never outlives a failed build.
+        let stop = CancellationToken::new();
+        let cancel_on_drop = stop.clone().drop_guard();
         let events = match &settings.database {
             DatabaseSettings::Postgres { url } => {
                 with_retries("event listener", || {
-                    EventBus::postgres(url, shutdown.subscribe())
+                    EventBus::postgres(url.expose_secret(), stop.clone())
                 })
                 .await?
             }
@@ -169,7 +191,7 @@ impl Application {
             db,
             store,
             local_store,
-            shutdown,
+            shutdown: stop.child_token(),
             events,
             gallery_cache: GalleryCache::new(settings.gallery_cache_bytes),
             thumbnails,
@@ -179,16 +201,18 @@ impl Application {
             ),
             store_available: true.into(),
             hasher: PasswordHasher::new(&settings.hashing)?,
-            tokens: TokenIssuer::new(secret.as_bytes(), settings.jwt_expires_in),
+            tokens: TokenIssuer::new(secret.expose_secret().as_bytes(), settings.jwt_expires_in),
             metrics: Metrics::new()?,
             public_url: settings.public_url.clone(),
             max_upload_bytes: settings.max_upload_bytes,
-            shutting_down: false.into(),
         });
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             settings,
+            cancel_on_drop,
+            stop,
         })
     }
 
@@ -196,33 +220,59 @@ impl Application {
         Ok(self.listener.local_addr()?)
     }
 
+    /// Where `GET /metrics` is served; `None` without a metrics listener.
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        Ok(self
+            .metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?)
+    }
+
     /// Serves until `shutdown` completes, then drains: readiness turns 503 at once, the listener
-    /// closes, in-flight requests get up to `SHUTDOWN_TIMEOUT_SECS`, and the pools close.
+    /// closes, in-flight requests get up to `SHUTDOWN_TIMEOUT_SECS`, then the metrics listener
+    /// and the background tasks stop and the pools close.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Self {
             listener,
+            metrics_listener,
             state,
             settings,
+            stop,
+            cancel_on_drop,
         } = self;
-        let stop_rx = state.shutdown.subscribe();
         let refresher = tokio::spawn(metrics::refresh_gauges(
             state.metrics.clone(),
             state.db.clone(),
             settings.metrics_refresh,
-            stop_rx.clone(),
+            stop.clone(),
         ));
-        let sweeper = tokio::spawn(state.thumbnails.clone().sweep(stop_rx.clone()));
-        let housekeeping = tokio::spawn(housekeeping(state.clone(), stop_rx.clone()));
+        let sweeper = tokio::spawn(state.thumbnails.clone().sweep(stop.clone()));
+        let housekeeping = tokio::spawn(housekeeping(state.clone(), stop.clone()));
+        // Scrapes keep working through the drain.
+        let metrics_server = match metrics_listener {
+            Some(metrics_listener) => {
+                tracing::info!(addr = %metrics_listener.local_addr()?, "metrics listening");
+                Some(tokio::spawn(metrics::serve(
+                    metrics_listener,
+                    state.clone(),
+                    stop.clone(),
+                )))
+            }
+            None => None,
+        };
 
-        let signal_state = state.clone();
-        let on_shutdown = async move {
-            shutdown.await;
-            signal_state.shutting_down.store(true, Ordering::SeqCst);
-            tracing::info!("shutdown requested: draining in-flight requests");
-            let _ = signal_state.shutdown.send(true);
+        let draining = state.shutdown.clone();
+        let on_shutdown = {
+            let draining = draining.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutdown requested: draining in-flight requests");
+                draining.cancel();
+            }
         };
 
         let app = http::router(state.clone());
@@ -239,19 +289,25 @@ impl Application {
         )
         .with_graceful_shutdown(on_shutdown);
 
-        let mut drain_rx = stop_rx;
         let drain_limit = settings.shutdown_timeout;
         tokio::select! {
             result = server => result.context("server error")?,
             _ = async {
-                let _ = drain_rx.wait_for(|stopping| *stopping).await;
+                draining.cancelled().await;
                 tokio::time::sleep(drain_limit).await;
             } => tracing::warn!("drain timed out; closing remaining connections"),
         }
-        let _ = state.shutdown.send(true);
+        drop(cancel_on_drop);
         let _ = refresher.await;
         let _ = sweeper.await;
         let _ = housekeeping.await;
+        if let Some(metrics_server) = metrics_server {
+            match metrics_server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(error = %err, "metrics listener failed"),
+                Err(err) => tracing::warn!(error = %err, "metrics listener task failed"),
+            }
+        }
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -262,13 +318,13 @@ impl Application {
 const STORE_PROBE_EVERY: Duration = Duration::from_secs(2);
 
 /// Probes the object store and forgets idle rate-limit entries until `stop` fires.
-async fn housekeeping(state: SharedState, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn housekeeping(state: SharedState, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(STORE_PROBE_EVERY);
     let mut ticks: u64 = 0;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.cancelled() => return,
         }
         let healthy = matches!(
             tokio::time::timeout(STORE_PROBE_EVERY, state.store.health()).await,

@@ -4,7 +4,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     db::{Database, PhotoRecord, ThumbStatus},
@@ -112,12 +113,12 @@ impl Thumbnailer {
     }
 
     /// Retries pictures whose thumbnail never got made, until `stop` fires.
-    pub async fn sweep(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    pub async fn sweep(self: Arc<Self>, stop: CancellationToken) {
         let mut ticker = tokio::time::interval(SWEEP_EVERY);
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = stop.changed() => return,
+                _ = stop.cancelled() => return,
             }
             let cutoff =
                 chrono::Utc::now() - chrono::Duration::from_std(SWEEP_AFTER).unwrap_or_default();

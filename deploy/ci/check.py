@@ -7,7 +7,7 @@
   check.py dockerfiles REPO_ROOT
   check.py nginx BASE_URL DOCROOT
   check.py load BASE_URL
-  check.py metrics BASE_URL
+  check.py metrics METRICS_URL [PUBLIC_URL]
   check.py promql PROMETHEUS_URL DASHBOARD.json PROMETHEUSRULE.yaml
 
 Each prints what it checked and exits 1 on the first list of failures.
@@ -207,6 +207,12 @@ def check_manifest_set(path, docs, examples_dir, dashboard_path, fails):
         fails.check(sleep > 0, f"{name}: server has no preStop delay")
         fails.check(any(p["name"] == "http" and p["containerPort"] == 3000 for p in c["ports"]),
                     f"{name}: server port http/3000 missing")
+        # Metrics have their own listener; the container port must be the one METRICS_PORT sets.
+        fails.check(any(p["name"] == "metrics" and p["containerPort"] == int(env.get("METRICS_PORT") or 9464)
+                        for p in c["ports"]),
+                    f"{name}: server port metrics/METRICS_PORT missing")
+        fails.check(env.get("METRICS_PORT", "9464") not in ("0", env.get("PORT")),
+                    f"{name}: METRICS_PORT must be on and differ from PORT")
         fails.check(spec.get("topologySpreadConstraints"), f"{name}: server pods are not spread across nodes")
         sc = c.get("securityContext", {})
         fails.check(spec["securityContext"].get("runAsNonRoot") and sc.get("allowPrivilegeEscalation") is False,
@@ -220,6 +226,8 @@ def check_manifest_set(path, docs, examples_dir, dashboard_path, fails):
     svc = get("Service", "partypic-server")
     fails.check(svc and any(p["name"] == "http" and p["port"] == 3000 for p in svc["spec"]["ports"]),
                 f"{name}: Service partypic-server lacks port http 3000")
+    fails.check(svc and any(p["name"] == "metrics" and p.get("targetPort") == "metrics" for p in svc["spec"]["ports"]),
+                f"{name}: Service partypic-server lacks port metrics (→ the container's metrics port)")
 
     # autoscaling as the issue sets it
     def hpa_targets(h):
@@ -267,6 +275,9 @@ def check_manifest_set(path, docs, examples_dir, dashboard_path, fails):
                     pn = b["port"].get("name")
                     fails.check(pn is None or pn in {x.get("name") for x in target["spec"]["ports"]},
                                 f"{name}: Ingress → Service {b['name']} has no port {pn}")
+                    metrics_ports = {x.get("port") for x in target["spec"]["ports"] if x.get("name") == "metrics"}
+                    fails.check(pn != "metrics" and b["port"].get("number") not in metrics_ports,
+                                f"{name}: Ingress {ing['metadata']['name']} routes to the metrics port")
                 routes[(rule.get("host"), p["path"])] = b["name"]
     app_hosts = {h for (h, path), svc in routes.items() if svc.startswith("partypic-")}
     for host in app_hosts:
@@ -286,6 +297,8 @@ def check_manifest_set(path, docs, examples_dir, dashboard_path, fails):
             for ep in s["endpoints"]:
                 fails.check(ep.get("port") in {p["name"] for p in targets[0]["spec"]["ports"]},
                             f"{name}: ServiceMonitor port {ep.get('port')} not on the Service")
+                fails.check(ep.get("port") == "metrics",
+                            f"{name}: ServiceMonitor scrapes port {ep.get('port')}, not metrics")
                 fails.check(ep.get("interval") == "15s", f"{name}: scrape interval is not 15s")
                 fails.check(ep.get("path", "/metrics") == "/metrics", f"{name}: scrape path is not /metrics")
 
@@ -611,6 +624,9 @@ def cmd_load(args):
 def cmd_metrics(args):
     base = args[0].rstrip("/")
     fails = Failures()
+    if len(args) > 1:
+        st, _, _ = http("GET", args[1].rstrip("/") + "/metrics")
+        fails.check(st == 404, f"/metrics on the public port: {st}, not 404")
     st, h, body = http("GET", base + "/metrics")
     fails.check(st == 200, f"/metrics: {st}")
     text = body.decode()
@@ -636,7 +652,8 @@ def cmd_metrics(args):
     for name in ("partypic_http_requests_total", "partypic_http_request_duration_seconds_bucket"):
         for _, raw in series.get(name, []):
             fails.check(not uuid_re.search(raw), f"{name} has an id in a label: {raw}")
-    fails.exit("PartyPic /metrics: every metric the dashboard and alerts use, bounded route labels")
+    fails.exit("PartyPic /metrics on the metrics port (404 on the public one): every metric the dashboard "
+               "and alerts use, bounded route labels")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 #   3. serves web/ with deploy/docker/nginx.conf in Debian's nginx and checks what it answers;
 #   4. starts Garage (when installed) from the local overlay's config, Secret and arguments;
 #   5. runs `partypic migrate`, starts PartyPic (embedded default) and Debian's Prometheus scraping
-#      it with the alert rules loaded, puts a little load on it, evaluates every PromQL expression
+#      its metrics port with the alert rules loaded, puts a little load on it, evaluates every PromQL expression
 #      of the dashboard and the rules through Prometheus' HTTP API, and stops PartyPic (SIGTERM).
 #
 # Usage: deploy/ci/validate.sh [PATH_TO_PARTYPIC_BINARY]   (or PARTYPIC_BIN=...)
@@ -208,8 +208,10 @@ BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
 step "PartyPic (embedded default) scraped by Debian's Prometheus"
 pport=$(free_port)
+mport=$(free_port)
 # A clean environment: the embedded default (SQLite + local disk), whatever the caller has set.
-pp_env=(env -i PATH="$PATH" HOME="$WORK" HOST=127.0.0.1 PORT="$pport" DATA_DIR="$WORK/data" LOG_FORMAT=json RUST_LOG=warn)
+pp_env=(env -i PATH="$PATH" HOME="$WORK" HOST=127.0.0.1 PORT="$pport" METRICS_PORT="$mport"
+  DATA_DIR="$WORK/data" LOG_FORMAT=json RUST_LOG=warn)
 # What the migration Job runs.
 timeout 60 "${pp_env[@]}" "$BIN" migrate >"$WORK/migrate.log" 2>&1 || die "partypic migrate"
 echo "ok   partypic migrate (the migration Job's command)"
@@ -217,7 +219,7 @@ echo "ok   partypic migrate (the migration Job's command)"
 PARTYPIC_PID=$!
 PIDS+=("$PARTYPIC_PID")
 wait_http "http://127.0.0.1:$pport/readyz" 60 || die "PartyPic did not become ready on 127.0.0.1:$pport"
-echo "     partypic ready on 127.0.0.1:$pport"
+echo "     partypic ready on 127.0.0.1:$pport, metrics on 127.0.0.1:$mport"
 
 "$PY" "$DEPLOY/ci/check.py" rules-file "$DEPLOY/monitoring/prometheusrule.yaml" "$WORK/rules-live.yml" --interval 1s
 promport=$(free_port)
@@ -233,13 +235,13 @@ scrape_configs:
   - job_name: partypic-server
     metrics_path: /metrics
     static_configs:
-      - targets: ["127.0.0.1:$pport"]
+      - targets: ["127.0.0.1:$mport"]
         labels:
           namespace: partypic
           service: partypic-server
           pod: partypic-server-ci-0
           container: server
-          endpoint: http
+          endpoint: metrics
 EOF
 promtool check config "$WORK/prometheus.yml" >/dev/null
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
@@ -253,7 +255,7 @@ echo "     prometheus ready on 127.0.0.1:$promport"
 "$PY" "$DEPLOY/ci/check.py" load "http://127.0.0.1:$pport" 2
 sleep 4
 "$PY" "$DEPLOY/ci/check.py" load "http://127.0.0.1:$pport" 2
-"$PY" "$DEPLOY/ci/check.py" metrics "http://127.0.0.1:$pport"
+"$PY" "$DEPLOY/ci/check.py" metrics "http://127.0.0.1:$mport" "http://127.0.0.1:$pport"
 sleep 3
 "$PY" "$DEPLOY/ci/check.py" promql "http://127.0.0.1:$promport" \
   "$DEPLOY/monitoring/partypic-dashboard.json" "$DEPLOY/monitoring/prometheusrule.yaml"

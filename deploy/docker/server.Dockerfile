@@ -22,6 +22,7 @@ ENV PORT=3000 \
     DATA_DIR=/data \
     LOG_FORMAT=json
 USER 65532:65532
-EXPOSE 3000
+# 3000: the API and web client; 9464: GET /metrics (METRICS_PORT), for Prometheus only.
+EXPOSE 3000 9464
 VOLUME ["/data"]
 ENTRYPOINT ["/usr/local/bin/partypic"]

@@ -56,24 +56,26 @@ alive() {
 }
 pid_of() { cat "$CLUSTER_DIR/$1/pid" 2>/dev/null || true; }
 replica_port() { local var="REPLICA_PORT_$1"; echo "${!var:?no replica $1}"; }
+replica_metrics_port() { local var="REPLICA_METRICS_PORT_$1"; echo "${!var:?no replica $1 metrics port}"; }
 
-# Starts replica I on its fixed port (a replacement keeps the port, as a pod keeps its Service).
+# Starts replica I on its fixed ports (a replacement keeps them, as a pod keeps its Service).
 replica_start() {
-  local i=$1 port dir pid
+  local i=$1 port metrics_port dir pid
   port=$(replica_port "$i")
+  metrics_port=$(replica_metrics_port "$i")
   dir=$CLUSTER_DIR/replica-$i
   mkdir -p "$dir/data"
   alive "$(pid_of "replica-$i")" && die "replica $i is already running"
   # A killed process's threads may still hold the listening socket for a moment.
   local n
-  for ((n = 0; n < 100; n++)); do port_free "$port" && break; sleep 0.05; done
+  for ((n = 0; n < 100; n++)); do port_free "$port" && port_free "$metrics_port" && break; sleep 0.05; done
   echo "--- start $(date -u +%FT%T.%3NZ)" >>"$dir/server.log"
   (
     set -a
     # shellcheck disable=SC1091
     . "$CLUSTER_DIR/server.env"
     set +a
-    export HOST=127.0.0.1 PORT=$port DATA_DIR=$dir/data
+    export HOST=127.0.0.1 PORT=$port METRICS_PORT=$metrics_port DATA_DIR=$dir/data
     cd "$dir" && exec setsid "$PARTYPIC_BIN" serve
   ) >>"$dir/server.log" 2>&1 </dev/null &
   pid=$!

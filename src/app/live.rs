@@ -56,15 +56,15 @@ async fn feed(
 ) {
     let event_id = event.id;
     let mut notifications = app.events.subscribe();
-    let mut shutdown = app.shutdown.subscribe();
+    let shutdown = app.shutdown.clone();
     let mut guests_ticker = tokio::time::interval(GUESTS_EVERY);
-    if *shutdown.borrow_and_update() {
+    if shutdown.is_cancelled() {
         return;
     }
     loop {
         let outgoing = tokio::select! {
             _ = tx.closed() => return,
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
             _ = guests_ticker.tick() => guests_online(&app, event_id).await,
             received = notifications.recv() => match received {
                 Ok(notification) if notification.session_id() == event_id => match notification {

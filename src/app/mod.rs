@@ -47,9 +47,9 @@ pub struct App {
     pub metrics: Metrics,
     pub public_url: Option<Url>,
     pub max_upload_bytes: u64,
-    pub shutting_down: AtomicBool,
-    /// Fires when shutdown begins, so long-lived streams (live events) end and the drain finishes.
-    pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Cancelled when shutdown begins: readiness turns 503, long-lived streams (live events) end
+    /// and the drain finishes.
+    pub shutdown: tokio_util::sync::CancellationToken,
     pub events: EventBus,
     /// Rendered gallery pages; `None` when GALLERY_CACHE_MB is 0.
     pub gallery_cache: Option<gallery_cache::GalleryCache>,
@@ -68,7 +68,7 @@ pub struct Host {
 
 impl App {
     pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
+        self.shutdown.is_cancelled()
     }
 
     /// 503 while the object store is unreachable: photos can be neither stored nor shown.

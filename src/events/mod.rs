@@ -15,7 +15,8 @@ use sqlx::{
     PgPool,
     postgres::{PgListener, PgPoolOptions},
 };
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::db::PhotoRecord;
@@ -133,7 +134,7 @@ impl EventBus {
     /// subscribers, reconnecting after database outages until `stop` fires.
     /// The first LISTEN is in place when this returns, so no event published after start-up
     /// is missed.
-    pub async fn postgres(url: &str, stop: watch::Receiver<bool>) -> anyhow::Result<Self> {
+    pub async fn postgres(url: &str, stop: CancellationToken) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(3))
@@ -206,7 +207,7 @@ async fn relay(
     mut connected: Option<PgListener>,
     local: broadcast::Sender<LiveEvent>,
     changes: Arc<ChangeCounters>,
-    mut stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     loop {
         let mut listener = match connected.take() {
@@ -220,7 +221,7 @@ async fn relay(
                     tracing::warn!(error = %err, "event listener cannot LISTEN; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                        _ = stop.changed() => return,
+                        _ = stop.cancelled() => return,
                     }
                 }
             },
@@ -248,7 +249,7 @@ async fn relay(
                         break;
                     }
                 },
-                _ = stop.changed() => return,
+                _ = stop.cancelled() => return,
             }
         }
     }

@@ -1,14 +1,14 @@
-//! Probes and metrics. Liveness is cheap; readiness checks the database and the object store.
+//! Probes. Liveness is cheap; readiness checks the database and the object store.
 
 use axum::{
     Json,
     extract::State,
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-use super::{ApiError, SharedState};
+use super::SharedState;
 use crate::app::health;
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is alive")))]
@@ -40,17 +40,4 @@ pub async fn readyz(State(app): State<SharedState>) -> Response {
         "checks": {"database": readiness.database, "object_store": readiness.object_store},
     });
     (status, Json(body)).into_response()
-}
-
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<SharedState>) -> Result<Response, ApiError> {
-    let queue = i64::try_from(state.hasher.queue_len()).unwrap_or(i64::MAX);
-    state.metrics.password_hash_queue.set(queue);
-    let text = state.metrics.render()?;
-    let mut response = text.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    Ok(response)
 }

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use md5::Md5;
 use reqwest::{Client, Method, StatusCode, header};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use secrecy::ExposeSecret;
 use sha2::Digest;
 use sha2::Sha256;
 use url::Url;
@@ -71,11 +72,12 @@ impl S3Store {
             settings.region.clone(),
         )
         .map_err(|e| anyhow::anyhow!("S3_PUBLIC_ENDPOINT cannot address a bucket: {e}"))?;
+        let secret_key = settings.secret_key.expose_secret();
         let credentials = match &settings.session_token {
             Some(token) => {
-                Credentials::new_with_token(&settings.access_key, &settings.secret_key, token)
+                Credentials::new_with_token(&settings.access_key, secret_key, token.expose_secret())
             }
-            None => Credentials::new(&settings.access_key, &settings.secret_key),
+            None => Credentials::new(&settings.access_key, secret_key),
         };
         // A reused plain-HTTP connection to a store that writes headers and body separately
         // without TCP_NODELAY (Garage) stalls ~40 ms per response on delayed ACKs; a fresh local

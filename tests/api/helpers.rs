@@ -59,7 +59,7 @@ impl BackendEnv {
         config.data_dir = self.data_dir.path().to_path_buf();
         config.jwt_secret = Some(JWT_SECRET.into());
         config.public_url = None;
-        config.database_url = self.database_url.clone();
+        config.database_url = self.database_url.clone().map(Into::into);
         config.db_host = None;
         config.s3_public_endpoint = None;
         config.s3_session_token = None;
@@ -76,7 +76,7 @@ impl BackendEnv {
                 config.s3_endpoint = Some(required_env("PARTYPIC_TEST_S3_ENDPOINT"));
                 config.s3_region = required_env("PARTYPIC_TEST_S3_REGION");
                 config.s3_access_key = Some(required_env("PARTYPIC_TEST_S3_ACCESS_KEY"));
-                config.s3_secret_key = Some(required_env("PARTYPIC_TEST_S3_SECRET_KEY"));
+                config.s3_secret_key = Some(required_env("PARTYPIC_TEST_S3_SECRET_KEY").into());
                 config.s3_bucket_name = std::env::var("PARTYPIC_TEST_S3_BUCKET")
                     .unwrap_or_else(|_| "partypic-test".into());
                 config.s3_force_path_style = true;
@@ -102,6 +102,8 @@ async fn fresh_postgres_database() -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener (`GET /metrics`), apart from the public `address`.
+    pub metrics_address: String,
     pub client: Client,
 
     shutdown: Option<oneshot::Sender<()>>,
@@ -129,10 +131,16 @@ impl TestApp {
         customize(&mut config);
         let settings = config.resolve().expect("test configuration is valid");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let application = Application::build_with_listener(settings, listener)
-            .await
-            .expect("build app");
+        let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let application =
+            Application::build_with_listener(settings, listener, Some(metrics_listener))
+                .await
+                .expect("build app");
         let address = format!("http://{}", application.local_addr().expect("addr"));
+        let metrics_address = match application.metrics_addr().expect("metrics addr") {
+            Some(addr) => format!("http://{addr}"),
+            None => panic!("the metrics listener was passed in"),
+        };
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(application.run_until(async move {
             let _ = rx.await;
@@ -143,6 +151,7 @@ impl TestApp {
             .expect("client");
         Self {
             address,
+            metrics_address,
             client,
             shutdown: Some(tx),
             server: Some(server),

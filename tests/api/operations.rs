@@ -8,6 +8,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     health_and_readiness_report_ok,
+    metrics_are_served_on_their_own_port_and_not_on_the_public_one,
     metrics_expose_the_partypic_series_with_bounded_route_labels,
     openapi_describes_the_whole_api,
     request_ids_are_generated_or_echoed,
@@ -28,6 +29,34 @@ async fn health_and_readiness_report_ok(backend: Backend) {
     assert!(landing.text().await.expect("html").contains("PartyPic"));
 }
 
+async fn scrape(app: &TestApp) -> String {
+    let url = format!("{}/metrics", app.metrics_address);
+    let response = app.client.get(url).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.expect("metrics")
+}
+
+async fn metrics_are_served_on_their_own_port_and_not_on_the_public_one(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    assert_error(app.get("/metrics").await, StatusCode::NOT_FOUND).await;
+    let doc = body(app.get("/openapi.json").await).await;
+    assert!(
+        doc["paths"].get("/metrics").is_none(),
+        "/metrics in OpenAPI"
+    );
+    let text = scrape(&app).await;
+    assert!(text.contains("partypic_http_requests_total"), "{text}");
+    assert!(text.contains("partypic_password_hash_queue 0"), "{text}");
+    // The metrics listener serves nothing else.
+    let other = app
+        .client
+        .get(format!("{}/healthz", app.metrics_address))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+}
+
 async fn metrics_expose_the_partypic_series_with_bounded_route_labels(backend: Backend) {
     let (app, _env) = TestApp::spawn(backend).await;
     let host = app.register().await;
@@ -42,11 +71,11 @@ async fn metrics_expose_the_partypic_series_with_bounded_route_labels(backend: B
 
     // The gauges come from the database on the refresh interval (1 s in tests).
     let refreshed = eventually(Duration::from_secs(5), || async {
-        let text = app.get("/metrics").await.text().await.expect("metrics");
+        let text = scrape(&app).await;
         text.contains("partypic_photos_total 1") && text.contains("partypic_users_online 1")
     })
     .await;
-    let text = app.get("/metrics").await.text().await.expect("metrics");
+    let text = scrape(&app).await;
     assert!(refreshed, "gauges were not refreshed:\n{text}");
     for series in [
         "partypic_active_sessions 1",
@@ -94,7 +123,6 @@ async fn openapi_describes_the_whole_api(backend: Backend) {
         "/pictures/session",
         "/healthz",
         "/readyz",
-        "/metrics",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),
@@ -253,6 +281,14 @@ async fn shutdown_turns_readiness_off_and_lets_in_flight_uploads_finish() {
     assert!(
         app.client.get(app.url("/healthz")).send().await.is_err(),
         "listener still open after shutdown"
+    );
+    assert!(
+        app.client
+            .get(format!("{}/metrics", app.metrics_address))
+            .send()
+            .await
+            .is_err(),
+        "metrics listener still open after shutdown"
     );
     assert!(!key.is_empty());
 }

@@ -60,6 +60,7 @@ class Cluster:
     db: str
     dir: Path
     replica_ports: list[int]
+    replica_metrics_ports: list[int]
     bin: str
     env: dict[str, str] = field(default_factory=dict)
 
@@ -77,6 +78,7 @@ class Cluster:
             db=env["CLUSTER_DB"],
             dir=Path(env["CLUSTER_DIR"]),
             replica_ports=[int(p) for p in env["CLUSTER_REPLICA_PORTS"].split()],
+            replica_metrics_ports=[int(p) for p in env["CLUSTER_REPLICA_METRICS_PORTS"].split()],
             bin=env["PARTYPIC_BIN"],
         )
         cluster.env = cluster.server_env()
@@ -91,6 +93,10 @@ class Cluster:
 
     def replica_url(self, i: int) -> str:
         return f"http://127.0.0.1:{self.replica_ports[i - 1]}"
+
+    def replica_metrics_url(self, i: int) -> str:
+        """The replica's metrics listener (GET /metrics), apart from its public port."""
+        return f"http://127.0.0.1:{self.replica_metrics_ports[i - 1]}"
 
     def replica_pid(self, i: int) -> int | None:
         try:

@@ -543,7 +543,7 @@ def phase_overload(c: Cluster, out: Path) -> dict:
         q = 0
         for i in range(1, len(c.replica_ports) + 1):
             try:
-                text = requests.get(c.replica_url(i) + "/metrics", timeout=2).text
+                text = requests.get(c.replica_metrics_url(i) + "/metrics", timeout=2).text
                 q += sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith("partypic_password_hash_queue "))
             except requests.RequestException:
                 pass
