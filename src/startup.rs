@@ -148,15 +148,10 @@ impl Application {
         with_retries("object store", || async { store.prepare().await }).await?;
 
         let (shutdown, _) = tokio::sync::watch::channel(false);
-        let events = match &settings.database {
-            DatabaseSettings::Postgres { url } => {
-                with_retries("event listener", || {
-                    EventBus::postgres(url, shutdown.subscribe())
-                })
-                .await?
-            }
-            DatabaseSettings::Sqlite { .. } => EventBus::in_process(),
-        };
+        let events = with_retries("event listener", || {
+            EventBus::start(db.event_transport(), shutdown.subscribe())
+        })
+        .await?;
         let thumbnails = Thumbnailer::new(
             db.clone(),
             store.clone(),
