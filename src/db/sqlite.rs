@@ -50,6 +50,10 @@ impl SqliteDatabase {
             .map_err(|e| anyhow::anyhow!("cannot open SQLite database {}: {e}", path.display()))?;
         Ok(Self { pool })
     }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
 }
 
 fn bind<'q>(sql: &'q str, params: Vec<Param<'q>>) -> Query<'q, Sqlite, SqliteArguments<'q>> {
@@ -114,8 +118,8 @@ impl Backend for SqliteDatabase {
         bind(sql, params).fetch_all(&self.pool).await
     }
 
-    /// SQLite names columns, not indexes, in its errors; the only unique columns are the
-    /// random primary keys and the ones the indexes cover, so any violation is the index's.
+    /// SQLite's errors name columns, not indexes: any unique violation counts (the other
+    /// unique columns are random primary keys).
     fn violates_unique(err: &sqlx::Error, _index: &str) -> bool {
         matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
     }

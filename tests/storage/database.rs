@@ -31,20 +31,32 @@ impl Deref for TestDb {
 }
 
 pub async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = SqliteDatabase::open(&dir.path().join("partypic.db"), 4, Duration::from_secs(5))
-        .await
-        .expect("open SQLite");
-    db.migrate().await.expect("migrate SQLite");
+    let (db, dir) = open_sqlite().await;
     TestDb {
         db: Box::new(db),
         _dir: Some(dir),
     }
 }
 
+async fn open_sqlite() -> (SqliteDatabase, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = SqliteDatabase::open(&dir.path().join("partypic.db"), 4, Duration::from_secs(5))
+        .await
+        .expect("open SQLite");
+    db.migrate().await.expect("migrate SQLite");
+    (db, dir)
+}
+
+pub async fn postgres() -> TestDb {
+    TestDb {
+        db: Box::new(open_postgres().await),
+        _dir: None,
+    }
+}
+
 /// A new database per test on the server PARTYPIC_TEST_DATABASE_URL points at (scripts/test
 /// drops them afterwards).
-pub async fn postgres() -> TestDb {
+async fn open_postgres() -> PostgresDatabase {
     let base = external::var(external::DATABASE_URL);
     let base = base.trim_end_matches('/');
     let name = format!("partypic_test_{}", Uuid::new_v4().simple());
@@ -58,10 +70,7 @@ pub async fn postgres() -> TestDb {
     let db = PostgresDatabase::connect(&format!("{base}/{name}"), 4, Duration::from_secs(5))
         .expect("connect");
     db.migrate().await.expect("migrate PostgreSQL");
-    TestDb {
-        db: Box::new(db),
-        _dir: None,
-    }
+    db
 }
 
 /// Runs each scenario as two tests, on SQLite and on PostgreSQL.
@@ -708,4 +717,41 @@ async fn counts_cover_active_events_guests_online_and_photos(db: &dyn Database) 
         (1, 1, 3)
     );
     db.ping().await.expect("ping");
+}
+
+/// Settings the database keeps but serde cannot read back (here a number beyond f64, which
+/// jsonb stores exactly) leave the event readable, with empty settings.
+#[tokio::test]
+async fn unreadable_settings_read_as_empty_on_sqlite() {
+    let (db, _dir) = open_sqlite().await;
+    let event = an_event(&db).await;
+    sqlx::query("UPDATE sessions SET settings = '{\"n\": 1e400}' WHERE id = $1")
+        .bind(event.id.to_string())
+        .execute(db.pool())
+        .await
+        .expect("update");
+    assert_settings_read_as_empty(&db, &event).await;
+}
+
+#[tokio::test]
+async fn unreadable_settings_read_as_empty_on_postgres() {
+    if external::skip_without(external::POSTGRES) {
+        return;
+    }
+    let db = open_postgres().await;
+    let event = an_event(&db).await;
+    sqlx::query("UPDATE sessions SET settings = '{\"n\": 1e400}'::jsonb WHERE id = $1")
+        .bind(event.id)
+        .execute(db.pool())
+        .await
+        .expect("update");
+    assert_settings_read_as_empty(&db, &event).await;
+}
+
+async fn assert_settings_read_as_empty(db: &dyn Database, event: &EventRecord) {
+    let stored = db.event(event.id).await.expect("query").expect("readable");
+    assert_eq!(stored.settings, json!({}));
+    assert_eq!(stored.missions, event.missions);
+    let listed = db.events_of_host(event.host_id).await.expect("query");
+    assert_eq!(listed[0].event.settings, json!({}));
 }
