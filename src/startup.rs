@@ -171,15 +171,10 @@ impl Application {
         // it too, so the event relay never outlives a failed build.
         let stop = CancellationToken::new();
         let cancel_on_drop = stop.clone().drop_guard();
-        let events = match &settings.database {
-            DatabaseSettings::Postgres { url } => {
-                with_retries("event listener", || {
-                    EventBus::postgres(url.expose_secret(), stop.clone())
-                })
-                .await?
-            }
-            DatabaseSettings::Sqlite { .. } => EventBus::in_process(),
-        };
+        let events = with_retries("event listener", || {
+            EventBus::start(db.event_transport(), stop.clone())
+        })
+        .await?;
         let thumbnails = Thumbnailer::new(
             db.clone(),
             store.clone(),

@@ -105,7 +105,7 @@ impl Thumbnailer {
         {
             return tracing::warn!(picture = %picture.id, error = %err, "cannot record thumbnail");
         }
-        if let Ok(Some(updated)) = self.db.picture(picture.id).await {
+        if let Ok(Some(updated)) = self.db.photo(picture.id).await {
             self.events
                 .publish(LiveEvent::PictureUpdated { picture: updated })
                 .await;

@@ -96,7 +96,7 @@ pub async fn page(
         Some(id) => {
             let anchor = app
                 .db
-                .picture(id)
+                .photo(id)
                 .await?
                 .filter(|p| p.event_id == event_id)
                 .ok_or_else(|| {

@@ -11,7 +11,7 @@ use crate::{
 pub async fn approve(app: &App, host: &Host, photo_id: Uuid) -> Result<PhotoRecord> {
     let photo = app
         .db
-        .picture(photo_id)
+        .photo(photo_id)
         .await?
         .ok_or_else(Error::photo_not_found)?;
     let event = app.event(photo.event_id).await?;
@@ -44,7 +44,7 @@ pub async fn delete(
     }
     let photo = app
         .db
-        .picture(photo_id)
+        .photo(photo_id)
         .await?
         .ok_or_else(Error::photo_not_found)?;
     let event = app.event(photo.event_id).await?;

@@ -1,7 +1,9 @@
 //! Storage of users, events ("sessions"), guests and pictures behind one trait, with a
-//! PostgreSQL and a SQLite backend. The backend is chosen once, at start.
+//! PostgreSQL and a SQLite backend. The backend is chosen once, at start. Both run the same
+//! queries ([`sql`]); they differ only in how they connect and encode values.
 
 pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -9,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::domain::missions::MissionList;
+use crate::{domain::missions::MissionList, events::Transport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -188,6 +190,10 @@ pub trait Database: Send + Sync + 'static {
     async fn migrate(&self) -> anyhow::Result<()>;
     async fn ping(&self) -> DbResult<()>;
     async fn close(&self);
+    /// How live events reach the other replicas: through this database, or in-process only.
+    fn event_transport(&self) -> Transport {
+        Transport::InProcess
+    }
 
     /// Fails with [`DbError::Conflict`] when the normalized email exists.
     async fn insert_host(&self, user: &HostRecord) -> DbResult<()>;
@@ -219,7 +225,7 @@ pub trait Database: Send + Sync + 'static {
     /// Inserts unless a picture with the same key (or the same content in the event) exists;
     /// returns the stored picture either way.
     async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord>;
-    async fn picture(&self, id: Uuid) -> DbResult<Option<PhotoRecord>>;
+    async fn photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>>;
     async fn photo_by_key(&self, s3_key: &str) -> DbResult<Option<PhotoRecord>>;
     async fn photo_by_hash(
         &self,

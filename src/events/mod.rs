@@ -1,6 +1,7 @@
-//! Live event fan-out for `GET /sessions/{id}/events`. With PostgreSQL, events travel through
-//! LISTEN/NOTIFY so a guest connected to one replica sees photos finalized on another; with
-//! SQLite (one process) they stay in-process.
+//! Live event fan-out for `GET /sessions/{id}/events`. The database backend picks the transport
+//! ([`crate::db::Database::event_transport`]): with PostgreSQL, events travel through
+//! LISTEN/NOTIFY on the database's own pool so a guest connected to one replica sees photos
+//! finalized on another; with SQLite (one process) they stay in-process.
 
 use std::{
     sync::{
@@ -11,10 +12,7 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use sqlx::{
-    PgPool,
-    postgres::{PgListener, PgPoolOptions},
-};
+use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -66,9 +64,11 @@ impl LiveEvent {
     }
 }
 
+/// How events reach the other replicas.
 #[derive(Clone)]
-enum Transport {
+pub enum Transport {
     InProcess,
+    /// NOTIFY through the pool; LISTEN on a connection taken from it.
     Postgres(PgPool),
 }
 
@@ -130,15 +130,14 @@ impl EventBus {
         }
     }
 
-    /// Publishes through PostgreSQL and relays every notification (ours included) to local
-    /// subscribers, reconnecting after database outages until `stop` fires.
-    /// The first LISTEN is in place when this returns, so no event published after start-up
-    /// is missed.
-    pub async fn postgres(url: &str, stop: CancellationToken) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect_lazy(url)?;
+    /// Starts the bus on `transport`. With PostgreSQL it publishes through NOTIFY and relays
+    /// every notification (ours included) to local subscribers, reconnecting after database
+    /// outages until `stop` fires. The first LISTEN is in place when this returns, so no event
+    /// published after start-up is missed.
+    pub async fn start(transport: Transport, stop: CancellationToken) -> anyhow::Result<Self> {
+        let Transport::Postgres(pool) = transport else {
+            return Ok(Self::in_process());
+        };
         let listener = listen(&pool).await?;
         let bus = Self {
             local: broadcast::channel(BUFFER).0,

@@ -1,6 +1,7 @@
 //! Spawns PartyPic on a random port against a real backend pair:
 //! SQLite + local disk (always available), or PostgreSQL + an S3-compatible server (Garage),
-//! configured through PARTYPIC_TEST_* variables that `scripts/test` sets.
+//! configured through PARTYPIC_TEST_* variables that `scripts/test` sets (without them the
+//! PostgreSQL + S3 tests skip; see [`external`]).
 
 use std::{future::Future, time::Duration};
 
@@ -14,6 +15,9 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
+
+#[path = "../support/external.rs"]
+pub mod external;
 
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
@@ -30,10 +34,14 @@ pub struct BackendEnv {
     pub database_url: Option<String>,
 }
 
+/// Whether a PostgreSQL + S3 test must skip: the servers are not configured (and this run
+/// does not require them). Call first; `on_both_backends!` does.
+pub fn skip_postgres_s3() -> bool {
+    external::skip_without(external::POSTGRES_S3)
+}
+
 fn required_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: the PostgreSQL + S3 tests need a real PostgreSQL and S3 server; run scripts/test")
-    })
+    external::var(name)
 }
 
 impl BackendEnv {
@@ -73,12 +81,12 @@ impl BackendEnv {
         match self.backend {
             Backend::SqliteFs => config.s3_endpoint = None,
             Backend::PostgresS3 => {
-                config.s3_endpoint = Some(required_env("PARTYPIC_TEST_S3_ENDPOINT"));
-                config.s3_region = required_env("PARTYPIC_TEST_S3_REGION");
-                config.s3_access_key = Some(required_env("PARTYPIC_TEST_S3_ACCESS_KEY"));
-                config.s3_secret_key = Some(required_env("PARTYPIC_TEST_S3_SECRET_KEY").into());
-                config.s3_bucket_name = std::env::var("PARTYPIC_TEST_S3_BUCKET")
-                    .unwrap_or_else(|_| "partypic-test".into());
+                config.s3_endpoint = Some(required_env(external::S3_ENDPOINT));
+                config.s3_region = required_env(external::S3_REGION);
+                config.s3_access_key = Some(required_env(external::S3_ACCESS_KEY));
+                config.s3_secret_key = Some(required_env(external::S3_SECRET_KEY).into());
+                config.s3_bucket_name =
+                    std::env::var(external::S3_BUCKET).unwrap_or_else(|_| "partypic-test".into());
                 config.s3_force_path_style = true;
             }
         }
@@ -88,7 +96,7 @@ impl BackendEnv {
 
 /// A new, empty database per test, on the server PARTYPIC_TEST_DATABASE_URL points at.
 async fn fresh_postgres_database() -> String {
-    let base = required_env("PARTYPIC_TEST_DATABASE_URL");
+    let base = required_env(external::DATABASE_URL);
     let name = format!("partypic_test_{}", Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&format!("{}/postgres", base.trim_end_matches('/')))
         .await
@@ -354,7 +362,8 @@ pub fn jpeg_bytes(seed: u8) -> Vec<u8> {
     bytes
 }
 
-/// Runs `f` against both backend pairs as two separate tests.
+/// Runs `f` against both backend pairs as two separate tests; the PostgreSQL + S3 one skips
+/// when its servers are not configured.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {$(
@@ -365,6 +374,9 @@ macro_rules! on_both_backends {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres_s3() {
+                if $crate::helpers::skip_postgres_s3() {
+                    return;
+                }
                 super::$name($crate::helpers::Backend::PostgresS3).await
             }
         }

@@ -246,6 +246,9 @@ async fn an_undecodable_photo_keeps_its_place_without_a_thumbnail(backend: Backe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_events_cross_replicas_through_postgres() {
+    if crate::helpers::skip_postgres_s3() {
+        return;
+    }
     let env = BackendEnv::new(Backend::PostgresS3).await;
     let first = TestApp::spawn_on(&env, |_| {}).await;
     let second = TestApp::spawn_on(&env, |_| {}).await;

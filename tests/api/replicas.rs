@@ -9,6 +9,9 @@ use crate::helpers::{Backend, BackendEnv, TestApp, body, eventually, jpeg_bytes}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_tokens_events_guests_and_photos() {
+    if crate::helpers::skip_postgres_s3() {
+        return;
+    }
     let env = BackendEnv::new(Backend::PostgresS3).await;
     let first = TestApp::spawn_on(&env, |_| {}).await;
     let second = TestApp::spawn_on(&env, |_| {}).await;
@@ -61,6 +64,9 @@ async fn two_replicas_share_tokens_events_guests_and_photos() {
 /// reaches the other's gallery through PostgreSQL's notification well before that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_finalized_on_one_replica_shows_in_the_others_cached_gallery_at_once() {
+    if crate::helpers::skip_postgres_s3() {
+        return;
+    }
     let env = BackendEnv::new(Backend::PostgresS3).await;
     let first = TestApp::spawn_on(&env, |_| {}).await;
     let second = TestApp::spawn_on(&env, |_| {}).await;
@@ -84,6 +90,9 @@ async fn a_photo_finalized_on_one_replica_shows_in_the_others_cached_gallery_at_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_starting_together_on_an_empty_database_migrate_once() {
+    if crate::helpers::skip_postgres_s3() {
+        return;
+    }
     let env = BackendEnv::new(Backend::PostgresS3).await;
     let (first, second, third) = tokio::join!(
         TestApp::spawn_on(&env, |_| {}),

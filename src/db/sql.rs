@@ -1,0 +1,531 @@
+//! The one implementation of [`Database`] for both SQL backends: every query's text (PostgreSQL
+//! and SQLite both read `$n` placeholders), row → record mapping and race recovery. A backend
+//! ([`Backend`]) supplies only its pool, its migrations and how it encodes values: SQLite keeps
+//! UUIDs as text and timestamps as Unix microseconds, PostgreSQL uses uuid, timestamptz and jsonb.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use super::{
+    Counts, Database, DbError, DbResult, EventRecord, EventSummary, GuestRecord, HostRecord,
+    PhotoQuery, PhotoRecord, PhotoStatus, ThumbStatus, classify,
+};
+use crate::{domain::missions::MissionList, events::Transport};
+
+/// A value bound to a query; each backend encodes the kinds its own way.
+#[derive(Debug)]
+pub enum Param<'a> {
+    Uuid(Option<Uuid>),
+    Time(Option<DateTime<Utc>>),
+    Text(Option<&'a str>),
+    Int(i64),
+    Bool(bool),
+    /// Serialized once here; PostgreSQL stores it as jsonb, SQLite as text.
+    Json(Box<RawValue>),
+}
+
+impl From<Uuid> for Param<'_> {
+    fn from(value: Uuid) -> Self {
+        Self::Uuid(Some(value))
+    }
+}
+
+impl From<Option<Uuid>> for Param<'_> {
+    fn from(value: Option<Uuid>) -> Self {
+        Self::Uuid(value)
+    }
+}
+
+impl From<DateTime<Utc>> for Param<'_> {
+    fn from(value: DateTime<Utc>) -> Self {
+        Self::Time(Some(value))
+    }
+}
+
+impl From<Option<DateTime<Utc>>> for Param<'_> {
+    fn from(value: Option<DateTime<Utc>>) -> Self {
+        Self::Time(value)
+    }
+}
+
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(value: &'a str) -> Self {
+        Self::Text(Some(value))
+    }
+}
+
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(value: &'a String) -> Self {
+        Self::Text(Some(value))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(value: Option<&'a str>) -> Self {
+        Self::Text(value)
+    }
+}
+
+impl From<i64> for Param<'_> {
+    fn from(value: i64) -> Self {
+        Self::Int(value)
+    }
+}
+
+impl From<bool> for Param<'_> {
+    fn from(value: bool) -> Self {
+        Self::Bool(value)
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> DbResult<Param<'static>> {
+    serde_json::value::to_raw_value(value)
+        .map(Param::Json)
+        .map_err(|e| DbError::Other(e.into()))
+}
+
+macro_rules! params {
+    ($($value:expr),* $(,)?) => { vec![$(Param::from($value)),*] };
+}
+
+/// Reads a column in the backend's encoding.
+pub trait SqlRow: Send {
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, sqlx::Error>;
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
+
+    fn uuid(&self, column: &str) -> Result<Uuid, sqlx::Error> {
+        self.opt_uuid(column)?
+            .ok_or_else(|| unexpected_null(column))
+    }
+
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.opt_text(column)?
+            .ok_or_else(|| unexpected_null(column))
+    }
+}
+
+fn unexpected_null(column: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(sqlx::error::UnexpectedNullError),
+    }
+}
+
+/// What a SQL backend provides; [`Database`] is implemented once, below, for every backend.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    type Row: SqlRow;
+
+    async fn execute(&self, sql: &str, params: Vec<Param<'_>>) -> Result<(), sqlx::Error>;
+    async fn fetch_optional(
+        &self,
+        sql: &str,
+        params: Vec<Param<'_>>,
+    ) -> Result<Option<Self::Row>, sqlx::Error>;
+    async fn fetch_all(
+        &self,
+        sql: &str,
+        params: Vec<Param<'_>>,
+    ) -> Result<Vec<Self::Row>, sqlx::Error>;
+    /// Whether `err` is a violation of the unique index `index`.
+    fn violates_unique(err: &sqlx::Error, index: &str) -> bool;
+
+    /// Applies pending migrations; safe when several replicas start at once.
+    async fn run_migrations(&self) -> anyhow::Result<()>;
+    async fn close_pool(&self);
+    /// How live events reach the other replicas (see [`Database::event_transport`]).
+    fn transport(&self) -> Transport {
+        Transport::InProcess
+    }
+}
+
+const HOST_COLUMNS: &str = "id, email, email_normalized, username, password_hash, created_at";
+const EVENT_COLUMNS: &str = "id, user_id, settings, missions, created_at, ends_at";
+/// JSON is read as text: a settings value jsonb keeps but serde cannot read back must not make
+/// the event unreadable (it decodes as `{}` instead).
+const EVENT_SELECT: &str = "id, user_id, CAST(settings AS TEXT) AS settings, \
+     CAST(missions AS TEXT) AS missions, created_at, ends_at";
+const GUEST_COLUMNS: &str = "id, session_id, user_name, created_at, last_seen";
+const PHOTO_COLUMNS: &str = "id, session_id, u_name, original_filename, s3_key, s3_bucket, \
+     mimetype, filesize_bytes, mission_id, created_at, user_id, status, content_hash, thumb_key, \
+     thumb_status";
+
+fn host_from_row(row: &impl SqlRow) -> Result<HostRecord, sqlx::Error> {
+    Ok(HostRecord {
+        id: row.uuid("id")?,
+        email: row.text("email")?,
+        email_normalized: row.text("email_normalized")?,
+        username: row.text("username")?,
+        password_hash: row.text("password_hash")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+fn event_from_row(row: &impl SqlRow) -> Result<EventRecord, sqlx::Error> {
+    let id = row.uuid("id")?;
+    let settings = serde_json::from_str(&row.text("settings")?).unwrap_or_else(|err| {
+        tracing::warn!(session = %id, error = %err, "unreadable event settings; using none");
+        serde_json::Value::Object(serde_json::Map::new())
+    });
+    let missions: MissionList = serde_json::from_str(&row.text("missions")?)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(EventRecord {
+        id,
+        host_id: row.uuid("user_id")?,
+        settings,
+        missions,
+        created_at: row.time("created_at")?,
+        ends_at: row.time("ends_at")?,
+    })
+}
+
+fn guest_from_row(row: &impl SqlRow) -> Result<GuestRecord, sqlx::Error> {
+    Ok(GuestRecord {
+        id: row.uuid("id")?,
+        event_id: row.uuid("session_id")?,
+        name: row.text("user_name")?,
+        created_at: row.time("created_at")?,
+        last_seen: row.time("last_seen")?,
+    })
+}
+
+fn photo_from_row(row: &impl SqlRow) -> Result<PhotoRecord, sqlx::Error> {
+    Ok(PhotoRecord {
+        id: row.uuid("id")?,
+        event_id: row.uuid("session_id")?,
+        uploader_name: row.text("u_name")?,
+        original_filename: row.text("original_filename")?,
+        object_key: row.text("s3_key")?,
+        bucket: row.text("s3_bucket")?,
+        mimetype: row.text("mimetype")?,
+        filesize_bytes: row.int("filesize_bytes")?,
+        mission_id: row.opt_text("mission_id")?,
+        created_at: row.time("created_at")?,
+        guest_id: row.opt_uuid("user_id")?,
+        status: PhotoStatus::parse(&row.text("status")?),
+        content_hash: row.opt_text("content_hash")?,
+        thumb_key: row.opt_text("thumb_key")?,
+        thumb_status: ThumbStatus::parse(&row.text("thumb_status")?),
+    })
+}
+
+fn summary_from_row(row: &impl SqlRow) -> Result<EventSummary, sqlx::Error> {
+    Ok(EventSummary {
+        event: event_from_row(row)?,
+        picture_count: row.int("picture_count")?,
+        guest_count: row.int("guest_count")?,
+    })
+}
+
+/// The row `sql` returns, if any, as a record.
+async fn optional<B: Backend, T>(
+    db: &B,
+    sql: &str,
+    params: Vec<Param<'_>>,
+    record: fn(&B::Row) -> Result<T, sqlx::Error>,
+) -> DbResult<Option<T>> {
+    let row = db.fetch_optional(sql, params).await.map_err(classify)?;
+    row.as_ref().map(record).transpose().map_err(classify)
+}
+
+async fn all<B: Backend, T>(
+    db: &B,
+    sql: &str,
+    params: Vec<Param<'_>>,
+    record: fn(&B::Row) -> Result<T, sqlx::Error>,
+) -> DbResult<Vec<T>> {
+    let rows = db.fetch_all(sql, params).await.map_err(classify)?;
+    rows.iter()
+        .map(record)
+        .collect::<Result<_, _>>()
+        .map_err(classify)
+}
+
+/// `SELECT COUNT(*) AS n ...`
+async fn count<B: Backend>(db: &B, sql: &str, params: Vec<Param<'_>>) -> DbResult<i64> {
+    optional(db, sql, params, |row| row.int("n"))
+        .await?
+        .ok_or_else(|| classify(sqlx::Error::RowNotFound))
+}
+
+#[async_trait]
+impl<B: Backend> Database for B {
+    async fn migrate(&self) -> anyhow::Result<()> {
+        self.run_migrations().await
+    }
+
+    async fn ping(&self) -> DbResult<()> {
+        self.execute("SELECT 1", vec![]).await.map_err(classify)
+    }
+
+    async fn close(&self) {
+        self.close_pool().await;
+    }
+
+    fn event_transport(&self) -> Transport {
+        self.transport()
+    }
+
+    async fn insert_host(&self, user: &HostRecord) -> DbResult<()> {
+        let sql = format!("INSERT INTO users ({HOST_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)");
+        let params = params![
+            user.id,
+            &user.email,
+            &user.email_normalized,
+            &user.username,
+            &user.password_hash,
+            user.created_at,
+        ];
+        match self.execute(&sql, params).await {
+            Ok(()) => Ok(()),
+            Err(err) if B::violates_unique(&err, "users_email_normalized_key") => {
+                Err(DbError::Conflict("Email already registered".into()))
+            }
+            Err(err) => Err(classify(err)),
+        }
+    }
+
+    async fn host_by_email(&self, email_normalized: &str) -> DbResult<Option<HostRecord>> {
+        let sql = format!("SELECT {HOST_COLUMNS} FROM users WHERE email_normalized = $1");
+        optional(self, &sql, params![email_normalized], host_from_row).await
+    }
+
+    async fn host(&self, id: Uuid) -> DbResult<Option<HostRecord>> {
+        let sql = format!("SELECT {HOST_COLUMNS} FROM users WHERE id = $1");
+        optional(self, &sql, params![id], host_from_row).await
+    }
+
+    async fn insert_event(&self, session: &EventRecord) -> DbResult<()> {
+        let sql = format!("INSERT INTO sessions ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)");
+        let params = vec![
+            session.id.into(),
+            session.host_id.into(),
+            json(&session.settings)?,
+            json(&session.missions)?,
+            session.created_at.into(),
+            session.ends_at.into(),
+        ];
+        self.execute(&sql, params).await.map_err(classify)
+    }
+
+    async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
+        let sql = format!("SELECT {EVENT_SELECT} FROM sessions WHERE id = $1");
+        optional(self, &sql, params![id], event_from_row).await
+    }
+
+    async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>> {
+        let sql = format!(
+            "SELECT {EVENT_SELECT},
+                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
+                    (SELECT COUNT(*) FROM session_users g WHERE g.session_id = s.id) AS guest_count
+             FROM sessions s WHERE user_id = $1 ORDER BY created_at DESC"
+        );
+        all(self, &sql, params![user_id], summary_from_row).await
+    }
+
+    async fn update_missions(
+        &self,
+        id: Uuid,
+        missions: &MissionList,
+    ) -> DbResult<Option<EventRecord>> {
+        let sql =
+            format!("UPDATE sessions SET missions = $2 WHERE id = $1 RETURNING {EVENT_SELECT}");
+        let params = vec![id.into(), json(missions)?];
+        optional(self, &sql, params, event_from_row).await
+    }
+
+    async fn update_settings(
+        &self,
+        id: Uuid,
+        settings: &serde_json::Value,
+        ends_at: DateTime<Utc>,
+    ) -> DbResult<Option<EventRecord>> {
+        let sql = format!(
+            "UPDATE sessions SET settings = $2, ends_at = $3 WHERE id = $1 RETURNING {EVENT_SELECT}"
+        );
+        let params = vec![id.into(), json(settings)?, ends_at.into()];
+        optional(self, &sql, params, event_from_row).await
+    }
+
+    async fn insert_guest(&self, guest: &GuestRecord) -> DbResult<()> {
+        let sql =
+            format!("INSERT INTO session_users ({GUEST_COLUMNS}) VALUES ($1, $2, $3, $4, $5)");
+        let params = params![
+            guest.id,
+            guest.event_id,
+            &guest.name,
+            guest.created_at,
+            guest.last_seen,
+        ];
+        self.execute(&sql, params).await.map_err(classify)
+    }
+
+    async fn guest(&self, id: Uuid) -> DbResult<Option<GuestRecord>> {
+        let sql = format!("SELECT {GUEST_COLUMNS} FROM session_users WHERE id = $1");
+        optional(self, &sql, params![id], guest_from_row).await
+    }
+
+    async fn touch_guest(&self, id: Uuid, now: DateTime<Utc>) -> DbResult<Option<GuestRecord>> {
+        let sql = format!(
+            "UPDATE session_users SET last_seen = $2 WHERE id = $1 RETURNING {GUEST_COLUMNS}"
+        );
+        optional(self, &sql, params![id, now], guest_from_row).await
+    }
+
+    async fn guests_online(&self, session_id: Uuid, since: DateTime<Utc>) -> DbResult<i64> {
+        let sql =
+            "SELECT COUNT(*) AS n FROM session_users WHERE session_id = $1 AND last_seen > $2";
+        count(self, sql, params![session_id, since]).await
+    }
+
+    async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
+        let sql = format!(
+            "INSERT INTO pictures ({PHOTO_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT DO NOTHING RETURNING {PHOTO_COLUMNS}"
+        );
+        let params = params![
+            picture.id,
+            picture.event_id,
+            &picture.uploader_name,
+            &picture.original_filename,
+            &picture.object_key,
+            &picture.bucket,
+            &picture.mimetype,
+            picture.filesize_bytes,
+            picture.mission_id.as_deref(),
+            picture.created_at,
+            picture.guest_id,
+            picture.status.as_str(),
+            picture.content_hash.as_deref(),
+            picture.thumb_key.as_deref(),
+            picture.thumb_status.as_str(),
+        ];
+        if let Some(inserted) = optional(self, &sql, params, photo_from_row).await? {
+            return Ok(inserted);
+        }
+        // Lost a race: the same key, or the same content in this event, is already stored.
+        if let Some(existing) = self.photo_by_key(&picture.object_key).await? {
+            return Ok(existing);
+        }
+        if let Some(hash) = &picture.content_hash {
+            if let Some(existing) = self.photo_by_hash(picture.event_id, hash).await? {
+                return Ok(existing);
+            }
+        }
+        Err(DbError::Other(anyhow::anyhow!(
+            "picture vanished after a conflict"
+        )))
+    }
+
+    async fn photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
+        let sql = format!("SELECT {PHOTO_COLUMNS} FROM pictures WHERE id = $1");
+        optional(self, &sql, params![id], photo_from_row).await
+    }
+
+    async fn photo_by_key(&self, s3_key: &str) -> DbResult<Option<PhotoRecord>> {
+        let sql = format!("SELECT {PHOTO_COLUMNS} FROM pictures WHERE s3_key = $1");
+        optional(self, &sql, params![s3_key], photo_from_row).await
+    }
+
+    async fn photo_by_hash(
+        &self,
+        session_id: Uuid,
+        content_hash: &str,
+    ) -> DbResult<Option<PhotoRecord>> {
+        let sql = format!(
+            "SELECT {PHOTO_COLUMNS} FROM pictures WHERE session_id = $1 AND content_hash = $2 LIMIT 1"
+        );
+        optional(
+            self,
+            &sql,
+            params![session_id, content_hash],
+            photo_from_row,
+        )
+        .await
+    }
+
+    async fn photos(&self, session_id: Uuid, query: PhotoQuery) -> DbResult<Vec<PhotoRecord>> {
+        let (before_at, before_id) = query.before.unzip();
+        // Parameters carry their types, so `$5 IS NULL` needs no cast on PostgreSQL.
+        let sql = format!(
+            "SELECT {PHOTO_COLUMNS} FROM pictures
+             WHERE session_id = $1
+               AND ($2 OR (status = 'approved' AND $3) OR user_id = $4)
+               AND ($5 IS NULL OR (created_at, id) < ($5, $6))
+             ORDER BY created_at DESC, id DESC
+             LIMIT $7"
+        );
+        let params = params![
+            session_id,
+            query.everything,
+            query.approved_visible,
+            query.viewer,
+            before_at,
+            before_id,
+            query.limit.map_or(i64::MAX, i64::from),
+        ];
+        all(self, &sql, params, photo_from_row).await
+    }
+
+    async fn count_guest_photos(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64> {
+        let sql = "SELECT COUNT(*) AS n FROM pictures WHERE session_id = $1 AND user_id = $2";
+        count(self, sql, params![session_id, user_id]).await
+    }
+
+    async fn approve_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
+        let sql = format!(
+            "UPDATE pictures SET status = 'approved' WHERE id = $1 RETURNING {PHOTO_COLUMNS}"
+        );
+        optional(self, &sql, params![id], photo_from_row).await
+    }
+
+    async fn delete_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
+        let sql = format!("DELETE FROM pictures WHERE id = $1 RETURNING {PHOTO_COLUMNS}");
+        optional(self, &sql, params![id], photo_from_row).await
+    }
+
+    async fn set_thumbnail(
+        &self,
+        id: Uuid,
+        thumb_key: Option<&str>,
+        status: ThumbStatus,
+    ) -> DbResult<()> {
+        let sql = "UPDATE pictures SET thumb_key = $2, thumb_status = $3 WHERE id = $1";
+        self.execute(sql, params![id, thumb_key, status.as_str()])
+            .await
+            .map_err(classify)
+    }
+
+    async fn pending_thumbnails(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<PhotoRecord>> {
+        let sql = format!(
+            "SELECT {PHOTO_COLUMNS} FROM pictures WHERE thumb_status = 'pending' AND created_at < $1
+             ORDER BY created_at LIMIT $2"
+        );
+        let params = params![created_before, i64::from(limit)];
+        all(self, &sql, params, photo_from_row).await
+    }
+
+    async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts> {
+        let sql = "SELECT (SELECT COUNT(*) FROM sessions WHERE ends_at > $1) AS active_sessions,
+                          (SELECT COUNT(*) FROM session_users WHERE last_seen > $2) AS users_online,
+                          (SELECT COUNT(*) FROM pictures) AS photos_total";
+        let counts = optional(self, sql, params![now, online_since], |row| {
+            Ok(Counts {
+                active_sessions: row.int("active_sessions")?,
+                users_online: row.int("users_online")?,
+                photos_total: row.int("photos_total")?,
+            })
+        })
+        .await?;
+        counts.ok_or_else(|| classify(sqlx::Error::RowNotFound))
+    }
+}

@@ -1,0 +1,754 @@
+//! `Database` conformance: every scenario on SQLite and on a fresh PostgreSQL database.
+
+use std::{ops::Deref, time::Duration};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use partypic::{
+    db::{
+        Database, DbError, EventRecord, GuestRecord, HostRecord, PhotoQuery, PhotoRecord,
+        PhotoStatus, ThumbStatus, postgres::PostgresDatabase, sqlite::SqliteDatabase,
+    },
+    domain::missions::{Mission, MissionList},
+};
+use serde_json::json;
+use sqlx::{Connection, Executor, PgConnection};
+use uuid::Uuid;
+
+use crate::external;
+
+/// A migrated, empty database; keeps the SQLite file's directory alive.
+pub struct TestDb {
+    db: Box<dyn Database>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Deref for TestDb {
+    type Target = dyn Database;
+
+    fn deref(&self) -> &Self::Target {
+        self.db.as_ref()
+    }
+}
+
+pub async fn sqlite() -> TestDb {
+    let (db, dir) = open_sqlite().await;
+    TestDb {
+        db: Box::new(db),
+        _dir: Some(dir),
+    }
+}
+
+async fn open_sqlite() -> (SqliteDatabase, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = SqliteDatabase::open(&dir.path().join("partypic.db"), 4, Duration::from_secs(5))
+        .await
+        .expect("open SQLite");
+    db.migrate().await.expect("migrate SQLite");
+    (db, dir)
+}
+
+pub async fn postgres() -> TestDb {
+    TestDb {
+        db: Box::new(open_postgres().await),
+        _dir: None,
+    }
+}
+
+/// A new database per test on the server PARTYPIC_TEST_DATABASE_URL points at (scripts/test
+/// drops them afterwards).
+async fn open_postgres() -> PostgresDatabase {
+    let base = external::var(external::DATABASE_URL);
+    let base = base.trim_end_matches('/');
+    let name = format!("partypic_test_{}", Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .expect("connect to PostgreSQL");
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .expect("create database");
+    let db = PostgresDatabase::connect(&format!("{base}/{name}"), 4, Duration::from_secs(5))
+        .expect("connect");
+    db.migrate().await.expect("migrate PostgreSQL");
+    db
+}
+
+/// Runs each scenario as two tests, on SQLite and on PostgreSQL.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(&*$crate::database::sqlite().await).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if $crate::external::skip_without($crate::external::POSTGRES) {
+                    return;
+                }
+                super::$name(&*$crate::database::postgres().await).await
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    a_second_host_with_the_same_email_is_a_conflict,
+    events_keep_settings_missions_and_microsecond_timestamps,
+    events_of_a_host_come_newest_first_with_their_counts,
+    updating_an_event_returns_it_and_unknown_events_are_none,
+    touching_a_guest_moves_last_seen_and_the_online_count,
+    inserting_the_same_key_twice_returns_the_stored_photo,
+    an_insert_that_conflicts_on_id_returns_the_photo_with_the_same_content,
+    the_same_content_under_a_new_key_is_a_second_photo,
+    a_photo_of_an_unknown_event_is_a_missing_reference,
+    photos_show_what_the_query_allows_newest_first,
+    photos_page_with_before_and_limit,
+    approving_and_deleting_return_the_photo,
+    pending_thumbnails_are_the_undecided_photos_oldest_first,
+    counts_cover_active_events_guests_online_and_photos,
+);
+
+/// A fixed instant with microseconds, so truncation to milliseconds or seconds would show.
+fn at(offset_secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(1_780_000_000_123_457).expect("valid")
+        + TimeDelta::seconds(offset_secs)
+}
+
+fn host() -> HostRecord {
+    let id = Uuid::new_v4();
+    HostRecord {
+        id,
+        email: format!("Host-{id}@Example.com"),
+        email_normalized: format!("host-{id}@example.com"),
+        username: "Host".into(),
+        password_hash: "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaA".into(),
+        created_at: at(0),
+    }
+}
+
+fn event(host_id: Uuid, created_at: DateTime<Utc>) -> EventRecord {
+    EventRecord {
+        id: Uuid::new_v4(),
+        host_id,
+        settings: json!({"name": "Wedding"}),
+        missions: MissionList::defaults(),
+        created_at,
+        ends_at: created_at + TimeDelta::days(2),
+    }
+}
+
+fn guest(event_id: Uuid, name: &str, seen: DateTime<Utc>) -> GuestRecord {
+    GuestRecord {
+        id: Uuid::new_v4(),
+        event_id,
+        name: name.into(),
+        created_at: seen,
+        last_seen: seen,
+    }
+}
+
+fn photo(event_id: Uuid, created_at: DateTime<Utc>) -> PhotoRecord {
+    let id = Uuid::new_v4();
+    PhotoRecord {
+        id,
+        event_id,
+        uploader_name: "Ben".into(),
+        original_filename: "IMG_0001.jpg".into(),
+        object_key: format!("{event_id}/{id}.jpg"),
+        bucket: "local".into(),
+        mimetype: "image/jpeg".into(),
+        filesize_bytes: 123_456,
+        mission_id: None,
+        created_at,
+        guest_id: None,
+        status: PhotoStatus::Approved,
+        content_hash: None,
+        thumb_key: None,
+        thumb_status: ThumbStatus::Pending,
+    }
+}
+
+/// A host with one event.
+async fn an_event(db: &dyn Database) -> EventRecord {
+    let host = host();
+    db.insert_host(&host).await.expect("insert host");
+    let event = event(host.id, at(0));
+    db.insert_event(&event).await.expect("insert event");
+    event
+}
+
+fn ids(photos: &[PhotoRecord]) -> Vec<Uuid> {
+    photos.iter().map(|p| p.id).collect()
+}
+
+fn assert_same_photo(actual: &PhotoRecord, expected: &PhotoRecord) {
+    assert_eq!(
+        serde_json::to_value(actual).expect("json"),
+        serde_json::to_value(expected).expect("json")
+    );
+}
+
+async fn a_second_host_with_the_same_email_is_a_conflict(db: &dyn Database) {
+    let first = host();
+    db.insert_host(&first).await.expect("insert");
+    let second = HostRecord {
+        id: Uuid::new_v4(),
+        email: first.email.to_uppercase(),
+        ..first.clone()
+    };
+    let err = db.insert_host(&second).await.expect_err("duplicate email");
+    assert!(matches!(err, DbError::Conflict(_)), "{err:?}");
+
+    let stored = db
+        .host_by_email(&first.email_normalized)
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(stored.id, first.id);
+    assert_eq!(stored.email, first.email);
+    assert_eq!(stored.username, first.username);
+    assert_eq!(stored.password_hash, first.password_hash);
+    assert_eq!(stored.created_at, first.created_at);
+    assert!(db.host(second.id).await.expect("query").is_none());
+    assert_eq!(
+        db.host(first.id).await.expect("query").map(|h| h.id),
+        Some(first.id)
+    );
+    assert!(
+        db.host_by_email("nobody@example.com")
+            .await
+            .expect("query")
+            .is_none()
+    );
+}
+
+async fn events_keep_settings_missions_and_microsecond_timestamps(db: &dyn Database) {
+    let host = host();
+    db.insert_host(&host).await.expect("insert host");
+    let mut event = event(host.id, at(0));
+    event.settings = json!({
+        "name": "Anna & Ben",
+        "nested": {"list": [1, 2.5, "drei", null, true], "unicode": "Grüße 🎉"},
+    });
+    event.missions = MissionList {
+        data: vec![Mission {
+            id: "m-1".into(),
+            description: "A toast: glasses up!".into(),
+        }],
+    };
+    event.ends_at = at(3600) + TimeDelta::microseconds(1);
+    db.insert_event(&event).await.expect("insert");
+
+    let stored = db.event(event.id).await.expect("query").expect("stored");
+    assert_eq!(stored.id, event.id);
+    assert_eq!(stored.host_id, host.id);
+    assert_eq!(stored.settings, event.settings);
+    assert_eq!(stored.missions, event.missions);
+    assert_eq!(stored.created_at, event.created_at);
+    assert_eq!(stored.ends_at, event.ends_at);
+    assert!(db.event(Uuid::new_v4()).await.expect("query").is_none());
+}
+
+async fn events_of_a_host_come_newest_first_with_their_counts(db: &dyn Database) {
+    let host = host();
+    db.insert_host(&host).await.expect("insert host");
+    let older = event(host.id, at(0));
+    let newer = event(host.id, at(60));
+    for event in [&older, &newer] {
+        db.insert_event(event).await.expect("insert event");
+    }
+    db.insert_guest(&guest(older.id, "Ann", at(1)))
+        .await
+        .expect("guest");
+    for second in 0..2 {
+        db.insert_photo(&photo(older.id, at(second)))
+            .await
+            .expect("photo");
+    }
+    let other = self::host();
+    db.insert_host(&other).await.expect("other host");
+    db.insert_event(&event(other.id, at(0)))
+        .await
+        .expect("other event");
+
+    let summaries = db.events_of_host(host.id).await.expect("query");
+    let listed: Vec<_> = summaries
+        .iter()
+        .map(|s| (s.event.id, s.picture_count, s.guest_count))
+        .collect();
+    assert_eq!(listed, [(newer.id, 0, 0), (older.id, 2, 1)]);
+    assert_eq!(summaries[1].event.settings, older.settings);
+}
+
+async fn updating_an_event_returns_it_and_unknown_events_are_none(db: &dyn Database) {
+    let event = an_event(db).await;
+    let missions = MissionList {
+        data: vec![Mission {
+            id: "7".into(),
+            description: "Shoes on the dance floor".into(),
+        }],
+    };
+    let updated = db
+        .update_missions(event.id, &missions)
+        .await
+        .expect("update")
+        .expect("known event");
+    assert_eq!(updated.missions, missions);
+    assert_eq!(updated.settings, event.settings);
+
+    let settings = json!({"name": "Renamed", "preApproval": true});
+    let ends_at = at(7200);
+    let updated = db
+        .update_settings(event.id, &settings, ends_at)
+        .await
+        .expect("update")
+        .expect("known event");
+    assert_eq!(updated.settings, settings);
+    assert_eq!(updated.ends_at, ends_at);
+    assert_eq!(updated.missions, missions);
+    let stored = db.event(event.id).await.expect("query").expect("stored");
+    assert_eq!(
+        (stored.settings, stored.ends_at),
+        (settings.clone(), ends_at)
+    );
+
+    let unknown = Uuid::new_v4();
+    assert!(
+        db.update_missions(unknown, &missions)
+            .await
+            .expect("update")
+            .is_none()
+    );
+    assert!(
+        db.update_settings(unknown, &settings, ends_at)
+            .await
+            .expect("update")
+            .is_none()
+    );
+}
+
+async fn touching_a_guest_moves_last_seen_and_the_online_count(db: &dyn Database) {
+    let event = an_event(db).await;
+    let ann = guest(event.id, "Ann", at(0));
+    let ben = guest(event.id, "Ben", at(0));
+    for guest in [&ann, &ben] {
+        db.insert_guest(guest).await.expect("insert guest");
+    }
+    let stored = db.guest(ann.id).await.expect("query").expect("stored");
+    assert_eq!((stored.name.as_str(), stored.event_id), ("Ann", event.id));
+    assert_eq!(stored.created_at, ann.created_at);
+    assert_eq!(db.guests_online(event.id, at(-1)).await.expect("count"), 2);
+    // Strictly after `since`: a guest last seen exactly then is not online.
+    assert_eq!(db.guests_online(event.id, at(0)).await.expect("count"), 0);
+
+    let later = at(30) + TimeDelta::microseconds(1);
+    let touched = db
+        .touch_guest(ann.id, later)
+        .await
+        .expect("touch")
+        .expect("known guest");
+    assert_eq!(touched.last_seen, later);
+    assert_eq!(touched.created_at, ann.created_at);
+    assert_eq!(
+        db.guest(ann.id).await.expect("query").map(|g| g.last_seen),
+        Some(later)
+    );
+    assert_eq!(db.guests_online(event.id, at(30)).await.expect("count"), 1);
+    assert_eq!(
+        db.guests_online(Uuid::new_v4(), at(-1))
+            .await
+            .expect("count"),
+        0
+    );
+    assert!(
+        db.touch_guest(Uuid::new_v4(), later)
+            .await
+            .expect("touch")
+            .is_none()
+    );
+    assert!(db.guest(Uuid::new_v4()).await.expect("query").is_none());
+}
+
+async fn inserting_the_same_key_twice_returns_the_stored_photo(db: &dyn Database) {
+    let event = an_event(db).await;
+    let mut first = photo(event.id, at(1));
+    first.mission_id = Some("3".into());
+    first.content_hash = Some("a".repeat(64));
+    let stored = db.insert_photo(&first).await.expect("insert");
+    assert_same_photo(&stored, &first);
+
+    let again = PhotoRecord {
+        id: Uuid::new_v4(),
+        uploader_name: "Someone else".into(),
+        ..first.clone()
+    };
+    let returned = db.insert_photo(&again).await.expect("insert again");
+    assert_same_photo(&returned, &first);
+    assert!(db.photo(again.id).await.expect("query").is_none());
+    assert_same_photo(
+        &db.photo_by_key(&first.object_key)
+            .await
+            .expect("query")
+            .expect("stored"),
+        &first,
+    );
+    assert!(
+        db.photo_by_key("no/such.jpg")
+            .await
+            .expect("query")
+            .is_none()
+    );
+}
+
+/// The race recovery's second step: a row with the same id already holds this content.
+async fn an_insert_that_conflicts_on_id_returns_the_photo_with_the_same_content(db: &dyn Database) {
+    let event = an_event(db).await;
+    let mut first = photo(event.id, at(1));
+    first.content_hash = Some("b".repeat(64));
+    db.insert_photo(&first).await.expect("insert");
+
+    let retry = PhotoRecord {
+        object_key: format!("{}/{}.jpg", event.id, Uuid::new_v4()),
+        ..first.clone()
+    };
+    let returned = db.insert_photo(&retry).await.expect("insert retry");
+    assert_same_photo(&returned, &first);
+    assert!(
+        db.photo_by_key(&retry.object_key)
+            .await
+            .expect("query")
+            .is_none()
+    );
+}
+
+/// Since migration 3 the content hash is not unique: only uploads naming their guest are
+/// deduplicated, and that check happens before the insert.
+async fn the_same_content_under_a_new_key_is_a_second_photo(db: &dyn Database) {
+    let event = an_event(db).await;
+    let hash = "c".repeat(64);
+    let mut first = photo(event.id, at(1));
+    first.content_hash = Some(hash.clone());
+    let mut second = photo(event.id, at(2));
+    second.content_hash = Some(hash.clone());
+    db.insert_photo(&first).await.expect("insert");
+    let stored = db.insert_photo(&second).await.expect("insert second");
+    assert_eq!(stored.id, second.id);
+
+    let found = db
+        .photo_by_hash(event.id, &hash)
+        .await
+        .expect("query")
+        .expect("found");
+    assert!([first.id, second.id].contains(&found.id));
+    assert!(
+        db.photo_by_hash(Uuid::new_v4(), &hash)
+            .await
+            .expect("query")
+            .is_none()
+    );
+    assert!(
+        db.photo_by_hash(event.id, &"d".repeat(64))
+            .await
+            .expect("query")
+            .is_none()
+    );
+}
+
+async fn a_photo_of_an_unknown_event_is_a_missing_reference(db: &dyn Database) {
+    let err = db
+        .insert_photo(&photo(Uuid::new_v4(), at(0)))
+        .await
+        .expect_err("no such event");
+    assert!(matches!(err, DbError::MissingReference(_)), "{err:?}");
+}
+
+async fn photos_show_what_the_query_allows_newest_first(db: &dyn Database) {
+    let event = an_event(db).await;
+    let ann = guest(event.id, "Ann", at(0));
+    let ben = guest(event.id, "Ben", at(0));
+    for guest in [&ann, &ben] {
+        db.insert_guest(guest).await.expect("guest");
+    }
+    let by = |guest: &GuestRecord, second, status| PhotoRecord {
+        guest_id: Some(guest.id),
+        status,
+        ..photo(event.id, at(second))
+    };
+    let ann_approved = by(&ann, 1, PhotoStatus::Approved);
+    let ann_pending = by(&ann, 2, PhotoStatus::Pending);
+    let ben_approved = by(&ben, 3, PhotoStatus::Approved);
+    let ben_pending = by(&ben, 4, PhotoStatus::Pending);
+    let anonymous = photo(event.id, at(5));
+    for photo in [
+        &ann_approved,
+        &ann_pending,
+        &ben_approved,
+        &ben_pending,
+        &anonymous,
+    ] {
+        db.insert_photo(photo).await.expect("insert");
+    }
+    // Another event's photos never show.
+    let other = an_event(db).await;
+    db.insert_photo(&photo(other.id, at(6)))
+        .await
+        .expect("insert");
+
+    let query = |everything, approved_visible, viewer| PhotoQuery {
+        everything,
+        approved_visible,
+        viewer,
+        before: None,
+        limit: None,
+    };
+    let shown = async |query| ids(&db.photos(event.id, query).await.expect("query"));
+    assert_eq!(
+        shown(query(true, false, None)).await,
+        [
+            anonymous.id,
+            ben_pending.id,
+            ben_approved.id,
+            ann_pending.id,
+            ann_approved.id
+        ]
+    );
+    assert_eq!(
+        shown(query(false, true, Some(ann.id))).await,
+        [
+            anonymous.id,
+            ben_approved.id,
+            ann_pending.id,
+            ann_approved.id
+        ]
+    );
+    assert_eq!(
+        shown(query(false, true, None)).await,
+        [anonymous.id, ben_approved.id, ann_approved.id]
+    );
+    // Reveal mode: approved photos of others hidden, a guest still sees their own.
+    assert_eq!(
+        shown(query(false, false, Some(ben.id))).await,
+        [ben_pending.id, ben_approved.id]
+    );
+    assert!(shown(query(false, false, None)).await.is_empty());
+
+    let all = db
+        .photos(event.id, query(true, false, None))
+        .await
+        .expect("query");
+    assert_same_photo(&all[3], &ann_pending);
+    assert_eq!(
+        db.count_guest_photos(event.id, ann.id)
+            .await
+            .expect("count"),
+        2
+    );
+    assert_eq!(
+        db.count_guest_photos(other.id, ann.id)
+            .await
+            .expect("count"),
+        0
+    );
+}
+
+async fn photos_page_with_before_and_limit(db: &dyn Database) {
+    let event = an_event(db).await;
+    // Two photos share a timestamp: the id breaks the tie, so pages neither skip nor repeat.
+    let mut photos: Vec<PhotoRecord> = [1, 2, 2, 3, 4]
+        .into_iter()
+        .map(|second| photo(event.id, at(second)))
+        .collect();
+    for photo in &photos {
+        db.insert_photo(photo).await.expect("insert");
+    }
+    photos.sort_by_key(|p| std::cmp::Reverse((p.created_at, p.id)));
+    let newest_first = ids(&photos);
+
+    let page = |before: Option<&PhotoRecord>, limit| PhotoQuery {
+        everything: true,
+        approved_visible: true,
+        viewer: None,
+        before: before.map(|p| (p.created_at, p.id)),
+        limit,
+    };
+    let mut seen = Vec::new();
+    let mut last: Option<PhotoRecord> = None;
+    loop {
+        let batch = db
+            .photos(event.id, page(last.as_ref(), Some(2)))
+            .await
+            .expect("page");
+        assert!(batch.len() <= 2);
+        let Some(tail) = batch.last().cloned() else {
+            break;
+        };
+        seen.extend(ids(&batch));
+        last = Some(tail);
+    }
+    assert_eq!(seen, newest_first);
+    assert_eq!(
+        ids(&db
+            .photos(event.id, page(Some(&photos[2]), None))
+            .await
+            .expect("query")),
+        newest_first[3..]
+    );
+    assert_eq!(
+        ids(&db
+            .photos(event.id, page(None, Some(1)))
+            .await
+            .expect("query")),
+        newest_first[..1]
+    );
+}
+
+async fn approving_and_deleting_return_the_photo(db: &dyn Database) {
+    let event = an_event(db).await;
+    let pending = PhotoRecord {
+        status: PhotoStatus::Pending,
+        ..photo(event.id, at(1))
+    };
+    db.insert_photo(&pending).await.expect("insert");
+
+    let approved = db
+        .approve_photo(pending.id)
+        .await
+        .expect("approve")
+        .expect("known photo");
+    assert_eq!(approved.status, PhotoStatus::Approved);
+    assert_eq!(
+        db.photo(pending.id).await.expect("query").map(|p| p.status),
+        Some(PhotoStatus::Approved)
+    );
+    assert!(
+        db.approve_photo(Uuid::new_v4())
+            .await
+            .expect("approve")
+            .is_none()
+    );
+
+    let deleted = db
+        .delete_photo(pending.id)
+        .await
+        .expect("delete")
+        .expect("known photo");
+    assert_same_photo(&deleted, &approved);
+    assert!(db.photo(pending.id).await.expect("query").is_none());
+    assert!(db.delete_photo(pending.id).await.expect("delete").is_none());
+}
+
+async fn pending_thumbnails_are_the_undecided_photos_oldest_first(db: &dyn Database) {
+    let event = an_event(db).await;
+    let photos: Vec<PhotoRecord> = (1..=4).map(|second| photo(event.id, at(second))).collect();
+    for photo in &photos {
+        db.insert_photo(photo).await.expect("insert");
+    }
+    let thumb = format!("{}/{}.thumb.jpg", event.id, photos[1].id);
+    db.set_thumbnail(photos[1].id, Some(&thumb), ThumbStatus::Ready)
+        .await
+        .expect("ready");
+    db.set_thumbnail(photos[2].id, None, ThumbStatus::Failed)
+        .await
+        .expect("failed");
+
+    let ready = db
+        .photo(photos[1].id)
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(
+        (ready.thumb_key, ready.thumb_status),
+        (Some(thumb), ThumbStatus::Ready)
+    );
+    let failed = db
+        .photo(photos[2].id)
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(
+        (failed.thumb_key, failed.thumb_status),
+        (None, ThumbStatus::Failed)
+    );
+
+    // Strictly before `created_before`; the limit keeps the oldest.
+    let pending =
+        async |before, limit| ids(&db.pending_thumbnails(before, limit).await.expect("query"));
+    assert_eq!(pending(at(5), 10).await, [photos[0].id, photos[3].id]);
+    assert_eq!(pending(at(4), 10).await, [photos[0].id]);
+    assert_eq!(pending(at(5), 1).await, [photos[0].id]);
+}
+
+async fn counts_cover_active_events_guests_online_and_photos(db: &dyn Database) {
+    let now = at(0);
+    let host = host();
+    db.insert_host(&host).await.expect("host");
+    let running = event(host.id, now - TimeDelta::hours(1));
+    let ended = EventRecord {
+        ends_at: now - TimeDelta::minutes(1),
+        ..event(host.id, now - TimeDelta::days(3))
+    };
+    for event in [&running, &ended] {
+        db.insert_event(event).await.expect("event");
+    }
+    db.insert_guest(&guest(running.id, "Ann", now - TimeDelta::seconds(10)))
+        .await
+        .expect("guest");
+    db.insert_guest(&guest(ended.id, "Ben", now - TimeDelta::days(2)))
+        .await
+        .expect("guest");
+    for event in [&running, &running, &ended] {
+        db.insert_photo(&photo(event.id, now)).await.expect("photo");
+    }
+
+    let counts = db
+        .counts(now, now - TimeDelta::minutes(5))
+        .await
+        .expect("counts");
+    assert_eq!(
+        (
+            counts.active_sessions,
+            counts.users_online,
+            counts.photos_total
+        ),
+        (1, 1, 3)
+    );
+    db.ping().await.expect("ping");
+}
+
+/// Settings the database keeps but serde cannot read back (here a number beyond f64, which
+/// jsonb stores exactly) leave the event readable, with empty settings.
+#[tokio::test]
+async fn unreadable_settings_read_as_empty_on_sqlite() {
+    let (db, _dir) = open_sqlite().await;
+    let event = an_event(&db).await;
+    sqlx::query("UPDATE sessions SET settings = '{\"n\": 1e400}' WHERE id = $1")
+        .bind(event.id.to_string())
+        .execute(db.pool())
+        .await
+        .expect("update");
+    assert_settings_read_as_empty(&db, &event).await;
+}
+
+#[tokio::test]
+async fn unreadable_settings_read_as_empty_on_postgres() {
+    if external::skip_without(external::POSTGRES) {
+        return;
+    }
+    let db = open_postgres().await;
+    let event = an_event(&db).await;
+    sqlx::query("UPDATE sessions SET settings = '{\"n\": 1e400}'::jsonb WHERE id = $1")
+        .bind(event.id)
+        .execute(db.pool())
+        .await
+        .expect("update");
+    assert_settings_read_as_empty(&db, &event).await;
+}
+
+async fn assert_settings_read_as_empty(db: &dyn Database, event: &EventRecord) {
+    let stored = db.event(event.id).await.expect("query").expect("readable");
+    assert_eq!(stored.settings, json!({}));
+    assert_eq!(stored.missions, event.missions);
+    let listed = db.events_of_host(event.host_id).await.expect("query");
+    assert_eq!(listed[0].event.settings, json!({}));
+}
