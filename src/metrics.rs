@@ -3,24 +3,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{
-    Router,
-    extract::State,
-    http::{HeaderValue, header},
-    response::{IntoResponse, Response},
-    routing::get,
-};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    db::Database,
-    http::{ApiError, SharedState},
-};
+use crate::{db::Database, domain::presence};
 
 pub const HTTP_REQUESTS_TOTAL: &str = "partypic_http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "partypic_http_request_duration_seconds";
@@ -34,9 +23,6 @@ pub const GALLERY_CACHE_TOTAL: &str = "partypic_gallery_cache_requests_total";
 
 /// The `route` label for requests no route matched; keeps label cardinality bounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
-
-/// A guest counts as online when their last heartbeat is this recent.
-pub const ONLINE_WINDOW: Duration = Duration::from_secs(60);
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -157,8 +143,7 @@ pub async fn refresh_gauges(
             _ = stop.cancelled() => return,
         }
         let now = chrono::Utc::now();
-        let online_since = now - chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
-        match db.counts(now, online_since).await {
+        match db.counts(now, presence::online_since(now)).await {
             Ok(counts) => {
                 metrics.active_sessions.set(counts.active_sessions);
                 metrics.users_online.set(counts.users_online);
@@ -167,30 +152,4 @@ pub async fn refresh_gauges(
             Err(err) => tracing::warn!(error = %err, "could not refresh gauges"),
         }
     }
-}
-
-/// Serves `GET /metrics` on `listener` until `stop` fires.
-pub async fn serve(
-    listener: TcpListener,
-    state: SharedState,
-    stop: CancellationToken,
-) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
-}
-
-async fn scrape(State(state): State<SharedState>) -> Result<Response, ApiError> {
-    let queue = i64::try_from(state.hasher.queue_len()).unwrap_or(i64::MAX);
-    state.metrics.password_hash_queue.set(queue);
-    let text = state.metrics.render()?;
-    let mut response = text.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    Ok(response)
 }

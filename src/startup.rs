@@ -251,7 +251,7 @@ impl Application {
         let metrics_server = match metrics_listener {
             Some(metrics_listener) => {
                 tracing::info!(addr = %metrics_listener.local_addr()?, "metrics listening");
-                Some(tokio::spawn(metrics::serve(
+                Some(tokio::spawn(http::metrics_listener::serve(
                     metrics_listener,
                     state.clone(),
                     stop.clone(),

@@ -6,9 +6,8 @@ use uuid::Uuid;
 use super::{App, Error, ErrorCode, Host, Result, now};
 use crate::{
     db::{EventRecord, GuestRecord},
-    domain::{values::Name, visibility::Viewer},
+    domain::{presence, values::Name, visibility::Viewer},
     events::LiveEvent,
-    metrics::ONLINE_WINDOW,
 };
 
 pub struct Join {
@@ -52,8 +51,7 @@ pub async fn rejoin(app: &App, command: Rejoin) -> Result<GuestRecord> {
         }
         other => other?,
     };
-    let was_online =
-        now() - guest.last_seen < chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
+    let was_online = presence::is_online(guest.last_seen, now());
     let guest = app.db.touch_guest(guest_id, now()).await?.unwrap_or(guest);
     if !was_online {
         app.events

@@ -9,9 +9,8 @@ use uuid::Uuid;
 use super::{App, Host, Result, gallery, now};
 use crate::{
     db::{EventRecord, PhotoRecord},
-    domain::{rules::EventRules, visibility::Visibility},
+    domain::{presence, rules::EventRules, visibility::Visibility},
     events::LiveEvent,
-    metrics::ONLINE_WINDOW,
 };
 
 const GUESTS_EVERY: Duration = Duration::from_secs(15);
@@ -43,8 +42,11 @@ pub async fn follow(
 }
 
 async fn guests_online(app: &App, event_id: Uuid) -> Option<Update> {
-    let since = now() - chrono::Duration::from_std(ONLINE_WINDOW).unwrap_or_default();
-    let online = app.db.guests_online(event_id, since).await.ok()?;
+    let online = app
+        .db
+        .guests_online(event_id, presence::online_since(now()))
+        .await
+        .ok()?;
     Some(Update::GuestsOnline(online))
 }
 

@@ -11,7 +11,15 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{domain::missions::MissionList, events::Transport};
+use crate::domain::missions::MissionList;
+
+/// How live events reach the other replicas: chosen with the database.
+#[derive(Clone)]
+pub enum EventTransport {
+    InProcess,
+    /// NOTIFY through the pool; LISTEN on a connection taken from it.
+    Postgres(sqlx::PgPool),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -191,8 +199,8 @@ pub trait Database: Send + Sync + 'static {
     async fn ping(&self) -> DbResult<()>;
     async fn close(&self);
     /// How live events reach the other replicas: through this database, or in-process only.
-    fn event_transport(&self) -> Transport {
-        Transport::InProcess
+    fn event_transport(&self) -> EventTransport {
+        EventTransport::InProcess
     }
 
     /// Fails with [`DbError::Conflict`] when the normalized email exists.

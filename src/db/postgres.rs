@@ -14,8 +14,10 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use super::sql::{Backend, Param, SqlRow};
-use crate::events::Transport;
+use super::{
+    EventTransport,
+    sql::{Backend, Param, SqlRow},
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -119,7 +121,7 @@ impl Backend for PostgresDatabase {
         self.pool.close().await;
     }
 
-    fn transport(&self) -> Transport {
-        Transport::Postgres(self.pool.clone())
+    fn transport(&self) -> EventTransport {
+        EventTransport::Postgres(self.pool.clone())
     }
 }

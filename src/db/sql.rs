@@ -9,10 +9,10 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, EventRecord, EventSummary, GuestRecord, HostRecord,
-    PhotoQuery, PhotoRecord, PhotoStatus, ThumbStatus, classify,
+    Counts, Database, DbError, DbResult, EventRecord, EventSummary, EventTransport, GuestRecord,
+    HostRecord, PhotoQuery, PhotoRecord, PhotoStatus, ThumbStatus, classify,
 };
-use crate::{domain::missions::MissionList, events::Transport};
+use crate::domain::missions::MissionList;
 
 /// A value bound to a query; each backend encodes the kinds its own way.
 #[derive(Debug)]
@@ -138,8 +138,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn run_migrations(&self) -> anyhow::Result<()>;
     async fn close_pool(&self);
     /// How live events reach the other replicas (see [`Database::event_transport`]).
-    fn transport(&self) -> Transport {
-        Transport::InProcess
+    fn transport(&self) -> EventTransport {
+        EventTransport::InProcess
     }
 }
 
@@ -266,7 +266,7 @@ impl<B: Backend> Database for B {
         self.close_pool().await;
     }
 
-    fn event_transport(&self) -> Transport {
+    fn event_transport(&self) -> EventTransport {
         self.transport()
     }
 

@@ -4,6 +4,7 @@ pub mod image;
 pub mod missions;
 pub mod password;
 pub mod photo_key;
+pub mod presence;
 pub mod rules;
 pub mod thumbnail;
 pub mod token;

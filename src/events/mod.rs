@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::db::PhotoRecord;
+use crate::db::{EventTransport as Transport, PhotoRecord};
 
 const CHANNEL: &str = "partypic_events";
 /// Subscribers that fall this far behind skip ahead (they reload the gallery).
@@ -62,14 +62,6 @@ impl LiveEvent {
             | Self::GuestsChanged { session_id } => *session_id,
         }
     }
-}
-
-/// How events reach the other replicas.
-#[derive(Clone)]
-pub enum Transport {
-    InProcess,
-    /// NOTIFY through the pool; LISTEN on a connection taken from it.
-    Postgres(PgPool),
 }
 
 #[derive(Clone)]

@@ -9,6 +9,7 @@ mod extract;
 mod health;
 mod hosting;
 mod live;
+pub mod metrics_listener;
 mod openapi;
 mod pictures;
 pub mod rate_limit;
