@@ -275,7 +275,7 @@ impl Application {
             }
         };
 
-        let app = http::router(state.clone());
+        let app = http::router(state.clone(), &settings.cors_origins);
         tracing::info!(addr = %listener.local_addr()?, "PartyPic listening");
         // Without TCP_NODELAY a streamed photo's last segment waits ~40 ms for a delayed ACK.
         let listener = listener.tap_io(|tcp| {
