@@ -1,6 +1,7 @@
 //! Storage of users, events ("sessions"), guests and pictures behind one trait, with a
 //! PostgreSQL and a SQLite backend. The backend is chosen once, at start.
 
+pub mod fail_fast;
 pub mod postgres;
 pub mod sqlite;
 

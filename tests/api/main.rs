@@ -8,6 +8,7 @@ mod helpers;
 mod hosting;
 mod live;
 mod operations;
+mod outages;
 mod pictures;
 mod replicas;
 mod rules;
