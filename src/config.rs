@@ -110,9 +110,14 @@ pub struct Config {
     /// Endpoint put into presigned URLs when clients reach S3 under another name than the server.
     #[arg(long, env = "S3_PUBLIC_ENDPOINT")]
     pub s3_public_endpoint: Option<String>,
-    /// Comma-separated web origins allowed to PUT/GET presigned URLs (bucket CORS). Default: PUBLIC_URL, or *.
+    /// Comma-separated web origins allowed to PUT/GET presigned URLs (bucket CORS). Default:
+    /// CORS_ORIGINS plus PUBLIC_URL's origin, or * when CORS_ORIGINS is unset.
     #[arg(long, env = "S3_CORS_ORIGINS")]
     pub s3_cors_origins: Option<String>,
+    /// Comma-separated web origins (https://app.example.com) whose pages may call the API.
+    /// Default (or *): any origin, without credentials (the API uses bearer tokens, not cookies).
+    #[arg(long, env = "CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
 
     /// HS256 secret for access tokens (required with PostgreSQL; generated into DATA_DIR otherwise).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
@@ -196,6 +201,42 @@ pub enum StoreSettings {
     S3(Box<S3Settings>),
 }
 
+/// Which web origins may call the API from the browser (CORS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    /// Serialized origins (`https://app.example.com`), as browsers send them in `Origin`.
+    Only(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// `None`, empty or `*` is any origin; otherwise a comma-separated list of origins.
+    fn parse(name: &str, value: Option<&str>) -> Result<Self, String> {
+        let entries: Vec<&str> = value
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .collect();
+        if entries.is_empty() || entries.contains(&"*") {
+            return Ok(Self::Any);
+        }
+        entries
+            .into_iter()
+            .map(|entry| {
+                let url = parse_http_url(name, entry)?;
+                if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+                    return Err(format!(
+                        "{name} lists origins (scheme://host[:port]), not URLs with a path: {entry}"
+                    ));
+                }
+                Ok(url.origin().ascii_serialization())
+            })
+            .collect::<Result<_, _>>()
+            .map(Self::Only)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HashSettings {
     pub memory_kib: u32,
@@ -221,6 +262,8 @@ pub struct Settings {
     pub jwt_secret: Option<SecretString>,
     pub jwt_expires_in: Duration,
     pub public_url: Option<Url>,
+    /// Origins whose pages may call the API (CORS).
+    pub cors_origins: CorsOrigins,
     pub max_upload_bytes: u64,
     pub hashing: HashSettings,
     /// Nice value of the background threads (thumbnails).
@@ -314,6 +357,7 @@ impl Config {
         let public_url = non_empty(&self.public_url)
             .map(|v| parse_http_url("PUBLIC_URL", v))
             .transpose()?;
+        let cors_origins = CorsOrigins::parse("CORS_ORIGINS", non_empty(&self.cors_origins))?;
 
         let store = if let Some(endpoint) = non_empty(&self.s3_endpoint) {
             let endpoint = parse_http_url("S3_ENDPOINT", endpoint)?;
@@ -338,15 +382,25 @@ impl Config {
                     "S3_BUCKET_NAME is not a valid bucket name: {bucket:?}"
                 ));
             }
-            let cors_origins = match non_empty(&self.s3_cors_origins) {
+            let bucket_origins = match non_empty(&self.s3_cors_origins) {
                 Some(list) => list
                     .split(',')
                     .map(|o| o.trim().to_owned())
                     .filter(|o| !o.is_empty())
                     .collect(),
-                None => match &public_url {
-                    Some(url) => vec![url.origin().ascii_serialization()],
-                    None => vec!["*".to_owned()],
+                // The API's origins, and the embedded client's own (PUBLIC_URL): both PUT photos.
+                None => match &cors_origins {
+                    CorsOrigins::Any => vec!["*".to_owned()],
+                    CorsOrigins::Only(origins) => {
+                        let mut origins = origins.clone();
+                        if let Some(url) = &public_url {
+                            let own = url.origin().ascii_serialization();
+                            if !origins.contains(&own) {
+                                origins.push(own);
+                            }
+                        }
+                        origins
+                    }
                 },
             };
             StoreSettings::S3(Box::new(S3Settings {
@@ -358,7 +412,7 @@ impl Config {
                 secret_key,
                 session_token: non_empty_secret(&self.s3_session_token).map(SecretString::from),
                 path_style: self.s3_force_path_style,
-                cors_origins,
+                cors_origins: bucket_origins,
             }))
         } else {
             StoreSettings::Filesystem {
@@ -408,6 +462,7 @@ impl Config {
             jwt_secret,
             jwt_expires_in: Duration::from_secs(self.jwt_expires_in_secs),
             public_url,
+            cors_origins,
             max_upload_bytes: self.max_upload_bytes,
             hashing: HashSettings {
                 memory_kib: self.argon2_memory_kib,
@@ -548,6 +603,60 @@ mod tests {
             err.contains("PUBLIC_URL must not contain credentials"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn cors_origins_default_to_any_and_the_bucket_follows_them() {
+        let s3 = [
+            "--s3-endpoint",
+            "http://localhost:3900",
+            "--s3-access-key",
+            "GK1",
+            "--s3-secret-key",
+            "secret",
+        ];
+        let bucket_origins = |settings: &Settings| match &settings.store {
+            StoreSettings::S3(s3) => s3.cors_origins.clone(),
+            StoreSettings::Filesystem { .. } => panic!("expected S3"),
+        };
+        let open = parse(&s3).resolve().expect("resolves");
+        assert_eq!(open.cors_origins, CorsOrigins::Any);
+        assert_eq!(bucket_origins(&open), ["*"]);
+
+        let mut args = s3.to_vec();
+        args.extend([
+            "--cors-origins",
+            " https://app.example.com , http://localhost:5173/",
+            "--public-url",
+            "https://photos.example.com/",
+        ]);
+        let listed = parse(&args).resolve().expect("resolves");
+        assert_eq!(
+            listed.cors_origins,
+            CorsOrigins::Only(vec![
+                "https://app.example.com".into(),
+                "http://localhost:5173".into()
+            ])
+        );
+        assert_eq!(
+            bucket_origins(&listed),
+            [
+                "https://app.example.com",
+                "http://localhost:5173",
+                "https://photos.example.com"
+            ]
+        );
+        assert_eq!(
+            parse(&["--cors-origins", "*"])
+                .resolve()
+                .expect("resolves")
+                .cors_origins,
+            CorsOrigins::Any
+        );
+        let err = parse(&["--cors-origins", "https://app.example.com/path"])
+            .resolve()
+            .expect_err("a path is not an origin");
+        assert!(err.contains("CORS_ORIGINS"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub const SESSIONS_CREATED_TOTAL: &str = "partypic_sessions_created_total";
 pub const PHOTOS_UPLOADED_TOTAL: &str = "partypic_photos_uploaded_total";
 pub const PASSWORD_HASH_QUEUE: &str = "partypic_password_hash_queue";
 pub const GALLERY_CACHE_TOTAL: &str = "partypic_gallery_cache_requests_total";
+pub const DATABASE_UP: &str = "partypic_database_up";
+pub const OBJECT_STORE_UP: &str = "partypic_object_store_up";
 
 /// The `route` label for requests no route matched; keeps label cardinality bounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -41,6 +43,11 @@ pub struct Metrics {
     pub password_hash_queue: IntGauge,
     /// Gallery requests by `result`: hit, miss (rendered and kept) or bypass (not cacheable).
     pub gallery_cache: IntCounterVec,
+    /// 1 while this replica reaches the database (probed every 2 s), else 0.
+    pub database_up: IntGauge,
+    /// 1 while this replica reaches the object store; at 0 uploads and galleries answer 503,
+    /// but `/readyz` stays 200 (the store is shared: failing readiness would stop every pod).
+    pub object_store_up: IntGauge,
 }
 
 impl Metrics {
@@ -93,6 +100,19 @@ impl Metrics {
         )?;
         registry.register(Box::new(password_hash_queue.clone()))?;
         registry.register(Box::new(gallery_cache.clone()))?;
+        let database_up = IntGauge::new(
+            DATABASE_UP,
+            "1 while this replica reaches the database, else 0.",
+        )?;
+        let object_store_up = IntGauge::new(
+            OBJECT_STORE_UP,
+            "1 while this replica reaches the object store, else 0 (uploads and galleries answer 503).",
+        )?;
+        // Up until a probe says otherwise: the server only starts once it reached both.
+        database_up.set(1);
+        object_store_up.set(1);
+        registry.register(Box::new(database_up.clone()))?;
+        registry.register(Box::new(object_store_up.clone()))?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
@@ -108,6 +128,8 @@ impl Metrics {
             photos_uploaded,
             password_hash_queue,
             gallery_cache,
+            database_up,
+            object_store_up,
         })
     }
 

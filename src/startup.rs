@@ -17,7 +17,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::{
     app::{App, gallery_cache::GalleryCache, throttle::AuthRateLimiter},
     config::{DatabaseSettings, Settings, StoreSettings},
-    db::{Database, postgres::PostgresDatabase, sqlite::SqliteDatabase},
+    db::{Database, fail_fast::FailFast, postgres::PostgresDatabase, sqlite::SqliteDatabase},
     domain::{password::PasswordHasher, token::TokenIssuer},
     events::EventBus,
     http::{self, SharedState},
@@ -33,9 +33,9 @@ use crate::{
 /// How long start-up waits for the database and the object store to come up.
 const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
 
-/// Opens the configured database backend.
+/// Opens the configured database backend; while it is down, calls fail fast ([`FailFast`]).
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Arc<dyn Database>> {
-    Ok(match &settings.database {
+    let db: Arc<dyn Database> = match &settings.database {
         DatabaseSettings::Sqlite { path } => Arc::new(
             SqliteDatabase::open(
                 path,
@@ -49,7 +49,8 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Arc<dyn Databa
             settings.db_max_connections,
             settings.db_acquire_timeout,
         )?),
-    })
+    };
+    Ok(Arc::new(FailFast::new(db)))
 }
 
 /// Retries `attempt` until it succeeds or [`DEPENDENCY_WAIT`] has passed.
@@ -270,7 +271,7 @@ impl Application {
             }
         };
 
-        let app = http::router(state.clone());
+        let app = http::router(state.clone(), &settings.cors_origins);
         tracing::info!(addr = %listener.local_addr()?, "PartyPic listening");
         // Without TCP_NODELAY a streamed photo's last segment waits ~40 ms for a delayed ACK.
         let listener = listener.tap_io(|tcp| {
@@ -309,10 +310,12 @@ impl Application {
     }
 }
 
-/// How often the object store is probed; uploads and galleries answer 503 while it is down.
+/// How often the object store and the database are probed; uploads and galleries answer 503
+/// while the store is down.
 const STORE_PROBE_EVERY: Duration = Duration::from_secs(2);
 
-/// Probes the object store and forgets idle rate-limit entries until `stop` fires.
+/// Probes the object store and the database (for `/readyz` and the `*_up` gauges) and forgets
+/// idle rate-limit entries until `stop` fires.
 async fn housekeeping(state: SharedState, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(STORE_PROBE_EVERY);
     let mut ticks: u64 = 0;
@@ -321,10 +324,16 @@ async fn housekeeping(state: SharedState, stop: CancellationToken) {
             _ = ticker.tick() => {}
             _ = stop.cancelled() => return,
         }
-        let healthy = matches!(
-            tokio::time::timeout(STORE_PROBE_EVERY, state.store.health()).await,
-            Ok(Ok(()))
+        let (store, db) = tokio::join!(
+            tokio::time::timeout(STORE_PROBE_EVERY, state.store.health()),
+            tokio::time::timeout(STORE_PROBE_EVERY, state.db.ping()),
         );
+        let healthy = matches!(store, Ok(Ok(())));
+        state.metrics.object_store_up.set(i64::from(healthy));
+        state
+            .metrics
+            .database_up
+            .set(i64::from(matches!(db, Ok(Ok(())))));
         let was = state.store_available.swap(healthy, Ordering::Relaxed);
         if was != healthy {
             if healthy {

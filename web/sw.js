@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'd575bbb5bec1';
+const VERSION = '4dffb6516449';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -78,7 +78,7 @@ sw.addEventListener(/** @type {any} */ ('sync'), (/** @type {SyncEvent} */ event
 
 /**
  * @typedef {{id: string, sessionId: string, userId: string, uName: string, missionId: string | null,
- *   filename: string, blob: Blob, state: string, error?: string}} Job
+ *   filename: string, blob: Blob, state: string, error?: string, api?: string}} Job
  */
 
 /** @returns {Promise<IDBDatabase>} */
@@ -120,10 +120,10 @@ async function sendQueued() {
     if (job.state !== 'queued') continue;
     const type = job.blob.type || 'image/jpeg';
     try {
-      const init = await postJson('/pictures/init-upload', { session_id: job.sessionId, mimetype: type, user_id: job.userId });
+      const init = await postJson(`${job.api || ''}/pictures/init-upload`, { session_id: job.sessionId, mimetype: type, user_id: job.userId });
       const put = await fetch(init.uploadUrl, { method: 'PUT', headers: { 'Content-Type': type }, body: job.blob });
       if (!put.ok) throw Object.assign(new Error(`upload: ${put.status}`), { status: put.status });
-      await postJson('/pictures/finalize-upload', {
+      await postJson(`${job.api || ''}/pictures/finalize-upload`, {
         u_name: job.uName, session_id: job.sessionId, s3_key: init.key, original_filename: job.filename,
         filesize_bytes: job.blob.size, mimetype: type, mission_id: job.missionId, user_id: job.userId,
       });

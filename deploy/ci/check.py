@@ -643,6 +643,7 @@ def cmd_metrics(args):
         "partypic_active_sessions": set(), "partypic_users_online": set(), "partypic_photos_total": set(),
         "partypic_sessions_created_total": set(), "partypic_photos_uploaded_total": set(),
         "partypic_password_hash_queue": set(), "partypic_gallery_cache_requests_total": {"result"},
+        "partypic_database_up": set(), "partypic_object_store_up": set(),
         "process_cpu_seconds_total": set(), "process_resident_memory_bytes": set(),
     }
     for name, labels in want.items():

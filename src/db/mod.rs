@@ -2,6 +2,7 @@
 //! PostgreSQL and a SQLite backend. The backend is chosen once, at start. Both run the same
 //! queries ([`sql`]); they differ only in how they connect and encode values.
 
+pub mod fail_fast;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;

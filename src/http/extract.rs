@@ -224,8 +224,9 @@ fn invalid_token() -> ApiError {
 }
 
 /// An optional host token, from `Authorization: Bearer` or, for links and EventSource (which
-/// cannot send headers), an `access_token` query parameter. A token that is present but invalid
-/// is a 401, never silently ignored.
+/// cannot send headers), an `access_token` query parameter. A token that does not verify (expired,
+/// from another server, garbage) counts as no token: clients keep old tokens around, and a
+/// route that works anonymously must keep working for them. Host-only actions then answer 401.
 pub struct MaybeAuthHost(pub Option<Host>);
 
 impl<S> FromRequestParts<S> for MaybeAuthHost
@@ -236,22 +237,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if parts.headers.contains_key(header::AUTHORIZATION) {
-            return AuthHost::from_request_parts(parts, state)
-                .await
-                .map(|AuthHost(host)| Self(Some(host)));
-        }
+        let app = SharedState::from_ref(state);
+        let from_header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|t| t.trim().to_owned());
         let query = parts.uri.query().unwrap_or_default();
-        let token = url::form_urlencoded::parse(query.as_bytes())
+        let from_query = url::form_urlencoded::parse(query.as_bytes())
             .find(|(name, _)| name == "access_token")
             .map(|(_, value)| value.into_owned());
-        let Some(token) = token else {
-            return Ok(Self(None));
-        };
-        let app = SharedState::from_ref(state);
-        hosts::authenticate(&app, &token)
-            .map(|host| Self(Some(host)))
-            .ok_or_else(invalid_token)
+        let host = from_header
+            .into_iter()
+            .chain(from_query)
+            .filter(|token| !token.is_empty())
+            .find_map(|token| hosts::authenticate(&app, &token));
+        Ok(Self(host))
     }
 }
 

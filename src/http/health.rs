@@ -1,4 +1,4 @@
-//! Probes. Liveness is cheap; readiness checks the database and the object store.
+//! Probes. Liveness is cheap; readiness checks the database and reports the object store.
 
 use axum::{
     Json,
@@ -17,8 +17,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, description = "Ready to serve"),
-    (status = 503, description = "Database or object store unreachable, or shutting down"),
+    (status = 200, description = "Ready to serve; `status` is `degraded` while the shared object store is unreachable (uploads and galleries answer 503)"),
+    (status = 503, description = "Database unreachable, or shutting down"),
 ))]
 pub async fn readyz(State(app): State<SharedState>) -> Response {
     let readiness = health::readiness(&app).await;
@@ -36,7 +36,7 @@ pub async fn readyz(State(app): State<SharedState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let body = json!({
-        "status": if ready { "ok" } else { "unavailable" },
+        "status": if !ready { "unavailable" } else if readiness.degraded() { "degraded" } else { "ok" },
         "checks": {"database": readiness.database, "object_store": readiness.object_store},
     });
     (status, Json(body)).into_response()

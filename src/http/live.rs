@@ -45,7 +45,6 @@ pub struct WatcherQuery {
     responses(
         (status = 200, description = "An event stream", content_type = "text/event-stream"),
         (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 401, description = "An invalid token was sent", body = ErrorBody),
         (status = 404, description = "Unknown event or guest", body = ErrorBody),
     ))]
 pub async fn events(

@@ -3,6 +3,7 @@
 //! workflow in [`crate::app`], and map its result to the contract's JSON.
 
 mod auth;
+mod cors;
 mod download;
 pub mod error;
 mod extract;
@@ -46,6 +47,7 @@ pub use openapi::openapi_document;
 
 use crate::{
     app::{App, ErrorCode},
+    config::CorsOrigins,
     metrics::UNMATCHED_ROUTE,
 };
 
@@ -113,7 +115,8 @@ pub(crate) fn describe() -> utoipa::openapi::OpenApi {
     documented_routes(None).split_for_parts().1
 }
 
-pub fn router(state: SharedState) -> Router {
+/// The public API and web client. `cors_origins`: whose pages may call it from a browser.
+pub fn router(state: SharedState, cors_origins: &CorsOrigins) -> Router {
     let (documented, _) = documented_routes(Some(&state)).split_for_parts();
     // Photo transfers stream up to MAX_UPLOAD_BYTES and may be slow on a guest's phone: no API
     // timeout, no JSON limit. Undocumented: clients only follow the URLs the API hands out.
@@ -148,6 +151,9 @@ pub fn router(state: SharedState) -> Router {
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                // Outside every handler, fallback and error layer below: preflights never reach
+                // routing (no 405), and every answer, errors included, carries the headers.
+                .layer(cors::layer(cors_origins))
                 .layer(CatchPanicLayer::custom(|_| {
                     error::error_response(
                         StatusCode::INTERNAL_SERVER_ERROR,

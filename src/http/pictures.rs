@@ -225,7 +225,7 @@ pub struct GalleryQuery {
     #[serde(rename = "userId")]
     #[param(rename = "userId", value_type = Option<Uuid>)]
     pub user_id: Option<String>,
-    /// The host's token, as an alternative to the Authorization header
+    /// The host's token, as an alternative to the Authorization header (one that does not verify counts as none)
     #[param(value_type = Option<String>)]
     #[allow(dead_code)] // read by MaybeAuthHost
     pub access_token: Option<String>,
@@ -237,7 +237,6 @@ pub struct GalleryQuery {
         (status = 200, description = "The gallery, newest first (with an ETag; rendered pages are kept for at most 5 s and dropped when the event changes)", body = [PictureView]),
         (status = 304, description = "Unchanged since the ETag sent in If-None-Match"),
         (status = 400, description = "Missing or malformed parameters", body = ErrorBody),
-        (status = 401, description = "An invalid token was sent", body = ErrorBody),
         (status = 403, description = "The guest belongs to another event", body = ErrorBody),
         (status = 404, description = "Unknown event or guest", body = ErrorBody),
     ))]

@@ -16,6 +16,7 @@ on_both_backends!(
     login_returns_a_bearer_token_that_authorizes_requests,
     login_returns_the_same_401_for_wrong_password_and_unknown_email,
     forged_expired_and_unsigned_tokens_are_rejected_with_401,
+    where_a_token_is_optional_an_expired_or_foreign_one_counts_as_none,
 );
 
 async fn register_returns_201_with_id_email_and_username(backend: Backend) {
@@ -287,4 +288,64 @@ async fn forged_expired_and_unsigned_tokens_are_rejected_with_401(backend: Backe
             .status(),
         StatusCode::CREATED
     );
+}
+
+/// Issue 14: clients keep old tokens (localStorage); a gallery must not break when one expires.
+async fn where_a_token_is_optional_an_expired_or_foreign_one_counts_as_none(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let host = app.register().await;
+    let session_id = app.create_session(&host).await;
+    app.upload(session_id, crate::helpers::jpeg_bytes(7)).await;
+    let now = chrono::Utc::now().timestamp();
+    let sign = |secret: &str, exp: i64| {
+        encode(
+            &Header::default(),
+            &json!({"sub": host.id, "email": host.email, "iat": now - 700_000, "exp": exp}),
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("token")
+    };
+    let expired = sign(JWT_SECRET, now - 10);
+    let foreign = sign("another-secret-another-secret-0000", now + 600);
+    let gallery = format!("/pictures/session?sessionId={session_id}");
+    for (what, token) in [
+        ("expired", expired.as_str()),
+        ("foreign", foreign.as_str()),
+        ("garbage", "not.a.token"),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&gallery))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{what}");
+        assert_eq!(
+            body(response).await.as_array().map(Vec::len),
+            Some(1),
+            "{what}"
+        );
+        let by_query = app.get(&format!("{gallery}&access_token={token}")).await;
+        assert_eq!(by_query.status(), StatusCode::OK, "{what} as access_token");
+    }
+    // Host-only actions still need a valid token: the stale one is "no token".
+    let download = app
+        .client
+        .get(app.url(&format!("/sessions/{session_id}/download")))
+        .bearer_auth(&expired)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(download.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body(download).await["code"], "auth.missing_token");
+    // And a valid token on the same route is still the host.
+    let own = app
+        .client
+        .get(app.url(&format!("/sessions/{session_id}/download")))
+        .bearer_auth(&host.token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(own.status(), StatusCode::OK);
 }

@@ -72,6 +72,7 @@ impl BackendEnv {
         config.s3_public_endpoint = None;
         config.s3_session_token = None;
         config.s3_cors_origins = None;
+        config.cors_origins = None;
         // Cheap hashes keep the suite fast; hashing behaviour is tested with real parameters.
         config.argon2_memory_kib = 1024;
         config.argon2_iterations = 1;

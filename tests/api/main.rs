@@ -1,12 +1,14 @@
 //! API tests: every test spawns PartyPic on a random port against a real backend pair.
 
 mod auth;
+mod cors;
 mod errors;
 mod guests;
 mod helpers;
 mod hosting;
 mod live;
 mod operations;
+mod outages;
 mod pictures;
 mod replicas;
 mod rules;

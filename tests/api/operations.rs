@@ -24,6 +24,10 @@ async fn health_and_readiness_report_ok(backend: Backend) {
     let ready = body(ready).await;
     assert_eq!(ready["checks"]["database"], "ok");
     assert_eq!(ready["checks"]["object_store"], "ok");
+    assert_eq!(ready["status"], "ok");
+    let text = scrape(&app).await;
+    assert!(text.contains("partypic_database_up 1"), "{text}");
+    assert!(text.contains("partypic_object_store_up 1"), "{text}");
     let landing = app.get("/").await;
     assert_eq!(landing.status(), StatusCode::OK);
     assert!(landing.text().await.expect("html").contains("PartyPic"));
@@ -328,7 +332,7 @@ async fn login_and_register_are_rate_limited_per_address_when_configured() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_photo_storage_uploads_and_galleries_answer_503_and_the_rest_keeps_working() {
+async fn without_photo_storage_uploads_and_galleries_answer_503_while_readiness_stays_200() {
     let (app, env) = TestApp::spawn(Backend::SqliteFs).await;
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
@@ -352,10 +356,14 @@ async fn without_photo_storage_uploads_and_galleries_answer_503_and_the_rest_kee
         .await;
     assert!(init.headers().get("retry-after").is_some());
     assert_error(init, StatusCode::SERVICE_UNAVAILABLE).await;
-    assert_eq!(
-        app.get("/readyz").await.status(),
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    // The store is shared by every replica: readiness reports it but stays 200 (issue 14).
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let ready = body(ready).await;
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(ready["checks"]["database"], "ok", "{ready}");
+    assert_ne!(ready["checks"]["object_store"], "ok", "{ready}");
+    assert!(scrape(&app).await.contains("partypic_object_store_up 0"));
     assert_eq!(
         app.post_json("/sessions/heartbeat", &json!({"userId": guest}))
             .await
@@ -377,6 +385,8 @@ async fn without_photo_storage_uploads_and_galleries_answer_503_and_the_rest_kee
         .await
     );
     app.upload(session_id, jpeg_bytes(3)).await;
+    assert_eq!(body(app.get("/readyz").await).await["status"], "ok");
+    assert!(scrape(&app).await.contains("partypic_object_store_up 1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -247,13 +247,20 @@ class Prober:
 
     def record(self, name: str, fn) -> None:
         t = time.time()
+        ready = None
         try:
             r = fn()
             status, retry_after = r.status_code, r.headers.get("Retry-After")
+            if name.startswith("readyz"):
+                try:  # what /readyz says about the object store, e.g. while S3 is down
+                    ready = r.json().get("checks", {}).get("object_store")
+                except ValueError:
+                    pass
         except requests.RequestException:
             status, retry_after = 0, None
         with self.lock:
-            self.samples.append({"name": name, "t": t, "s": round(time.time() - t, 4), "status": status, "retry_after": retry_after})
+            self.samples.append({"name": name, "t": t, "s": round(time.time() - t, 4), "status": status,
+                                 "retry_after": retry_after, "object_store": ready})
 
     def loop(self, name: str, fn, every: float) -> None:
         api = Api(self.c.url)
@@ -451,6 +458,14 @@ def phase_postgres(c: Cluster, out: Path) -> dict:
     checks.check("PostgreSQL down: every API request through the load balancer answered 503 in time",
                  bool(needs_db) and set(lb_statuses) == {"503"} and lb_worst <= acquire_timeout + 1.5,
                  {"requests": len(needs_db), "statuses": lb_statuses, "slowest_s": lb_worst})
+    # Once a replica found the database down it answers at once (db::fail_fast), not after the
+    # pool's acquire timeout: only requests in the first DB_ACQUIRE_TIMEOUT_SECS may wait.
+    known_down = prober.window(db_probes, t_pg_stop + acquire_timeout + 1.5, t_pg_up - 0.2)
+    slowest_known = max((s["s"] for s in known_down), default=0)
+    checks.check("PostgreSQL known down: API requests answer 503 + Retry-After within 0.5 s",
+                 bool(known_down) and {s["status"] for s in known_down} == {503}
+                 and all(s["retry_after"] for s in known_down) and slowest_known <= 0.5,
+                 {"slowest_s": slowest_known, **summarize(known_down)})
     first_unready = {}
     for name in readyz:
         hit = [s for s in prober.window([name], t_pg_stop, t_pg_up) if s["status"] == 503]
@@ -466,6 +481,7 @@ def phase_postgres(c: Cluster, out: Path) -> dict:
     result["postgres"] = {
         "stopping_seconds": round(t_pg_down - t_pg_stop, 2), "down_seconds": round(t_pg_up - t_pg_stop, 2),
         "probes_while_down": summarize(down), "lb_requests_while_down": {"requests": len(needs_db), "statuses": lb_statuses, "slowest_s": lb_worst},
+        "probes_once_known_down": summarize(known_down),
         "readyz_503_seconds_after_stop_began": first_unready,
         "recovery_seconds": recovery,
     }
@@ -510,6 +526,11 @@ def phase_s3(c: Cluster, out: Path) -> dict:
                  bool(photo) and {s["status"] for s in photo} == {503}, summarize(photo))
     checks.check("S3 down: the other endpoints keep working",
                  bool(others) and all(200 <= s["status"] < 300 for s in others), summarize(others))
+    # The store is shared: failing readiness on it would take every pod out of the Service.
+    ready = prober.window(readyz, *window)
+    checks.check("S3 down: /readyz stays 200 on every replica and reports the store unavailable",
+                 {s["name"] for s in ready} == set(readyz) and all(s["status"] == 200 for s in ready)
+                 and all(s["object_store"] not in (None, "ok") for s in ready), summarize(ready))
     recovery = prober.recovered_after(photo_probes + readyz, t_s3_up)
     checks.check("S3 back: uploads and galleries recover within 10 s", recovery is not None and recovery <= 10,
                  {"seconds_after_it_is_back": recovery})

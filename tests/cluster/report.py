@@ -53,6 +53,7 @@ def main() -> int:
         lines += ["## PostgreSQL stopped under load", "",
                   f"- down {pg['down_seconds']} s (of which {pg['stopping_seconds']} s shutting down): API probes {json.dumps(pg['probes_while_down'])}",
                   f"- all API requests through the load balancer meanwhile: {json.dumps(pg['lb_requests_while_down'])}",
+                  f"- once known down (fail fast): {json.dumps(pg.get('probes_once_known_down'))}",
                   f"- /readyz 503 on every replica {pg['readyz_503_seconds_after_stop_began']} s after the stop began",
                   f"- recovered {pg['recovery_seconds']} s after PostgreSQL accepted connections again, no restarts",
                   f"- acknowledged {pgr['acknowledged']} = database {pgr['database_delta']}; k6 {pgr['k6']['http_req_failed']} failed of {pgr['k6']['http_reqs']}",
@@ -64,7 +65,7 @@ def main() -> int:
                   f"- down {s3['down_seconds']} s: photo endpoints {json.dumps(s3['photo_probes_while_down'])}",
                   f"- other endpoints meanwhile {json.dumps(s3['other_probes_while_down'])}",
                   f"- first 3 s (before the store probe notices): {json.dumps(s3['photo_probes_first_3s'])}",
-                  f"- /readyz meanwhile: {json.dumps(s3['readyz_while_down'])}",
+                  f"- /readyz meanwhile (stays 200, store reported unavailable): {json.dumps(s3['readyz_while_down'])}",
                   f"- recovered {s3['recovery_seconds']} s after S3 was back",
                   f"- acknowledged {s3r['acknowledged']} = database {s3r['database_delta']}; k6 {s3r['k6']['http_req_failed']} failed of {s3r['k6']['http_reqs']}",
                   ""]

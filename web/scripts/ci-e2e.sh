@@ -2,7 +2,8 @@
 # Web client checks for CI, against a running PartyPic server:
 #   web/scripts/ci-e2e.sh http://127.0.0.1:3000
 # Installs what it needs when missing (Debian chromium, the npm dev dependencies), then runs the
-# sw.js version check, the type check, the first-load size budget and the browser end-to-end test.
+# sw.js version check, the type check, the first-load size budget and the browser end-to-end tests
+# (same origin, then the client served from a second origin).
 # Screenshots go to target/screenshots/. Exits non-zero on any failure; every step is time-bounded.
 set -euo pipefail
 
@@ -57,3 +58,6 @@ curl -fsS "$BASE_URL/" | grep -q '/assets/js/app.js' || { echo "$BASE_URL/ does 
 
 log "browser end-to-end test"
 E2E_TIMEOUT_MS="${E2E_TIMEOUT_MS:-300000}" timeout 360 node e2e/run.mjs "$BASE_URL"
+
+log "browser end-to-end test with the client served from a second origin (CORS)"
+E2E_TIMEOUT_MS=120000 timeout 150 node e2e/cross-origin.mjs "$BASE_URL"

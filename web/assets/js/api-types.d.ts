@@ -872,7 +872,7 @@ export interface operations {
                 before?: string;
                 /** @description The asking guest: their own pending photos are included (or the X-Guest-Id header) */
                 userId?: string;
-                /** @description The host's token, as an alternative to the Authorization header */
+                /** @description The host's token, as an alternative to the Authorization header (one that does not verify counts as none) */
                 access_token?: string;
             };
             header?: never;
@@ -899,15 +899,6 @@ export interface operations {
             };
             /** @description Missing or malformed parameters */
             400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description An invalid token was sent */
-            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1063,14 +1054,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Ready to serve */
+            /** @description Ready to serve; `status` is `degraded` while the shared object store is unreachable (uploads and galleries answer 503) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Database or object store unreachable, or shutting down */
+            /** @description Database unreachable, or shutting down */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1535,15 +1526,6 @@ export interface operations {
             };
             /** @description Malformed id */
             400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description An invalid token was sent */
-            401: {
                 headers: {
                     [name: string]: unknown;
                 };

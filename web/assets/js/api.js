@@ -1,5 +1,5 @@
-// Same-origin JSON API client. Errors carry a message for people: the translation of the
-// body's `code` when this client knows it, else the server's `message`.
+// JSON API client. Errors carry a message for people: the translation of the body's `code` when
+// this client knows it, else the server's `message`.
 import { t, errorMessage } from './i18n.js';
 
 export class ApiError extends Error {
@@ -45,6 +45,16 @@ export class ApiError extends Error {
  */
 
 /**
+ * Where the API is: this page's origin, unless the page names another in
+ * `<meta name="partypic-api" content="https://api.example.com">` (a client served apart from the
+ * API; the server's CORS_ORIGINS must admit this page's origin).
+ */
+export const API_BASE = (document.querySelector('meta[name="partypic-api"]')?.getAttribute('content') || '').trim().replace(/\/+$/, '');
+
+/** The absolute URL of an API path (`/sessions/…`). @param {string} path */
+export const apiUrl = (path) => API_BASE + path;
+
+/**
  * @param {string} path
  * @param {{method?: string, body?: unknown, token?: string | null, headers?: Record<string, string>, signal?: AbortSignal}} [opts]
  * @returns {Promise<any>}
@@ -56,7 +66,7 @@ export async function api(path, opts = {}) {
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
   let res;
   try {
-    res = await fetch(path, {
+    res = await fetch(apiUrl(path), {
       method: opts.method || (opts.body === undefined ? 'GET' : 'POST'),
       headers,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),

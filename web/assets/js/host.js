@@ -1,6 +1,6 @@
 // `/host` (the host's events, create one) and `/host/{id}` (run one event: share, missions,
 // photos with moderation, rules, download, end).
-import { api, auth, logout, getSession, eventName, isOpen, joinUrl, ApiError } from './api.js';
+import { api, apiUrl, auth, logout, getSession, eventName, isOpen, joinUrl, ApiError } from './api.js';
 import { h, replace, timeOf, toast, uid } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
@@ -246,7 +246,7 @@ function sharePanel(id) {
     h('div.field', null, h('label', { for: 'join-url' }, t('share.link')),
       h('div.row', null, input, h('button.btn.small', { type: 'button', onclick: copy }, t('share.copy')),
         'share' in navigator ? h('button.btn.small', { type: 'button', onclick: () => navigator.share({ url, title: 'PartyPic' }).catch(() => {}) }, t('share.share')) : null)),
-    h('figure.qr', null, h('img', { src: `/sessions/${id}/qr.svg`, alt: t('share.qrAlt'), width: 240, height: 240 }),
+    h('figure.qr', null, h('img', { src: apiUrl(`/sessions/${id}/qr.svg`), alt: t('share.qrAlt'), width: 240, height: 240 }),
       h('figcaption.muted', null, t('share.qrCaption'))),
     h('div.row.wrap', null,
       h('a.btn', { href: `/print/${id}` }, t('share.print')),
@@ -382,7 +382,7 @@ function rulesPanel(get, token, onSaved) {
       }, h('label', { for: 'rule-end' }, t('rules.endsAt')), h('div.row', null, end, h('button.btn.small', { type: 'submit' }, t('action.save')))),
       h('h2', null, t('rules.after')),
       h('div.row.wrap', null,
-        h('a.btn.primary', { id: 'download-zip', href: `/sessions/${id}/download?access_token=${encodeURIComponent(a?.token || '')}`, download: `partypic-${id.slice(0, 8)}.zip` }, t('rules.download')),
+        h('a.btn.primary', { id: 'download-zip', href: apiUrl(`/sessions/${id}/download?access_token=${encodeURIComponent(a?.token || '')}`), download: `partypic-${id.slice(0, 8)}.zip` }, t('rules.download')),
         open ? h('button.btn.danger', { type: 'button', onclick: endNow }, t('rules.end')) : h('span.pill.over', null, t('host.ended'))));
   }
 

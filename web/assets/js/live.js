@@ -1,6 +1,7 @@
 // Live updates of one event over Server-Sent Events. EventSource reconnects by itself; after a
 // reconnect (events may have been missed) and when the stream is unavailable, `resync` is
 // called so the caller can fetch the newest state instead.
+import { apiUrl } from './api.js';
 
 /**
  * @typedef {{created?: (p: any) => void, updated?: (p: any) => void, deleted?: (d: {id: string}) => void,
@@ -30,7 +31,7 @@ export function live(sessionId, who, on) {
 
   function connect() {
     if (closed || !('EventSource' in window)) return startPolling();
-    es = new EventSource(`/sessions/${sessionId}/events?${q}`);
+    es = new EventSource(apiUrl(`/sessions/${sessionId}/events?${q}`));
     es.addEventListener('open', () => {
       if (opened++ > 0) on.resync?.();
       stopPolling();

@@ -1,5 +1,5 @@
 // `/print/{id}`: printable table cards with the event name, QR code, join link and a mission.
-import { getSession, eventName, joinUrl } from './api.js';
+import { apiUrl, getSession, eventName, joinUrl } from './api.js';
 import { h, replace } from './dom.js';
 import { t } from './i18n.js';
 
@@ -29,7 +29,7 @@ export function print(main, id) {
     replace(sheet, Array.from({ length: Number(count.value) }, (_, i) => h('article.table-card', null,
       h('p.eyebrow', null, t('print.eyebrow')),
       h('h2', null, eventName(s)),
-      h('img', { src: `/sessions/${id}/qr.svg`, alt: t('share.qrAlt') }),
+      h('img', { src: apiUrl(`/sessions/${id}/qr.svg`), alt: t('share.qrAlt') }),
       h('p.scan', null, t('print.scan')),
       h('p.url', null, url.replace(/^https?:\/\//, '')),
       missions.length ? h('p.teaser', null, h('strong', null, t('print.mission')), ' ', missions[i % missions.length].description) : null)));

@@ -1,6 +1,6 @@
 // `/slideshow/{id}`: for a TV or projector. Auto-advances; a photo that arrives is shown next,
 // at once; the join QR code stays in a corner.
-import { api, auth, getSession, eventName, joinUrl } from './api.js';
+import { api, apiUrl, auth, getSession, eventName, joinUrl } from './api.js';
 import { h, replace } from './dom.js';
 import { t } from './i18n.js';
 import { live } from './live.js';
@@ -34,7 +34,7 @@ export function slideshow(main, id) {
   const title = h('h1.slide-title');
   const waiting = h('div.slide-waiting');
   const qr = h('aside.slide-qr', null,
-    h('img', { src: `/sessions/${id}/qr.svg`, alt: t('share.qrAlt') }),
+    h('img', { src: apiUrl(`/sessions/${id}/qr.svg`), alt: t('share.qrAlt') }),
     h('span', null, t('slideshow.join')), h('small', null, joinUrl(id).replace(/^https?:\/\//, '')));
   const fs = h('button.btn.small.fs', { type: 'button', onclick: () => toggleFullscreen() }, t('slideshow.fullscreen'));
   const stage = h('div.stage', { tabindex: 0, 'aria-label': t('slideshow.title') }, ...layers, waiting, title, caption, qr, fs);

@@ -1,6 +1,6 @@
 // Photo uploads: downscale on the device, then init → PUT → finalize. Every photo is stored in
 // IndexedDB first, so a photo taken offline (or interrupted by a closed tab) is sent later.
-import { api, ApiError } from './api.js';
+import { api, API_BASE, ApiError } from './api.js';
 import { t } from './i18n.js';
 import { uid } from './dom.js';
 
@@ -10,7 +10,7 @@ const ALLOWED = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/h
 /**
  * @typedef {{id: string, sessionId: string, userId: string, uName: string, missionId: string | null,
  *   filename: string, blob: Blob, state: 'preparing' | 'queued' | 'uploading' | 'failed', error?: string,
- *   progress: number, created: number}} Job
+ *   progress: number, created: number, api?: string}} Job
  */
 
 /** @type {Promise<IDBDatabase> | null} */
@@ -175,7 +175,7 @@ export class Uploader extends EventTarget {
   add(blob, filename, missionId, prepared = false) {
     /** @type {Job} */
     const job = {
-      id: uid(), sessionId: this.sessionId, userId: this.guest.id, uName: this.guest.name,
+      id: uid(), api: API_BASE, sessionId: this.sessionId, userId: this.guest.id, uName: this.guest.name,
       missionId, filename, blob, state: 'preparing', progress: 0, created: Date.now(),
     };
     this.jobs.set(job.id, job);

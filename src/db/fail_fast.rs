@@ -1,0 +1,442 @@
+//! Fail fast while the database is down. Without this, every request waits the whole pool
+//! acquire timeout (`DB_ACQUIRE_TIMEOUT_SECS`) for its 503, so an outage also ties up every
+//! client for seconds. [`FailFast`] wraps any [`Database`]: once a call finds the database
+//! unreachable, and nothing else reached it meanwhile, it is marked down and every call answers
+//! [`DbError::Unavailable`] at once; a background probe pings it, and the first success marks it
+//! up again.
+
+use std::{
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{
+    Counts, Database, DbError, DbResult, EventRecord, EventSummary, GuestRecord, HostRecord,
+    PhotoQuery, PhotoRecord, ThumbStatus,
+};
+use crate::domain::missions::MissionList;
+
+/// How often the background probe pings a database marked down.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+pub struct FailFast {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    inner: Arc<dyn Database>,
+    down: AtomicBool,
+    /// When a call last got an answer from the database (any answer, errors included).
+    last_answer: Mutex<Instant>,
+    probe_every: Duration,
+}
+
+impl FailFast {
+    pub fn new(inner: Arc<dyn Database>) -> Self {
+        Self::with_probe_interval(inner, PROBE_EVERY)
+    }
+
+    pub fn with_probe_interval(inner: Arc<dyn Database>, probe_every: Duration) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                inner,
+                down: AtomicBool::new(false),
+                last_answer: Mutex::new(Instant::now()),
+                probe_every,
+            }),
+        }
+    }
+
+    /// Whether the database is known down (calls fail fast).
+    pub fn is_down(&self) -> bool {
+        self.shared.down.load(Ordering::Acquire)
+    }
+
+    /// Runs `call` unless the database is known down, and learns from its outcome.
+    async fn guard<T>(&self, call: impl Future<Output = DbResult<T>> + Send) -> DbResult<T> {
+        if self.is_down() {
+            return Err(known_down());
+        }
+        let started = Instant::now();
+        let result = call.await;
+        match &result {
+            Err(err) if is_outage(err) => self.shared.note_outage(started),
+            _ => self.shared.note_answer(),
+        }
+        result
+    }
+}
+
+fn known_down() -> DbError {
+    DbError::Unavailable(sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        "the database is down; failing fast until it answers again",
+    )))
+}
+
+/// Unreachable or no connection in time; not SQLite's busy/locked, which is contention on a
+/// database that works.
+fn is_outage(err: &DbError) -> bool {
+    match err {
+        DbError::Unavailable(sqlx::Error::Database(db)) => {
+            !matches!(db.code().as_deref(), Some("5" | "6"))
+        }
+        DbError::Unavailable(_) => true,
+        _ => false,
+    }
+}
+
+impl Shared {
+    fn note_answer(&self) {
+        if let Ok(mut last) = self.last_answer.lock() {
+            *last = Instant::now();
+        }
+    }
+
+    /// A call that began at `started` found the database unreachable. When no other call got an
+    /// answer since, it is down (a busy pool still answers other calls: that is load, not an
+    /// outage).
+    fn note_outage(self: &Arc<Self>, started: Instant) {
+        let answered_since = self
+            .last_answer
+            .lock()
+            .map(|last| *last > started)
+            .unwrap_or(false);
+        if answered_since || self.down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::warn!("database unreachable: requests answer 503 at once until it is back");
+        tokio::spawn(probe(Arc::downgrade(self)));
+    }
+}
+
+/// Pings until the database answers, then marks it up; ends early when the decorator is gone.
+async fn probe(shared: Weak<Shared>) {
+    loop {
+        let every = match shared.upgrade() {
+            Some(shared) => shared.probe_every,
+            None => return,
+        };
+        tokio::time::sleep(every).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if shared.inner.ping().await.is_ok() {
+            shared.note_answer();
+            shared.down.store(false, Ordering::Release);
+            tracing::info!("database reachable again");
+            return;
+        }
+    }
+}
+
+#[async_trait]
+impl Database for FailFast {
+    async fn migrate(&self) -> anyhow::Result<()> {
+        self.shared.inner.migrate().await
+    }
+    async fn ping(&self) -> DbResult<()> {
+        self.guard(self.shared.inner.ping()).await
+    }
+    async fn close(&self) {
+        self.shared.inner.close().await
+    }
+
+    async fn insert_host(&self, user: &HostRecord) -> DbResult<()> {
+        self.guard(self.shared.inner.insert_host(user)).await
+    }
+    async fn host_by_email(&self, email_normalized: &str) -> DbResult<Option<HostRecord>> {
+        self.guard(self.shared.inner.host_by_email(email_normalized))
+            .await
+    }
+    async fn host(&self, id: Uuid) -> DbResult<Option<HostRecord>> {
+        self.guard(self.shared.inner.host(id)).await
+    }
+
+    async fn insert_event(&self, session: &EventRecord) -> DbResult<()> {
+        self.guard(self.shared.inner.insert_event(session)).await
+    }
+    async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
+        self.guard(self.shared.inner.event(id)).await
+    }
+    async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>> {
+        self.guard(self.shared.inner.events_of_host(user_id)).await
+    }
+    async fn update_missions(
+        &self,
+        id: Uuid,
+        missions: &MissionList,
+    ) -> DbResult<Option<EventRecord>> {
+        self.guard(self.shared.inner.update_missions(id, missions))
+            .await
+    }
+    async fn update_settings(
+        &self,
+        id: Uuid,
+        settings: &Value,
+        ends_at: DateTime<Utc>,
+    ) -> DbResult<Option<EventRecord>> {
+        self.guard(self.shared.inner.update_settings(id, settings, ends_at))
+            .await
+    }
+
+    async fn insert_guest(&self, guest: &GuestRecord) -> DbResult<()> {
+        self.guard(self.shared.inner.insert_guest(guest)).await
+    }
+    async fn guest(&self, id: Uuid) -> DbResult<Option<GuestRecord>> {
+        self.guard(self.shared.inner.guest(id)).await
+    }
+    async fn touch_guest(&self, id: Uuid, now: DateTime<Utc>) -> DbResult<Option<GuestRecord>> {
+        self.guard(self.shared.inner.touch_guest(id, now)).await
+    }
+    async fn guests_online(&self, session_id: Uuid, since: DateTime<Utc>) -> DbResult<i64> {
+        self.guard(self.shared.inner.guests_online(session_id, since))
+            .await
+    }
+
+    async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
+        self.guard(self.shared.inner.insert_photo(picture)).await
+    }
+    async fn picture(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
+        self.guard(self.shared.inner.picture(id)).await
+    }
+    async fn photo_by_key(&self, s3_key: &str) -> DbResult<Option<PhotoRecord>> {
+        self.guard(self.shared.inner.photo_by_key(s3_key)).await
+    }
+    async fn photo_by_hash(
+        &self,
+        session_id: Uuid,
+        content_hash: &str,
+    ) -> DbResult<Option<PhotoRecord>> {
+        self.guard(self.shared.inner.photo_by_hash(session_id, content_hash))
+            .await
+    }
+    async fn photos(&self, session_id: Uuid, query: PhotoQuery) -> DbResult<Vec<PhotoRecord>> {
+        self.guard(self.shared.inner.photos(session_id, query))
+            .await
+    }
+    async fn count_guest_photos(&self, session_id: Uuid, user_id: Uuid) -> DbResult<i64> {
+        self.guard(self.shared.inner.count_guest_photos(session_id, user_id))
+            .await
+    }
+    async fn approve_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
+        self.guard(self.shared.inner.approve_photo(id)).await
+    }
+    async fn delete_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
+        self.guard(self.shared.inner.delete_photo(id)).await
+    }
+    async fn set_thumbnail(
+        &self,
+        id: Uuid,
+        thumb_key: Option<&str>,
+        status: ThumbStatus,
+    ) -> DbResult<()> {
+        self.guard(self.shared.inner.set_thumbnail(id, thumb_key, status))
+            .await
+    }
+    async fn pending_thumbnails(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<PhotoRecord>> {
+        self.guard(self.shared.inner.pending_thumbnails(created_before, limit))
+            .await
+    }
+
+    async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts> {
+        self.guard(self.shared.inner.counts(now, online_since))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database that is either up (every call answers) or down (every call waits `timeout`,
+    /// like a pool that cannot connect, then fails).
+    struct Flaky {
+        up: AtomicBool,
+        timeout: Duration,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Flaky {
+        async fn call(&self) -> DbResult<()> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.up.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                tokio::time::sleep(self.timeout).await;
+                Err(DbError::Unavailable(sqlx::Error::PoolTimedOut))
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Database for Flaky {
+        async fn migrate(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+        async fn ping(&self) -> DbResult<()> {
+            self.call().await
+        }
+        async fn close(&self) {}
+        async fn insert_host(&self, _: &HostRecord) -> DbResult<()> {
+            self.call().await
+        }
+        async fn host_by_email(&self, _: &str) -> DbResult<Option<HostRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn host(&self, _: Uuid) -> DbResult<Option<HostRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn insert_event(&self, _: &EventRecord) -> DbResult<()> {
+            self.call().await
+        }
+        async fn event(&self, _: Uuid) -> DbResult<Option<EventRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn events_of_host(&self, _: Uuid) -> DbResult<Vec<EventSummary>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn update_missions(&self, _: Uuid, _: &MissionList) -> DbResult<Option<EventRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn update_settings(
+            &self,
+            _: Uuid,
+            _: &Value,
+            _: DateTime<Utc>,
+        ) -> DbResult<Option<EventRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn insert_guest(&self, _: &GuestRecord) -> DbResult<()> {
+            self.call().await
+        }
+        async fn guest(&self, _: Uuid) -> DbResult<Option<GuestRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn touch_guest(&self, _: Uuid, _: DateTime<Utc>) -> DbResult<Option<GuestRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn guests_online(&self, _: Uuid, _: DateTime<Utc>) -> DbResult<i64> {
+            self.call().await.map(|()| 0)
+        }
+        async fn insert_photo(&self, _: &PhotoRecord) -> DbResult<PhotoRecord> {
+            self.call().await?;
+            Err(DbError::Other(anyhow::anyhow!("not in this fake")))
+        }
+        async fn picture(&self, _: Uuid) -> DbResult<Option<PhotoRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn photo_by_key(&self, _: &str) -> DbResult<Option<PhotoRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn photo_by_hash(&self, _: Uuid, _: &str) -> DbResult<Option<PhotoRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn photos(&self, _: Uuid, _: PhotoQuery) -> DbResult<Vec<PhotoRecord>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn count_guest_photos(&self, _: Uuid, _: Uuid) -> DbResult<i64> {
+            self.call().await.map(|()| 0)
+        }
+        async fn approve_photo(&self, _: Uuid) -> DbResult<Option<PhotoRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn delete_photo(&self, _: Uuid) -> DbResult<Option<PhotoRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn set_thumbnail(&self, _: Uuid, _: Option<&str>, _: ThumbStatus) -> DbResult<()> {
+            self.call().await
+        }
+        async fn pending_thumbnails(&self, _: DateTime<Utc>, _: u32) -> DbResult<Vec<PhotoRecord>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn counts(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> DbResult<Counts> {
+            self.call().await.map(|()| Counts::default())
+        }
+    }
+
+    fn flaky(up: bool) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            up: AtomicBool::new(up),
+            timeout: Duration::from_secs(3),
+            calls: Default::default(),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_one_timed_out_call_the_next_ones_fail_at_once_until_the_probe_sees_it_back() {
+        let inner = flaky(false);
+        let db = FailFast::with_probe_interval(inner.clone(), Duration::from_secs(1));
+
+        let first = Instant::now();
+        assert!(matches!(
+            db.host(Uuid::nil()).await,
+            Err(DbError::Unavailable(_))
+        ));
+        assert_eq!(
+            first.elapsed(),
+            Duration::from_secs(3),
+            "the first call finds out"
+        );
+        assert!(db.is_down());
+
+        let calls = inner.calls.load(Ordering::SeqCst);
+        let fast = Instant::now();
+        for _ in 0..5 {
+            assert!(matches!(
+                db.event(Uuid::nil()).await,
+                Err(DbError::Unavailable(_))
+            ));
+        }
+        assert!(matches!(db.ping().await, Err(DbError::Unavailable(_))));
+        assert_eq!(fast.elapsed(), Duration::ZERO, "known down: no waiting");
+        assert_eq!(
+            inner.calls.load(Ordering::SeqCst),
+            calls,
+            "nothing reached it"
+        );
+
+        inner.up.store(true, Ordering::SeqCst);
+        // The probe pings every second; a ping still in flight when it came back times out first.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!db.is_down(), "the probe saw it back");
+        assert!(db.host(Uuid::nil()).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timeout_while_other_calls_are_answered_is_load_not_an_outage() {
+        let inner = flaky(false);
+        let db = Arc::new(FailFast::new(inner.clone()));
+        let slow = tokio::spawn({
+            let db = db.clone();
+            async move { db.host(Uuid::nil()).await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        inner.up.store(true, Ordering::SeqCst);
+        assert!(db.guest(Uuid::nil()).await.is_ok(), "answered meanwhile");
+        inner.up.store(false, Ordering::SeqCst);
+        let slow = slow.await.expect("task");
+        assert!(matches!(slow, Err(DbError::Unavailable(_))));
+        assert!(!db.is_down());
+    }
+
+    #[test]
+    fn sqlite_busy_is_contention_and_a_conflict_is_an_answer() {
+        assert!(!is_outage(&DbError::Conflict("taken".into())));
+        assert!(is_outage(&DbError::Unavailable(sqlx::Error::PoolTimedOut)));
+        assert!(is_outage(&known_down()));
+    }
+}
