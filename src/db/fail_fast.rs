@@ -206,8 +206,8 @@ impl Database for FailFast {
     async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
         self.guard(self.shared.inner.insert_photo(picture)).await
     }
-    async fn picture(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
-        self.guard(self.shared.inner.picture(id)).await
+    async fn photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
+        self.guard(self.shared.inner.photo(id)).await
     }
     async fn photo_by_key(&self, s3_key: &str) -> DbResult<Option<PhotoRecord>> {
         self.guard(self.shared.inner.photo_by_key(s3_key)).await
@@ -336,7 +336,7 @@ mod tests {
             self.call().await?;
             Err(DbError::Other(anyhow::anyhow!("not in this fake")))
         }
-        async fn picture(&self, _: Uuid) -> DbResult<Option<PhotoRecord>> {
+        async fn photo(&self, _: Uuid) -> DbResult<Option<PhotoRecord>> {
             self.call().await.map(|()| None)
         }
         async fn photo_by_key(&self, _: &str) -> DbResult<Option<PhotoRecord>> {
