@@ -695,6 +695,62 @@ mod tests {
     }
 
     #[test]
+    fn acme_domains_are_a_trimmed_lowercase_list_cached_in_the_data_dir() {
+        let settings = parse(&[
+            "--data-dir",
+            "/srv/partypic",
+            "--acme-domain",
+            " Photos.Example.com, www.photos.example.com ,",
+            "--acme-email",
+            "host@example.com",
+        ])
+        .resolve()
+        .expect("resolves");
+        let Some(TlsSettings::Acme(acme)) = settings.tls else {
+            panic!("expected ACME");
+        };
+        assert_eq!(
+            acme.domains,
+            ["photos.example.com", "www.photos.example.com"]
+        );
+        assert_eq!(acme.directory.as_str(), crate::tls::LETS_ENCRYPT);
+        assert_eq!(acme.cache_dir, PathBuf::from("/srv/partypic/acme"));
+        assert_eq!(acme.email.as_deref(), Some("host@example.com"));
+    }
+
+    #[test]
+    fn plain_http_is_the_default_and_the_redirect_port_needs_tls() {
+        let settings = parse(&[]).resolve().expect("defaults resolve");
+        assert!(settings.tls.is_none());
+        assert!(settings.http_redirect_listen.is_none());
+        let err = parse(&["--http-redirect-port", "80"])
+            .resolve()
+            .expect_err("error");
+        assert!(err.contains("HTTP_REDIRECT_PORT needs HTTPS"), "{err}");
+        let err = parse(&[
+            "--acme-domain",
+            "photos.example.com",
+            "--http-redirect-port",
+            "3000",
+        ])
+        .resolve()
+        .expect_err("error");
+        assert!(err.contains("must differ"), "{err}");
+        let settings = parse(&[
+            "--acme-domain",
+            "photos.example.com",
+            "--http-redirect-port",
+            "80",
+        ])
+        .resolve()
+        .expect("resolves");
+        assert_eq!(
+            settings.http_redirect_listen,
+            Some("0.0.0.0:80".parse().expect("addr"))
+        );
+    }
+
+    #[test]
     fn s3_without_keys_is_rejected() {
         let err = parse(&["--s3-endpoint", "http://localhost:3900"])
             .resolve()

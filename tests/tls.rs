@@ -497,6 +497,28 @@ fn bad_tls_settings_are_one_configuration_error_line_and_exit_code_2() {
     }
 }
 
+#[test]
+fn help_documents_the_https_settings() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_partypic"))
+        .arg("--help")
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for setting in [
+        "TLS_CERT_FILE",
+        "TLS_KEY_FILE",
+        "ACME_DOMAIN",
+        "ACME_EMAIL",
+        "ACME_DIRECTORY",
+        "ACME_CA_FILE",
+        "HTTP_REDIRECT_PORT",
+        "HSTS_MAX_AGE_SECS",
+    ] {
+        assert!(help.contains(setting), "--help lacks {setting}");
+    }
+}
+
 /// Kills the child when the test ends, however it ends.
 struct KillOnDrop(std::process::Child);
 
