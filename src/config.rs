@@ -168,7 +168,7 @@ pub struct Config {
     /// the CA must reach PORT as 443). The certificate is kept in DATA_DIR/acme.
     #[arg(long, env = "ACME_DOMAIN")]
     pub acme_domain: Option<String>,
-    /// Contact email for the ACME account (expiry notices).
+    /// Contact email registered with the ACME account (optional).
     #[arg(long, env = "ACME_EMAIL")]
     pub acme_email: Option<String>,
     /// ACME directory URL. Let's Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory
