@@ -225,6 +225,10 @@ fn create_private_dir(path: &Path) -> io::Result<()> {
 
 /// Orders, renews and deploys the certificate until `stop`; rustls-acme backs off on errors.
 async fn drive_acme(mut state: AcmeState<io::Error>, stop: CancellationToken) {
+    tracing::info!(
+        ?state,
+        "ACME: getting a certificate (the CA validates on port 443)"
+    );
     loop {
         let event = tokio::select! {
             event = state.next() => event,

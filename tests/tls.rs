@@ -530,12 +530,14 @@ impl Drop for KillOnDrop {
 }
 
 fn find_pebble() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("PEBBLE_BIN") {
-        return Some(PathBuf::from(path));
-    }
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+    let configured = std::env::var_os("PEBBLE_BIN").map(PathBuf::from);
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let on_path = std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join("pebble"))
+        .map(|dir| dir.join("pebble"));
+    configured
+        .into_iter()
+        .chain(on_path)
         .find(|path| path.is_file())
 }
 
