@@ -163,6 +163,32 @@ pub struct Config {
     #[arg(long, env = "RATE_LIMIT_AUTH_BURST", default_value_t = 10)]
     pub rate_limit_auth_burst: u32,
 
+    /// PEM certificate chain (leaf first) for HTTPS on PORT; reloaded when the file changes.
+    #[arg(long, env = "TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of TLS_CERT_FILE.
+    #[arg(long, env = "TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// Comma-separated domain names to get a certificate for from an ACME CA (TLS-ALPN-01:
+    /// the CA must reach PORT as 443). The certificate is kept in DATA_DIR/acme.
+    #[arg(long, env = "ACME_DOMAIN")]
+    pub acme_domain: Option<String>,
+    /// Contact email registered with the ACME account (optional).
+    #[arg(long, env = "ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// ACME directory URL. Let's Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory
+    #[arg(long, env = "ACME_DIRECTORY", default_value = crate::tls::LETS_ENCRYPT)]
+    pub acme_directory: String,
+    /// PEM CA certificate(s) trusted for ACME_DIRECTORY besides the public roots (test CAs).
+    #[arg(long, env = "ACME_CA_FILE")]
+    pub acme_ca_file: Option<PathBuf>,
+    /// Port of a plain-HTTP listener that redirects (308) to HTTPS; needs TLS (0 = none; 80 usual).
+    #[arg(long, env = "HTTP_REDIRECT_PORT", default_value_t = 0)]
+    pub http_redirect_port: u16,
+    /// max-age of the Strict-Transport-Security header sent over HTTPS (0 tells browsers to forget).
+    #[arg(long, env = "HSTS_MAX_AGE_SECS", default_value_t = 365 * 24 * 3600)]
+    pub hsts_max_age_secs: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 25)]
     pub shutdown_timeout_secs: u64,
@@ -248,6 +274,27 @@ pub struct HashSettings {
     pub nice: i32,
 }
 
+#[derive(Debug, Clone)]
+pub struct AcmeSettings {
+    pub domains: Vec<String>,
+    pub email: Option<String>,
+    pub directory: Url,
+    pub ca_file: Option<PathBuf>,
+    /// Account key and certificates.
+    pub cache_dir: PathBuf,
+}
+
+/// Where the HTTPS certificate comes from.
+#[derive(Debug, Clone)]
+pub enum TlsSettings {
+    /// Checked at start; reloaded when the files change.
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    Acme(AcmeSettings),
+}
+
 /// Validated configuration: everything below the edge trusts it.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -276,6 +323,12 @@ pub struct Settings {
     pub metrics_refresh: Duration,
     /// Per-IP login/register limit: (per minute, burst); per minute 0 = off.
     pub auth_rate_limit: (u32, u32),
+    /// `Some`: the main listener serves HTTPS.
+    pub tls: Option<TlsSettings>,
+    /// The plain-HTTP listener that redirects to HTTPS; only with `tls`.
+    pub http_redirect_listen: Option<SocketAddr>,
+    /// Strict-Transport-Security max-age on HTTPS responses.
+    pub hsts_max_age: Duration,
 }
 
 fn parse_http_url(name: &str, value: &str) -> Result<Url, String> {
@@ -446,6 +499,21 @@ impl Config {
         {
             return Err("ARGON2_* parameters are out of range".into());
         }
+        let tls = self.tls()?;
+        let http_redirect_listen = match self.http_redirect_port {
+            0 => None,
+            _ if tls.is_none() => {
+                return Err(
+                    "HTTP_REDIRECT_PORT needs HTTPS: set TLS_CERT_FILE and TLS_KEY_FILE, or ACME_DOMAIN"
+                        .into(),
+                );
+            }
+            port => Some(SocketAddr::new(ip, port)),
+        };
+        if http_redirect_listen.is_some_and(|addr| Some(addr) == metrics_listen || addr == listen) {
+            return Err("HTTP_REDIRECT_PORT must differ from PORT and METRICS_PORT".into());
+        }
+
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -479,7 +547,83 @@ impl Config {
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             metrics_refresh: Duration::from_secs(self.metrics_refresh_secs.max(1)),
             auth_rate_limit: (self.rate_limit_auth_per_minute, self.rate_limit_auth_burst),
+            tls,
+            http_redirect_listen,
+            hsts_max_age: Duration::from_secs(self.hsts_max_age_secs),
         })
+    }
+
+    /// Certificate files (loaded once here, so a bad file is a configuration error) or ACME.
+    fn tls(&self) -> Result<Option<TlsSettings>, String> {
+        let cert = self
+            .tls_cert_file
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty());
+        let key = self
+            .tls_key_file
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty());
+        let domains: Vec<String> = non_empty(&self.acme_domain)
+            .map(|list| {
+                list.split(',')
+                    .map(|d| d.trim().to_ascii_lowercase())
+                    .filter(|d| !d.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        match (cert, key, domains.is_empty()) {
+            (None, None, true) => {
+                if non_empty(&self.acme_email).is_some() || self.acme_ca_file.is_some() {
+                    return Err("ACME_EMAIL and ACME_CA_FILE need ACME_DOMAIN".into());
+                }
+                Ok(None)
+            }
+            (Some(_), _, false) | (_, Some(_), false) => Err(
+                "TLS_CERT_FILE/TLS_KEY_FILE and ACME_DOMAIN exclude each other: pick one source of certificates"
+                    .into(),
+            ),
+            (Some(cert), Some(key), true) => {
+                crate::tls::load_certified_key(cert, key)
+                    .map_err(|err| format!("TLS_CERT_FILE/TLS_KEY_FILE: {err}"))?;
+                Ok(Some(TlsSettings::Files {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }))
+            }
+            (Some(_), None, true) | (None, Some(_), true) => {
+                Err("TLS_CERT_FILE and TLS_KEY_FILE go together: set both".into())
+            }
+            (None, None, false) => {
+                for domain in &domains {
+                    let valid = rustls::pki_types::ServerName::try_from(domain.as_str())
+                        .is_ok_and(|name| matches!(name, rustls::pki_types::ServerName::DnsName(_)));
+                    if !valid || !domain.contains(|c: char| c.is_ascii_alphabetic()) {
+                        return Err(format!("ACME_DOMAIN must list DNS names, got {domain:?}"));
+                    }
+                }
+                let email = non_empty(&self.acme_email)
+                    .map(|email| {
+                        email
+                            .parse::<email_address::EmailAddress>()
+                            .map(|_| email.to_owned())
+                            .map_err(|_| format!("ACME_EMAIL is not an email address: {email:?}"))
+                    })
+                    .transpose()?;
+                let directory = parse_http_url("ACME_DIRECTORY", &self.acme_directory)?;
+                let ca_file = self.acme_ca_file.clone().filter(|p| !p.as_os_str().is_empty());
+                if let Some(ca_file) = &ca_file {
+                    crate::tls::read_certificates(ca_file)
+                        .map_err(|err| format!("ACME_CA_FILE: {err}"))?;
+                }
+                Ok(Some(TlsSettings::Acme(AcmeSettings {
+                    domains,
+                    email,
+                    directory,
+                    ca_file,
+                    cache_dir: self.data_dir.join("acme"),
+                })))
+            }
+        }
     }
 }
 
@@ -657,6 +801,62 @@ mod tests {
             .resolve()
             .expect_err("a path is not an origin");
         assert!(err.contains("CORS_ORIGINS"), "{err}");
+    }
+
+    #[test]
+    fn acme_domains_are_a_trimmed_lowercase_list_cached_in_the_data_dir() {
+        let settings = parse(&[
+            "--data-dir",
+            "/srv/partypic",
+            "--acme-domain",
+            " Photos.Example.com, www.photos.example.com ,",
+            "--acme-email",
+            "host@example.com",
+        ])
+        .resolve()
+        .expect("resolves");
+        let Some(TlsSettings::Acme(acme)) = settings.tls else {
+            panic!("expected ACME");
+        };
+        assert_eq!(
+            acme.domains,
+            ["photos.example.com", "www.photos.example.com"]
+        );
+        assert_eq!(acme.directory.as_str(), crate::tls::LETS_ENCRYPT);
+        assert_eq!(acme.cache_dir, PathBuf::from("/srv/partypic/acme"));
+        assert_eq!(acme.email.as_deref(), Some("host@example.com"));
+    }
+
+    #[test]
+    fn plain_http_is_the_default_and_the_redirect_port_needs_tls() {
+        let settings = parse(&[]).resolve().expect("defaults resolve");
+        assert!(settings.tls.is_none());
+        assert!(settings.http_redirect_listen.is_none());
+        let err = parse(&["--http-redirect-port", "80"])
+            .resolve()
+            .expect_err("error");
+        assert!(err.contains("HTTP_REDIRECT_PORT needs HTTPS"), "{err}");
+        let err = parse(&[
+            "--acme-domain",
+            "photos.example.com",
+            "--http-redirect-port",
+            "3000",
+        ])
+        .resolve()
+        .expect_err("error");
+        assert!(err.contains("must differ"), "{err}");
+        let settings = parse(&[
+            "--acme-domain",
+            "photos.example.com",
+            "--http-redirect-port",
+            "80",
+        ])
+        .resolve()
+        .expect("resolves");
+        assert_eq!(
+            settings.http_redirect_listen,
+            Some("0.0.0.0:80".parse().expect("addr"))
+        );
     }
 
     #[test]

@@ -15,4 +15,5 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod thumbnails;
+pub mod tls;
 pub mod workers;

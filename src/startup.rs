@@ -9,10 +9,15 @@ use std::{
 };
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
+use axum::{
+    Extension,
+    http::{HeaderValue, header},
+    serve::ListenerExt,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
     app::{App, gallery_cache::GalleryCache, throttle::AuthRateLimiter},
@@ -28,6 +33,7 @@ use crate::{
         s3::S3Store,
     },
     thumbnails::Thumbnailer,
+    tls::{self, ServedOverTls, Tls, TlsListener},
 };
 
 /// How long start-up waits for the database and the object store to come up.
@@ -119,6 +125,10 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
+    /// Plain HTTP that redirects to the HTTPS main listener.
+    redirect_listener: Option<TcpListener>,
+    /// `Some`: the main listener serves HTTPS.
+    tls: Option<Tls>,
     state: SharedState,
     settings: Settings,
     stop: CancellationToken,
@@ -140,16 +150,30 @@ impl Application {
             ),
             None => None,
         };
-        Self::build_with_listener(settings, listener, metrics_listener).await
+        let redirect_listener = match settings.http_redirect_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for HTTP redirects on {addr}"))?,
+            ),
+            None => None,
+        };
+        let app = Self::build_with_listener(settings, listener, metrics_listener).await?;
+        Ok(match redirect_listener {
+            Some(redirect_listener) => app.with_redirect_listener(redirect_listener),
+            None => app,
+        })
     }
 
     /// Like [`Self::build`] on listeners the caller bound (tests bind port 0, so several apps
-    /// run in one process); `settings.listen` and `settings.metrics_listen` are not used.
+    /// run in one process); `settings.listen`, `settings.metrics_listen` and
+    /// `settings.http_redirect_listen` are not used (see [`Self::with_redirect_listener`]).
     pub async fn build_with_listener(
         settings: Settings,
         listener: TcpListener,
         metrics_listener: Option<TcpListener>,
     ) -> anyhow::Result<Self> {
+        let tls = settings.tls.as_ref().map(Tls::new).transpose()?;
         let secret = load_or_create_secret(&settings)?;
         let db = open_database(&settings).await?;
         migrate(db.as_ref()).await?;
@@ -205,11 +229,28 @@ impl Application {
         Ok(Self {
             listener,
             metrics_listener,
+            redirect_listener: None,
+            tls,
             state,
             settings,
             cancel_on_drop,
             stop,
         })
+    }
+
+    /// Serves HTTP → HTTPS redirects on `listener` (with TLS only; otherwise it is dropped).
+    pub fn with_redirect_listener(mut self, listener: TcpListener) -> Self {
+        self.redirect_listener = self.tls.is_some().then_some(listener);
+        self
+    }
+
+    /// Where the plain-HTTP redirects are served; `None` without a redirect listener.
+    pub fn redirect_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        Ok(self
+            .redirect_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?)
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -235,6 +276,8 @@ impl Application {
         let Self {
             listener,
             metrics_listener,
+            redirect_listener,
+            tls,
             state,
             settings,
             stop,
@@ -272,18 +315,63 @@ impl Application {
         };
 
         let app = http::router(state.clone(), &settings.cors_origins);
-        tracing::info!(addr = %listener.local_addr()?, "PartyPic listening");
-        // Without TCP_NODELAY a streamed photo's last segment waits ~40 ms for a delayed ACK.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        let addr = listener.local_addr()?;
+        let (server, tls_upkeep, redirects) = match tls {
+            Some(tls) => {
+                let (acceptor, upkeep) = tls.into_parts(stop.clone());
+                let upkeep = tokio::spawn(upkeep);
+                let redirects = match redirect_listener {
+                    Some(redirect_listener) => {
+                        tracing::info!(addr = %redirect_listener.local_addr()?, "redirecting plain HTTP to HTTPS");
+                        let redirect =
+                            tls::redirect_router(addr.port(), settings.public_url.clone());
+                        let draining = draining.clone();
+                        Some(tokio::spawn(
+                            axum::serve(redirect_listener, redirect)
+                                .with_graceful_shutdown(async move { draining.cancelled().await })
+                                .into_future(),
+                        ))
+                    }
+                    None => None,
+                };
+                let hsts =
+                    HeaderValue::try_from(format!("max-age={}", settings.hsts_max_age.as_secs()))
+                        .context("HSTS header")?;
+                let app = app
+                    .layer(SetResponseHeaderLayer::overriding(
+                        header::STRICT_TRANSPORT_SECURITY,
+                        hsts,
+                    ))
+                    .layer(Extension(ServedOverTls));
+                tracing::info!(%addr, "PartyPic listening (HTTPS)");
+                // The tap does nothing (TCP_NODELAY is set before the handshake); axum gives a
+                // tapped listener's connections `ConnectInfo<SocketAddr>`, which the rate limiter reads.
+                let listener = TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+                let server = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(on_shutdown)
+                .into_future();
+                (server, Some(upkeep), redirects)
             }
-        });
-        let server = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(on_shutdown);
+            None => {
+                tracing::info!(%addr, "PartyPic listening");
+                // Without TCP_NODELAY a streamed photo's last segment waits ~40 ms for a delayed ACK.
+                let listener = listener.tap_io(|tcp| {
+                    if let Err(err) = tcp.set_nodelay(true) {
+                        tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+                    }
+                });
+                let server = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(on_shutdown)
+                .into_future();
+                (server, None, None)
+            }
+        };
 
         let drain_limit = settings.shutdown_timeout;
         tokio::select! {
@@ -297,6 +385,18 @@ impl Application {
         let _ = refresher.await;
         let _ = sweeper.await;
         let _ = housekeeping.await;
+        if let Some(upkeep) = tls_upkeep {
+            let _ = upkeep.await;
+        }
+        if let Some(mut redirects) = redirects {
+            // Redirects are answered at once; whatever is still open after the drain is cut.
+            match tokio::time::timeout(Duration::from_secs(1), &mut redirects).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(err))) => tracing::warn!(error = %err, "redirect listener failed"),
+                Ok(Err(err)) => tracing::warn!(error = %err, "redirect listener task failed"),
+                Err(_) => redirects.abort(),
+            }
+        }
         if let Some(metrics_server) = metrics_server {
             match metrics_server.await {
                 Ok(Ok(())) => {}

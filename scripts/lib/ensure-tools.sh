@@ -18,6 +18,13 @@ if ! command -v garage >/dev/null; then
   cargo install --locked garage </dev/null
 fi
 
+# Debian's pebble (Let's Encrypt's ACME test server) for the HTTPS/ACME test in tests/tls.rs.
+if ! command -v pebble >/dev/null; then
+  echo "installing pebble (apt)" >&2
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends pebble >/dev/null
+fi
+
 mkdir -p "$TOOLS"
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c "import schemathesis" 2>/dev/null || "$VENV/bin/pip" install -q "schemathesis==4.32.5" </dev/null

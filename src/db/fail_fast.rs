@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, EventRecord, EventSummary, GuestRecord, HostRecord,
-    PhotoQuery, PhotoRecord, ThumbStatus,
+    Counts, Database, DbError, DbResult, EventRecord, EventSummary, EventTransport, GuestRecord,
+    HostRecord, PhotoQuery, PhotoRecord, ThumbStatus,
 };
 use crate::domain::missions::MissionList;
 
@@ -149,6 +149,9 @@ impl Database for FailFast {
     }
     async fn close(&self) {
         self.shared.inner.close().await
+    }
+    fn event_transport(&self) -> EventTransport {
+        self.shared.inner.event_transport()
     }
 
     async fn insert_host(&self, user: &HostRecord) -> DbResult<()> {
@@ -291,6 +294,9 @@ mod tests {
             self.call().await
         }
         async fn close(&self) {}
+        fn event_transport(&self) -> EventTransport {
+            EventTransport::InProcess
+        }
         async fn insert_host(&self, _: &HostRecord) -> DbResult<()> {
             self.call().await
         }

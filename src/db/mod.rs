@@ -200,9 +200,8 @@ pub trait Database: Send + Sync + 'static {
     async fn ping(&self) -> DbResult<()>;
     async fn close(&self);
     /// How live events reach the other replicas: through this database, or in-process only.
-    fn event_transport(&self) -> EventTransport {
-        EventTransport::InProcess
-    }
+    /// Required, so that a wrapper cannot silently fall back to in-process.
+    fn event_transport(&self) -> EventTransport;
 
     /// Fails with [`DbError::Conflict`] when the normalized email exists.
     async fn insert_host(&self, user: &HostRecord) -> DbResult<()>;

@@ -310,7 +310,13 @@ where
         };
         let proto = first("x-forwarded-proto")
             .filter(|p| p == "http" || p == "https")
-            .unwrap_or_else(|| "http".into());
+            .unwrap_or_else(|| {
+                match parts.extensions.get::<crate::tls::ServedOverTls>() {
+                    Some(_) => "https",
+                    None => "http",
+                }
+                .into()
+            });
         let host = first("x-forwarded-host")
             .or_else(|| first("host"))
             .or_else(|| parts.uri.authority().map(ToString::to_string))
