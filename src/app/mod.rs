@@ -28,7 +28,7 @@ use uuid::Uuid;
 pub use error::{Error, ErrorCode, Result};
 
 use crate::{
-    db::{Database, EventRecord},
+    db::{Database, EventRecord, PhotoRecord},
     domain::{password::PasswordHasher, token::TokenIssuer},
     events::EventBus,
     metrics::Metrics,
@@ -83,6 +83,11 @@ impl App {
     /// The event, or `event.not_found`.
     pub async fn event(&self, id: Uuid) -> Result<EventRecord> {
         self.db.event(id).await?.ok_or_else(Error::event_not_found)
+    }
+
+    /// The photo, or `photo.not_found`.
+    pub async fn photo(&self, id: Uuid) -> Result<PhotoRecord> {
+        self.db.photo(id).await?.ok_or_else(Error::photo_not_found)
     }
 
     /// The event when `host` runs it: `event.not_found` or `event.not_host` otherwise.

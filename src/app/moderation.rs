@@ -9,11 +9,7 @@ use crate::{
 };
 
 pub async fn approve(app: &App, host: &Host, photo_id: Uuid) -> Result<PhotoRecord> {
-    let photo = app
-        .db
-        .photo(photo_id)
-        .await?
-        .ok_or_else(Error::photo_not_found)?;
+    let photo = app.photo(photo_id).await?;
     let event = app.event(photo.event_id).await?;
     require_host(&event, Some(host))?;
     let approved = app
@@ -42,11 +38,7 @@ pub async fn delete(
             "A host token or X-Guest-Id is required",
         ));
     }
-    let photo = app
-        .db
-        .photo(photo_id)
-        .await?
-        .ok_or_else(Error::photo_not_found)?;
+    let photo = app.photo(photo_id).await?;
     let event = app.event(photo.event_id).await?;
     let is_host = host.is_some_and(|h| h.id == event.host_id);
     if !is_host {
