@@ -27,10 +27,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Needs no configuration: CI and the client type generators run it without a server.
-    if matches!(cli.command, Some(Command::Openapi)) {
-        return print_openapi();
-    }
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        // Needs no configuration: CI and the client type generators run it without a server.
+        Command::Openapi => return print_openapi(),
+        command => command,
+    };
     let settings = match cli.config.resolve() {
         Ok(settings) => settings,
         Err(message) => {
@@ -39,10 +40,9 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log_format);
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let result = match command {
         Command::Migrate => run_migrations(&settings).await,
-        Command::Serve => serve(settings).await,
-        Command::Openapi => unreachable!("handled before the configuration is resolved"),
+        Command::Serve | Command::Openapi => serve(settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
