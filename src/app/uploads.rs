@@ -163,7 +163,6 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
     };
     let stored = app.db.insert_photo(&photo).await?;
     if stored.id == photo.id {
-        received.keep();
         app.metrics.photos_uploaded.inc();
         app.events
             .publish(LiveEvent::PictureCreated {
@@ -171,11 +170,9 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
             })
             .await;
         app.thumbnails.schedule(stored.clone());
-    } else if stored.object_key == photo.object_key {
-        // A concurrent finalize of the same key won: the object is that photo's.
-        received.keep();
-    } else {
-        // Identical content won a race: this copy is not needed.
+    } else if stored.object_key != photo.object_key {
+        // Identical content won a race: this copy is not needed. (When a concurrent finalize of
+        // the same key won, the object is that photo's and stays.)
         received.discard().await;
     }
     Ok(stored)
@@ -238,9 +235,6 @@ impl Received {
             deleted: false,
         }
     }
-
-    /// The object became (or already is) a photo.
-    fn keep(self) {}
 
     /// Deletes the object now: it will never be a photo.
     async fn discard(mut self) {

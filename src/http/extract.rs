@@ -202,21 +202,25 @@ where
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| invalid(ErrorCode::MissingToken, "Missing bearer token"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                invalid(
-                    ErrorCode::InvalidToken,
-                    "Authorization header must be 'Bearer <token>'",
-                )
-            })?;
+        let token = bearer_token(header).ok_or_else(|| {
+            invalid(
+                ErrorCode::InvalidToken,
+                "Authorization header must be 'Bearer <token>'",
+            )
+        })?;
         hosts::authenticate(&app, token)
             .map(Self)
             .ok_or_else(invalid_token)
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value; `None` for another scheme or no token.
+fn bearer_token(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 fn invalid_token() -> ApiError {
@@ -242,11 +246,8 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| t.trim().to_owned());
+            .and_then(bearer_token)
+            .map(str::to_owned);
         let query = parts.uri.query().unwrap_or_default();
         let from_query = url::form_urlencoded::parse(query.as_bytes())
             .find(|(name, _)| name == "access_token")
