@@ -189,6 +189,10 @@ impl EventBus {
 
 async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
+    // A lost connection must surface at once (`relay` reconnects itself): by default sqlx
+    // first waits for a new one, up to the pool's acquire timeout, and meanwhile the gallery
+    // cache would keep trusting a generation that no longer hears other replicas' changes.
+    listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;
     Ok(listener)
 }

@@ -133,8 +133,19 @@ async fn while_postgresql_is_unreachable_requests_answer_503_at_once_and_recover
     let session_id = app.create_session(&host).await;
     let path = format!("/sessions/get?sessionId={session_id}");
     assert_eq!(app.get(&path).await.status(), StatusCode::OK);
+    let gallery = format!("/pictures/session?sessionId={session_id}");
+    assert_eq!(app.get(&gallery).await.status(), StatusCode::OK);
 
     proxy.cut();
+    // The page just rendered is in the gallery cache, but with the live-update connection gone
+    // this replica could miss other replicas' changes: it must stop serving it at once, not
+    // once the listener's reconnect attempt times out.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.get(&gallery).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no cached gallery once the listener lost its connection"
+    );
     let timed = || async {
         let started = Instant::now();
         let response = app.get(&path).await;
