@@ -542,6 +542,23 @@ try {
     await p.goto('/');
     await p.getByRole('tab', { name: 'Registrieren' }).waitFor();
     await shot(p, '17-landing-de');
+    // The server's refusals in German, once, at the field they concern; never its English text.
+    await p.getByRole('tab', { name: 'Anmelden' }).click();
+    const login = p.getByRole('form', { name: 'Anmelden' });
+    await login.getByLabel('E-Mail').fill(host.email);
+    await login.getByLabel('Passwort').fill('falsches Passwort');
+    await login.getByRole('button', { name: 'Anmelden' }).click();
+    await login.getByText('E-Mail oder Passwort ist falsch.').waitFor();
+    assert.equal(await p.getByText('E-Mail oder Passwort ist falsch.').count(), 1);
+    await p.getByRole('tab', { name: 'Registrieren' }).click();
+    const signup = p.getByRole('form', { name: 'Registrieren' });
+    await signup.getByLabel('Dein Name').fill('Doppelt');
+    await signup.getByLabel('E-Mail').fill(host.email);
+    await signup.getByLabel('Passwort').fill(host.password);
+    await signup.getByRole('button', { name: 'Konto anlegen' }).click();
+    await signup.getByText('Mit dieser E-Mail gibt es schon ein Konto').waitFor();
+    const text = await p.locator('body').innerText();
+    assert.ok(!/invalid email|already|not found|password/i.test(text), `no English server message: ${text}`);
     await p.getByRole('button', { name: 'Switch to English' }).click();
     await p.getByRole('tab', { name: 'Sign up' }).waitFor();
     await p.reload();
