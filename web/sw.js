@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '73bbf0072b30';
+const VERSION = '4298d6c91f14';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -100,7 +100,7 @@ sw.addEventListener(/** @type {any} */ ('sync'), (/** @type {SyncEvent} */ event
 
 /** Codes after which sending the same photo again cannot succeed (as in upload.js). */
 const FINAL = new Set(['upload.not_an_image', 'upload.unsupported_type', 'upload.empty', 'upload.too_large',
-  'upload.limit_reached', 'event.ended', 'event.not_found', 'guest.not_found', 'guest.other_event', 'upload.key_other_event']);
+  'upload.limit_reached', 'event.ended', 'event.not_found', 'guest.not_found', 'guest.other_event', 'upload.key_other_event', 'request.body_too_large']);
 /** Codes a fresh attempt fixes (expired link, bytes that did not arrive). */
 const AGAIN = new Set(['upload.not_found', 'storage.signature_invalid', 'upload.interrupted']);
 

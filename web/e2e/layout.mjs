@@ -87,7 +87,7 @@ try {
       for (const [width, height] of SIZES) {
         await page.setViewportSize({ width, height });
         if (settle) await settle();
-        await page.waitForTimeout(120);
+        await page.waitForTimeout(60);
         const { scroll, inner, culprit } = await page.evaluate(() => {
           const inner = window.innerWidth;
           let culprit = '';

@@ -68,9 +68,9 @@ try {
   await page.getByRole('button', { name: 'Let\'s go' }).click();
   await page.getByText('Hi Quinn').waitFor();
 
-  // Twenty different photos (identical ones would rightly be stored once).
+  // Twenty different photos (identical ones would rightly be stored once), and one more.
   const files = [];
-  for (let i = 0; i < PHOTOS; i++) {
+  for (let i = 0; i <= PHOTOS; i++) {
     const dataUrl = await page.evaluate((n) => {
       const c = document.createElement('canvas');
       c.width = 1200; c.height = 900;
@@ -88,6 +88,7 @@ try {
   // A slow uplink, so the reload lands while photos are still being prepared and sent.
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 80, downloadThroughput: 2_000_000, uploadThroughput: 120_000 });
+  const extra = /** @type {string} */ (files.pop());
   await page.locator('#pick').setInputFiles(files);
   await page.getByText(/photos? waiting to be sent/).waitFor();
   await page.waitForTimeout(2000);
@@ -124,6 +125,31 @@ try {
   const names = all.map((p) => p.original_filename).sort();
   assert.deepEqual(names, files.map((f) => path.basename(f)).sort(), 'every photo arrived exactly once');
   console.log(`ok   reopened on the same profile: all ${all.length} photos arrived exactly once`);
+
+
+  // A full disk: the browser refuses to store the photo. The guest is told, and the photo is
+  // still sent while the page stays open.
+  await ctx.close();
+  ctx = null;
+  const browser = await chromium.launch({ executablePath: options.executablePath, args: options.args });
+  try {
+    const fresh = await browser.newContext({ ...options, executablePath: undefined, args: undefined });
+    const p = await fresh.newPage();
+    const cdp = await fresh.newCDPSession(p);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(BASE).origin, quotaSize: 1 });
+    await p.goto(`/s/${sessionId}`);
+    await p.getByLabel('Your name').fill('Rory');
+    await p.getByRole('button', { name: 'Let\'s go' }).click();
+    await p.getByText('Hi Rory').waitFor();
+    await p.locator('#pick').setInputFiles(extra);
+    await p.getByText('storage is full').waitFor();
+    await p.waitForFunction(() => document.querySelectorAll('.uploads li').length === 0, null, { timeout: 20_000 });
+    const rory = (await pictures(sessionId, token)).filter((x) => x.u_name === 'Rory');
+    assert.equal(rory.length, 1, 'the photo the browser would not store was still sent');
+  } finally {
+    await browser.close();
+  }
+  console.log('ok   storage full: the guest is told, the photo is sent while the page is open');
   ok = true;
 } catch (e) {
   console.log(`FAIL ${/** @type {Error} */ (e).stack || e}`);

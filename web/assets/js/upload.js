@@ -24,7 +24,7 @@ const ALLOWED = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/h
  */
 export const FINAL = new Set(['upload.unsupported', 'upload.not_an_image', 'upload.unsupported_type', 'upload.empty',
   'upload.too_large', 'upload.limit_reached', 'event.ended', 'event.not_found', 'guest.not_found', 'guest.other_event',
-  'upload.key_other_event']);
+  'upload.key_other_event', 'request.body_too_large']);
 
 /** The guest-facing text of a job's error, in the current language. @param {Job} job */
 export function jobError(job) {
@@ -443,6 +443,13 @@ export class Uploader extends EventTarget {
     await put(init.uploadUrl, job.blob, type, (f) => {
       job.progress = f;
       if (f - last > 0.04 || f === 1) { last = f; this.changed(); }
+    }).catch((e) => {
+      // An object store's refusal (S3 answers XML, e.g. 403 for a link that expired on the way)
+      // is worth a fresh try with a new link, unless the photo itself is refused.
+      if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 413 && !FINAL.has(e.code || '')) {
+        throw new ApiError(e.status, errorMessage('upload.interrupted') || e.message, 'upload.interrupted');
+      }
+      throw e;
     });
     /** @type {import('./api.js').Picture} */
     const picture = await api('/pictures/finalize-upload', {
