@@ -141,6 +141,8 @@ try {
     await page.locator('dialog.lightbox[open]').waitFor();
     await screen('guest-viewer');
     await page.keyboard.press('Escape');
+    // Closing the viewer steps back in history (it was an entry of its own): let that finish.
+    await page.waitForFunction(() => !history.state?.viewer);
 
     await page.evaluate((s) => localStorage.removeItem(`pp.guest.${s}`), sessionId);
     await page.goto(`/s/${sessionId}`);
