@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '4298d6c91f14';
+const VERSION = '0829b28ac8d7';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -167,6 +167,12 @@ try {
   assert.ok(checks > 40, `checked ${checks} screen sizes`);
 } catch (e) {
   problems.push(`${/** @type {Error} */ (e).stack || e}`);
+  for (const ctx of browser.contexts()) {
+    for (const p of ctx.pages()) {
+      await p.screenshot({ path: path.join(SHOTS, 'failed.png') }).catch(() => {});
+      problems.push(`at ${p.url()}: ${(await p.locator('body').innerText().catch(() => '')).slice(0, 300)}`);
+    }
+  }
 } finally {
   clearTimeout(killer);
   await browser.close();

@@ -266,8 +266,11 @@ class Lightbox {
       // Closed by its button, Escape or a swipe: take back the history entry the viewer added.
       if (this.pushed) {
         this.pushed = false;
-        this.backing = true;
-        history.back();
+        // Only ever step back over our own entry, never out of the page.
+        if (history.state?.viewer) {
+          this.backing = true;
+          history.back();
+        }
       }
     });
     let x0 = 0, y0 = 0;

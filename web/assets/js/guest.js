@@ -251,19 +251,25 @@ export function guest(main, sessionId) {
       h('h2', null, t('gallery.title')), gallery.el);
     gallery.more();
 
+    /** @param {Partial<Session>} s */
+    const sessionChanged = (s) => {
+      const wasHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
+      session = { ...session, ...s };
+      showRules();
+      const nowHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
+      if (wasHidden !== nowHidden) gallery.reset();
+    };
     cleanups.push(live(sessionId, { userId: me.id }, {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
       deleted: (d) => gallery.remove(d.id),
       guests: (d) => { online.textContent = t('guest.online', { n: d.online }); },
-      session: (s) => {
-        const wasHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
-        session = { ...session, ...s };
-        showRules();
-        const nowHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
-        if (wasHidden !== nowHidden) gallery.reset();
+      session: sessionChanged,
+      // Events may have been missed (reconnect, polling): the rules may have changed too.
+      resync: () => {
+        gallery.resync();
+        getSession(sessionId).then((s) => { if (!gone) sessionChanged(s); }).catch(() => {});
       },
-      resync: () => gallery.resync(),
     }));
 
     // Heartbeat while the page is visible: the host sees who is here.
