@@ -606,6 +606,8 @@ try {
   }, { server: true });
 
   await step('a per-guest upload limit is explained, without a Retry that cannot work', async () => {
+    // After the reveal the gallery reloads: count once it is back.
+    await guestPage.locator('.gallery .tile').first().waitFor();
     const mine = await guestPage.locator('.gallery .tile').count();
     await hostPage.getByLabel('Upload limit per guest').fill(String(mine));
     await hostPage.getByLabel('Upload limit per guest').press('Enter');
