@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '4dffb6516449';
+const VERSION = '0829b28ac8d7';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -33,13 +33,17 @@ const SHELL = [
 // </shell>
 
 const CACHE = `partypic-shell-${VERSION}`;
+// What a guest's phone needs to open an event with no connection. The PNG icons are only for
+// install prompts and home screens: cached when the browser asks for them, not up front.
+const PRECACHE = SHELL.filter((url) => !url.endsWith('.png'));
 // The client's own routes (see assets/js/app.js); everything else is the server's business.
 const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+)?\/?$/;
 
 sw.addEventListener('install', (event) => {
-  // `reload` skips the HTTP cache, so a release never caches a stale copy of a shell file.
+  // `no-cache` revalidates what the page has just loaded (a 304 per file, not a second
+  // download of the app), so a release never caches a stale copy either.
   event.waitUntil(caches.open(CACHE)
-    .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: 'reload' }))))
+    .then((cache) => cache.addAll(PRECACHE.map((url) => new Request(url, { cache: 'no-cache' }))))
     .then(() => sw.skipWaiting()));
 });
 
@@ -49,6 +53,16 @@ sw.addEventListener('activate', (event) => {
     .then(() => sw.clients.claim()));
 });
 
+/** A shell file from the cache; fetched (and kept) when it is not there yet. @param {Request} req @param {string} path */
+async function shell(req, path) {
+  const cache = await caches.open(CACHE);
+  const hit = await cache.match(path);
+  if (hit) return hit;
+  const res = await fetch(req);
+  if (res.ok && res.type === 'basic') cache.put(path, res.clone()).catch(() => {});
+  return res;
+}
+
 sw.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET') return;
@@ -57,11 +71,11 @@ sw.addEventListener('fetch', (event) => {
   if (req.mode === 'navigate') {
     if (!ROUTES.test(url.pathname)) return;
     // Every client route is the same app shell.
-    event.respondWith(caches.match('/index.html').then((hit) => hit || fetch(req)));
+    event.respondWith(shell(new Request('/index.html'), '/index.html'));
     return;
   }
   if (!SHELL.includes(url.pathname)) return;
-  event.respondWith(caches.match(url.pathname).then((hit) => hit || fetch(req)));
+  event.respondWith(shell(req, url.pathname));
 });
 
 // Background Sync: photos queued offline (IndexedDB `partypic`/`uploads`, written by
@@ -77,9 +91,18 @@ sw.addEventListener(/** @type {any} */ ('sync'), (/** @type {SyncEvent} */ event
 });
 
 /**
+ * The queue's records as assets/js/upload.js writes them (`prepared`: the blob is the downscaled
+ * photo; `keys`: upload keys it was sent under).
  * @typedef {{id: string, sessionId: string, userId: string, uName: string, missionId: string | null,
- *   filename: string, blob: Blob, state: string, error?: string, api?: string}} Job
+ *   filename: string, blob: Blob, state: string, prepared?: boolean, keys?: string[], code?: string,
+ *   error?: string, final?: boolean, api?: string}} Job
  */
+
+/** Codes after which sending the same photo again cannot succeed (as in upload.js). */
+const FINAL = new Set(['upload.not_an_image', 'upload.unsupported_type', 'upload.empty', 'upload.too_large',
+  'upload.limit_reached', 'event.ended', 'event.not_found', 'guest.not_found', 'guest.other_event', 'upload.key_other_event', 'request.body_too_large']);
+/** Codes a fresh attempt fixes (expired link, bytes that did not arrive). */
+const AGAIN = new Set(['upload.not_found', 'storage.signature_invalid', 'upload.interrupted']);
 
 /** @returns {Promise<IDBDatabase>} */
 function openQueue() {
@@ -98,9 +121,10 @@ function openQueue() {
  */
 function inStore(db, mode, fn) {
   return new Promise((resolve, reject) => {
-    const req = fn(db.transaction('uploads', mode).objectStore('uploads'));
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
+    const t = db.transaction('uploads', mode);
+    const req = fn(t.objectStore('uploads'));
+    t.oncomplete = () => resolve(req.result);
+    t.onabort = () => reject(t.error || req.error);
   });
 }
 
@@ -108,35 +132,55 @@ function inStore(db, mode, fn) {
 async function postJson(path, body) {
   const res = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   const data = await res.json().catch(() => null);
-  if (!res.ok) throw Object.assign(new Error((data && data.message) || `${res.status} ${res.statusText}`), { status: res.status });
+  if (!res.ok) {
+    throw Object.assign(new Error((data && data.message) || `${res.status} ${res.statusText}`),
+      { status: res.status, code: data && typeof data.code === 'string' ? data.code : undefined });
+  }
   return data;
+}
+
+/**
+ * Runs `fn` unless a page (or another run) is sending this photo right now.
+ * @param {string} id @param {() => Promise<void>} fn
+ */
+function exclusive(id, fn) {
+  const locks = /** @type {LockManager | undefined} */ (/** @type {any} */ (navigator).locks);
+  if (!locks) return fn();
+  return locks.request(`partypic-upload-${id}`, { ifAvailable: true }, (lock) => (lock ? fn() : undefined));
 }
 
 async function sendQueued() {
   const db = await openQueue();
   /** @type {Job[]} */
   const jobs = await inStore(db, 'readonly', (s) => s.getAll());
-  for (const job of jobs) {
-    if (job.state !== 'queued') continue;
-    const type = job.blob.type || 'image/jpeg';
-    try {
-      const init = await postJson(`${job.api || ''}/pictures/init-upload`, { session_id: job.sessionId, mimetype: type, user_id: job.userId });
-      const put = await fetch(init.uploadUrl, { method: 'PUT', headers: { 'Content-Type': type }, body: job.blob });
-      if (!put.ok) throw Object.assign(new Error(`upload: ${put.status}`), { status: put.status });
-      await postJson(`${job.api || ''}/pictures/finalize-upload`, {
-        u_name: job.uName, session_id: job.sessionId, s3_key: init.key, original_filename: job.filename,
-        filesize_bytes: job.blob.size, mimetype: type, mission_id: job.missionId, user_id: job.userId,
-      });
-      await inStore(db, 'readwrite', (s) => s.delete(job.id));
-    } catch (err) {
-      const e = /** @type {Error & {status?: number}} */ (err);
-      // Refused for good (event over, limit reached): leave it for the page to show. Otherwise
-      // fail the sync so the browser retries it later.
-      if (e.status && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) {
-        await inStore(db, 'readwrite', (s) => s.put({ ...job, state: 'failed', error: e.message }));
-        continue;
+  for (const listed of jobs) {
+    // Photos not downscaled yet wait for their page.
+    if (listed.state !== 'queued' || listed.prepared === false) continue;
+    await exclusive(listed.id, async () => {
+      /** @type {Job | undefined} */
+      const job = await inStore(db, 'readonly', (s) => s.get(listed.id));
+      if (!job || job.state !== 'queued') return; // a page sent it meanwhile
+      const type = job.blob.type || 'image/jpeg';
+      try {
+        const init = await postJson(`${job.api || ''}/pictures/init-upload`, { session_id: job.sessionId, mimetype: type, user_id: job.userId });
+        job.keys = [...(job.keys || []), init.key].slice(-20);
+        await inStore(db, 'readwrite', (s) => s.put(job));
+        const put = await fetch(init.uploadUrl, { method: 'PUT', headers: { 'Content-Type': type }, body: job.blob });
+        if (!put.ok) throw Object.assign(new Error(`upload: ${put.status}`), { status: 503 });
+        await postJson(`${job.api || ''}/pictures/finalize-upload`, {
+          u_name: job.uName, session_id: job.sessionId, s3_key: init.key, original_filename: job.filename,
+          filesize_bytes: job.blob.size, mimetype: type, mission_id: job.missionId, user_id: job.userId,
+        });
+        await inStore(db, 'readwrite', (s) => s.delete(job.id));
+      } catch (err) {
+        const e = /** @type {Error & {status?: number, code?: string}} */ (err);
+        // Refused for good (event over, limit reached): leave it for the page to show. Otherwise
+        // fail the sync so the browser retries it later.
+        const refused = e.status && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429 && !AGAIN.has(e.code || '');
+        if (!refused) throw e;
+        // The page words it from the code, in the guest's language.
+        await inStore(db, 'readwrite', (s) => s.put({ ...job, state: 'failed', code: e.code, error: undefined, final: FINAL.has(e.code || '') }));
       }
-      throw e;
-    }
+    });
   }
 }

@@ -208,6 +208,21 @@ try {
     assert.equal(link, `${BASE}/s/${sessionId}`);
   });
 
+  await step('log-in returns to the page that asked for it', async () => {
+    const ctx = await browser.newContext({ ...phone, baseURL: BASE });
+    const p = await ctx.newPage();
+    watch(p, 'return');
+    await p.goto(`/host/${sessionId}`);
+    await p.waitForURL((u) => u.pathname === '/');
+    await p.getByRole('tab', { name: 'Log in' }).click();
+    const login = p.getByRole('form', { name: 'Log in' });
+    await login.getByLabel('Email').fill(host.email);
+    await login.getByLabel('Password').fill(host.password);
+    await login.getByRole('button', { name: 'Log in' }).click();
+    await p.waitForURL(`**/host/${sessionId}`);
+    await ctx.close();
+  });
+
   await step('the invite tab shows the join QR code', async () => {
     await hostPage.locator('.qr img').evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());
   }, { server: true });
@@ -319,8 +334,14 @@ try {
       };
     }));
     assert.equal(queued, 2, 'the offline photos are stored in IndexedDB');
+    await guestPage.getByText('2 photos waiting to be sent').waitFor();
+    await guestPage.getByText('You are offline').waitFor();
     await guestCtx.setOffline(false);
     await guestPage.waitForFunction(() => document.querySelectorAll('.uploads li').length === 0, null, { timeout: 30_000 });
+    // One running toast for the batch ("4 photos uploaded" when the camera's two were just
+    // before), not one per photo.
+    await guestPage.locator('.toast').filter({ hasText: /^[2-9] photos uploaded$/ }).waitFor();
+    assert.equal(await guestPage.locator('.toast').count(), 1);
     await hostPage.waitForFunction(() => document.querySelectorAll('.gallery .tile').length >= 4, null, { timeout: 20_000 });
     const pics = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}`)).json();
     const biggest = pics.find((/** @type {any} */ p) => p.original_filename === 'big-photo.jpg');
@@ -340,7 +361,8 @@ try {
     await guestPage.locator('#pick').setInputFiles(path.join(TMP, 'small-photo.jpg'));
     assert.ok((await finalized).ok());
     await guestPage.waitForFunction(() => document.querySelectorAll('.uploads li').length === 0);
-    await guestPage.waitForTimeout(500);
+    await guestPage.locator('.toast').filter({ hasText: 'Already in the gallery' }).waitFor();
+    await guestPage.locator('.gallery .tile.flash').waitFor();
     assert.equal(await guestPage.locator('.gallery .tile').count(), before);
     assert.equal(await hostPage.locator('.gallery .tile').count(), before);
   }, { server: true });
@@ -411,6 +433,16 @@ try {
     await guestPage.keyboard.press('ArrowLeft');
     assert.equal(await box.getAttribute('data-index'), '0');
     await guestPage.keyboard.press('Escape');
+    await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
+    const t1 = Date.now();
+    // The phone's Back button closes the viewer and stays in the event.
+    await guestPage.locator('.gallery .tile button').first().click();
+    await guestPage.locator('dialog.lightbox[open]').waitFor();
+    await guestPage.goBack();
+    await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
+    assert.ok(guestPage.url().endsWith(`/s/${sessionId}`), `still in the event: ${guestPage.url()}`);
+    await guestPage.getByText('Hi Carla Guest').waitFor();
+    console.log(`     back closes the viewer (${Date.now() - t1} ms)`);
     await guestPage.evaluate(() => scrollTo(0, document.querySelector('.gallery')?.getBoundingClientRect().top ?? 0));
     await shot(guestPage, '10-guest-gallery');
   });
@@ -422,7 +454,16 @@ try {
     await hostPage.locator('dialog.lightbox[open]').waitFor();
     await shot(hostPage, '13-host-lightbox');
     const before = await hostPage.locator('.gallery .tile').count();
-    await hostPage.locator('dialog.lightbox').getByRole('button', { name: 'Delete' }).click();
+    await hostPage.locator('dialog.lightbox').getByRole('button', { name: 'Delete' }).first().click();
+    // An in-app confirmation, not the browser's confirm(): nothing is deleted before it is answered.
+    const confirm = hostPage.locator('dialog.confirm[open]');
+    await confirm.getByText('Delete this photo for everyone?').waitFor();
+    await shot(hostPage, '13b-host-confirm-delete');
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    assert.equal(await hostPage.locator('.gallery .tile').count(), before);
+    await hostPage.locator('dialog.lightbox').getByRole('button', { name: 'Delete' }).first().click();
+    await confirm.getByRole('button', { name: 'Delete' }).click();
     await hostPage.waitForFunction((n) => document.querySelectorAll('.gallery .tile').length === n - 1, before);
     await hostPage.keyboard.press('Escape');
     await guestPage.waitForFunction((n) => document.querySelectorAll('.gallery .tile').length === n - 1, before, { timeout: 20_000 });
@@ -501,6 +542,23 @@ try {
     await p.goto('/');
     await p.getByRole('tab', { name: 'Registrieren' }).waitFor();
     await shot(p, '17-landing-de');
+    // The server's refusals in German, once, at the field they concern; never its English text.
+    await p.getByRole('tab', { name: 'Anmelden' }).click();
+    const login = p.getByRole('form', { name: 'Anmelden' });
+    await login.getByLabel('E-Mail').fill(host.email);
+    await login.getByLabel('Passwort').fill('falsches Passwort');
+    await login.getByRole('button', { name: 'Anmelden' }).click();
+    await login.getByText('E-Mail oder Passwort ist falsch.').waitFor();
+    assert.equal(await p.getByText('E-Mail oder Passwort ist falsch.').count(), 1);
+    await p.getByRole('tab', { name: 'Registrieren' }).click();
+    const signup = p.getByRole('form', { name: 'Registrieren' });
+    await signup.getByLabel('Dein Name').fill('Doppelt');
+    await signup.getByLabel('E-Mail').fill(host.email);
+    await signup.getByLabel('Passwort').fill(host.password);
+    await signup.getByRole('button', { name: 'Konto anlegen' }).click();
+    await signup.getByText('Mit dieser E-Mail gibt es schon ein Konto').waitFor();
+    const text = await p.locator('body').innerText();
+    assert.ok(!/invalid email|already|not found|password/i.test(text), `no English server message: ${text}`);
     await p.getByRole('button', { name: 'Switch to English' }).click();
     await p.getByRole('tab', { name: 'Sign up' }).waitFor();
     await p.reload();
@@ -519,6 +577,9 @@ try {
     await shot(guestPage, '18-guest-pending');
     await hostPage.getByRole('tab', { name: 'Photos' }).click();
     await hostPage.getByText('1 photo waiting for approval').waitFor({ timeout: 20_000 });
+    // The count is of approved photos; the waiting one is shown apart.
+    const approved = await hostPage.locator('.gallery .tile:not(:has(.badge))').count();
+    await hostPage.locator('.pill').filter({ hasText: `${approved} photos + 1 waiting` }).waitFor();
     await shot(hostPage, '19-host-approval-queue');
     await hostPage.locator('.queue').getByRole('button', { name: 'Approve' }).click();
     await hostPage.getByText('1 photo waiting for approval').waitFor({ state: 'detached' });
@@ -528,7 +589,8 @@ try {
   await step('a guest deletes an own photo', async () => {
     const before = await guestPage.locator('.gallery .tile').count();
     await guestPage.locator('.gallery .tile button').first().click();
-    await guestPage.locator('dialog.lightbox').getByRole('button', { name: 'Delete' }).click();
+    await guestPage.locator('dialog.lightbox').getByRole('button', { name: 'Delete' }).first().click();
+    await guestPage.locator('dialog.confirm[open]').getByRole('button', { name: 'Delete' }).click();
     await guestPage.waitForFunction((n) => document.querySelectorAll('.gallery .tile').length === n - 1, before);
     await guestPage.keyboard.press('Escape');
     await hostPage.waitForFunction((n) => document.querySelectorAll('.gallery .tile').length === n - 1, before, { timeout: 20_000 });
@@ -543,7 +605,9 @@ try {
     await guestPage.getByText('The host will reveal the gallery later').waitFor({ state: 'detached', timeout: 20_000 });
   }, { server: true });
 
-  await step('a per-guest upload limit shows the server\'s message', async () => {
+  await step('a per-guest upload limit is explained, without a Retry that cannot work', async () => {
+    // After the reveal the gallery reloads: count once it is back.
+    await guestPage.locator('.gallery .tile').first().waitFor();
     const mine = await guestPage.locator('.gallery .tile').count();
     await hostPage.getByLabel('Upload limit per guest').fill(String(mine));
     await hostPage.getByLabel('Upload limit per guest').press('Enter');
@@ -553,14 +617,18 @@ try {
     await guestPage.locator('#pick').setInputFiles(file);
     const failedItem = guestPage.locator('.uploads li.failed');
     await failedItem.waitFor({ timeout: 20_000 });
-    await failedItem.getByRole('button', { name: 'Retry' }).waitFor();
+    await failedItem.getByText('You have reached this event\'s photo limit.').waitFor();
+    await guestPage.getByText('1 photo not sent').waitFor();
+    assert.equal(await failedItem.getByRole('button', { name: 'Retry' }).count(), 0, 'no Retry for a final refusal');
     await shot(guestPage, '20-guest-upload-limit');
-    await failedItem.getByRole('button', { name: 'Remove from the queue' }).click();
+    await failedItem.getByRole('button', { name: 'Dismiss' }).click();
+    await failedItem.waitFor({ state: 'detached' });
   }, { server: true });
 
   await step('host ends the event; the guest can no longer upload', async () => {
     await hostPage.getByRole('tab', { name: 'Settings' }).click();
     await hostPage.getByRole('button', { name: 'End the event now' }).click();
+    await hostPage.locator('dialog.confirm[open]').getByRole('button', { name: 'End the event now' }).click();
     await hostPage.getByText('The event has ended.').first().waitFor();
     await guestPage.reload();
     await guestPage.getByText('This event has ended').waitFor();

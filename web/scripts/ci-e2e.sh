@@ -3,7 +3,8 @@
 #   web/scripts/ci-e2e.sh http://127.0.0.1:3000
 # Installs what it needs when missing (Debian chromium, the npm dev dependencies), then runs the
 # sw.js version check, the type check, the first-load size budget and the browser end-to-end tests
-# (same origin, then the client served from a second origin).
+# (same origin, the upload queue, long names at every width, then the client served from a
+# second origin).
 # Screenshots go to target/screenshots/. Exits non-zero on any failure; every step is time-bounded.
 set -euo pipefail
 
@@ -58,6 +59,12 @@ curl -fsS "$BASE_URL/" | grep -q '/assets/js/app.js' || { echo "$BASE_URL/ does 
 
 log "browser end-to-end test"
 E2E_TIMEOUT_MS="${E2E_TIMEOUT_MS:-300000}" timeout 360 node e2e/run.mjs "$BASE_URL"
+
+log "upload queue: reload, offline, browser restart lose nothing and send nothing twice"
+E2E_TIMEOUT_MS=90000 timeout 120 node e2e/queue.mjs "$BASE_URL"
+
+log "layout: longest names, 320 to 1920 px, English and German"
+E2E_TIMEOUT_MS=90000 timeout 120 node e2e/layout.mjs "$BASE_URL"
 
 log "browser end-to-end test with the client served from a second origin (CORS)"
 E2E_TIMEOUT_MS=120000 timeout 150 node e2e/cross-origin.mjs "$BASE_URL"

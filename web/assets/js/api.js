@@ -1,5 +1,5 @@
-// JSON API client. Errors carry a message for people: the translation of the body's `code` when
-// this client knows it, else the server's `message`.
+// JSON API client. Errors carry a message for people, in their language: the translation of the
+// body's `code`, else a message by HTTP status.
 import { t, errorMessage } from './i18n.js';
 
 export class ApiError extends Error {
@@ -8,20 +8,35 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.code = code;
+    /** @type {string | undefined} what the server said, for developers */
+    this.detail = undefined;
   }
 
   /**
-   * The error an API response stands for; `body` is its parsed JSON, if any.
+   * The error an API response stands for; `body` is its parsed JSON, if any. The message is
+   * always in the guest's language: a code this client does not know (a newer server) gets a
+   * message by its status, never the server's English text (kept in `detail` for the console).
    * @param {number} status @param {string} statusText @param {any} body
    */
   static from(status, statusText, body) {
     const code = typeof body?.code === 'string' ? body.code : undefined;
-    const message = errorMessage(code)
-      ?? (typeof body?.message === 'string' ? body.message
-        : Array.isArray(body?.message) ? body.message.join(', ')
-        : `${status} ${statusText}`);
-    return new ApiError(status, message, code);
+    const detail = typeof body?.message === 'string' ? body.message
+      : Array.isArray(body?.message) ? body.message.join(', ') : `${status} ${statusText}`;
+    const err = new ApiError(status, errorMessage(code) ?? byStatus(status), code);
+    err.detail = detail;
+    return err;
   }
+}
+
+/** A message for an error without a known code, by its HTTP status. @param {number} status */
+function byStatus(status) {
+  const code = status === 401 ? 'auth.invalid_token'
+    : status === 404 ? 'route.not_found'
+    : status === 413 ? 'request.body_too_large'
+    : status === 429 ? 'service.busy'
+    : status >= 500 ? 'internal'
+    : '';
+  return errorMessage(code) ?? t('error.generic');
 }
 
 /**
@@ -81,7 +96,8 @@ export async function api(path, opts = {}) {
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: keep the status */ }
   if (res.status === 401 && opts.token) {
-    // The host's token expired or was revoked: back to the log-in form.
+    // The host's token expired or was revoked: back to the log-in form, then back here.
+    rememberReturn();
     logout();
     dispatchEvent(new Event('auth-expired'));
   }
@@ -113,6 +129,26 @@ export function saveAuth(login) {
 export function logout() {
   localStorage.removeItem(TOKEN);
 }
+
+const RETURN = 'pp.return';
+
+/** Remember this page: the log-in form returns to it. */
+export function rememberReturn() {
+  try { sessionStorage.setItem(RETURN, location.pathname + location.search); } catch { /* storage off: go to /host */ }
+}
+
+/** Where to go after logging in: the page that asked for it, else `fallback`. @param {string} fallback */
+export function takeReturn(fallback) {
+  let to = null;
+  try { to = sessionStorage.getItem(RETURN); sessionStorage.removeItem(RETURN); } catch { /* storage off */ }
+  // Only this app's own pages (never an open redirect).
+  return to && /^\/(host|slideshow|print)(\/|$)/.test(to) ? to : fallback;
+}
+
+// A logged-out visit to a host page is sent to the log-in form: remember where it wanted to go.
+addEventListener('routechange', () => {
+  if (/^\/host(\/|$)/.test(location.pathname) && !auth()) rememberReturn();
+});
 
 /**
  * The event; offline, the copy from the last visit, so guests can still take photos (they

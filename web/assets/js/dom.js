@@ -1,4 +1,5 @@
 // A tiny hyperscript helper: enough DOM building for this app without a framework.
+import { t } from './i18n.js';
 
 /** @typedef {string | number | Node | null | undefined | false} Child */
 
@@ -56,17 +57,50 @@ export function replace(el, ...children) {
   return el;
 }
 
-/** Short-lived message at the bottom of the screen, announced to screen readers. @param {string} text */
-export function toast(text, kind = 'info') {
-  let box = document.getElementById('toasts');
+/**
+ * Short-lived message at the bottom of the screen, announced to screen readers. A toast with a
+ * `key` replaces the one still showing under that key (one running "3 photos uploaded", not three).
+ * @param {string} text @param {string} [kind] @param {string} [key]
+ */
+export function toast(text, kind = 'info', key = '') {
+  // Inside a modal dialog (the top layer) a toast on the page would be hidden behind it.
+  const layer = /** @type {HTMLElement} */ (document.querySelector('dialog[open]') || document.body);
+  let box = /** @type {HTMLElement | null} */ (layer.querySelector(':scope > .toasts'));
   if (!box) {
-    box = h('div', { id: 'toasts', role: 'status', 'aria-live': 'polite' });
-    document.body.append(box);
+    box = h('div.toasts', { id: layer === document.body ? 'toasts' : undefined, role: 'status', 'aria-live': 'polite' });
+    layer.append(box);
   }
-  const item = h('div.toast', { class: kind }, text);
-  box.append(item);
+  const old = key ? /** @type {HTMLElement | null} */ ([...box.children].find((c) => /** @type {HTMLElement} */ (c).dataset.key === key) || null) : null;
+  const item = old || h('div.toast', { 'data-key': key || undefined });
+  item.className = `toast ${kind}`;
+  item.textContent = text;
+  if (!old) box.append(item);
   while (box.children.length > 3) box.firstElementChild?.remove();
-  setTimeout(() => item.remove(), 4500);
+  clearTimeout(Number(item.dataset.timer));
+  item.dataset.timer = String(setTimeout(() => item.remove(), 4500));
+}
+
+/**
+ * An in-app confirmation (instead of the browser's `confirm()`, which phones show as a bare
+ * system box and some in-app browsers suppress). Resolves true when confirmed.
+ * @param {string} text @param {{ok?: string, cancel?: string, danger?: boolean}} [opts]
+ * @returns {Promise<boolean>}
+ */
+export function ask(text, opts = {}) {
+  return new Promise((resolve) => {
+    let answer = false;
+    const dialog = /** @type {HTMLDialogElement} */ (h('dialog.confirm', { 'aria-label': text },
+      h('form', { method: 'dialog' },
+        h('p', null, text),
+        h('div.row.end', null,
+          h('button.btn', { type: 'submit', value: 'cancel' }, opts.cancel || t('action.cancel')),
+          h(opts.danger === false ? 'button.btn.primary' : 'button.btn.danger', {
+            type: 'submit', value: 'ok', onclick: () => { answer = true; },
+          }, opts.ok || t('action.confirm'))))));
+    dialog.addEventListener('close', () => { dialog.remove(); resolve(answer); });
+    (document.querySelector('dialog[open]') || document.body).append(dialog);
+    dialog.showModal();
+  });
 }
 
 /** @param {string | Date} when */

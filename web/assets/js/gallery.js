@@ -2,7 +2,7 @@
 // removals, and a lightbox. Tiles use lazy images and `content-visibility` so thousands of
 // them stay cheap; only loaded pages are ever in the DOM.
 import { api } from './api.js';
-import { h, icon, replace, timeOf, toast } from './dom.js';
+import { ask, h, icon, replace, timeOf, toast } from './dom.js';
 import { t } from './i18n.js';
 
 const PAGE = 60;
@@ -42,7 +42,7 @@ export class Gallery extends EventTarget {
 
   destroy() {
     this.observer.disconnect();
-    this.lightbox.close();
+    this.lightbox.destroy();
   }
 
   /** @param {string} [before] the id of the oldest picture already shown */
@@ -145,6 +145,21 @@ export class Gallery extends EventTarget {
     return true;
   }
 
+  /**
+   * Point at a photo the guest sent again ("already in the gallery"): scroll to it and make it
+   * flash (a photo older than the pages loaded so far is not shown out of order).
+   * @param {Picture} p
+   */
+  reveal(p) {
+    this.insert(p, true);
+    const tile = this.tiles.get(p.id);
+    if (!tile) return;
+    tile.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    tile.classList.remove('flash');
+    void tile.offsetWidth;
+    tile.classList.add('flash');
+  }
+
   /** @param {Picture} p */
   update(p) {
     this.insert(p, true);
@@ -201,7 +216,7 @@ export class Gallery extends EventTarget {
 
   /** @param {Picture} p */
   async delete(p) {
-    if (!confirm(t('gallery.confirmDelete'))) return false;
+    if (!await ask(t('gallery.confirmDelete'), { ok: t('action.delete') })) return false;
     try {
       await api(`/pictures/${p.id}`, {
         method: 'DELETE', token: this.opts.token,
@@ -245,7 +260,19 @@ class Lightbox {
       if (e.key === 'ArrowLeft') this.step(-1);
       if (e.key === 'ArrowRight') this.step(1);
     });
-    this.dialog.addEventListener('close', () => { this.index = -1; this.dialog.remove(); });
+    this.dialog.addEventListener('close', () => {
+      this.index = -1;
+      this.dialog.remove();
+      // Closed by its button, Escape or a swipe: take back the history entry the viewer added.
+      if (this.pushed) {
+        this.pushed = false;
+        // Only ever step back over our own entry, never out of the page.
+        if (history.state?.viewer) {
+          this.backing = true;
+          history.back();
+        }
+      }
+    });
     let x0 = 0, y0 = 0;
     this.img.addEventListener('pointerdown', (e) => { x0 = e.clientX; y0 = e.clientY; });
     this.img.addEventListener('pointerup', (e) => {
@@ -253,18 +280,53 @@ class Lightbox {
       if (Math.abs(dx) > 50 && Math.abs(dx) > Math.abs(dy)) this.step(dx < 0 ? 1 : -1);
       else if (dy > 90) this.close();
     });
+    // The viewer is a history entry, so the phone's Back button closes it instead of leaving the
+    // event. Listening in the capture phase runs before the router's listener (both are on
+    // window), which must not re-render the page for this entry.
+    this.pushed = false;
+    this.backing = false;
+    /** @param {PopStateEvent} e */
+    this.onPop = (e) => {
+      if (this.backing) {
+        // Our own history.back(); the viewer may have been opened again meanwhile.
+        this.backing = false;
+        e.stopImmediatePropagation();
+        if (this.dialog.open) this.push();
+      } else if (this.pushed) {
+        this.pushed = false;
+        e.stopImmediatePropagation();
+        this.close();
+      }
+    };
+    addEventListener('popstate', this.onPop, { capture: true });
   }
 
   /** @param {number} i */
   open(i) {
     if (i < 0) return;
     if (!this.dialog.isConnected) document.body.append(this.dialog);
-    if (!this.dialog.open) this.dialog.showModal();
+    if (!this.dialog.open) {
+      this.dialog.showModal();
+      if (!this.backing) this.push();
+    }
     this.show(i);
+  }
+
+  push() {
+    history.pushState({ ...history.state, viewer: true }, '');
+    this.pushed = true;
   }
 
   close() {
     if (this.dialog.open) this.dialog.close();
+  }
+
+  /** The page is going away: close without touching history. */
+  destroy() {
+    removeEventListener('popstate', this.onPop, { capture: true });
+    this.pushed = false;
+    this.close();
+    this.backing = false;
   }
 
   /** @param {number} d */

@@ -6,7 +6,7 @@ import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
 import { t } from './i18n.js';
 import { live } from './live.js';
-import { Uploader } from './upload.js';
+import { Uploader, jobError } from './upload.js';
 
 /** @typedef {import('./api.js').Session} Session */
 /** @typedef {{id: string, name: string}} Me */
@@ -79,7 +79,14 @@ export function guest(main, sessionId) {
             localStorage.setItem(`pp.guest.${sessionId}`, JSON.stringify(me));
             run(session, me);
           } catch (err) {
-            error.textContent = /** @type {Error} */ (err).message;
+            // Once, where it belongs: a refused name at the name field, anything else above the button.
+            const e2 = /** @type {ApiError} */ (err);
+            if (e2.code === 'request.invalid_field' || e2.code === 'request.missing_field') {
+              name.setError(e2.message);
+              name.input.focus();
+            } else {
+              error.textContent = e2.message;
+            }
             busy(submit, false);
           }
         },
@@ -143,28 +150,74 @@ export function guest(main, sessionId) {
         h('label.btn', { for: 'pick' }, icon('images'), t('guest.choose')), pick,
         hasCamera ? h('label.btn', { for: 'capture' }, t('guest.cameraApp')) : null, capture));
 
+    // The queue: a count the guest always sees, each photo's state, and why one was not sent.
+    const summary = h('p.upload-summary', { role: 'status', 'aria-live': 'polite' });
+    const storageNote = h('p.notice', { role: 'alert', hidden: true });
     const queue = h('ul.uploads', { 'aria-label': t('upload.title') });
-    const drawQueue = () => replace(queue, [...up.jobs.values()].map((j) => {
-      const pct = Math.round(j.progress * 100);
-      return h('li', { class: j.state },
-        h('span.name', null, j.filename, ' · ', sizeOf(j.blob.size)),
-        h('progress', { max: 100, value: j.state === 'uploading' ? pct : j.state === 'failed' ? 0 : undefined, 'aria-label': t('upload.progress') }),
-        h('span.state', null, j.state === 'preparing' ? t('upload.preparing')
-          : j.state === 'uploading' ? `${pct} %`
-          : j.state === 'failed' ? (j.error || t('upload.failed'))
-          : j.error ? `${t('upload.waiting')} (${j.error})` : t('upload.waiting')),
-        j.state === 'failed' ? h('button.btn.small', { type: 'button', onclick: () => up.retry(j.id) }, t('action.retry')) : null,
-        j.state === 'queued' || j.state === 'failed' ? h('button.btn.small.ghost', { type: 'button', 'aria-label': t('upload.remove'), onclick: () => up.remove(j.id) }, '✕') : null);
-    }));
+    const drawQueue = () => {
+      const { waiting, failed } = up.counts();
+      replace(summary,
+        waiting ? h('span', null, t('upload.waitingN', { n: waiting })) : null,
+        waiting && failed ? ' · ' : null,
+        failed ? h('span.failed', null, t('upload.failedN', { n: failed })) : null,
+        waiting && !navigator.onLine ? h('span.block', null, t('upload.offlineNote')) : null);
+      summary.hidden = !waiting && !failed;
+      replace(queue, [...up.jobs.values()].map((j) => {
+        const pct = Math.round(j.progress * 100);
+        return h('li', { class: j.state, 'data-final': j.final ? '' : undefined },
+          h('span.name', null, j.filename, ' · ', sizeOf(j.blob.size)),
+          h('progress', { max: 100, value: j.state === 'uploading' ? pct : j.state === 'failed' ? 0 : undefined, 'aria-label': t('upload.progress') }),
+          h('span.state', null, j.state === 'preparing' ? t('upload.preparing')
+            : j.state === 'uploading' ? `${pct} %`
+            : j.state === 'failed' ? jobError(j)
+            : !navigator.onLine ? `${t('upload.waiting')} (${t('upload.offline')})`
+            : j.error ? `${t('upload.waiting')} (${jobError(j)})` : t('upload.waiting')),
+          // A refusal for good (not an image, limit reached, event over) is explained, not retried.
+          j.state === 'failed' && !j.final ? h('button.btn.small', { type: 'button', onclick: () => up.retry(j.id) }, t('action.retry')) : null,
+          j.state === 'queued' || j.state === 'failed'
+            ? h('button.btn.small.ghost', { type: 'button', 'aria-label': j.final ? t('action.dismiss') : t('upload.remove'), title: j.final ? t('action.dismiss') : t('upload.remove'), onclick: () => up.remove(j.id) }, '✕')
+            : null);
+      }));
+    };
+    // "3 photos uploaded": one running toast for a batch, not one per photo.
+    const batch = { n: 0, pending: 0, timer: /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined) };
     /** @param {Event} e */
     const onUploaded = (e) => {
       const p = /** @type {CustomEvent} */ (e).detail;
       if (p && p.id) { gallery.insert(p, true); gallery.changed(); }
-      toast(p?.status === 'pending' ? t('upload.donePending') : t('upload.done'));
+      batch.n++;
+      if (p?.status === 'pending') batch.pending++;
+      clearTimeout(batch.timer);
+      batch.timer = setTimeout(() => { batch.n = 0; batch.pending = 0; }, 4500);
+      toast(batch.pending ? t('upload.donePendingN', { n: batch.n }) : t('upload.doneN', { n: batch.n }), 'info', 'uploaded');
+    };
+    /** @param {Event} e */
+    const onDuplicate = (e) => {
+      const p = /** @type {CustomEvent} */ (e).detail;
+      toast(t('upload.duplicate'), 'info', 'duplicate');
+      if (p && p.id) gallery.reveal(p);
+    };
+    /** @param {Event} e */
+    const onStorage = (e) => {
+      const err = /** @type {CustomEvent} */ (e).detail;
+      storageNote.textContent = err && err.name === 'QuotaExceededError' ? t('upload.storageFull') : t('upload.storageFailed');
+      storageNote.hidden = false;
     };
     up.addEventListener('change', drawQueue);
     up.addEventListener('uploaded', onUploaded);
-    cleanups.push(() => { up.removeEventListener('change', drawQueue); up.removeEventListener('uploaded', onUploaded); });
+    up.addEventListener('duplicate', onDuplicate);
+    up.addEventListener('storage', onStorage);
+    addEventListener('online', drawQueue);
+    addEventListener('offline', drawQueue);
+    cleanups.push(() => {
+      up.removeEventListener('change', drawQueue);
+      up.removeEventListener('uploaded', onUploaded);
+      up.removeEventListener('duplicate', onDuplicate);
+      up.removeEventListener('storage', onStorage);
+      removeEventListener('online', drawQueue);
+      removeEventListener('offline', drawQueue);
+      clearTimeout(batch.timer);
+    });
     drawQueue();
 
     const showRules = () => {
@@ -194,23 +247,29 @@ export function guest(main, sessionId) {
               },
             }, t('guest.notYou')))),
         online),
-      notice, missionCard, actions, queue,
+      notice, missionCard, actions, storageNote, summary, queue,
       h('h2', null, t('gallery.title')), gallery.el);
     gallery.more();
 
+    /** @param {Partial<Session>} s */
+    const sessionChanged = (s) => {
+      const wasHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
+      session = { ...session, ...s };
+      showRules();
+      const nowHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
+      if (wasHidden !== nowHidden) gallery.reset();
+    };
     cleanups.push(live(sessionId, { userId: me.id }, {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
       deleted: (d) => gallery.remove(d.id),
       guests: (d) => { online.textContent = t('guest.online', { n: d.online }); },
-      session: (s) => {
-        const wasHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
-        session = { ...session, ...s };
-        showRules();
-        const nowHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
-        if (wasHidden !== nowHidden) gallery.reset();
+      session: sessionChanged,
+      // Events may have been missed (reconnect, polling): the rules may have changed too.
+      resync: () => {
+        gallery.resync();
+        getSession(sessionId).then((s) => { if (!gone) sessionChanged(s); }).catch(() => {});
       },
-      resync: () => gallery.resync(),
     }));
 
     // Heartbeat while the page is visible: the host sees who is here.

@@ -1,7 +1,7 @@
 // `/host` (the host's events, create one) and `/host/{id}` (run one event: share, missions,
 // photos with moderation, rules, download, end).
 import { api, apiUrl, auth, logout, getSession, eventName, isOpen, joinUrl, ApiError } from './api.js';
-import { h, replace, timeOf, toast, uid } from './dom.js';
+import { ask, h, replace, timeOf, toast, uid } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
 import { t } from './i18n.js';
@@ -167,7 +167,8 @@ export function hostEvent(main, id) {
 
     gallery.addEventListener('change', () => {
       const pending = gallery.pictures.filter((p) => p.status === 'pending');
-      count.textContent = t('host.photos', { n: gallery.pictures.length }) + (gallery.done ? '' : '+');
+      count.textContent = t('host.photos', { n: gallery.pictures.length - pending.length }) + (gallery.done ? '' : '+')
+        + (pending.length ? ` ${t('host.waitingN', { n: pending.length })}` : '');
       replace(queue, pending.length ? [
         h('h3', null, t('moderation.queue', { n: pending.length })),
         h('ul.queue-list', null, pending.map((p) => h('li', null,
@@ -387,7 +388,7 @@ function rulesPanel(get, token, onSaved) {
   }
 
   async function endNow() {
-    if (!confirm(t('rules.endConfirm'))) return;
+    if (!await ask(t('rules.endConfirm'), { ok: t('rules.end') })) return;
     try {
       let updated;
       try {

@@ -198,6 +198,22 @@ const en = {
   'print.eyebrow': 'Share your photos',
   'print.scan': 'Scan with your phone camera – no app needed.',
   'print.mission': 'Your mission:',
+
+  // Guest client: upload queue, confirmations, layout.
+  'error.generic': 'That did not work. Please try again.',
+  'action.cancel': 'Cancel',
+  'action.confirm': 'Yes',
+  'action.dismiss': 'Dismiss',
+  'host.waitingN': '+ {n} waiting|+ {n} waiting',
+  'upload.waitingN': '{n} photo waiting to be sent|{n} photos waiting to be sent',
+  'upload.failedN': '{n} photo not sent|{n} photos not sent',
+  'upload.offlineNote': 'You are offline. Your photos are kept on this phone and sent as soon as the connection is back.',
+  'upload.sending': 'Sending…',
+  'upload.doneN': '{n} photo uploaded|{n} photos uploaded',
+  'upload.donePendingN': '{n} photo uploaded – visible once the host approves it|{n} photos uploaded – visible once the host approves them',
+  'upload.duplicate': 'Already in the gallery',
+  'upload.storageFull': 'Your phone\'s storage is full, so photos cannot be kept for later. Keep this page open until they are sent, or free up some space.',
+  'upload.storageFailed': 'This browser does not let PartyPic keep photos for later (private mode?). Keep this page open until they are sent.',
 };
 
 /** @type {Record<string, string>} */
@@ -398,6 +414,22 @@ const de = {
   'print.eyebrow': 'Teile deine Fotos',
   'print.scan': 'Mit der Handykamera scannen – keine App nötig.',
   'print.mission': 'Deine Mission:',
+
+  // Guest client: upload queue, confirmations, layout.
+  'error.generic': 'Das hat nicht geklappt. Bitte versuche es noch einmal.',
+  'action.cancel': 'Abbrechen',
+  'action.confirm': 'Ja',
+  'action.dismiss': 'Ausblenden',
+  'host.waitingN': '+ {n} wartet|+ {n} warten',
+  'upload.waitingN': '{n} Foto wartet auf den Versand|{n} Fotos warten auf den Versand',
+  'upload.failedN': '{n} Foto nicht gesendet|{n} Fotos nicht gesendet',
+  'upload.offlineNote': 'Du bist offline. Deine Fotos bleiben auf diesem Handy und werden gesendet, sobald die Verbindung zurück ist.',
+  'upload.sending': 'Wird gesendet…',
+  'upload.doneN': '{n} Foto hochgeladen|{n} Fotos hochgeladen',
+  'upload.donePendingN': '{n} Foto hochgeladen – sichtbar, sobald der Gastgeber es freigibt|{n} Fotos hochgeladen – sichtbar, sobald der Gastgeber sie freigibt',
+  'upload.duplicate': 'Schon in der Galerie',
+  'upload.storageFull': 'Der Speicher deines Handys ist voll, daher können Fotos nicht für später aufbewahrt werden. Lass diese Seite offen, bis sie gesendet sind, oder schaffe etwas Platz.',
+  'upload.storageFailed': 'Dieser Browser lässt PartyPic keine Fotos für später aufbewahren (privater Modus?). Lass diese Seite offen, bis sie gesendet sind.',
 };
 
 const dicts = { en, de };

@@ -1,5 +1,5 @@
 // `/`: what PartyPic is, joining an event by link or code, and the host's sign-up / log-in.
-import { api, auth, saveAuth, isUuid } from './api.js';
+import { api, auth, saveAuth, isUuid, takeReturn } from './api.js';
 import { h } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { t } from './i18n.js';
@@ -94,7 +94,7 @@ function form(mode) {
           await api('/auth/register', { body: { username: name.input.value.trim(), ...creds } });
         }
         saveAuth(await api('/auth/login', { body: creds }));
-        navigate('/host');
+        navigate(takeReturn('/host'));
       } catch (err) {
         const e2 = /** @type {import('./api.js').ApiError} */ (err);
         // Once: at the field it concerns (announced there), else above the button.
