@@ -291,6 +291,8 @@ impl Application {
         ));
         let sweeper = tokio::spawn(state.thumbnails.clone().sweep(stop.clone()));
         let housekeeping = tokio::spawn(housekeeping(state.clone(), stop.clone()));
+        // The web client's files are compressed once, before the first guest asks for them.
+        tokio::task::spawn_blocking(http::web::warm_cache);
         // Scrapes keep working through the drain.
         let metrics_server = match metrics_listener {
             Some(metrics_listener) => {

@@ -16,7 +16,7 @@ mod pictures;
 pub mod rate_limit;
 mod sessions;
 mod uploads;
-mod web;
+pub(crate) mod web;
 
 use std::{
     sync::Arc,
@@ -34,6 +34,9 @@ use axum::{
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    compression::{
+        CompressionLayer, DefaultPredicate, Predicate as _, predicate::NotForContentType,
+    },
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
@@ -133,6 +136,7 @@ pub fn router(state: SharedState, cors_origins: &CorsOrigins) -> Router {
         .fallback(web::static_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(compression())
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -163,6 +167,21 @@ pub fn router(state: SharedState, cors_origins: &CorsOrigins) -> Router {
                 })),
         )
         .with_state(state)
+}
+
+/// br or gzip for every compressible answer the client accepts (JSON, errors, the OpenAPI
+/// document). Never for photos, videos, ZIP downloads or live events (already compressed or
+/// streamed), nor for the web client's files, which come compressed already (`web.rs`).
+fn compression() -> CompressionLayer<impl tower_http::compression::Predicate> {
+    let predicate = DefaultPredicate::new()
+        .and(NotForContentType::const_new("video/"))
+        .and(NotForContentType::const_new("audio/"))
+        .and(NotForContentType::const_new("application/zip"))
+        .and(NotForContentType::const_new("application/octet-stream"));
+    CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        .compress_when(predicate)
 }
 
 /// Counts and times every request by its route template (never the raw path).

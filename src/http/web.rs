@@ -1,13 +1,27 @@
 //! The web client, embedded at compile time from `web/`: `cargo run` needs no Node and no files
 //! next to the binary. Paths that are not files fall back to `index.html` (client routes such as
 //! `/s/{id}`); unknown API paths stay JSON 404s.
+//!
+//! Text files are compressed once (brotli 11 and gzip 9, kept in memory next to the file's hash)
+//! and served as the client asks. `index.html` points at `/v/{version}/assets/…`, where
+//! `version` is the hash of the whole client (the same hash `web/scripts/sw-version.mjs` writes
+//! into sw.js): those URLs are cached for a year (`immutable`), while the HTML, sw.js and the
+//! manifest are revalidated on every load.
+
+use std::{
+    collections::HashMap,
+    io::Write as _,
+    sync::{Arc, LazyLock, Mutex},
+};
 
 use axum::{
     body::Body,
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
+use bytes::Bytes;
 use rust_embed::RustEmbed;
+use sha2::{Digest, Sha256};
 
 use super::ApiError;
 use crate::app::ErrorCode;
@@ -42,6 +56,13 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
     img-src 'self' data: blob: https: http:; media-src 'self' blob: https: http:; connect-src 'self' https: http:; \
     worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
+/// Versioned asset URLs start with this segment: `/v/{version}/assets/js/app.js`.
+const VERSIONED: &str = "v";
+/// Cache policy of a versioned URL whose version is the current one.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Smaller bodies are sent as they are: compressing them saves nothing.
+const MIN_COMPRESS_BYTES: usize = 256;
+
 pub async fn static_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     let first = path.split('/').next().unwrap_or_default();
@@ -55,31 +76,208 @@ pub async fn static_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -
     if !(method == Method::GET || method == Method::HEAD) || API_PREFIXES.contains(&first) {
         return not_found();
     }
+    // `/v/{version}/assets/…` is `/assets/…`; only the current version may be cached for good
+    // (an old page asking for its own version gets today's file, revalidated).
+    let (path, immutable) = match versioned(path) {
+        Some((version, rest)) => (rest, version == client_version()),
+        None => (path, false),
+    };
     let path = if path.is_empty() { "index.html" } else { path };
     if let Some(file) = WebAssets::get(path) {
-        return serve(path, file, &headers);
+        return serve(path, file, &headers, immutable).await;
     }
     // A client route (no file extension in the last segment) gets the app shell.
     let last = path.rsplit('/').next().unwrap_or_default();
-    if !last.contains('.') {
+    if !last.contains('.') && !path.starts_with("assets/") {
         if let Some(index) = WebAssets::get("index.html") {
-            return serve("index.html", index, &headers);
+            return serve("index.html", index, &headers, false).await;
         }
     }
     not_found()
 }
 
-/// Serves an embedded file with an ETag (its SHA-256), answering 304 when the client has it.
-fn serve(path: &str, file: rust_embed::EmbeddedFile, request: &HeaderMap) -> Response {
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+/// Splits `v/{version}/assets/…` into the version and `assets/…`.
+fn versioned(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix(VERSIONED)?.strip_prefix('/')?;
+    let (version, rest) = rest.split_once('/')?;
+    rest.starts_with("assets/").then_some((version, rest))
+}
+
+/// The hash of every client file but sw.js, as `web/scripts/sw-version.mjs` computes it:
+/// SHA-256 over `path \0 content` in path order, 12 hex digits. Fixed in a release build; a
+/// debug build reads web/ from disk and recomputes it.
+pub fn client_version() -> String {
+    static VERSION: LazyLock<String> = LazyLock::new(compute_client_version);
+    if cfg!(debug_assertions) {
+        compute_client_version()
+    } else {
+        VERSION.clone()
+    }
+}
+
+fn compute_client_version() -> String {
+    let mut paths: Vec<_> = WebAssets::iter().filter(|p| p != "sw.js").collect();
+    paths.sort();
+    let mut hash = Sha256::new();
+    for path in paths {
+        if let Some(file) = WebAssets::get(&path) {
+            hash.update(path.as_bytes());
+            hash.update([0]);
+            hash.update(&file.data);
+        }
+    }
+    hex::encode(hash.finalize())[..12].to_owned()
+}
+
+/// One file as served: the bytes, and compressed copies when they are worth it.
+struct Encoded {
+    source: [u8; 32],
+    identity: Bytes,
+    br: Option<Bytes>,
+    gzip: Option<Bytes>,
+}
+
+/// Encoded files by path, each valid for the content hash it was made from.
+static ENCODED: LazyLock<Mutex<HashMap<String, Arc<Encoded>>>> = LazyLock::new(Default::default);
+
+/// Compresses every client file ahead of the first request (at start, on a blocking thread).
+pub fn warm_cache() {
+    for path in WebAssets::iter() {
+        if let Some(file) = WebAssets::get(&path) {
+            encoded(&path, &file);
+        }
+    }
+}
+
+fn encoded(path: &str, file: &rust_embed::EmbeddedFile) -> Arc<Encoded> {
+    let source = file.metadata.sha256_hash();
+    if let Ok(cache) = ENCODED.lock() {
+        if let Some(hit) = cache.get(path).filter(|e| e.source == source) {
+            return hit.clone();
+        }
+    }
+    let identity = if path == "index.html" {
+        Bytes::from(versioned_index(&file.data))
+    } else {
+        Bytes::from(file.data.to_vec())
+    };
+    let (br, gzip) = if compressible(path) && identity.len() >= MIN_COMPRESS_BYTES {
+        (brotli_11(&identity), gzip_9(&identity))
+    } else {
+        (None, None)
+    };
+    let entry = Arc::new(Encoded {
+        source,
+        identity,
+        br,
+        gzip,
+    });
+    if let Ok(mut cache) = ENCODED.lock() {
+        cache.insert(path.to_owned(), entry.clone());
+    }
+    entry
+}
+
+/// index.html with its `/assets/` links moved under the current version.
+fn versioned_index(html: &[u8]) -> Vec<u8> {
+    let html = String::from_utf8_lossy(html);
+    let prefix = format!("=\"/{VERSIONED}/{}/assets/", client_version());
+    html.replace("=\"/assets/", &prefix).into_bytes()
+}
+
+fn compressible(path: &str) -> bool {
+    let ext = path.rsplit('.').next().unwrap_or_default();
+    matches!(
+        ext,
+        "html" | "js" | "mjs" | "css" | "svg" | "json" | "webmanifest" | "txt" | "xml"
+    )
+}
+
+/// A compressed copy, kept only when it is smaller.
+fn keep_if_smaller(original: &[u8], compressed: Vec<u8>) -> Option<Bytes> {
+    (compressed.len() < original.len()).then(|| Bytes::from(compressed))
+}
+
+fn brotli_11(data: &[u8]) -> Option<Bytes> {
+    let mut writer = brotli::CompressorWriter::new(Vec::new(), 4096, 11, 22);
+    writer.write_all(data).ok()?;
+    keep_if_smaller(data, writer.into_inner())
+}
+
+fn gzip_9(data: &[u8]) -> Option<Bytes> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data).ok()?;
+    keep_if_smaller(data, encoder.finish().ok()?)
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+/// The client's preference among br and gzip (`Accept-Encoding`, `q=0` refuses a coding).
+fn accepted(headers: &HeaderMap) -> (bool, bool) {
+    let mut br = false;
+    let mut gzip = false;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            match coding.as_str() {
+                "br" => br = !refused,
+                "gzip" | "x-gzip" => gzip = !refused,
+                _ => {}
+            }
+        }
+    }
+    (br, gzip)
+}
+
+/// Serves an embedded file with an ETag (its SHA-256 and coding), answering 304 when the
+/// client has it.
+async fn serve(
+    path: &str,
+    file: rust_embed::EmbeddedFile,
+    request: &HeaderMap,
+    immutable: bool,
+) -> Response {
+    let owned_path = path.to_owned();
+    let hash = hex::encode(&file.metadata.sha256_hash()[..16]);
+    // Compressing a file the first time takes a few milliseconds: not on the async threads.
+    let Ok(encoded) = tokio::task::spawn_blocking(move || encoded(&owned_path, &file)).await else {
+        return ApiError::new(ErrorCode::Internal, "Internal server error").into_response();
+    };
+    let (accepts_br, accepts_gzip) = accepted(request);
+    let (coding, body) = match (&encoded.br, &encoded.gzip) {
+        (Some(br), _) if accepts_br => (Coding::Brotli, br.clone()),
+        (_, Some(gzip)) if accepts_gzip => (Coding::Gzip, gzip.clone()),
+        _ => (Coding::Identity, encoded.identity.clone()),
+    };
+    let etag = match coding {
+        Coding::Brotli => format!("\"{hash}-br\""),
+        Coding::Gzip => format!("\"{hash}-gz\""),
+        Coding::Identity => format!("\"{hash}\""),
+    };
     let mime = mime_guess::from_path(path).first_or_octet_stream();
-    // Names are stable (no content hashes), so code and pages are revalidated on every load;
-    // icons and images may be reused for a week.
-    let revalidate = path.ends_with(".html")
+    // index.html, sw.js and the manifest must reach every client at once; files under a
+    // versioned URL never change; others (icons, or assets asked for under their plain name)
+    // are revalidated or kept for a week.
+    let cache = if immutable {
+        IMMUTABLE
+    } else if path.ends_with(".html")
         || path.ends_with(".js")
         || path.ends_with(".css")
-        || path.ends_with(".webmanifest");
-    let cache = if revalidate {
+        || path.ends_with(".webmanifest")
+    {
         "no-cache"
     } else {
         "public, max-age=604800"
@@ -91,7 +289,7 @@ fn serve(path: &str, file: rust_embed::EmbeddedFile, request: &HeaderMap) -> Res
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (StatusCode::OK, Body::from(file.data.into_owned())).into_response()
+        (StatusCode::OK, Body::from(body)).into_response()
     };
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&etag) {
@@ -99,6 +297,18 @@ fn serve(path: &str, file: rust_embed::EmbeddedFile, request: &HeaderMap) -> Res
     }
     if let Ok(value) = HeaderValue::from_str(mime.essence_str()) {
         headers.insert(header::CONTENT_TYPE, value);
+    }
+    match coding {
+        Coding::Brotli => {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+        }
+        Coding::Gzip => {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        Coding::Identity => {}
+    }
+    if encoded.br.is_some() || encoded.gzip.is_some() {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(
@@ -116,4 +326,52 @@ fn serve(path: &str, file: rust_embed::EmbeddedFile, request: &HeaderMap) -> Res
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(value).expect("header"),
+        );
+        headers
+    }
+
+    #[test]
+    fn accept_encoding_names_the_codings_a_client_takes() {
+        assert_eq!(
+            accepted(&with_accept("gzip, deflate, br, zstd")),
+            (true, true)
+        );
+        assert_eq!(accepted(&with_accept("gzip;q=1.0, br;q=0")), (false, true));
+        assert_eq!(accepted(&with_accept("identity")), (false, false));
+        assert_eq!(accepted(&HeaderMap::new()), (false, false));
+    }
+
+    #[test]
+    fn only_asset_paths_under_a_version_are_versioned() {
+        assert_eq!(
+            versioned("v/abc123/assets/js/app.js"),
+            Some(("abc123", "assets/js/app.js"))
+        );
+        assert_eq!(versioned("v/abc123/index.html"), None);
+        assert_eq!(versioned("vx/abc/assets/a.js"), None);
+    }
+
+    #[test]
+    fn index_html_points_at_the_versioned_assets() {
+        let html = versioned_index(br#"<script type="module" src="/assets/js/app.js"></script>"#);
+        let html = String::from_utf8(html).expect("utf-8");
+        assert_eq!(
+            html,
+            format!(
+                r#"<script type="module" src="/v/{}/assets/js/app.js"></script>"#,
+                client_version()
+            )
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! API tests: every test spawns PartyPic on a random port against a real backend pair.
 
 mod auth;
+mod compression;
 mod cors;
 mod errors;
 mod guests;

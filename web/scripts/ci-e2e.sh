@@ -68,3 +68,6 @@ E2E_TIMEOUT_MS=90000 timeout 120 node e2e/layout.mjs "$BASE_URL"
 
 log "browser end-to-end test with the client served from a second origin (CORS)"
 E2E_TIMEOUT_MS=120000 timeout 150 node e2e/cross-origin.mjs "$BASE_URL"
+
+log "venue checks (transfer budget, join link, join codes, event management)"
+E2E_TIMEOUT_MS=120000 timeout 150 node e2e/venue.mjs "$BASE_URL"

@@ -1,0 +1,103 @@
+// Browser checks of what a real venue needs, against a running PartyPic server:
+//   node e2e/venue.mjs http://127.0.0.1:3000
+// The guest's first and repeat visit in bytes on the wire (compressed, cached assets).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const BASE = (process.argv[2] || process.env.BASE_URL || 'http://127.0.0.1:3000').replace(/\/$/, '');
+const SHOTS = process.env.SCREENSHOT_DIR || path.join(repo, 'target/screenshots');
+const LIMIT_MS = Number(process.env.E2E_TIMEOUT_MS || 120_000);
+/** The guest's first visit (join page of an event), everything on the wire. */
+const FIRST_VISIT_BUDGET = 60 * 1024;
+fs.mkdirSync(SHOTS, { recursive: true });
+
+const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'en-US' };
+let passed = 0, failed = 0;
+
+/** @param {string} name @param {() => Promise<void>} fn */
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${/** @type {Error} */ (e).stack || e}`);
+  }
+}
+
+/** @param {string} url @param {RequestInit & {token?: string, json?: unknown}} [init] */
+async function api(url, init = {}) {
+  const headers = /** @type {Record<string, string>} */ ({ ...(init.headers || {}) });
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  if (init.json !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${BASE}${url}`, { ...init, headers, body: init.json !== undefined ? JSON.stringify(init.json) : init.body });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** A host with an event; returns the token and the event. */
+async function hostWithEvent(name = 'Venue wedding') {
+  const email = `venue-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+  const password = 'correct horse battery';
+  assert.equal((await api('/auth/register', { method: 'POST', json: { username: 'Host', email, password } })).status, 201);
+  const login = await api('/auth/login', { method: 'POST', json: { email, password } });
+  const token = login.body.access_token;
+  const created = await api('/sessions/create', { method: 'POST', token, json: { settings: { name } } });
+  assert.equal(created.status, 201);
+  return { token, email, password, event: created.body };
+}
+
+/**
+ * Bytes on the wire (headers + encoded bodies) of everything a page loads, from the DevTools
+ * protocol's loadingFinished events.
+ * @param {import('playwright-core').Page} page
+ */
+async function countBytes(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  let total = 0, requests = 0;
+  cdp.on('Network.loadingFinished', (e) => { total += e.encodedDataLength; requests++; });
+  return () => ({ total, requests });
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage',
+    '--host-resolver-rules=MAP partypic.test 127.0.0.1'],
+});
+const killer = setTimeout(() => { console.log(`FAIL timeout after ${LIMIT_MS} ms`); process.exit(1); }, LIMIT_MS);
+try {
+  const { event } = await hostWithEvent();
+
+  await step(`guest's first visit ≤ ${FIRST_VISIT_BUDGET / 1024} KB on the wire, repeat visit from cache`, async () => {
+    const context = await browser.newContext({ ...phone, serviceWorkers: 'block' });
+    const page = await context.newPage();
+    let bytes = await countBytes(page);
+    await page.goto(`${BASE}/s/${event.id}`);
+    await page.locator('main form, main input').first().waitFor();
+    await page.waitForLoadState('networkidle');
+    const first = bytes();
+    await page.close();
+    const again = await context.newPage();
+    bytes = await countBytes(again);
+    await again.goto(`${BASE}/s/${event.id}`);
+    await again.locator('main form, main input').first().waitFor();
+    await again.waitForLoadState('networkidle');
+    const repeat = bytes();
+    console.log(`     first visit: ${(first.total / 1024).toFixed(1)} KB in ${first.requests} requests; repeat visit: ${(repeat.total / 1024).toFixed(1)} KB in ${repeat.requests} requests`);
+    await context.close();
+    assert.ok(first.total <= FIRST_VISIT_BUDGET, `first visit ${first.total} bytes`);
+  });
+} finally {
+  clearTimeout(killer);
+  await browser.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
