@@ -207,6 +207,21 @@ impl Application {
             settings.max_upload_bytes,
             settings.worker_nice,
         )?;
+        let lan_urls = match &settings.public_url {
+            Some(_) => Vec::new(),
+            None => crate::app::invite::lan_bases(listener.local_addr()?, tls.is_some()),
+        };
+        match (&settings.public_url, lan_urls.first()) {
+            (Some(url), _) => tracing::info!(%url, "guests join under PUBLIC_URL"),
+            (None, Some(url)) => tracing::info!(
+                %url,
+                "guests join at this machine's LAN address (set PUBLIC_URL for another name)"
+            ),
+            (None, None) => tracing::warn!(
+                "no PUBLIC_URL and no LAN address to listen on: join links name the address the \
+                 host's browser uses, and guests' phones must reach it"
+            ),
+        }
         let state = Arc::new(App {
             db,
             store,
@@ -224,6 +239,7 @@ impl Application {
             tokens: TokenIssuer::new(secret.expose_secret().as_bytes(), settings.jwt_expires_in),
             metrics: Metrics::new()?,
             public_url: settings.public_url.clone(),
+            lan_urls,
             max_upload_bytes: settings.max_upload_bytes,
         });
         Ok(Self {

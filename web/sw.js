@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '0829b28ac8d7';
+const VERSION = '480cb48e0258';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -27,6 +27,7 @@ const SHELL = [
   '/assets/js/router.js',
   '/assets/js/slideshow.js',
   '/assets/js/upload.js',
+  '/assets/venue.css',
   '/index.html',
   '/manifest.webmanifest'
 ];

@@ -10,6 +10,7 @@ pub mod gallery_cache;
 pub mod guests;
 pub mod health;
 pub mod hosts;
+pub mod invite;
 pub mod live;
 pub mod local_files;
 pub mod moderation;
@@ -46,6 +47,8 @@ pub struct App {
     pub tokens: TokenIssuer,
     pub metrics: Metrics,
     pub public_url: Option<Url>,
+    /// Without `public_url`: this machine's LAN base URLs, best first (see [`invite`]).
+    pub lan_urls: Vec<Url>,
     pub max_upload_bytes: u64,
     /// Cancelled when shutdown begins: readiness turns 503, long-lived streams (live events) end
     /// and the drain finishes.

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{
     ApiError, SharedState,
     error::ErrorBody,
-    extract::{AuthHost, JsonBody, Path, PublicBase},
+    extract::{AuthHost, JsonBody, Path, PublicBase, Query},
     sessions::SessionView,
 };
 use crate::app::events;
@@ -105,8 +105,61 @@ pub async fn end(
     Ok(Json(events::end(&app, &host, path.id).await?.into()))
 }
 
-#[utoipa::path(get, path = "/sessions/{id}/qr.svg", tag = "sessions",
+/// What the join QR code encodes.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QrQuery {
+    /// `true`: the join link under this machine's LAN address (`lan_join_url` of
+    /// `/sessions/{id}/invite`), when the server knows one; otherwise (and for any other value)
+    /// the usual join link.
+    pub lan: Option<String>,
+}
+
+/// How guests join an event, for the host's invite page.
+#[derive(Serialize, ToSchema)]
+pub struct InviteView {
+    /// The join link under `PUBLIC_URL`, else under the address this request came in on.
+    pub join_url: String,
+    /// Whether `PUBLIC_URL` is set (then `join_url` is what guests should use).
+    pub public_url_set: bool,
+    /// Without `PUBLIC_URL`: the join link under this machine's LAN address, which guests on the
+    /// same network can open (a link on `localhost` only works on the host's own machine).
+    pub lan_join_url: Option<String>,
+    /// The QR code of `lan_join_url`.
+    pub lan_qr_url: Option<String>,
+}
+
+#[utoipa::path(get, path = "/sessions/{id}/invite", tag = "sessions",
     params(EventPath),
+    responses(
+        (status = 200, description = "The event's join links", body = InviteView),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 404, description = "Unknown event", body = ErrorBody),
+    ))]
+pub async fn invite(
+    State(app): State<SharedState>,
+    PublicBase(base): PublicBase,
+    Path(path): Path<EventPath>,
+) -> Result<Json<InviteView>, ApiError> {
+    let event = app.event(path.id).await?;
+    let lan_join_url = app.lan_urls.first().map(|lan| join_url(lan, event.id));
+    let lan_qr_url = lan_join_url.as_ref().map(|_| {
+        format!(
+            "{}/sessions/{}/qr.svg?lan=true",
+            base.as_str().trim_end_matches('/'),
+            event.id
+        )
+    });
+    Ok(Json(InviteView {
+        join_url: join_url(&base, event.id),
+        public_url_set: app.public_url.is_some(),
+        lan_join_url,
+        lan_qr_url,
+    }))
+}
+
+#[utoipa::path(get, path = "/sessions/{id}/qr.svg", tag = "sessions",
+    params(EventPath, QrQuery),
     responses(
         (status = 200, description = "SVG QR code of the guests' join link", content_type = "image/svg+xml"),
         (status = 400, description = "Malformed id", body = ErrorBody),
@@ -116,9 +169,14 @@ pub async fn qr_code(
     State(app): State<SharedState>,
     PublicBase(base): PublicBase,
     Path(path): Path<EventPath>,
+    Query(query): Query<QrQuery>,
 ) -> Result<Response, ApiError> {
     let event = app.event(path.id).await?;
-    let join = join_url(&base, event.id);
+    let lan = app
+        .lan_urls
+        .first()
+        .filter(|_| query.lan.as_deref() == Some("true"));
+    let join = join_url(lan.unwrap_or(&base), event.id);
     let code = QrCode::new(join.as_bytes())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("QR encoding failed: {e}")))?;
     let image = code

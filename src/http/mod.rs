@@ -89,6 +89,7 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
         .routes(routes!(hosting::update_settings))
         .routes(routes!(hosting::end))
         .routes(routes!(hosting::qr_code))
+        .routes(routes!(hosting::invite))
         .routes(routes!(sessions::create))
         .routes(routes!(sessions::get))
         .routes(routes!(sessions::register_guest))

@@ -167,6 +167,20 @@ impl TestApp {
         }
     }
 
+    /// A client of a server the test started itself (on its own listener).
+    pub fn attach(address: String) -> Self {
+        Self {
+            address,
+            metrics_address: String::new(),
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            shutdown: None,
+            server: None,
+        }
+    }
+
     /// Sends the shutdown signal; returns the server task to await the drain.
     pub fn begin_shutdown(&mut self) -> JoinHandle<anyhow::Result<()>> {
         if let Some(tx) = self.shutdown.take() {

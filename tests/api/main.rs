@@ -7,6 +7,7 @@ mod errors;
 mod guests;
 mod helpers;
 mod hosting;
+mod invite;
 mod live;
 mod operations;
 mod outages;

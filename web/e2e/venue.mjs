@@ -1,6 +1,7 @@
 // Browser checks of what a real venue needs, against a running PartyPic server:
 //   node e2e/venue.mjs http://127.0.0.1:3000
-// The guest's first and repeat visit in bytes on the wire (compressed, cached assets).
+// The guest's first and repeat visit in bytes on the wire (compressed, cached assets); the host's
+// invite page on localhost warns and offers the LAN link.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,8 +52,24 @@ async function hostWithEvent(name = 'Venue wedding') {
   const token = login.body.access_token;
   const created = await api('/sessions/create', { method: 'POST', token, json: { settings: { name } } });
   assert.equal(created.status, 201);
-  return { token, email, password, event: created.body };
+  return { token, email, password, login: login.body, event: created.body };
 }
+
+/**
+ * A phone-size page logged in as the host, on `origin`.
+ * @param {string} origin @param {any} login the /auth/login answer
+ */
+async function hostPage(origin, login) {
+  const context = await browser.newContext({ ...phone, baseURL: origin });
+  await context.addInitScript((l) => {
+    localStorage.setItem('pp.auth', JSON.stringify({ token: l.access_token, expires: Date.now() + l.expires_in * 1000, email: l.user.email, sub: l.user.sub }));
+  }, login);
+  return context.newPage();
+}
+
+/** The same server under a name that is not loopback (mapped to 127.0.0.1 by Chromium). */
+const LAN_BASE = (() => { const u = new URL(BASE); u.hostname = 'partypic.test'; return u.origin; })();
+const LOOPBACK = /^(localhost|127\.|\[::1\])/.test(new URL(BASE).host);
 
 /**
  * Bytes on the wire (headers + encoded bodies) of everything a page loads, from the DevTools
@@ -74,7 +91,7 @@ const browser = await chromium.launch({
 });
 const killer = setTimeout(() => { console.log(`FAIL timeout after ${LIMIT_MS} ms`); process.exit(1); }, LIMIT_MS);
 try {
-  const { event } = await hostWithEvent();
+  const { event, login } = await hostWithEvent();
 
   await step(`guest's first visit ≤ ${FIRST_VISIT_BUDGET / 1024} KB on the wire, repeat visit from cache`, async () => {
     const context = await browser.newContext({ ...phone, serviceWorkers: 'block' });
@@ -94,6 +111,29 @@ try {
     console.log(`     first visit: ${(first.total / 1024).toFixed(1)} KB in ${first.requests} requests; repeat visit: ${(repeat.total / 1024).toFixed(1)} KB in ${repeat.requests} requests`);
     await context.close();
     assert.ok(first.total <= FIRST_VISIT_BUDGET, `first visit ${first.total} bytes`);
+  });
+
+  await step('the invite page opened on localhost warns and offers the LAN link', async () => {
+    const page = await hostPage(BASE, login);
+    await page.goto(`/host/${event.id}`);
+    await page.locator('#join-url').waitFor();
+    const warning = page.locator('.lan-warning');
+    if (LOOPBACK) {
+      await warning.waitFor();
+      const text = await warning.innerText();
+      const lan = await page.locator('.lan-warning .lan-link').count();
+      console.log(`     warning shown, ${lan ? `LAN link ${await page.locator('.lan-warning .lan-link').innerText()}` : 'no LAN address (server on loopback)'}`);
+      assert.ok(text.includes('localhost'), text);
+      await page.screenshot({ path: path.join(SHOTS, 'venue-invite-localhost.png') });
+    }
+    await page.context().close();
+    const lanPage = await hostPage(LAN_BASE, login);
+    await lanPage.goto(`/host/${event.id}`);
+    await lanPage.locator('#join-url').waitFor();
+    assert.equal(await lanPage.locator('#join-url').inputValue(), `${LAN_BASE}/s/${event.id}`);
+    await lanPage.waitForLoadState('networkidle');
+    assert.equal(await lanPage.locator('.lan-warning').isVisible(), false, 'no warning under a network name');
+    await lanPage.context().close();
   });
 } finally {
   clearTimeout(killer);

@@ -325,6 +325,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/{id}/invite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["invite"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sessions/{id}/qr.svg": {
         parameters: {
             query?: never;
@@ -440,6 +456,20 @@ export interface components {
             key: string;
             /** @description PUT the image bytes here (S3 presigned URL, or this server's signed `/uploads/...`). */
             uploadUrl: string;
+        };
+        /** @description How guests join an event, for the host's invite page. */
+        InviteView: {
+            /** @description The join link under `PUBLIC_URL`, else under the address this request came in on. */
+            join_url: string;
+            /**
+             * @description Without `PUBLIC_URL`: the join link under this machine's LAN address, which guests on the
+             *     same network can open (a link on `localhost` only works on the host's own machine).
+             */
+            lan_join_url?: string | null;
+            /** @description The QR code of `lan_join_url`. */
+            lan_qr_url?: string | null;
+            /** @description Whether `PUBLIC_URL` is set (then `join_url` is what guests should use). */
+            public_url_set: boolean;
         };
         LoginGuestRequest: {
             sessionId?: string | null;
@@ -1544,9 +1574,57 @@ export interface operations {
             };
         };
     };
-    qr_code: {
+    invite: {
         parameters: {
             query?: never;
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event's join links */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteView"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    qr_code: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `true`: the join link under this machine's LAN address (`lan_join_url` of
+                 *     `/sessions/{id}/invite`), when the server knows one; otherwise (and for any other value)
+                 *     the usual join link.
+                 */
+                lan?: string;
+            };
             header?: never;
             path: {
                 /** @description The event */

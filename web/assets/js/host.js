@@ -9,6 +9,7 @@ import { live } from './live.js';
 import { navigate } from './router.js';
 
 /** @typedef {import('./api.js').Session} Session */
+/** @typedef {import('./api-types').components['schemas']['InviteView'] & {code?: string | null}} Invite */
 
 const MINE = 'pp.mine';
 
@@ -234,21 +235,52 @@ export function hostEvent(main, id) {
   return () => { gone = true; cleanups.forEach((fn) => fn()); };
 }
 
+/** Whether this page was opened on the host's own machine, where links name no other device. */
+function onLoopback() {
+  const host = location.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1';
+}
+
 /** @param {string} id */
 function sharePanel(id) {
-  const url = joinUrl(id);
+  let url = joinUrl(id);
   const input = /** @type {HTMLInputElement} */ (h('input', { id: 'join-url', value: url, readonly: true, onfocus: (/** @type {Event} */ e) => /** @type {HTMLInputElement} */ (e.target).select() }));
   const copy = async () => {
     try { await navigator.clipboard.writeText(url); toast(t('share.copied')); } catch { input.select(); }
   };
+  // Filled from the server's view of the invite: the LAN link (page on localhost), the join code.
+  const local = h('div.notice.lan-warning', { hidden: true, role: 'status' });
+  const code = h('div.join-code-box', { hidden: true });
+  api(`/sessions/${encodeURIComponent(id)}/invite`).then((/** @type {Invite} */ invite) => {
+    if (invite.public_url_set && invite.join_url !== url) {
+      url = invite.join_url;
+      input.value = url;
+    } else if (onLoopback()) {
+      local.hidden = false;
+      const lan = invite.lan_join_url;
+      replace(local, h('strong', null, t('venue.localTitle')),
+        lan ? [h('p', null, t('venue.localLead')),
+          h('p', null, h('a.lan-link', { href: lan, 'data-external': '' }, lan)),
+          invite.lan_qr_url ? h('img.lan-qr', { src: invite.lan_qr_url, alt: t('venue.lanQrAlt'), width: 200, height: 200 }) : null]
+          : h('p', null, t('venue.localNoLan')));
+    }
+    if (invite.code) {
+      code.hidden = false;
+      const base = new URL(invite.lan_join_url && onLoopback() ? invite.lan_join_url : url);
+      replace(code, h('span.muted', null, t('venue.code')), h('strong.join-code', null, invite.code),
+        h('p.muted', null, t('venue.codeLead', { host: base.host })));
+    }
+  }).catch(() => { /* the panel works without it */ });
   return h('section.panel', null,
     h('h2', null, t('share.title')),
     h('p', null, t('share.lead')),
+    local,
     h('div.field', null, h('label', { for: 'join-url' }, t('share.link')),
       h('div.row', null, input, h('button.btn.small', { type: 'button', onclick: copy }, t('share.copy')),
         'share' in navigator ? h('button.btn.small', { type: 'button', onclick: () => navigator.share({ url, title: 'PartyPic' }).catch(() => {}) }, t('share.share')) : null)),
     h('figure.qr', null, h('img', { src: apiUrl(`/sessions/${id}/qr.svg`), alt: t('share.qrAlt'), width: 240, height: 240 }),
       h('figcaption.muted', null, t('share.qrCaption'))),
+    code,
     h('div.row.wrap', null,
       h('a.btn', { href: `/print/${id}` }, t('share.print')),
       h('a.btn', { href: `/slideshow/${id}`, target: '_blank' }, t('share.slideshow')),
