@@ -162,6 +162,12 @@ pub struct Config {
     /// Attempts a client IP may make at once before the per-minute rate applies.
     #[arg(long, env = "RATE_LIMIT_AUTH_BURST", default_value_t = 10)]
     pub rate_limit_auth_burst: u32,
+    /// Join-code lookups per minute and client IP (0 = off): guessing codes stays hopeless.
+    #[arg(long, env = "RATE_LIMIT_JOIN_CODE_PER_MINUTE", default_value_t = 30)]
+    pub rate_limit_join_code_per_minute: u32,
+    /// Join-code lookups a client IP may make at once before the per-minute rate applies.
+    #[arg(long, env = "RATE_LIMIT_JOIN_CODE_BURST", default_value_t = 10)]
+    pub rate_limit_join_code_burst: u32,
 
     /// PEM certificate chain (leaf first) for HTTPS on PORT; reloaded when the file changes.
     #[arg(long, env = "TLS_CERT_FILE")]
@@ -323,6 +329,8 @@ pub struct Settings {
     pub metrics_refresh: Duration,
     /// Per-IP login/register limit: (per minute, burst); per minute 0 = off.
     pub auth_rate_limit: (u32, u32),
+    /// Per-IP join-code lookup limit: (per minute, burst); per minute 0 = off.
+    pub join_code_rate_limit: (u32, u32),
     /// `Some`: the main listener serves HTTPS.
     pub tls: Option<TlsSettings>,
     /// The plain-HTTP listener that redirects to HTTPS; only with `tls`.
@@ -547,6 +555,10 @@ impl Config {
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             metrics_refresh: Duration::from_secs(self.metrics_refresh_secs.max(1)),
             auth_rate_limit: (self.rate_limit_auth_per_minute, self.rate_limit_auth_burst),
+            join_code_rate_limit: (
+                self.rate_limit_join_code_per_minute,
+                self.rate_limit_join_code_burst,
+            ),
             tls,
             http_redirect_listen,
             hsts_max_age: Duration::from_secs(self.hsts_max_age_secs),

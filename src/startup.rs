@@ -234,6 +234,10 @@ impl Application {
                 settings.auth_rate_limit.0,
                 settings.auth_rate_limit.1,
             ),
+            join_code_limiter: AuthRateLimiter::new(
+                settings.join_code_rate_limit.0,
+                settings.join_code_rate_limit.1,
+            ),
             store_available: true.into(),
             hasher: PasswordHasher::new(&settings.hashing)?,
             tokens: TokenIssuer::new(secret.expose_secret().as_bytes(), settings.jwt_expires_in),

@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '480cb48e0258';
+const VERSION = 'a026997a6991';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -38,7 +38,7 @@ const CACHE = `partypic-shell-${VERSION}`;
 // install prompts and home screens: cached when the browser asks for them, not up front.
 const PRECACHE = SHELL.filter((url) => !url.endsWith('.png'));
 // The client's own routes (see assets/js/app.js); everything else is the server's business.
-const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+)?\/?$/;
+const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+|j\/[^/]+)?\/?$/;
 
 sw.addEventListener('install', (event) => {
   // `no-cache` revalidates what the page has just loaded (a 304 per file, not a second

@@ -165,6 +165,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/by-code/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["by_code"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sessions/create": {
         parameters: {
             query?: never;
@@ -459,6 +475,8 @@ export interface components {
         };
         /** @description How guests join an event, for the host's invite page. */
         InviteView: {
+            /** @description The event's join code (`K7QM-2XDP`), which guests may type on the start page. */
+            code?: string | null;
             /** @description The join link under `PUBLIC_URL`, else under the address this request came in on. */
             join_url: string;
             /**
@@ -470,6 +488,8 @@ export interface components {
             lan_qr_url?: string | null;
             /** @description Whether `PUBLIC_URL` is set (then `join_url` is what guests should use). */
             public_url_set: boolean;
+            /** @description The short join link `/j/{code}` (under `PUBLIC_URL` or this request's address). */
+            short_url?: string | null;
         };
         LoginGuestRequest: {
             sessionId?: string | null;
@@ -568,6 +588,8 @@ export interface components {
             ends_at: string;
             /** Format: uuid */
             id: string;
+            /** @description The short code guests may type instead of the link (`K7QM-2XDP`; short link `/j/K7QM2XDP`). */
+            join_code?: string | null;
             missions: components["schemas"]["MissionList"];
             /** @description Free-form event settings (`name`, `description`, `ends_at`, ...). */
             settings: Record<string, never>;
@@ -1100,6 +1122,56 @@ export interface operations {
             };
         };
     };
+    by_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The code, any case, with or without the dash (`K7QM-2XDP`, `k7qm2xdp`) */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event with this join code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Not a join code (8 letters and digits) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No event has this code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many lookups from this address; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     create: {
         parameters: {
             query?: never;
@@ -1624,6 +1696,8 @@ export interface operations {
                  *     the usual join link.
                  */
                 lan?: string;
+                /** @description `true`: the short link `/j/{code}` (fewer modules, easier to scan from afar). */
+                short?: string;
             };
             header?: never;
             path: {

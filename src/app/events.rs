@@ -6,8 +6,9 @@ use uuid::Uuid;
 
 use super::{App, Error, ErrorCode, Host, Result, now};
 use crate::{
-    db::{DbError, EventRecord, EventSummary},
+    db::{Database, DbError, EventRecord, EventSummary},
     domain::{
+        join_code::JoinCode,
         missions::MissionList,
         rules::{merge_settings, new_event_settings},
     },
@@ -17,15 +18,20 @@ use crate::{
 pub async fn create(app: &App, host: &Host, settings: Option<Value>) -> Result<EventRecord> {
     let now = now();
     let (settings, ends_at) = new_event_settings(settings, now)?;
-    let event = EventRecord {
+    let mut event = EventRecord {
         id: Uuid::new_v4(),
         host_id: host.id,
         settings,
         missions: MissionList::defaults(),
         created_at: now,
         ends_at,
+        join_code: None,
     };
-    app.db.insert_event(&event).await.map_err(|err| match err {
+    insert_with_join_code(app.db.as_ref(), &mut event, || {
+        JoinCode::generate(&mut rand::rng())
+    })
+    .await
+    .map_err(|err| match err {
         // A valid token whose account no longer exists (e.g. the database was reset).
         DbError::MissingReference(_) => Error::new(ErrorCode::UnknownAccount, "Unknown user"),
         other => other.into(),
@@ -33,6 +39,45 @@ pub async fn create(app: &App, host: &Host, settings: Option<Value>) -> Result<E
     app.metrics.sessions_created.inc();
     tracing::info!(event_id = %event.id, host = %host.email, "event created");
     Ok(event)
+}
+
+/// Codes tried before creating an event fails: with 30^8 codes a second collision in a row
+/// means something else is wrong.
+const JOIN_CODE_ATTEMPTS: usize = 5;
+
+/// Inserts `event` with a fresh join code from `next_code`, drawing another while the code is
+/// taken (the unique index decides, so two replicas never hand out the same code).
+pub async fn insert_with_join_code(
+    db: &dyn Database,
+    event: &mut EventRecord,
+    mut next_code: impl FnMut() -> JoinCode,
+) -> std::result::Result<(), DbError> {
+    let mut attempt = 1;
+    loop {
+        event.join_code = Some(next_code().compact().to_owned());
+        match db.insert_event(event).await {
+            Err(DbError::Conflict(_)) if attempt < JOIN_CODE_ATTEMPTS => {
+                tracing::info!(event_id = %event.id, "join code taken; drawing another");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The event a guest's join code names. `input` is what they typed; a malformed code is a 400,
+/// an unknown one a 404 (lookups are rate-limited per address at the edge).
+pub async fn by_join_code(app: &App, input: &str) -> Result<EventRecord> {
+    let code = JoinCode::parse(input).ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidField,
+            "A join code has 8 letters and digits, like K7QM-2XDP",
+        )
+    })?;
+    app.db
+        .event_by_join_code(code.compact())
+        .await?
+        .ok_or_else(Error::event_not_found)
 }
 
 pub async fn of_host(app: &App, host: &Host) -> Result<Vec<EventSummary>> {

@@ -58,6 +58,8 @@ pub struct App {
     pub gallery_cache: Option<gallery_cache::GalleryCache>,
     pub thumbnails: Arc<Thumbnailer>,
     pub auth_limiter: Option<throttle::AuthRateLimiter>,
+    /// Join-code lookups per client address; `None` when off.
+    pub join_code_limiter: Option<throttle::AuthRateLimiter>,
     /// Kept current by a background probe; uploads and galleries answer 503 while it is false.
     pub store_available: AtomicBool,
 }

@@ -171,6 +171,9 @@ impl Database for FailFast {
     async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
         self.guard(self.shared.inner.event(id)).await
     }
+    async fn event_by_join_code(&self, code: &str) -> DbResult<Option<EventRecord>> {
+        self.guard(self.shared.inner.event_by_join_code(code)).await
+    }
     async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>> {
         self.guard(self.shared.inner.events_of_host(user_id)).await
     }
@@ -310,6 +313,9 @@ mod tests {
             self.call().await
         }
         async fn event(&self, _: Uuid) -> DbResult<Option<EventRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn event_by_join_code(&self, _: &str) -> DbResult<Option<EventRecord>> {
             self.call().await.map(|()| None)
         }
         async fn events_of_host(&self, _: Uuid) -> DbResult<Vec<EventSummary>> {

@@ -80,6 +80,8 @@ pub struct EventRecord {
     pub missions: MissionList,
     pub created_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// The short code guests may type (`domain::join_code`, compact form); unique.
+    pub join_code: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +212,8 @@ pub trait Database: Send + Sync + 'static {
 
     async fn insert_event(&self, session: &EventRecord) -> DbResult<()>;
     async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>>;
+    /// The event with this join code (compact form).
+    async fn event_by_join_code(&self, code: &str) -> DbResult<Option<EventRecord>>;
     /// A host's events, newest first.
     async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>>;
     async fn update_missions(

@@ -144,11 +144,11 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 const HOST_COLUMNS: &str = "id, email, email_normalized, username, password_hash, created_at";
-const EVENT_COLUMNS: &str = "id, user_id, settings, missions, created_at, ends_at";
+const EVENT_COLUMNS: &str = "id, user_id, settings, missions, created_at, ends_at, join_code";
 /// JSON is read as text: a settings value jsonb keeps but serde cannot read back must not make
 /// the event unreadable (it decodes as `{}` instead).
 const EVENT_SELECT: &str = "id, user_id, CAST(settings AS TEXT) AS settings, \
-     CAST(missions AS TEXT) AS missions, created_at, ends_at";
+     CAST(missions AS TEXT) AS missions, created_at, ends_at, join_code";
 const GUEST_COLUMNS: &str = "id, session_id, user_name, created_at, last_seen";
 const PHOTO_COLUMNS: &str = "id, session_id, u_name, original_filename, s3_key, s3_bucket, \
      mimetype, filesize_bytes, mission_id, created_at, user_id, status, content_hash, thumb_key, \
@@ -180,6 +180,7 @@ fn event_from_row(row: &impl SqlRow) -> Result<EventRecord, sqlx::Error> {
         missions,
         created_at: row.time("created_at")?,
         ends_at: row.time("ends_at")?,
+        join_code: row.opt_text("join_code")?,
     })
 }
 
@@ -300,7 +301,8 @@ impl<B: Backend> Database for B {
     }
 
     async fn insert_event(&self, session: &EventRecord) -> DbResult<()> {
-        let sql = format!("INSERT INTO sessions ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)");
+        let sql =
+            format!("INSERT INTO sessions ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
         let params = vec![
             session.id.into(),
             session.host_id.into(),
@@ -308,13 +310,24 @@ impl<B: Backend> Database for B {
             json(&session.missions)?,
             session.created_at.into(),
             session.ends_at.into(),
+            session.join_code.as_deref().into(),
         ];
-        self.execute(&sql, params).await.map_err(classify)
+        match self.execute(&sql, params).await {
+            Err(err) if B::violates_unique(&err, "sessions_join_code_key") => {
+                Err(DbError::Conflict("Join code already taken".into()))
+            }
+            other => other.map_err(classify),
+        }
     }
 
     async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
         let sql = format!("SELECT {EVENT_SELECT} FROM sessions WHERE id = $1");
         optional(self, &sql, params![id], event_from_row).await
+    }
+
+    async fn event_by_join_code(&self, code: &str) -> DbResult<Option<EventRecord>> {
+        let sql = format!("SELECT {EVENT_SELECT} FROM sessions WHERE join_code = $1");
+        optional(self, &sql, params![code], event_from_row).await
     }
 
     async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>> {

@@ -1,6 +1,7 @@
 //! Domain rules: validated values ("parse, don't validate"), password hashing, tokens, photo keys.
 
 pub mod image;
+pub mod join_code;
 pub mod missions;
 pub mod password;
 pub mod photo_key;

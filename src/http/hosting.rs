@@ -18,7 +18,7 @@ use super::{
     extract::{AuthHost, JsonBody, Path, PublicBase, Query},
     sessions::SessionView,
 };
-use crate::app::events;
+use crate::{app::events, domain::join_code::JoinCode};
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionListItem {
@@ -113,6 +113,8 @@ pub struct QrQuery {
     /// `/sessions/{id}/invite`), when the server knows one; otherwise (and for any other value)
     /// the usual join link.
     pub lan: Option<String>,
+    /// `true`: the short link `/j/{code}` (fewer modules, easier to scan from afar).
+    pub short: Option<String>,
 }
 
 /// How guests join an event, for the host's invite page.
@@ -127,6 +129,10 @@ pub struct InviteView {
     pub lan_join_url: Option<String>,
     /// The QR code of `lan_join_url`.
     pub lan_qr_url: Option<String>,
+    /// The event's join code (`K7QM-2XDP`), which guests may type on the start page.
+    pub code: Option<String>,
+    /// The short join link `/j/{code}` (under `PUBLIC_URL` or this request's address).
+    pub short_url: Option<String>,
 }
 
 #[utoipa::path(get, path = "/sessions/{id}/invite", tag = "sessions",
@@ -150,11 +156,14 @@ pub async fn invite(
             event.id
         )
     });
+    let code = event.join_code.as_deref().and_then(JoinCode::parse);
     Ok(Json(InviteView {
         join_url: join_url(&base, event.id),
         public_url_set: app.public_url.is_some(),
         lan_join_url,
         lan_qr_url,
+        short_url: code.as_ref().map(|code| short_url(&base, code)),
+        code: code.map(|code| code.to_string()),
     }))
 }
 
@@ -176,7 +185,11 @@ pub async fn qr_code(
         .lan_urls
         .first()
         .filter(|_| query.lan.as_deref() == Some("true"));
-    let join = join_url(lan.unwrap_or(&base), event.id);
+    let base = lan.unwrap_or(&base);
+    let join = match event.join_code.as_deref().and_then(JoinCode::parse) {
+        Some(code) if query.short.as_deref() == Some("true") => short_url(base, &code),
+        _ => join_url(base, event.id),
+    };
     let code = QrCode::new(join.as_bytes())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("QR encoding failed: {e}")))?;
     let image = code
@@ -197,6 +210,15 @@ pub async fn qr_code(
         HeaderValue::from_static("public, max-age=86400"),
     );
     Ok(response)
+}
+
+/// The short link guests may type: the web client's `/j/{code}` looks the code up.
+pub fn short_url(base: &url::Url, code: &JoinCode) -> String {
+    format!(
+        "{}/j/{}",
+        base.as_str().trim_end_matches('/'),
+        code.compact()
+    )
 }
 
 /// The link guests open: the web client's join page.

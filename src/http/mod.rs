@@ -77,12 +77,20 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
             rate_limit::limit_auth,
         ));
     }
+    let mut join_codes = OpenApiRouter::new().routes(routes!(sessions::by_code));
+    if let Some(state) = state {
+        join_codes = join_codes.layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_join_code,
+        ));
+    }
     let missions = OpenApiRouter::new()
         .routes(routes!(sessions::set_missions))
         // 500 missions of 300 characters do not fit the general JSON limit.
         .layer(DefaultBodyLimit::max(MISSIONS_BODY_LIMIT));
     let api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(auth)
+        .merge(join_codes)
         .merge(missions)
         .routes(routes!(auth::me))
         .routes(routes!(hosting::mine))

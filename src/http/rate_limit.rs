@@ -11,7 +11,7 @@ use axum::{
 };
 
 use super::{SharedState, error::error_response};
-use crate::app::ErrorCode;
+use crate::app::{ErrorCode, throttle::AuthRateLimiter};
 
 /// The client address: the proxy-appended (right-most) X-Forwarded-For entry, X-Real-IP, or the
 /// peer. The right-most entry is the one our own load balancer wrote; earlier ones are client-controlled.
@@ -38,7 +38,20 @@ pub async fn limit_auth(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(limiter) = &state.auth_limiter else {
+    limit(state.auth_limiter.as_ref(), request, next).await
+}
+
+/// Join-code lookups: a guest types a code now and then; a guesser is stopped at once.
+pub async fn limit_join_code(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    limit(state.join_code_limiter.as_ref(), request, next).await
+}
+
+async fn limit(limiter: Option<&AuthRateLimiter>, request: Request, next: Next) -> Response {
+    let Some(limiter) = limiter else {
         return next.run(request).await;
     };
     let peer = request

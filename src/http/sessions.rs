@@ -10,12 +10,13 @@ use uuid::Uuid;
 use super::{
     ApiError, SharedState,
     error::ErrorBody,
-    extract::{AuthHost, JsonBody, OptionalJsonBody, Query, required_uuid},
+    extract::{AuthHost, JsonBody, OptionalJsonBody, Path, Query, required_uuid},
 };
 use crate::{
     app::{events, guests},
     db::{EventRecord, GuestRecord},
     domain::{
+        join_code::JoinCode,
         missions::MissionList,
         values::{Name, required},
     },
@@ -31,6 +32,8 @@ pub struct SessionView {
     pub missions: MissionList,
     pub created_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// The short code guests may type instead of the link (`K7QM-2XDP`; short link `/j/K7QM2XDP`).
+    pub join_code: Option<String>,
 }
 
 impl From<EventRecord> for SessionView {
@@ -42,6 +45,11 @@ impl From<EventRecord> for SessionView {
             missions: s.missions,
             created_at: s.created_at,
             ends_at: s.ends_at,
+            join_code: s
+                .join_code
+                .as_deref()
+                .and_then(JoinCode::parse)
+                .map(|code| code.to_string()),
         }
     }
 }
@@ -264,4 +272,27 @@ pub async fn heartbeat(
     let guest_id = required_uuid(body.user_id.as_deref(), "userId")?;
     guests::heartbeat(&app, guest_id).await?;
     Ok(Json(HeartbeatResponse { success: true }))
+}
+
+/// `/sessions/by-code/{code}`: a join code as a guest typed it.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct JoinCodePath {
+    /// The code, any case, with or without the dash (`K7QM-2XDP`, `k7qm2xdp`)
+    pub code: String,
+}
+
+#[utoipa::path(get, path = "/sessions/by-code/{code}", tag = "sessions",
+    params(JoinCodePath),
+    responses(
+        (status = 200, description = "The event with this join code", body = SessionView),
+        (status = 400, description = "Not a join code (8 letters and digits)", body = ErrorBody),
+        (status = 404, description = "No event has this code", body = ErrorBody),
+        (status = 429, description = "Too many lookups from this address; see Retry-After", body = ErrorBody),
+    ))]
+pub async fn by_code(
+    State(app): State<SharedState>,
+    Path(path): Path<JoinCodePath>,
+) -> Result<Json<SessionView>, ApiError> {
+    Ok(Json(events::by_join_code(&app, &path.code).await?.into()))
 }

@@ -8,6 +8,7 @@ mod guests;
 mod helpers;
 mod hosting;
 mod invite;
+mod join_codes;
 mod live;
 mod operations;
 mod outages;

@@ -107,7 +107,58 @@ on_both_databases!(
     approving_and_deleting_return_the_photo,
     pending_thumbnails_are_the_undecided_photos_oldest_first,
     counts_cover_active_events_guests_online_and_photos,
+    join_codes_are_unique_and_a_taken_one_is_drawn_again,
 );
+
+async fn join_codes_are_unique_and_a_taken_one_is_drawn_again(db: &dyn Database) {
+    use partypic::{app::events::insert_with_join_code, db::DbError, domain::join_code::JoinCode};
+    let code = |c: &str| JoinCode::parse(c).expect("a code");
+    let host = host();
+    db.insert_host(&host).await.expect("host");
+    let mut scripted = ["K7QM2XDP", "K7QM2XDP", "K7QM2XDP", "ABCD2345"].into_iter();
+    let mut first = event(host.id, at(0));
+    insert_with_join_code(db, &mut first, || code(scripted.next().expect("a code")))
+        .await
+        .expect("first event");
+    assert_eq!(first.join_code.as_deref(), Some("K7QM2XDP"));
+    // Two draws collide with the first event's code; the third is free.
+    let mut second = event(host.id, at(1));
+    insert_with_join_code(db, &mut second, || code(scripted.next().expect("a code")))
+        .await
+        .expect("second event");
+    assert_eq!(second.join_code.as_deref(), Some("ABCD2345"));
+    let mut taken = event(host.id, at(2));
+    taken.join_code = Some("ABCD2345".into());
+    assert!(matches!(
+        db.insert_event(&taken).await,
+        Err(DbError::Conflict(_))
+    ));
+    // A code that is always taken gives up after a few draws.
+    let mut unlucky = event(host.id, at(3));
+    let mut draws = 0;
+    let result = insert_with_join_code(db, &mut unlucky, || {
+        draws += 1;
+        code("ABCD2345")
+    })
+    .await;
+    assert!(matches!(result, Err(DbError::Conflict(_))));
+    assert_eq!(draws, 5);
+    assert!(db.event(unlucky.id).await.expect("read").is_none());
+
+    let found = db
+        .event_by_join_code("K7QM2XDP")
+        .await
+        .expect("lookup")
+        .expect("the first event");
+    assert_eq!(found.id, first.id);
+    assert_eq!(found.join_code.as_deref(), Some("K7QM2XDP"));
+    assert!(
+        db.event_by_join_code("ZZZZ2222")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+}
 
 /// A fixed instant with microseconds, so truncation to milliseconds or seconds would show.
 fn at(offset_secs: i64) -> DateTime<Utc> {
@@ -135,6 +186,7 @@ fn event(host_id: Uuid, created_at: DateTime<Utc>) -> EventRecord {
         missions: MissionList::defaults(),
         created_at,
         ends_at: created_at + TimeDelta::days(2),
+        join_code: None,
     }
 }
 

@@ -135,6 +135,33 @@ try {
     assert.equal(await lanPage.locator('.lan-warning').isVisible(), false, 'no warning under a network name');
     await lanPage.context().close();
   });
+
+  await step('a guest joins with the code typed on the start page or the short link; cards show it', async () => {
+    const code = event.join_code;
+    assert.match(code, /^[2-9A-Z]{4}-[2-9A-Z]{4}$/);
+    const context = await browser.newContext({ ...phone, baseURL: LAN_BASE });
+    const page = await context.newPage();
+    await page.goto('/');
+    await page.locator('input[name="code"]').fill(` ${code.toLowerCase()} `);
+    await page.locator('input[name="code"]').press('Enter');
+    await page.waitForURL(`**/s/${event.id}`);
+    await page.goto(`/j/${code.replace('-', '')}`);
+    await page.waitForURL(`**/s/${event.id}`);
+    await page.goto('/j/ZZZZ2222');
+    await page.locator('.form-error').waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'venue-code-unknown.png') });
+    await context.close();
+    const host = await hostPage(LAN_BASE, login);
+    await host.goto(`/print/${event.id}`);
+    await host.locator('.table-card .join-code').first().waitFor();
+    assert.equal(await host.locator('.table-card .join-code').first().innerText(), code);
+    assert.ok((await host.locator('.table-card .url').first().innerText()).endsWith(`/j/${code.replace('-', '')}`));
+    await host.screenshot({ path: path.join(SHOTS, 'venue-cards.png') });
+    await host.goto(`/slideshow/${event.id}`);
+    await host.locator('.slide-qr .join-code').waitFor();
+    assert.equal(await host.locator('.slide-qr .join-code').innerText(), code);
+    await host.context().close();
+  });
 } finally {
   clearTimeout(killer);
   await browser.close();

@@ -1,6 +1,6 @@
 // `/`: what PartyPic is, joining an event by link or code, and the host's sign-up / log-in.
-import { api, auth, saveAuth, isUuid, takeReturn } from './api.js';
-import { h } from './dom.js';
+import { api, auth, saveAuth, isUuid, takeReturn, ApiError } from './api.js';
+import { h, replace } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { t } from './i18n.js';
 import { navigate } from './router.js';
@@ -31,16 +31,53 @@ export function landing(main) {
 
 function joinCard() {
   const f = field(t('landing.joinLabel'), { name: 'code', placeholder: t('landing.joinPlaceholder'), autocomplete: 'off' },
-    (v) => (extractId(v) ? '' : t('landing.joinInvalid')));
+    (v) => (extractId(v) || extractCode(v) ? '' : t('landing.joinInvalid')));
   return h('section.card', null,
     h('h2', null, t('landing.joinTitle')),
     h('form', {
       novalidate: true,
       onsubmit: (/** @type {Event} */ e) => {
         e.preventDefault();
-        if (validateAll([f])) navigate(`/s/${extractId(f.input.value)}`);
+        if (!validateAll([f])) return;
+        const id = extractId(f.input.value);
+        navigate(id ? `/s/${id}` : `/j/${extractCode(f.input.value)}`);
       },
-    }, f.wrap, h('button.btn', { type: 'submit' }, t('landing.joinButton'))));
+    }, f.wrap, h('button.btn', { type: 'submit' }, t('landing.joinButton'))),
+    h('p.muted', null, t('venue.codeInvalid')));
+}
+
+/** Join codes: 8 characters without 0/O, 1/I/L and U (the server's domain/join_code.rs). */
+const CODE = /^[2-9ABCDEFGHJKMNPQRSTVWXYZ]{8}$/;
+
+/** A join code typed (`k7qm-2xdp`) or in a short link (`…/j/K7QM2XDP`), compact; else ''. @param {string} v */
+function extractCode(v) {
+  const fromLink = v.match(/\/j\/([0-9A-Za-z-]+)/);
+  const compact = (fromLink ? fromLink[1] : v).replace(/[\s-]/g, '').toUpperCase();
+  return CODE.test(compact) ? compact : '';
+}
+
+/**
+ * `/j/{code}`: the short link on cards and the slideshow; looks the code up and opens the event.
+ * @param {HTMLElement} main @param {string} code
+ */
+export function joinByCode(main, code) {
+  document.title = t('app.title');
+  const status = h('p.muted', { role: 'status' }, t('venue.codeLooking'));
+  main.append(h('section.card', null, h('h1', null, t('venue.enterCode')), status));
+  let gone = false;
+  const compact = extractCode(code);
+  const fail = (/** @type {string} */ message) => {
+    if (gone) return;
+    replace(status, h('span.form-error', null, message), ' ', h('a', { href: '/' }, t('guest.home')));
+  };
+  if (!compact) {
+    fail(t('venue.codeInvalid'));
+  } else {
+    api(`/sessions/by-code/${encodeURIComponent(compact)}`).then((s) => {
+      if (!gone) navigate(`/s/${s.id}`, { replace: true });
+    }).catch((e) => fail(e instanceof ApiError && e.status === 404 ? t('venue.codeUnknown') : /** @type {Error} */ (e).message));
+  }
+  return () => { gone = true; };
 }
 
 /** @param {string} v */

@@ -25,12 +25,15 @@ export function print(main, id) {
     if (!session) return;
     const s = session;
     const missions = [...s.missions.data].sort(() => Math.random() - 0.5);
-    const url = joinUrl(id);
+    // The short link and its QR code (fewer modules) when the event has a join code.
+    const code = s.join_code || '';
+    const url = code ? `${location.origin}/j/${code.replace('-', '')}` : joinUrl(id);
     replace(sheet, Array.from({ length: Number(count.value) }, (_, i) => h('article.table-card', null,
       h('p.eyebrow', null, t('print.eyebrow')),
       h('h2', null, eventName(s)),
-      h('img', { src: apiUrl(`/sessions/${id}/qr.svg`), alt: t('share.qrAlt') }),
+      h('img', { src: apiUrl(`/sessions/${id}/qr.svg${code ? '?short=true' : ''}`), alt: t('share.qrAlt') }),
       h('p.scan', null, t('print.scan')),
+      code ? h('p.card-code', null, t('venue.code'), ' ', h('strong.join-code', null, code)) : null,
       h('p.url', null, url.replace(/^https?:\/\//, '')),
       missions.length ? h('p.teaser', null, h('strong', null, t('print.mission')), ' ', missions[i % missions.length].description) : null)));
   }

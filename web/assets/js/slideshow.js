@@ -33,9 +33,18 @@ export function slideshow(main, id) {
   const caption = h('div.slide-caption', { 'aria-live': 'polite' });
   const title = h('h1.slide-title');
   const waiting = h('div.slide-waiting');
-  const qr = h('aside.slide-qr', null,
-    h('img', { src: apiUrl(`/sessions/${id}/qr.svg`), alt: t('share.qrAlt') }),
-    h('span', null, t('slideshow.join')), h('small', null, joinUrl(id).replace(/^https?:\/\//, '')));
+  const qrImg = /** @type {HTMLImageElement} */ (h('img', { src: apiUrl(`/sessions/${id}/qr.svg`), alt: t('share.qrAlt') }));
+  const link = h('small', null, joinUrl(id).replace(/^https?:\/\//, ''));
+  const codeLine = h('strong.join-code', { hidden: true });
+  const qr = h('aside.slide-qr', null, qrImg, h('span', null, t('slideshow.join')), codeLine, link);
+  /** The join code beside the QR code, and the short link (a simpler QR code) once the event is known. @param {import('./api.js').Session} s */
+  const showCode = (s) => {
+    if (!s.join_code || !codeLine.hidden) return;
+    codeLine.hidden = false;
+    codeLine.textContent = s.join_code;
+    qrImg.src = apiUrl(`/sessions/${id}/qr.svg?short=true`);
+    link.textContent = `${location.host}/j/${s.join_code.replace('-', '')}`;
+  };
   const fs = h('button.btn.small.fs', { type: 'button', onclick: () => toggleFullscreen() }, t('slideshow.fullscreen'));
   const stage = h('div.stage', { tabindex: 0, 'aria-label': t('slideshow.title') }, ...layers, waiting, title, caption, qr, fs);
   main.append(stage);
@@ -107,6 +116,7 @@ export function slideshow(main, id) {
     try {
       session = await getSession(id);
       if (gone) return;
+      showCode(session);
     } catch (e) {
       waiting.textContent = /** @type {Error} */ (e).message;
       return;
