@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'a026997a6991';
+const VERSION = '1742922e0eec';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -10,6 +10,7 @@ use crate::{
     domain::{
         join_code::JoinCode,
         missions::MissionList,
+        photo_key::PhotoKey,
         rules::{merge_settings, new_event_settings},
     },
     events::LiveEvent,
@@ -156,4 +157,33 @@ pub fn ensure_open(event: &EventRecord) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Deletes an event for good: uploads close at once, then its records (photos, guests, the
+/// event) and every photo's original and thumbnail in the store. Only its host may.
+pub async fn delete_event(app: &App, host: &Host, id: Uuid) -> Result<()> {
+    let event = app.hosted_event(host, id).await?;
+    // Ended first: init-upload and finalize refuse new photos while the records go.
+    if event.ends_at > now() {
+        save(app, id, &event.settings, now()).await?;
+    }
+    let Some(photos) = app.db.delete_event_with_photos(id).await? else {
+        return Err(Error::event_not_found());
+    };
+    // The records are gone first: a file left by a failed delete is never shown, only logged.
+    for photo in &photos {
+        let Some(key) = PhotoKey::parse(&photo.object_key) else {
+            continue;
+        };
+        for key in [key.thumbnail(), key] {
+            if let Err(err) = app.store.delete(&key).await {
+                tracing::warn!(%key, error = %err, "could not delete a file of a deleted event");
+            }
+        }
+    }
+    app.events
+        .publish(LiveEvent::SessionUpdated { session_id: id })
+        .await;
+    tracing::info!(event_id = %id, host = %host.email, photos = photos.len(), "event deleted");
+    Ok(())
 }

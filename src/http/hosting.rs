@@ -3,7 +3,7 @@
 use axum::{
     Json,
     extract::State,
-    http::{HeaderValue, header},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use qrcode::{QrCode, render::svg};
@@ -165,6 +165,25 @@ pub async fn invite(
         short_url: code.as_ref().map(|code| short_url(&base, code)),
         code: code.map(|code| code.to_string()),
     }))
+}
+
+#[utoipa::path(delete, path = "/sessions/{id}", tag = "host",
+    params(EventPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted with all its photos, thumbnails and guests"),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not the event's host", body = ErrorBody),
+        (status = 404, description = "Unknown event", body = ErrorBody),
+    ))]
+pub async fn delete_event(
+    State(app): State<SharedState>,
+    AuthHost(host): AuthHost,
+    Path(path): Path<EventPath>,
+) -> Result<StatusCode, ApiError> {
+    events::delete_event(&app, &host, path.id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/sessions/{id}/qr.svg", tag = "sessions",

@@ -98,6 +98,7 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
         .routes(routes!(hosting::end))
         .routes(routes!(hosting::qr_code))
         .routes(routes!(hosting::invite))
+        .routes(routes!(hosting::delete_event))
         .routes(routes!(sessions::create))
         .routes(routes!(sessions::get))
         .routes(routes!(sessions::register_guest))

@@ -4,6 +4,7 @@ mod auth;
 mod compression;
 mod cors;
 mod errors;
+mod event_management;
 mod guests;
 mod helpers;
 mod hosting;

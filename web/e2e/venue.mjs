@@ -55,6 +55,22 @@ async function hostWithEvent(name = 'Venue wedding') {
   return { token, email, password, login: login.body, event: created.body };
 }
 
+/** A small JPEG-looking file (the server sniffs the type), different per seed. @param {number} seed */
+function jpeg(seed) {
+  const body = Buffer.alloc(4096, 0).map((_, i) => (i * 31 + seed) & 0xff);
+  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1]), body, Buffer.from([0xff, 0xd9])]);
+}
+
+/** Uploads a photo as a guest through the API. @param {string} sessionId @param {number} seed */
+async function upload(sessionId, seed) {
+  const init = await api('/pictures/init-upload', { method: 'POST', json: { session_id: sessionId, mimetype: 'image/jpeg' } });
+  assert.equal(init.status, 201);
+  const put = await fetch(init.body.uploadUrl, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body: jpeg(seed) });
+  assert.equal(put.status, 200);
+  const fin = await api('/pictures/finalize-upload', { method: 'POST', json: { u_name: 'Ben', session_id: sessionId, s3_key: init.body.key, original_filename: `IMG_${seed}.jpg`, filesize_bytes: 4111, mimetype: 'image/jpeg' } });
+  assert.equal(fin.status, 201);
+}
+
 /**
  * A phone-size page logged in as the host, on `origin`.
  * @param {string} origin @param {any} login the /auth/login answer
@@ -161,6 +177,47 @@ try {
     await host.locator('.slide-qr .join-code').waitFor();
     assert.equal(await host.locator('.slide-qr .join-code').innerText(), code);
     await host.context().close();
+  });
+
+  await step('the host renames the event, deletes two photos at once, then the event (typed confirmation)', async () => {
+    const other = await hostWithEvent('Delete me');
+    const id = other.event.id;
+    for (const seed of [1, 2, 3]) await upload(id, seed);
+    const page = await hostPage(LAN_BASE, other.login);
+    await page.goto(`/host/${id}`);
+    await page.locator('#tab-event').click();
+    await page.locator('#event-name').fill('Delete me too');
+    await page.locator('#event-date').fill('2027-06-12');
+    await page.locator('#panel-event button[type="submit"]').click();
+    await page.locator('#panel-event [role="status"]', { hasText: /Saved/ }).waitFor();
+    const renamed = await api(`/sessions/get?sessionId=${id}`);
+    assert.equal(renamed.body.settings.name, 'Delete me too');
+    assert.equal(renamed.body.settings.date, '2027-06-12');
+
+    await page.locator('#tab-photos').click();
+    await page.locator('.gallery li.tile').nth(2).waitFor();
+    await page.locator('.select-photos').click();
+    await page.locator('.gallery li.tile').nth(0).click();
+    await page.locator('.gallery li.tile').nth(1).click();
+    assert.equal(await page.locator('.gallery li.tile.selected').count(), 2);
+    await page.locator('.bulk-bar .btn.danger').click();
+    await page.locator('.bulk-bar .confirm-delete').click();
+    await page.waitForFunction(() => document.querySelectorAll('.gallery li.tile').length === 1);
+    await page.screenshot({ path: path.join(SHOTS, 'venue-bulk.png') });
+    const left = await api(`/pictures/session?sessionId=${id}`);
+    assert.equal(left.body.length, 1);
+
+    await page.locator('#tab-event').click();
+    const del = page.locator('#panel-event .danger-zone button');
+    assert.equal(await del.isDisabled(), true);
+    await page.locator('#delete-confirm').fill('Delete me');
+    assert.equal(await del.isDisabled(), true, 'only the exact name enables it');
+    await page.locator('#delete-confirm').fill('Delete me too');
+    await page.screenshot({ path: path.join(SHOTS, 'venue-delete-event.png') });
+    await del.click();
+    await page.waitForURL('**/host');
+    assert.equal((await api(`/sessions/get?sessionId=${id}`)).status, 404);
+    await page.context().close();
   });
 } finally {
   clearTimeout(killer);

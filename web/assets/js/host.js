@@ -182,10 +182,11 @@ export function hostEvent(main, id) {
 
     /** @type {Record<string, HTMLElement>} */
     const panels = {
-      photos: h('section.panel', null, queue, gallery.el),
+      photos: h('section.panel', null, queue, bulkBar(gallery, token), gallery.el),
       share: sharePanel(id),
       missions: missionsPanel(session, token, (s) => { session = s; }),
       rules: rulesPanel(() => session, token, (s) => { session = s; showState(); }),
+      event: managePanel(() => session, token, (s) => { session = s; showState(); }),
     };
     const tabs = h('div.tabs', { role: 'tablist', 'aria-label': t('host.sections') });
     /** @param {string} name */
@@ -438,6 +439,150 @@ function rulesPanel(get, token, onSaved) {
     draw();
   }
 
+  draw();
+  return section;
+}
+
+/**
+ * Select several photos, then approve or delete them together. While selecting, a tap on a
+ * photo marks it instead of opening the viewer.
+ * @param {Gallery} gallery @param {string} token
+ */
+function bulkBar(gallery, token) {
+  /** @type {Set<string>} */
+  const selected = new Set();
+  let selecting = false;
+  let confirming = false;
+  const bar = h('div.bulk-bar', { role: 'toolbar', 'aria-label': t('venue.select') });
+  const tiles = () => /** @type {HTMLElement[]} */ ([...gallery.el.querySelectorAll('li.tile')]);
+  const mark = () => {
+    for (const tile of tiles()) {
+      const on = selected.has(tile.dataset.id || '');
+      tile.classList.toggle('selected', on);
+      tile.querySelector('button')?.setAttribute('aria-pressed', String(on));
+    }
+    gallery.el.classList.toggle('selecting', selecting);
+  };
+  const byId = (/** @type {string} */ id) => gallery.pictures.find((p) => p.id === id);
+  /** @param {(id: string) => Promise<void>} action */
+  const each = async (action) => {
+    let done = 0;
+    for (const id of [...selected]) {
+      try {
+        await action(id);
+        selected.delete(id);
+        done++;
+      } catch (e) {
+        toast(/** @type {Error} */ (e).message, 'error');
+        break;
+      }
+    }
+    if (done) toast(t('venue.bulkDone', { n: done }));
+    confirming = false;
+    draw();
+  };
+  const approve = () => each(async (id) => {
+    const p = byId(id);
+    if (!p || p.status !== 'pending') return;
+    const updated = await api(`/pictures/${id}/approve`, { method: 'POST', token });
+    gallery.update({ ...p, status: 'approved', ...updated });
+  });
+  const remove = () => each(async (id) => {
+    await api(`/pictures/${id}`, { method: 'DELETE', token });
+    gallery.remove(id);
+  });
+  function draw() {
+    const n = selected.size;
+    replace(bar, selecting ? [
+      h('span.pill', { role: 'status' }, t('venue.selected', { n })),
+      h('button.btn.small', { type: 'button', onclick: () => { for (const tile of tiles()) if (tile.dataset.id) selected.add(tile.dataset.id); draw(); } }, t('venue.selectAll')),
+      h('button.btn.small.primary', { type: 'button', disabled: !n, onclick: approve }, t('venue.approveSelected')),
+      confirming
+        ? h('button.btn.small.danger.confirm-delete', { type: 'button', onclick: remove }, t('venue.bulkDeleteConfirm', { n }))
+        : h('button.btn.small.danger', { type: 'button', disabled: !n, onclick: () => { confirming = true; draw(); } }, t('venue.deleteSelected')),
+      h('button.btn.small', { type: 'button', onclick: () => { selecting = false; confirming = false; selected.clear(); draw(); } }, t('venue.selectDone')),
+    ] : [h('button.btn.small.select-photos', { type: 'button', onclick: () => { selecting = true; draw(); } }, t('venue.select'))]);
+    mark();
+  }
+  // Capture phase: the tile's own button (the viewer) never sees a click while selecting.
+  gallery.el.addEventListener('click', (e) => {
+    if (!selecting) return;
+    const tile = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (e.target).closest?.('li.tile'));
+    if (!tile || !tile.dataset.id) return;
+    e.preventDefault();
+    e.stopPropagation();
+    const id = tile.dataset.id;
+    if (selected.has(id)) selected.delete(id); else selected.add(id);
+    confirming = false;
+    draw();
+  }, true);
+  gallery.addEventListener('change', () => {
+    for (const id of [...selected]) if (!byId(id)) selected.delete(id);
+    if (selecting) draw(); else mark();
+  });
+  draw();
+  return bar;
+}
+
+/**
+ * The event itself: its name and date, and deleting it with everything in it (the host types
+ * the name to confirm).
+ * @param {() => Session} get @param {string} token @param {(s: Session) => void} onSaved
+ */
+function managePanel(get, token, onSaved) {
+  const id = get().id;
+  const section = h('section.panel');
+  const saved = h('p.muted', { role: 'status' });
+  const error = h('p.form-error', { role: 'alert' });
+  function draw() {
+    const s = get();
+    const name = /** @type {HTMLInputElement} */ (h('input', { id: 'event-name', name: 'name', required: true, maxlength: 100, value: eventName(s) }));
+    const date = /** @type {HTMLInputElement} */ (h('input', { id: 'event-date', name: 'date', type: 'date', value: typeof s.settings.date === 'string' ? s.settings.date : '' }));
+    const confirmInput = /** @type {HTMLInputElement} */ (h('input', { id: 'delete-confirm', autocomplete: 'off' }));
+    const del = /** @type {HTMLButtonElement} */ (h('button.btn.danger', { type: 'button', disabled: true }, t('venue.delete')));
+    confirmInput.addEventListener('input', () => { del.disabled = confirmInput.value.trim() !== eventName(get()).trim(); });
+    del.addEventListener('click', async () => {
+      if (del.disabled) return;
+      busy(del, true);
+      try {
+        await api(`/sessions/${encodeURIComponent(id)}`, { method: 'DELETE', token });
+        localStorage.setItem(MINE, JSON.stringify(localMine().filter((x) => x !== id)));
+        toast(t('venue.deleted'));
+        navigate('/host');
+      } catch (e) {
+        error.textContent = /** @type {Error} */ (e).message;
+        busy(del, false);
+      }
+    });
+    replace(section,
+      h('h2', null, t('venue.manage')),
+      h('form.stack', {
+        novalidate: true,
+        onsubmit: async (/** @type {Event} */ e) => {
+          e.preventDefault();
+          error.textContent = '';
+          saved.textContent = '';
+          const value = name.value.trim();
+          if (!value) { error.textContent = t('host.eventNameRequired'); name.focus(); return; }
+          try {
+            const updated = await api(`/sessions/${id}/settings`, { token, body: { settings: { name: value, date: date.value || null } } });
+            onSaved(updated);
+            saved.textContent = t('venue.saved');
+          } catch (err) {
+            error.textContent = /** @type {Error} */ (err).message;
+          }
+        },
+      },
+      h('div.field', null, h('label', { for: 'event-name' }, t('venue.rename')), name),
+      h('div.field', null, h('label', { for: 'event-date' }, t('venue.starts')), date),
+      h('button.btn.primary', { type: 'submit' }, t('venue.save')), saved),
+      h('div.danger-zone', null,
+        h('h3', null, t('venue.deleteTitle')),
+        h('p', null, t('venue.deleteLead')),
+        h('div.field', null, h('label', { for: 'delete-confirm' }, t('venue.deleteConfirm', { name: eventName(s) })), confirmInput),
+        del),
+      error);
+  }
   draw();
   return section;
 }

@@ -248,6 +248,7 @@ const en = {
   'venue.bulkDeleteConfirm': 'Delete {n} photo for good?|Delete {n} photos for good?',
   'venue.bulkDone': '{n} photo done|{n} photos done',
   'venue.cancel': 'Cancel',
+  'host.tab.event': 'Event',
 };
 
 /** @type {Record<string, string>} */
@@ -498,6 +499,7 @@ const de = {
   'venue.bulkDeleteConfirm': '{n} Foto endgültig löschen?|{n} Fotos endgültig löschen?',
   'venue.bulkDone': '{n} Foto erledigt|{n} Fotos erledigt',
   'venue.cancel': 'Abbrechen',
+  'host.tab.event': 'Event',
 };
 
 const dicts = { en, de };
