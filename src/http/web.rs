@@ -14,17 +14,23 @@ use std::{
     sync::{Arc, LazyLock, Mutex},
 };
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::{
     body::Body,
-    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
 use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
 
-use super::ApiError;
-use crate::app::ErrorCode;
+use super::{ApiError, SharedState, extract::PublicBase, rate_limit::client_ip};
+use crate::{
+    app::{ErrorCode, events},
+    db::EventRecord,
+};
 
 #[derive(RustEmbed)]
 #[folder = "web/"]
@@ -63,7 +69,17 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Smaller bodies are sent as they are: compressing them saves nothing.
 const MIN_COMPRESS_BYTES: usize = 256;
 
-pub async fn static_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn static_or_not_found(
+    State(app): State<SharedState>,
+    base: Result<PublicBase, ApiError>,
+    request: Request,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let (parts, _) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, &parts.headers);
     let path = uri.path().trim_start_matches('/');
     let first = path.split('/').next().unwrap_or_default();
     let not_found = || {
@@ -84,16 +100,116 @@ pub async fn static_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -
     };
     let path = if path.is_empty() { "index.html" } else { path };
     if let Some(file) = WebAssets::get(path) {
-        return serve(path, file, &headers, immutable).await;
+        return serve(path, file, headers, immutable).await;
     }
-    // A client route (no file extension in the last segment) gets the app shell.
+    // A client route (no file extension in the last segment) gets the app shell; an event's
+    // join link gets it with the event's link preview.
     let last = path.rsplit('/').next().unwrap_or_default();
     if !last.contains('.') && !path.starts_with("assets/") {
+        let event = event_of_link(&app, uri.path(), headers, peer).await;
+        if let (Some(event), Ok(PublicBase(base))) = (event, base) {
+            return preview_page(&event, &base, uri.path());
+        }
         if let Some(index) = WebAssets::get("index.html") {
-            return serve("index.html", index, &headers, false).await;
+            return serve("index.html", index, headers, false).await;
         }
     }
     not_found()
+}
+
+/// The event a join link (`/s/{id}`, `/j/{code}`) names, if any. Codes are looked up within
+/// the join-code rate limit, so the preview tells a guesser nothing the API would not.
+async fn event_of_link(
+    app: &SharedState,
+    path: &str,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Option<EventRecord> {
+    let path = path.trim_end_matches('/');
+    if let Some(id) = path.strip_prefix("/s/") {
+        return app.event(id.parse().ok()?).await.ok();
+    }
+    let code = path.strip_prefix("/j/")?;
+    if let Some(limiter) = &app.join_code_limiter {
+        if limiter.check(client_ip(headers, peer)).is_some() {
+            return None;
+        }
+    }
+    events::by_join_code(app, code).await.ok()
+}
+
+/// index.html with the event's Open Graph and Twitter tags: a join link shared in a messenger
+/// shows the event's name. Made per request (compressed by the router's layer), never cached.
+fn preview_page(event: &EventRecord, base: &url::Url, path: &str) -> Response {
+    let Some(file) = WebAssets::get("index.html") else {
+        return ApiError::new(ErrorCode::RouteNotFound, "No web client").into_response();
+    };
+    let html = String::from_utf8_lossy(&versioned_index(&file.data)).into_owned();
+    let name = event
+        .settings
+        .get("name")
+        .and_then(|v| v.as_str())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or("PartyPic");
+    let description = event
+        .settings
+        .get("description")
+        .and_then(|v| v.as_str())
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or("Join with one tap, share your photos and see everyone's live.");
+    let origin = base.as_str().trim_end_matches('/');
+    let tags = format!(
+        "<title>{title} · PartyPic</title>\n\
+         <meta property=\"og:type\" content=\"website\">\n\
+         <meta property=\"og:site_name\" content=\"PartyPic\">\n\
+         <meta property=\"og:title\" content=\"{title}\">\n\
+         <meta property=\"og:description\" content=\"{description}\">\n\
+         <meta property=\"og:url\" content=\"{url}\">\n\
+         <meta property=\"og:image\" content=\"{image}\">\n\
+         <meta name=\"twitter:card\" content=\"summary\">\n\
+         <meta name=\"twitter:title\" content=\"{title}\">\n\
+         <meta name=\"twitter:description\" content=\"{description}\">",
+        title = escape_html(name),
+        description = escape_html(description),
+        url = escape_html(&format!("{origin}{path}")),
+        image = escape_html(&format!("{origin}/assets/icon-512.png")),
+    );
+    let html = html.replacen("<title>PartyPic</title>", &tags, 1);
+    let mut response = (StatusCode::OK, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    response
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Splits `v/{version}/assets/…` into the version and `assets/…`.

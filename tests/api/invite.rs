@@ -112,3 +112,52 @@ async fn no_lan_link_is_offered_with_public_url_or_on_loopback() {
         .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_join_link_previews_the_event_in_messengers() {
+    let (app, _env) = TestApp::spawn(Backend::SqliteFs).await;
+    let host = app.register().await;
+    let created = app
+        .post_json_auth(
+            "/sessions/create",
+            &host.token,
+            &serde_json::json!({"settings": {"name": "Anna & Ben <3 \"2027\""}}),
+        )
+        .await;
+    let created = body(created).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let code = created["join_code"]
+        .as_str()
+        .expect("code")
+        .replace('-', "");
+    for path in [format!("/s/{id}"), format!("/j/{code}")] {
+        let page = app.get(&path).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()["cache-control"], "no-cache");
+        let html = page.text().await.expect("html");
+        assert!(
+            html.contains(
+                r#"<meta property="og:title" content="Anna &amp; Ben &lt;3 &quot;2027&quot;">"#
+            ),
+            "{path}: {html}"
+        );
+        assert!(html.contains(&format!(
+            r#"<meta property="og:url" content="{}">"#,
+            app.url(&path)
+        )));
+        assert!(html.contains(r#"<meta name="twitter:card" content="summary">"#));
+        assert!(html.contains("/assets/js/app.js"), "still the app");
+    }
+    // Unknown events and other pages get the plain app shell.
+    for path in [
+        "/s/00000000-0000-0000-0000-000000000000".to_owned(),
+        "/j/ZZZZ2222".to_owned(),
+        "/host".to_owned(),
+    ] {
+        let page = app.get(&path).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.expect("html");
+        assert!(!html.contains("og:title"), "{path}");
+        assert!(html.contains("<title>PartyPic</title>"));
+    }
+}
