@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '1742922e0eec';
+const VERSION = '437611695c5d';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

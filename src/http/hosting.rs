@@ -167,7 +167,7 @@ pub async fn invite(
     }))
 }
 
-#[utoipa::path(delete, path = "/sessions/{id}", tag = "host",
+#[utoipa::path(post, path = "/sessions/{id}/delete", tag = "host",
     params(EventPath),
     security(("bearer" = [])),
     responses(

@@ -73,12 +73,12 @@ async fn deleting_an_event_removes_its_photos_thumbnails_and_records(backend: Ba
             .expect("code")
             .to_owned();
 
-    let path = format!("/sessions/{session}");
-    let anonymous = app.client.delete(app.url(&path)).send().await.expect("req");
+    let path = format!("/sessions/{session}/delete");
+    let anonymous = app.client.post(app.url(&path)).send().await.expect("req");
     assert_error(anonymous, StatusCode::UNAUTHORIZED).await;
     let stranger = app
         .client
-        .delete(app.url(&path))
+        .post(app.url(&path))
         .bearer_auth(&other.token)
         .send()
         .await
@@ -88,7 +88,7 @@ async fn deleting_an_event_removes_its_photos_thumbnails_and_records(backend: Ba
 
     let deleted = app
         .client
-        .delete(app.url(&path))
+        .post(app.url(&path))
         .bearer_auth(&host.token)
         .send()
         .await
@@ -131,7 +131,7 @@ async fn deleting_an_event_removes_its_photos_thumbnails_and_records(backend: Ba
     assert_eq!(response.status(), StatusCode::OK);
     let again = app
         .client
-        .delete(app.url(&path))
+        .post(app.url(&path))
         .bearer_auth(&host.token)
         .send()
         .await

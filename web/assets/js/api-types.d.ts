@@ -293,7 +293,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/sessions/{id}": {
+    "/sessions/{id}/delete": {
         parameters: {
             query?: never;
             header?: never;
@@ -302,8 +302,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post?: never;
-        delete: operations["delete_event"];
+        post: operations["delete_event"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;

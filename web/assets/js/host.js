@@ -545,7 +545,7 @@ function managePanel(get, token, onSaved) {
       if (del.disabled) return;
       busy(del, true);
       try {
-        await api(`/sessions/${encodeURIComponent(id)}`, { method: 'DELETE', token });
+        await api(`/sessions/${encodeURIComponent(id)}/delete`, { method: 'POST', token });
         localStorage.setItem(MINE, JSON.stringify(localMine().filter((x) => x !== id)));
         toast(t('venue.deleted'));
         navigate('/host');
