@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '437611695c5d';
+const VERSION = 'cdc80074d330';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -40,11 +40,27 @@ const PRECACHE = SHELL.filter((url) => !url.endsWith('.png'));
 // The client's own routes (see assets/js/app.js); everything else is the server's business.
 const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+|j\/[^/]+)?\/?$/;
 
+/**
+ * A shell file for the precache. The page loaded the assets under `/v/{VERSION}/assets/…` (the
+ * server's and the nginx image's versioned URLs, same hash as VERSION), so those are asked for
+ * first; a plain static server without them answers 404 and the plain path is used.
+ * @param {string} url
+ */
+async function precacheFetch(url) {
+  if (url.startsWith('/assets/')) {
+    const res = await fetch(`/v/${VERSION}${url}`, { cache: 'no-cache' }).catch(() => null);
+    if (res && res.ok) return res;
+  }
+  const res = await fetch(url, { cache: 'no-cache' });
+  if (!res.ok) throw new Error(`precache ${url}: ${res.status}`);
+  return res;
+}
+
 sw.addEventListener('install', (event) => {
   // `no-cache` revalidates what the page has just loaded (a 304 per file, not a second
   // download of the app), so a release never caches a stale copy either.
   event.waitUntil(caches.open(CACHE)
-    .then((cache) => cache.addAll(PRECACHE.map((url) => new Request(url, { cache: 'no-cache' }))))
+    .then((cache) => Promise.all(PRECACHE.map((url) => precacheFetch(url).then((res) => cache.put(url, res)))))
     .then(() => sw.skipWaiting()));
 });
 
@@ -75,8 +91,10 @@ sw.addEventListener('fetch', (event) => {
     event.respondWith(shell(new Request('/index.html'), '/index.html'));
     return;
   }
-  if (!SHELL.includes(url.pathname)) return;
-  event.respondWith(shell(req, url.pathname));
+  // `/v/{version}/assets/…` is the same shell file as `/assets/…`.
+  const path = url.pathname.replace(/^\/v\/[0-9a-f]+(?=\/assets\/)/, '');
+  if (!SHELL.includes(path)) return;
+  event.respondWith(shell(req, path));
 });
 
 // Background Sync: photos queued offline (IndexedDB `partypic`/`uploads`, written by
