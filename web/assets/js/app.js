@@ -2,21 +2,18 @@
 import { auth } from './api.js';
 import { h, replace, toast } from './dom.js';
 import { guest } from './guest.js';
-import { hostHome, hostEvent } from './host.js';
 import { t, lang, setLang } from './i18n.js';
 import { landing, joinByCode } from './landing.js';
-import { print } from './print.js';
-import { route, notFound, render, navigate } from './router.js';
-import { slideshow } from './slideshow.js';
+import { route, notFound, render, navigate, lazy } from './router.js';
 
 const UUID = '([0-9a-fA-F-]{36})';
 const CODE = '([0-9A-Za-z-]{1,20})';
 route(/^\/$/, landing);
-route(/^\/host$/, hostHome);
-route(new RegExp(`^/host/${UUID}$`), hostEvent);
+route(/^\/host$/, lazy(() => import('./host.js'), 'hostHome'));
+route(new RegExp(`^/host/${UUID}$`), lazy(() => import('./host.js'), 'hostEvent'));
 route(new RegExp(`^/s/${UUID}$`), guest);
-route(new RegExp(`^/slideshow/${UUID}$`), slideshow);
-route(new RegExp(`^/print/${UUID}$`), print);
+route(new RegExp(`^/slideshow/${UUID}$`), lazy(() => import('./slideshow.js'), 'slideshow'));
+route(new RegExp(`^/print/${UUID}$`), lazy(() => import('./print.js'), 'print'));
 route(new RegExp(`^/j/${CODE}$`), joinByCode);
 notFound((main) => {
   main.append(h('h1', null, t('notfound.title')), h('p', null, t('notfound.text')), h('a.btn', { href: '/' }, t('guest.home')));

@@ -62,3 +62,27 @@ document.addEventListener('click', (e) => {
   e.preventDefault();
   navigate(href);
 });
+
+/**
+ * A view loaded on first use: screens only hosts open (their pages, the slideshow, the cards)
+ * stay off a guest's first visit.
+ * @param {() => Promise<Record<string, any>>} load @param {string} name the module's view export
+ * @returns {View}
+ */
+export function lazy(load, name) {
+  return (main, ...params) => {
+    let gone = false;
+    /** @type {(() => void) | void} */
+    let cleanup;
+    load().then((module) => {
+      if (!gone) cleanup = /** @type {View} */ (module[name])(main, ...params);
+    }).catch(() => {
+      // A release replaced the files under this page: the next navigation loads them anew.
+      if (!gone) location.reload();
+    });
+    return () => {
+      gone = true;
+      if (typeof cleanup === 'function') cleanup();
+    };
+  };
+}
