@@ -31,6 +31,33 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document (what GET /openapi.json serves) and exit.
     Openapi,
+    /// Write a consistent snapshot of the embedded default (SQLite database and photos in
+    /// DATA_DIR) to FILE while the server keeps running (see docs/operations.md).
+    Backup {
+        /// The archive to write (a tar file; replaced atomically).
+        file: PathBuf,
+    },
+    /// Restore a backup archive into an empty DATA_DIR, verifying every checksum.
+    Restore {
+        /// The archive `partypic backup` wrote.
+        file: PathBuf,
+    },
+    /// Write one event (its rules, missions, guests and photos) to a portable archive.
+    Export {
+        /// The event (session) id.
+        event_id: uuid::Uuid,
+        /// The archive to write (a tar file; replaced atomically).
+        file: PathBuf,
+    },
+    /// Load an event archive into this installation (either backend pair).
+    Import {
+        /// The archive `partypic export` wrote.
+        file: PathBuf,
+        /// The host who gets the event (default: the exported host's e-mail). A host that does
+        /// not exist yet is created with a random password, printed once.
+        #[arg(long)]
+        host_email: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

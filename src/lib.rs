@@ -5,6 +5,7 @@
 //! (PostgreSQL / SQLite; S3 / local disk), chosen once at start in [`startup`].
 
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod db;
 pub mod domain;

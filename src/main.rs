@@ -1,8 +1,10 @@
-use std::process::ExitCode;
+use std::{path::Path, process::ExitCode};
 
 use clap::Parser as _;
 use partypic::{
+    app::event_archive,
     config::{Cli, Command},
+    domain::password::PasswordHasher,
     startup::{self, Application},
     telemetry,
 };
@@ -42,10 +44,20 @@ async fn main() -> ExitCode {
     telemetry::init(settings.log_format);
     let result = match command {
         Command::Migrate => run_migrations(&settings).await,
+        Command::Backup { file } => backup(&settings, &file).await,
+        Command::Restore { file } => restore(&settings, &file).await,
+        Command::Export { event_id, file } => export(&settings, event_id, &file).await,
+        Command::Import { file, host_email } => {
+            import(&settings, &file, host_email.as_deref()).await
+        }
         Command::Serve | Command::Openapi => serve(settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<partypic::backup::Refused>() => {
+            eprintln!("partypic: {err}");
+            ExitCode::from(2)
+        }
         Err(err) => {
             tracing::error!("{err:#}");
             eprintln!("partypic: {err:#}");
@@ -81,4 +93,79 @@ async fn serve(settings: partypic::config::Settings) -> anyhow::Result<()> {
         .await?
         .run_until(startup::shutdown_signal())
         .await
+}
+
+async fn backup(settings: &partypic::config::Settings, file: &Path) -> anyhow::Result<()> {
+    let report = partypic::backup::backup(settings, file).await?;
+    println!(
+        "backup written to {}: {} photos, {} files, {} bytes",
+        file.display(),
+        report.photos,
+        report.files,
+        report.bytes
+    );
+    for id in &report.dropped_photos {
+        println!("photo {id} was deleted during the backup and is not in it");
+    }
+    Ok(())
+}
+
+async fn restore(settings: &partypic::config::Settings, file: &Path) -> anyhow::Result<()> {
+    let report = partypic::backup::restore(settings, file).await?;
+    println!(
+        "restored {} photos ({} files, checksums verified) into {}",
+        report.photos,
+        report.files,
+        settings.data_dir.display()
+    );
+    Ok(())
+}
+
+async fn export(
+    settings: &partypic::config::Settings,
+    event_id: uuid::Uuid,
+    file: &Path,
+) -> anyhow::Result<()> {
+    let db = startup::open_database(settings).await?;
+    startup::migrate(db.as_ref()).await?;
+    let store = startup::open_store(settings).await?;
+    let result = event_archive::export(db.as_ref(), store.as_ref(), event_id, file).await;
+    db.close().await;
+    let report = result?;
+    println!(
+        "event {event_id} written to {}: {} photos, {} guests, {} bytes",
+        file.display(),
+        report.photos,
+        report.guests,
+        report.bytes
+    );
+    for id in &report.skipped {
+        println!("photo {id} was deleted during the export and is not in it");
+    }
+    Ok(())
+}
+
+async fn import(
+    settings: &partypic::config::Settings,
+    file: &Path,
+    host_email: Option<&str>,
+) -> anyhow::Result<()> {
+    let db = startup::open_database(settings).await?;
+    startup::migrate(db.as_ref()).await?;
+    let store = startup::open_store(settings).await?;
+    let hasher = PasswordHasher::new(&settings.hashing)?;
+    let result = event_archive::import(db.as_ref(), store.as_ref(), &hasher, file, host_email).await;
+    db.close().await;
+    let report = result?;
+    println!(
+        "event {} imported for {}: {} photos, {} guests",
+        report.event_id, report.host_email, report.photos, report.guests
+    );
+    if let Some(password) = report.new_host_password {
+        println!(
+            "created host {} with the password {password}: give it to the host, it is shown only now",
+            report.host_email
+        );
+    }
+    Ok(())
 }

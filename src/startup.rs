@@ -59,6 +59,23 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Arc<dyn Databa
     Ok(Arc::new(FailFast::new(db)))
 }
 
+/// Opens and prepares the configured photo store, for commands that run without the server
+/// (export, import): the URLs it could sign are never handed out.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn PhotoStore>> {
+    let store: Arc<dyn PhotoStore> = match &settings.store {
+        StoreSettings::Filesystem { root } => {
+            let secret = load_or_create_secret(settings)?;
+            Arc::new(FilesystemStore::new(
+                root.clone(),
+                UrlSigner::new(secret.expose_secret().as_bytes()),
+            ))
+        }
+        StoreSettings::S3(s3) => Arc::new(S3Store::new(s3)?),
+    };
+    with_retries("object store", || async { store.prepare().await }).await?;
+    Ok(store)
+}
+
 /// Retries `attempt` until it succeeds or [`DEPENDENCY_WAIT`] has passed.
 async fn with_retries<T, F, Fut>(what: &str, mut attempt: F) -> anyhow::Result<T>
 where

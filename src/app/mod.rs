@@ -3,6 +3,7 @@
 //! The HTTP layer calls workflows and maps their results; it never touches storage itself.
 
 pub mod error;
+pub mod event_archive;
 pub mod events;
 pub mod export;
 pub mod gallery;

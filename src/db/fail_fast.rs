@@ -212,6 +212,10 @@ impl Database for FailFast {
         self.guard(self.shared.inner.guests_online(session_id, since))
             .await
     }
+    async fn guests_of_event(&self, event_id: Uuid) -> DbResult<Vec<GuestRecord>> {
+        self.guard(self.shared.inner.guests_of_event(event_id))
+            .await
+    }
 
     async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
         self.guard(self.shared.inner.insert_photo(picture)).await
@@ -350,6 +354,9 @@ mod tests {
         }
         async fn guests_online(&self, _: Uuid, _: DateTime<Utc>) -> DbResult<i64> {
             self.call().await.map(|()| 0)
+        }
+        async fn guests_of_event(&self, _: Uuid) -> DbResult<Vec<GuestRecord>> {
+            self.call().await.map(|()| Vec::new())
         }
         async fn insert_photo(&self, _: &PhotoRecord) -> DbResult<PhotoRecord> {
             self.call().await?;

@@ -236,6 +236,8 @@ pub trait Database: Send + Sync + 'static {
     /// Sets `last_seen`; returns the guest, or `None` when unknown.
     async fn touch_guest(&self, id: Uuid, now: DateTime<Utc>) -> DbResult<Option<GuestRecord>>;
     async fn guests_online(&self, session_id: Uuid, since: DateTime<Utc>) -> DbResult<i64>;
+    /// Every guest of an event, in the order they joined.
+    async fn guests_of_event(&self, event_id: Uuid) -> DbResult<Vec<GuestRecord>>;
 
     /// Inserts unless a picture with the same key (or the same content in the event) exists;
     /// returns the stored picture either way.

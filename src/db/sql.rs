@@ -405,6 +405,13 @@ impl<B: Backend> Database for B {
         count(self, sql, params![session_id, since]).await
     }
 
+    async fn guests_of_event(&self, event_id: Uuid) -> DbResult<Vec<GuestRecord>> {
+        let sql = format!(
+            "SELECT {GUEST_COLUMNS} FROM session_users WHERE session_id = $1 ORDER BY created_at, id"
+        );
+        all(self, &sql, params![event_id], guest_from_row).await
+    }
+
     async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
         let sql = format!(
             "INSERT INTO pictures ({PHOTO_COLUMNS})

@@ -98,6 +98,7 @@ on_both_databases!(
     events_of_a_host_come_newest_first_with_their_counts,
     updating_an_event_returns_it_and_unknown_events_are_none,
     touching_a_guest_moves_last_seen_and_the_online_count,
+    the_guests_of_an_event_come_in_the_order_they_joined,
     inserting_the_same_key_twice_returns_the_stored_photo,
     an_insert_that_conflicts_on_id_returns_the_photo_with_the_same_content,
     the_same_content_under_a_new_key_is_a_second_photo,
@@ -420,6 +421,30 @@ async fn touching_a_guest_moves_last_seen_and_the_online_count(db: &dyn Database
             .is_none()
     );
     assert!(db.guest(Uuid::new_v4()).await.expect("query").is_none());
+}
+
+async fn the_guests_of_an_event_come_in_the_order_they_joined(db: &dyn Database) {
+    let event = an_event(db).await;
+    let other = an_event(db).await;
+    let cem = guest(event.id, "Cem", at(20));
+    let ann = guest(event.id, "Ann", at(0));
+    let ben = guest(event.id, "Ben", at(10));
+    for guest in [&cem, &ann, &ben, &guest(other.id, "Dora", at(5))] {
+        db.insert_guest(guest).await.expect("insert guest");
+    }
+    db.touch_guest(ann.id, at(60)).await.expect("touch");
+    let guests = db.guests_of_event(event.id).await.expect("query");
+    let names: Vec<&str> = guests.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["Ann", "Ben", "Cem"]);
+    assert_eq!(guests[0].id, ann.id);
+    assert_eq!(guests[0].event_id, event.id);
+    assert_eq!((guests[0].created_at, guests[0].last_seen), (at(0), at(60)));
+    assert!(
+        db.guests_of_event(Uuid::new_v4())
+            .await
+            .expect("query")
+            .is_empty()
+    );
 }
 
 async fn inserting_the_same_key_twice_returns_the_stored_photo(db: &dyn Database) {
