@@ -168,7 +168,9 @@ pub fn append<W: Write>(
 }
 
 /// A new archive file next to `target`, renamed over it only by [`finish_archive`].
-pub fn create_archive(target: &Path) -> anyhow::Result<tar::Builder<BufWriter<tempfile::NamedTempFile>>> {
+pub fn create_archive(
+    target: &Path,
+) -> anyhow::Result<tar::Builder<BufWriter<tempfile::NamedTempFile>>> {
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -192,7 +194,9 @@ pub fn finish_archive(
         .into_inner()
         .map_err(|e| e.into_error())
         .context("cannot write the archive")?;
-    file.as_file().sync_all().context("cannot sync the archive")?;
+    file.as_file()
+        .sync_all()
+        .context("cannot sync the archive")?;
     let len = file.as_file().metadata()?.len();
     file.persist(target)
         .map_err(|e| e.error)
@@ -228,7 +232,12 @@ pub async fn backup(settings: &Settings, target: &Path) -> anyhow::Result<Backup
     }
     let work = tempfile::Builder::new()
         .prefix(".partypic-backup-")
-        .tempdir_in(target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+        .tempdir_in(
+            target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )
         .context("cannot create a working directory next to the archive")?;
     let snapshot = work.path().join(DATABASE);
 
@@ -314,7 +323,13 @@ pub async fn backup(settings: &Settings, target: &Path) -> anyhow::Result<Backup
         files,
     };
     let json = serde_json::to_vec_pretty(&manifest)?;
-    append(&mut tar, MANIFEST, json.len() as u64, 0o644, json.as_slice())?;
+    append(
+        &mut tar,
+        MANIFEST,
+        json.len() as u64,
+        0o644,
+        json.as_slice(),
+    )?;
     let bytes = finish_archive(tar, target)?;
     Ok(BackupReport {
         photos: photo_count,
@@ -362,12 +377,16 @@ pub fn unpack(
     json_name: &str,
     allowed: impl Fn(&str) -> bool,
 ) -> anyhow::Result<Unpacked> {
-    let file =
-        File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
+    let file = File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
     let mut tar = tar::Archive::new(BufReader::new(file));
     let mut files = BTreeMap::new();
     let mut json = None;
-    let corrupt = |what: String| anyhow::anyhow!("{} is damaged or not a PartyPic archive: {what}", archive.display());
+    let corrupt = |what: String| {
+        anyhow::anyhow!(
+            "{} is damaged or not a PartyPic archive: {what}",
+            archive.display()
+        )
+    };
     for entry in tar.entries().map_err(|e| corrupt(e.to_string()))? {
         let mut entry = entry.map_err(|e| corrupt(e.to_string()))?;
         let path = entry
@@ -401,8 +420,8 @@ pub fn unpack(
         if let Some(dir) = target.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut out = File::create(&target)
-            .with_context(|| format!("cannot write {}", target.display()))?;
+        let mut out =
+            File::create(&target).with_context(|| format!("cannot write {}", target.display()))?;
         let mut hashing = Hashing::new(&mut entry);
         std::io::copy(&mut hashing, &mut out).map_err(|e| match e.kind() {
             ErrorKind::UnexpectedEof | ErrorKind::InvalidData => corrupt(e.to_string()),
@@ -425,7 +444,11 @@ pub fn verify(archive: &Path, listed: &[FileEntry], unpacked: &Unpacked) -> anyh
                 archive.display(),
                 entry.path
             ),
-            None => bail!("{} is incomplete: {} is missing", archive.display(), entry.path),
+            None => bail!(
+                "{} is incomplete: {} is missing",
+                archive.display(),
+                entry.path
+            ),
         }
     }
     if unpacked.files.len() != listed.len() {

@@ -154,7 +154,8 @@ async fn import(
     startup::migrate(db.as_ref()).await?;
     let store = startup::open_store(settings).await?;
     let hasher = PasswordHasher::new(&settings.hashing)?;
-    let result = event_archive::import(db.as_ref(), store.as_ref(), &hasher, file, host_email).await;
+    let result =
+        event_archive::import(db.as_ref(), store.as_ref(), &hasher, file, host_email).await;
     db.close().await;
     let report = result?;
     println!(

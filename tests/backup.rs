@@ -99,13 +99,16 @@ async fn login(app: &TestApp, email: &str, password: &str) -> String {
         .to_owned()
 }
 
+/// Photos whose finalize answered 201: when, which, and their bytes.
+type Acknowledged = Arc<Mutex<Vec<(Instant, Uuid, Vec<u8>)>>>;
+
 /// Uploads until `stop`; returns every acknowledged (201) photo with when it was acknowledged.
 async fn upload_until(
     app: Arc<TestApp>,
     event: Uuid,
     client: u8,
     stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<Vec<(Instant, Uuid, Vec<u8>)>>>,
+    acked: Acknowledged,
 ) {
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -149,7 +152,8 @@ async fn a_backup_taken_under_upload_load_restores_every_acknowledged_photo() {
     // The host deletes photos meanwhile: the backup must never reference a deleted one's file.
     let deleted = Arc::new(Mutex::new(HashSet::new()));
     let deleter = {
-        let (app, stop, acked, deleted) = (app.clone(), stop.clone(), acked.clone(), deleted.clone());
+        let (app, stop, acked, deleted) =
+            (app.clone(), stop.clone(), acked.clone(), deleted.clone());
         let token = host.token.clone();
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
@@ -215,14 +219,21 @@ async fn a_backup_taken_under_upload_load_restores_every_acknowledged_photo() {
         .map(|p| p["id"].as_str().expect("id").parse().expect("uuid"))
         .collect();
     for (_, id, _) in &expected {
-        assert!(restored_ids.contains(id), "acknowledged photo {id} is missing");
+        assert!(
+            restored_ids.contains(id),
+            "acknowledged photo {id} is missing"
+        );
     }
     // Every restored photo (and its thumbnail) is there, byte for byte.
     for picture in &pictures {
         let id: Uuid = picture["id"].as_str().expect("id").parse().expect("uuid");
         let original = download(&restored_app, picture["url"].as_str().expect("url")).await;
         assert_eq!(&&original, uploaded.get(&id).expect("a photo we uploaded"));
-        download(&restored_app, picture["thumbUrl"].as_str().expect("thumbUrl")).await;
+        download(
+            &restored_app,
+            picture["thumbUrl"].as_str().expect("thumbUrl"),
+        )
+        .await;
     }
     eprintln!(
         "backup under load: {} acknowledged, {} before the backup, {} restored",
@@ -431,10 +442,20 @@ async fn assert_same_event(app: &TestApp, token: &str, event: Uuid, original: &[
             .iter()
             .find(|p| p["id"] == expected["id"])
             .unwrap_or_else(|| panic!("photo {} missing", expected["id"]));
-        for field in ["s3_key", "u_name", "status", "user_id", "mission_id", "created_at"] {
+        for field in [
+            "s3_key",
+            "u_name",
+            "status",
+            "user_id",
+            "mission_id",
+            "created_at",
+        ] {
             assert_eq!(found[field], expected[field], "{field}");
         }
-        assert_eq!(&download(app, found["url"].as_str().expect("url")).await, bytes);
+        assert_eq!(
+            &download(app, found["url"].as_str().expect("url")).await,
+            bytes
+        );
     }
     let response = app.get(&format!("/sessions/get?sessionId={event}")).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -476,18 +497,25 @@ async fn an_event_moves_from_sqlite_to_postgresql_and_s3_and_back() {
         let bytes = photo(7, n);
         let (key, put) = source.put_photo(event, "image/jpeg", bytes.clone()).await;
         assert_eq!(put.status(), StatusCode::OK);
-        let mut finalize = json!({"u_name": "Anna", "session_id": event, "s3_key": key, "mission_id": "m1"});
+        let mut finalize =
+            json!({"u_name": "Anna", "session_id": event, "s3_key": key, "mission_id": "m1"});
         if n < 2 {
             finalize["user_id"] = json!(anna);
         }
-        let response = source.post_json("/pictures/finalize-upload", &finalize).await;
+        let response = source
+            .post_json("/pictures/finalize-upload", &finalize)
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let picture = body(response).await;
         original.push((picture, bytes));
     }
     let approve = original[0].0["id"].as_str().expect("id").to_owned();
     let response = source
-        .post_json_auth(&format!("/pictures/{approve}/approve"), &host.token, &json!({}))
+        .post_json_auth(
+            &format!("/pictures/{approve}/approve"),
+            &host.token,
+            &json!({}),
+        )
         .await;
     assert!(response.status().is_success(), "{}", response.status());
     let original: Vec<(Value, Vec<u8>)> = {
@@ -495,7 +523,11 @@ async fn an_event_moves_from_sqlite_to_postgresql_and_s3_and_back() {
         original
             .into_iter()
             .map(|(p, bytes)| {
-                let current = now.iter().find(|c| c["id"] == p["id"]).expect("photo").clone();
+                let current = now
+                    .iter()
+                    .find(|c| c["id"] == p["id"])
+                    .expect("photo")
+                    .clone();
                 (current, bytes)
             })
             .collect()

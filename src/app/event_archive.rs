@@ -204,7 +204,13 @@ pub async fn export(
         photos,
     };
     let json = serde_json::to_vec_pretty(&document)?;
-    backup::append(&mut tar, DOCUMENT, json.len() as u64, 0o644, json.as_slice())?;
+    backup::append(
+        &mut tar,
+        DOCUMENT,
+        json.len() as u64,
+        0o644,
+        json.as_slice(),
+    )?;
     let bytes = backup::finish_archive(tar, target)?;
     Ok(ExportReport {
         photos: document.photos.len(),
@@ -317,6 +323,26 @@ pub async fn import(
             "event {event_id} already exists in this installation: import keeps ids, so an \
              event can be imported once (delete it first to import it again)"
         ));
+    }
+    // Guests and photos keep their ids too; checked up front, so the inserts below do not fail
+    // half-way for a reason known in advance.
+    for guest in &document.guests {
+        if db.guest(guest.id).await?.is_some() {
+            return refuse(format!(
+                "guest {} already exists in this installation",
+                guest.id
+            ));
+        }
+    }
+    for photo in &document.photos {
+        if db.photo(photo.id).await?.is_some()
+            || db.photo_by_key(&photo.object_key).await?.is_some()
+        {
+            return refuse(format!(
+                "photo {} already exists in this installation",
+                photo.id
+            ));
+        }
     }
     let email = Email::parse(host_email.unwrap_or(&document.host.email))
         .map_err(|e| backup::Refused(format!("host e-mail: {}", e.message)))?;
