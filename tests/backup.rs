@@ -159,8 +159,7 @@ async fn a_backup_taken_under_upload_load_restores_every_acknowledged_photo() {
             while !stop.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(150)).await;
                 let victim = acked.lock().expect("lock").last().map(|(_, id, _)| *id);
-                if let Some(id) = victim {
-                    deleted.lock().expect("lock").insert(id);
+                if let Some(id) = victim.filter(|id| deleted.lock().expect("lock").insert(*id)) {
                     let response = app
                         .client
                         .delete(app.url(&format!("/pictures/{id}")))

@@ -284,7 +284,6 @@ fn read_archive(archive: &Path, into: &Path) -> anyhow::Result<EventDocument> {
         let key = PhotoKey::parse(&photo.object_key);
         let belongs = key.is_some_and(|k| {
             k.event_id == event_id
-                && k.photo_id == photo.id
                 && k.variant == Variant::Original
                 && photo.file.path == format!("photos/{k}")
                 && photo
