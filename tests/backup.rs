@@ -465,6 +465,25 @@ async fn an_event_moves_from_sqlite_to_postgresql_and_s3_and_back() {
     if helpers::skip_postgres_s3() {
         return;
     }
+    an_event_moves_to_and_back(Backend::PostgresS3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_moves_to_another_embedded_installation_and_back() {
+    an_event_moves_to_and_back(Backend::SqliteFs).await;
+}
+
+/// The environment for the binary on `env`'s backend pair.
+fn cli_env(env: &BackendEnv) -> Vec<(&'static str, String)> {
+    match env.backend {
+        Backend::SqliteFs => data_env(env.data_dir.path()),
+        Backend::PostgresS3 => postgres_s3_env(env),
+    }
+}
+
+/// Exports an event from SQLite + disk, imports it on `middle` (for a new host), exports it there
+/// and imports that into a fresh SQLite + disk installation (for an existing host).
+async fn an_event_moves_to_and_back(middle: Backend) {
     // On SQLite + disk: an event with pre-approval, missions, two guests and three photos.
     let (source, source_env) = TestApp::spawn(Backend::SqliteFs).await;
     let host = source.register().await;
@@ -490,17 +509,35 @@ async fn an_event_moves_from_sqlite_to_postgresql_and_s3_and_back() {
         .await;
     assert!(response.status().is_success(), "{}", response.status());
     let anna = source.join(event, "Anna").await;
-    source.join(event, "Ben").await;
+    let ben = source.join(event, "Ben").await;
     let mut original = Vec::new();
-    for n in 0..3 {
-        let bytes = photo(7, n);
-        let (key, put) = source.put_photo(event, "image/jpeg", bytes.clone()).await;
+    for (n, (guest, name)) in [(anna, "Anna"), (anna, "Anna"), (ben, "Ben")]
+        .into_iter()
+        .enumerate()
+    {
+        let bytes = photo(7, n as u32);
+        // Pre-approval: uploads name their guest.
+        let response = source
+            .post_json(
+                "/pictures/init-upload",
+                &json!({"session_id": event, "mimetype": "image/jpeg", "user_id": guest}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let init = body(response).await;
+        let put = source
+            .client
+            .put(init["uploadUrl"].as_str().expect("uploadUrl"))
+            .header("content-type", "image/jpeg")
+            .body(bytes.clone())
+            .send()
+            .await
+            .expect("PUT");
         assert_eq!(put.status(), StatusCode::OK);
-        let mut finalize =
-            json!({"u_name": "Anna", "session_id": event, "s3_key": key, "mission_id": "m1"});
-        if n < 2 {
-            finalize["user_id"] = json!(anna);
-        }
+        let finalize = json!({
+            "u_name": name, "session_id": event, "s3_key": init["key"], "mission_id": "m1",
+            "user_id": guest,
+        });
         let response = source
             .post_json("/pictures/finalize-upload", &finalize)
             .await;
@@ -542,9 +579,9 @@ async fn an_event_moves_from_sqlite_to_postgresql_and_s3_and_back() {
     .await;
     assert!(output.status.success(), "{}", text(&output));
 
-    // Into PostgreSQL + S3, where the host does not exist yet.
-    let target_env = BackendEnv::new(Backend::PostgresS3).await;
-    let vars = postgres_s3_env(&target_env);
+    // Into the other installation, where the host does not exist yet.
+    let target_env = BackendEnv::new(middle).await;
+    let vars = cli_env(&target_env);
     let output = partypic(&["import", first.to_str().expect("path")], &as_env(&vars)).await;
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
