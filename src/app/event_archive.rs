@@ -23,6 +23,7 @@ use crate::{
         ThumbStatus,
     },
     domain::{
+        join_code::JoinCode,
         missions::MissionList,
         password::PasswordHasher,
         photo_key::{PhotoKey, Variant},
@@ -51,6 +52,9 @@ pub struct ArchivedEvent {
     pub missions: MissionList,
     pub created_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// The code guests type; kept on import unless the installation has given it to another event.
+    #[serde(default)]
+    pub join_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -191,6 +195,7 @@ pub async fn export(
             missions: event.missions,
             created_at: event.created_at,
             ends_at: event.ends_at,
+            join_code: event.join_code,
         },
         guests: guests
             .into_iter()
@@ -390,14 +395,22 @@ pub async fn import(
         missions,
         created_at,
         ends_at,
+        join_code,
     } = document.event;
-    db.insert_event(&EventRecord {
+    let mut event = EventRecord {
         id,
         host_id: host.id,
         settings,
         missions,
         created_at,
         ends_at,
+        join_code: None,
+    };
+    let mut archived_code = join_code.as_deref().and_then(JoinCode::parse);
+    super::events::insert_with_join_code(db, &mut event, || {
+        archived_code
+            .take()
+            .unwrap_or_else(|| JoinCode::generate(&mut rand::rng()))
     })
     .await?;
     for guest in &document.guests {
