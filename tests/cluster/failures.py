@@ -455,6 +455,8 @@ def phase_postgres(c: Cluster, out: Path) -> dict:
     for e in needs_db:
         lb_statuses[str(e["status"])] = lb_statuses.get(str(e["status"]), 0) + 1
     lb_worst = max((e["rt"] for e in needs_db), default=0)
+    slowest = max(needs_db, key=lambda e: e["rt"], default=None)
+    slowest_detail = {k: slowest.get(k) for k in ("method", "uri", "status", "rt", "upstream", "upstream_status", "urt", "rid")} if slowest else None
     # A gallery page rendered just before the outage may still be served from a replica's page
     # cache (at most 5 s old, and only while that replica's LISTEN connection is up): that is an
     # answer, not a failure. Everything else needs the database and must be a quick 503.
@@ -462,7 +464,8 @@ def phase_postgres(c: Cluster, out: Path) -> dict:
                   if e["status"] != 503 and not (e["uri"].startswith("/pictures/session") and e["status"] in (200, 304))]
     checks.check("PostgreSQL down: every API request through the load balancer answered 503 in time (or a cached gallery)",
                  bool(needs_db) and not unexpected and lb_worst <= acquire_timeout + 1.5,
-                 {"requests": len(needs_db), "statuses": lb_statuses, "slowest_s": lb_worst, "unexpected": unexpected[:10]})
+                 {"requests": len(needs_db), "statuses": lb_statuses, "slowest_s": lb_worst, "slowest": slowest_detail,
+                  "unexpected": unexpected[:10]})
     # Once a replica found the database down it answers at once (db::fail_fast), not after the
     # pool's acquire timeout: only requests in the first DB_ACQUIRE_TIMEOUT_SECS may wait.
     known_down = prober.window(db_probes, t_pg_stop + acquire_timeout + 1.5, t_pg_up - 0.2)
