@@ -58,6 +58,38 @@ pub enum Command {
         #[arg(long)]
         host_email: Option<String>,
     },
+    /// Administer accounts and events in the configured database (exit code 1: no such
+    /// account or event, 2: bad arguments).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// List every host account.
+    Users {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every event with its host, photos and guests.
+    Events {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password for the account with this email. Without --password-stdin a
+    /// password is generated and printed once.
+    ResetPassword {
+        email: String,
+        /// Read the new password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Delete an event with all its photos, thumbnails and guests. Cannot be undone.
+    DeleteEvent { id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@
 //! → storage traits [`db::Database`] and [`store::PhotoStore`] → their backends
 //! (PostgreSQL / SQLite; S3 / local disk), chosen once at start in [`startup`].
 
+pub mod admin_cli;
 pub mod app;
 pub mod backup;
 pub mod config;

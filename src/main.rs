@@ -41,7 +41,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format);
+    if matches!(command, Command::Admin { .. }) {
+        // Standard output is the command's result: logs go to standard error.
+        telemetry::init_for_command();
+    } else {
+        telemetry::init(settings.log_format);
+    }
     let result = match command {
         Command::Migrate => run_migrations(&settings).await,
         Command::Backup { file } => backup(&settings, &file).await,
@@ -50,6 +55,7 @@ async fn main() -> ExitCode {
         Command::Import { file, host_email } => {
             import(&settings, &file, host_email.as_deref()).await
         }
+        Command::Admin { command } => return admin(&settings, command).await,
         Command::Serve | Command::Openapi => serve(settings).await,
     };
     match result {
@@ -85,6 +91,22 @@ async fn run_migrations(settings: &partypic::config::Settings) -> anyhow::Result
     db.close().await;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+async fn admin(
+    settings: &partypic::config::Settings,
+    command: partypic::config::AdminCommand,
+) -> ExitCode {
+    let admin = match startup::open_admin(settings).await {
+        Ok(admin) => admin,
+        Err(err) => {
+            eprintln!("partypic admin: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = partypic::admin_cli::run(&admin, command).await;
+    admin.db.close().await;
+    code
 }
 
 async fn serve(settings: partypic::config::Settings) -> anyhow::Result<()> {

@@ -20,7 +20,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
-    app::{App, gallery_cache::GalleryCache, throttle::AuthRateLimiter},
+    app::{App, admin::Admin, gallery_cache::GalleryCache, throttle::AuthRateLimiter},
     config::{DatabaseSettings, Settings, StoreSettings},
     db::{Database, fail_fast::FailFast, postgres::PostgresDatabase, sqlite::SqliteDatabase},
     domain::{password::PasswordHasher, token::TokenIssuer},
@@ -74,6 +74,36 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn PhotoStor
     };
     with_retries("object store", || async { store.prepare().await }).await?;
     Ok(store)
+}
+
+/// The configured object store, and the same store again when it is the local disk.
+type Stores = (Arc<dyn PhotoStore>, Option<Arc<FilesystemStore>>);
+
+/// The configured object store (not yet prepared).
+fn stores_of(settings: &Settings, secret: &SecretString) -> anyhow::Result<Stores> {
+    Ok(match &settings.store {
+        StoreSettings::Filesystem { root } => {
+            let fs = Arc::new(FilesystemStore::new(
+                root.clone(),
+                UrlSigner::new(secret.expose_secret().as_bytes()),
+            ));
+            (fs.clone(), Some(fs))
+        }
+        StoreSettings::S3(s3) => (Arc::new(S3Store::new(s3)?), None),
+    })
+}
+
+/// What `partypic admin` works with: the migrated database, the object store, the hasher.
+pub async fn open_admin(settings: &Settings) -> anyhow::Result<Admin> {
+    let secret = load_or_create_secret(settings)?;
+    let db = open_database(settings).await?;
+    migrate(db.as_ref()).await?;
+    let (store, _) = stores_of(settings, &secret)?;
+    Ok(Admin {
+        db,
+        store,
+        hasher: PasswordHasher::new(&settings.hashing)?,
+    })
 }
 
 /// Retries `attempt` until it succeeds or [`DEPENDENCY_WAIT`] has passed.
@@ -195,17 +225,7 @@ impl Application {
         let db = open_database(&settings).await?;
         migrate(db.as_ref()).await?;
 
-        let (store, local_store): (Arc<dyn PhotoStore>, Option<Arc<FilesystemStore>>) =
-            match &settings.store {
-                StoreSettings::Filesystem { root } => {
-                    let fs = Arc::new(FilesystemStore::new(
-                        root.clone(),
-                        UrlSigner::new(secret.expose_secret().as_bytes()),
-                    ));
-                    (fs.clone(), Some(fs))
-                }
-                StoreSettings::S3(s3) => (Arc::new(S3Store::new(s3)?), None),
-            };
+        let (store, local_store) = stores_of(&settings, &secret)?;
         with_retries("object store", || async { store.prepare().await }).await?;
 
         // `stop` ends the background tasks once the server has drained; its child `shutdown`

@@ -21,3 +21,14 @@ pub fn init(format: LogFormat) {
         LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
     };
 }
+
+/// For one-shot commands whose standard output is their result (`partypic admin`): warnings
+/// and errors only, on standard error.
+pub fn init_for_command() {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,sqlx=error"));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt::layer().compact().with_writer(std::io::stderr))
+        .try_init();
+}

@@ -1,12 +1,13 @@
 //! Events: creating one, its settings and rules, its missions, ending it, and a host's list.
 
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::{App, Error, ErrorCode, Host, Result, now};
 use crate::{
-    db::{Database, DbError, EventRecord, EventSummary},
+    db::{Database, DbError, EventRecord, EventSummary, PhotoQuery, PhotoRecord},
     domain::{
         join_code::JoinCode,
         missions::MissionList,
@@ -14,6 +15,7 @@ use crate::{
         rules::{merge_settings, new_event_settings},
     },
     events::LiveEvent,
+    store::PhotoStore,
 };
 
 pub async fn create(app: &App, host: &Host, settings: Option<Value>) -> Result<EventRecord> {
@@ -185,5 +187,74 @@ pub async fn delete_event(app: &App, host: &Host, id: Uuid) -> Result<()> {
         .publish(LiveEvent::SessionUpdated { session_id: id })
         .await;
     tracing::info!(event_id = %id, host = %host.email, photos = photos.len(), "event deleted");
+    Ok(())
+}
+
+/// What deleting an event removed.
+#[derive(Debug, Clone)]
+pub struct DeletedEvent {
+    pub event: EventRecord,
+    pub photos: usize,
+}
+
+/// Object deletions run at once per event.
+const DELETE_CONCURRENCY: usize = 8;
+
+/// Deletes the event with every stored object of its photos (originals and thumbnails), its
+/// guests and its rows. Used by `partypic admin delete-event` and retention; the HTTP layer can
+/// call it after its own host check.
+///
+/// Objects go first: when one cannot be deleted the event stays, and a retry finishes the job
+/// (no object is ever left without a row pointing at it).
+pub async fn delete_stored(
+    db: &dyn Database,
+    store: &dyn PhotoStore,
+    id: Uuid,
+) -> Result<DeletedEvent> {
+    db.event(id).await?.ok_or_else(Error::event_not_found)?;
+    let everything = PhotoQuery {
+        everything: true,
+        approved_visible: true,
+        viewer: None,
+        before: None,
+        limit: None,
+    };
+    let listed = db.photos(id, everything).await?;
+    delete_objects(store, &listed).await?;
+    // Photos finalized since the listing: their rows go now, their objects right after.
+    let rows = db.delete_event_photos(id).await?;
+    let late: Vec<PhotoRecord> = rows
+        .iter()
+        .filter(|row| !listed.iter().any(|photo| photo.id == row.id))
+        .cloned()
+        .collect();
+    if let Err(err) = delete_objects(store, &late).await {
+        tracing::warn!(event_id = %id, error = %err, "could not delete the files of late photos");
+    }
+    if let Err(err) = store.delete_event_objects(id).await {
+        tracing::warn!(event_id = %id, error = %err, "could not delete the event's remaining files");
+    }
+    let event = db
+        .delete_event(id)
+        .await?
+        .ok_or_else(Error::event_not_found)?;
+    tracing::info!(event_id = %id, photos = rows.len(), "event deleted");
+    Ok(DeletedEvent {
+        event,
+        photos: rows.len().max(listed.len()),
+    })
+}
+
+/// Deletes each photo's original and thumbnail (whether or not one was made).
+async fn delete_objects(store: &dyn PhotoStore, photos: &[PhotoRecord]) -> Result<()> {
+    let keys = photos
+        .iter()
+        .filter_map(|photo| PhotoKey::parse(&photo.object_key))
+        .flat_map(|key| [key, key.thumbnail()]);
+    stream::iter(keys)
+        .map(|key| async move { store.delete(&key).await })
+        .buffer_unordered(DELETE_CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
     Ok(())
 }

@@ -6,8 +6,11 @@ use uuid::Uuid;
 
 use super::{App, Error, ErrorCode, Host, Result, now};
 use crate::{
-    db::HostRecord,
-    domain::values::{Email, Name, Password},
+    db::{Database, HostRecord},
+    domain::{
+        password::PasswordHasher,
+        values::{Email, Name, Password},
+    },
 };
 
 pub struct Register {
@@ -93,5 +96,29 @@ pub fn authenticate(app: &App, token: &str) -> Option<Host> {
     app.tokens.verify(token).map(|claims| Host {
         id: claims.sub,
         email: claims.email,
+    })
+}
+
+/// Gives the account `email` names a new password; `auth.unknown_account` when there is none.
+/// Tokens issued before stay valid until they expire.
+pub async fn replace_password(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    email: &Email,
+    password: &Password,
+) -> Result<HostRecord> {
+    let unknown = || Error::new(ErrorCode::UnknownAccount, "Unknown user");
+    let host = db
+        .host_by_email(email.normalized())
+        .await?
+        .ok_or_else(unknown)?;
+    let password_hash = hasher.hash(password.expose()).await?;
+    if !db.set_password_hash(host.id, &password_hash).await? {
+        return Err(unknown());
+    }
+    tracing::info!(host_id = %host.id, "password replaced");
+    Ok(HostRecord {
+        password_hash,
+        ..host
     })
 }

@@ -2,6 +2,7 @@
 //! at the HTTP edge), applies the domain's rules, and talks to the database and the object store.
 //! The HTTP layer calls workflows and maps their results; it never touches storage itself.
 
+pub mod admin;
 pub mod error;
 pub mod event_archive;
 pub mod events;

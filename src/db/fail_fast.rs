@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, EventRecord, EventSummary, EventTransport, GuestRecord,
-    HostRecord, PhotoQuery, PhotoRecord, ThumbStatus,
+    Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
+    GuestRecord, HostOverview, HostRecord, PhotoQuery, PhotoRecord, ThumbStatus,
 };
 use crate::domain::missions::MissionList;
 
@@ -270,6 +270,28 @@ impl Database for FailFast {
         self.guard(self.shared.inner.counts(now, online_since))
             .await
     }
+
+    async fn hosts_overview(&self) -> DbResult<Vec<HostOverview>> {
+        self.guard(self.shared.inner.hosts_overview()).await
+    }
+
+    async fn events_overview(&self) -> DbResult<Vec<EventOverview>> {
+        self.guard(self.shared.inner.events_overview()).await
+    }
+
+    async fn set_password_hash(&self, host_id: Uuid, password_hash: &str) -> DbResult<bool> {
+        self.guard(self.shared.inner.set_password_hash(host_id, password_hash))
+            .await
+    }
+
+    async fn delete_event_photos(&self, event_id: Uuid) -> DbResult<Vec<PhotoRecord>> {
+        self.guard(self.shared.inner.delete_event_photos(event_id))
+            .await
+    }
+
+    async fn delete_event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
+        self.guard(self.shared.inner.delete_event(id)).await
+    }
 }
 
 #[cfg(test)]
@@ -391,6 +413,21 @@ mod tests {
         }
         async fn counts(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> DbResult<Counts> {
             self.call().await.map(|()| Counts::default())
+        }
+        async fn hosts_overview(&self) -> DbResult<Vec<HostOverview>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn events_overview(&self) -> DbResult<Vec<EventOverview>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn set_password_hash(&self, _: Uuid, _: &str) -> DbResult<bool> {
+            self.call().await.map(|()| false)
+        }
+        async fn delete_event_photos(&self, _: Uuid) -> DbResult<Vec<PhotoRecord>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn delete_event(&self, _: Uuid) -> DbResult<Option<EventRecord>> {
+            self.call().await.map(|()| None)
         }
     }
 

@@ -173,6 +173,22 @@ pub struct EventSummary {
     pub guest_count: i64,
 }
 
+/// An account with the number of events it hosts (admin listing).
+#[derive(Debug, Clone)]
+pub struct HostOverview {
+    pub host: HostRecord,
+    pub event_count: i64,
+}
+
+/// An event with its numbers and its host's email (admin listing).
+#[derive(Debug, Clone)]
+pub struct EventOverview {
+    pub summary: EventSummary,
+    pub host_email: String,
+    /// Bytes of the event's photos (originals, as recorded at upload).
+    pub stored_bytes: i64,
+}
+
 /// Which pictures of an event a viewer may see, and which page.
 #[derive(Debug, Clone, Copy)]
 pub struct PhotoQuery {
@@ -269,4 +285,15 @@ pub trait Database: Send + Sync + 'static {
     ) -> DbResult<Vec<PhotoRecord>>;
 
     async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts>;
+
+    /// Every account, oldest first.
+    async fn hosts_overview(&self) -> DbResult<Vec<HostOverview>>;
+    /// Every event, newest first.
+    async fn events_overview(&self) -> DbResult<Vec<EventOverview>>;
+    /// Replaces the account's password hash; `false` when the account does not exist.
+    async fn set_password_hash(&self, host_id: Uuid, password_hash: &str) -> DbResult<bool>;
+    /// Deletes the event's picture rows and returns them (their objects are the caller's).
+    async fn delete_event_photos(&self, event_id: Uuid) -> DbResult<Vec<PhotoRecord>>;
+    /// Deletes the event row (guests and any remaining pictures go with it); the deleted event.
+    async fn delete_event(&self, id: Uuid) -> DbResult<Option<EventRecord>>;
 }

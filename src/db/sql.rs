@@ -9,8 +9,9 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, EventRecord, EventSummary, EventTransport, GuestRecord,
-    HostRecord, PhotoQuery, PhotoRecord, PhotoStatus, ThumbStatus, classify,
+    Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
+    GuestRecord, HostOverview, HostRecord, PhotoQuery, PhotoRecord, PhotoStatus, ThumbStatus,
+    classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -557,5 +558,59 @@ impl<B: Backend> Database for B {
         })
         .await?;
         counts.ok_or_else(|| classify(sqlx::Error::RowNotFound))
+    }
+
+    async fn hosts_overview(&self) -> DbResult<Vec<HostOverview>> {
+        let sql = format!(
+            "SELECT {HOST_COLUMNS},
+                    (SELECT COUNT(*) FROM sessions s WHERE s.user_id = users.id) AS event_count
+             FROM users ORDER BY created_at, id"
+        );
+        all(self, &sql, vec![], |row| {
+            Ok(HostOverview {
+                host: host_from_row(row)?,
+                event_count: row.int("event_count")?,
+            })
+        })
+        .await
+    }
+
+    async fn events_overview(&self) -> DbResult<Vec<EventOverview>> {
+        let sql = format!(
+            "SELECT {EVENT_SELECT},
+                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
+                    (SELECT COUNT(*) FROM session_users g WHERE g.session_id = s.id) AS guest_count,
+                    (SELECT COALESCE(SUM(p.filesize_bytes), 0) FROM pictures p
+                      WHERE p.session_id = s.id) AS stored_bytes,
+                    (SELECT u.email FROM users u WHERE u.id = s.user_id) AS host_email
+             FROM sessions s ORDER BY created_at DESC, id"
+        );
+        all(self, &sql, vec![], |row| {
+            Ok(EventOverview {
+                summary: summary_from_row(row)?,
+                host_email: row.opt_text("host_email")?.unwrap_or_default(),
+                stored_bytes: row.int("stored_bytes")?,
+            })
+        })
+        .await
+    }
+
+    async fn set_password_hash(&self, host_id: Uuid, password_hash: &str) -> DbResult<bool> {
+        let sql = "UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id";
+        let row = optional(self, sql, params![host_id, password_hash], |row| {
+            row.uuid("id")
+        })
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn delete_event_photos(&self, event_id: Uuid) -> DbResult<Vec<PhotoRecord>> {
+        let sql = format!("DELETE FROM pictures WHERE session_id = $1 RETURNING {PHOTO_COLUMNS}");
+        all(self, &sql, params![event_id], photo_from_row).await
+    }
+
+    async fn delete_event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
+        let sql = format!("DELETE FROM sessions WHERE id = $1 RETURNING {EVENT_SELECT}");
+        optional(self, &sql, params![id], event_from_row).await
     }
 }

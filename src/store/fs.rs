@@ -228,6 +228,13 @@ impl PhotoStore for FilesystemStore {
             _ => Ok(()),
         }
     }
+
+    async fn delete_event_objects(&self, event_id: uuid::Uuid) -> StoreResult<()> {
+        match tokio::fs::remove_dir_all(self.root.join(event_id.to_string())).await {
+            Err(err) if err.kind() != ErrorKind::NotFound => Err(io_error(err)),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -50,4 +50,9 @@ pub trait PhotoStore: Send + Sync + 'static {
     /// Writes an object the server produced itself (thumbnails).
     async fn put(&self, key: &PhotoKey, bytes: Bytes, content_type: &str) -> StoreResult<()>;
     async fn delete(&self, key: &PhotoKey) -> StoreResult<()>;
+    /// Removes whatever is still stored under the event's prefix once its photos are deleted
+    /// (e.g. uploads never finalized). Best effort: the default does nothing.
+    async fn delete_event_objects(&self, _event_id: uuid::Uuid) -> StoreResult<()> {
+        Ok(())
+    }
 }

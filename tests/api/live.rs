@@ -68,7 +68,7 @@ impl EventStream {
     }
 }
 
-fn encode(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
+pub(crate) fn encode(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
     let image = RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
     });

@@ -1,5 +1,6 @@
 //! API tests: every test spawns PartyPic on a random port against a real backend pair.
 
+mod admin;
 mod auth;
 mod compression;
 mod cors;
