@@ -260,6 +260,10 @@ pub struct Config {
     /// Seconds between refreshes of the database-derived gauges.
     #[arg(long, env = "METRICS_REFRESH_SECS", default_value_t = 10)]
     pub metrics_refresh_secs: u64,
+
+    /// Delete events (photos, thumbnails, guests) this many days after they end (0 = never).
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=36500))]
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -396,6 +400,8 @@ pub struct Settings {
     pub http_redirect_listen: Option<SocketAddr>,
     /// Strict-Transport-Security max-age on HTTPS responses.
     pub hsts_max_age: Duration,
+    /// Events are deleted this long after they end; `None` = kept for good.
+    pub retention: Option<chrono::TimeDelta>,
 }
 
 fn parse_http_url(name: &str, value: &str) -> Result<Url, String> {
@@ -621,6 +627,8 @@ impl Config {
             tls,
             http_redirect_listen,
             hsts_max_age: Duration::from_secs(self.hsts_max_age_secs),
+            retention: (self.retention_days > 0)
+                .then(|| chrono::TimeDelta::days(i64::from(self.retention_days))),
         })
     }
 

@@ -22,6 +22,7 @@ pub const PASSWORD_HASH_QUEUE: &str = "partypic_password_hash_queue";
 pub const GALLERY_CACHE_TOTAL: &str = "partypic_gallery_cache_requests_total";
 pub const DATABASE_UP: &str = "partypic_database_up";
 pub const OBJECT_STORE_UP: &str = "partypic_object_store_up";
+pub const RETENTION_DELETED_EVENTS_TOTAL: &str = "partypic_retention_deleted_events_total";
 
 /// The `route` label for requests no route matched; keeps label cardinality bounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -48,6 +49,8 @@ pub struct Metrics {
     /// 1 while this replica reaches the object store; at 0 uploads and galleries answer 503,
     /// but `/readyz` stays 200 (the store is shared: failing readiness would stop every pod).
     pub object_store_up: IntGauge,
+    /// Events this replica deleted because their retention (`RETENTION_DAYS`) passed.
+    pub retention_deleted_events: IntCounter,
 }
 
 impl Metrics {
@@ -113,6 +116,11 @@ impl Metrics {
         object_store_up.set(1);
         registry.register(Box::new(database_up.clone()))?;
         registry.register(Box::new(object_store_up.clone()))?;
+        let retention_deleted_events = IntCounter::new(
+            RETENTION_DELETED_EVENTS_TOTAL,
+            "Events deleted by this replica because their retention passed.",
+        )?;
+        registry.register(Box::new(retention_deleted_events.clone()))?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
@@ -130,6 +138,7 @@ impl Metrics {
             gallery_cache,
             database_up,
             object_store_up,
+            retention_deleted_events,
         })
     }
 

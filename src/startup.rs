@@ -282,6 +282,7 @@ impl Application {
             public_url: settings.public_url.clone(),
             lan_urls,
             max_upload_bytes: settings.max_upload_bytes,
+            retention: settings.retention,
         });
         Ok(Self {
             listener,
@@ -308,6 +309,11 @@ impl Application {
             .as_ref()
             .map(TcpListener::local_addr)
             .transpose()?)
+    }
+
+    /// The workflows' shared state (tests drive background jobs through it, e.g. with a fake clock).
+    pub fn state(&self) -> SharedState {
+        self.state.clone()
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -350,6 +356,7 @@ impl Application {
         let housekeeping = tokio::spawn(housekeeping(state.clone(), stop.clone()));
         // The web client's files are compressed once, before the first guest asks for them.
         tokio::task::spawn_blocking(http::web::warm_cache);
+        let retention = tokio::spawn(crate::app::retention::run(state.clone(), stop.clone()));
         // Scrapes keep working through the drain.
         let metrics_server = match metrics_listener {
             Some(metrics_listener) => {
@@ -444,6 +451,7 @@ impl Application {
         let _ = refresher.await;
         let _ = sweeper.await;
         let _ = housekeeping.await;
+        let _ = retention.await;
         if let Some(upkeep) = tls_upkeep {
             let _ = upkeep.await;
         }

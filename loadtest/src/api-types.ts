@@ -600,6 +600,12 @@ export interface components {
         SessionView: {
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: date-time
+             * @description When the event, its photos and guests are deleted (`RETENTION_DAYS` after `ends_at`);
+             *     `null` when the server keeps events for good.
+             */
+            delete_after?: string | null;
             /** Format: date-time */
             ends_at: string;
             /** Format: uuid */

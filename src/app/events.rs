@@ -1,7 +1,7 @@
 //! Events: creating one, its settings and rules, its missions, ending it, and a host's list.
 
 use chrono::{DateTime, Utc};
-use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+use futures_util::future::try_join_all;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -247,14 +247,13 @@ pub async fn delete_stored(
 
 /// Deletes each photo's original and thumbnail (whether or not one was made).
 async fn delete_objects(store: &dyn PhotoStore, photos: &[PhotoRecord]) -> Result<()> {
-    let keys = photos
+    let keys: Vec<PhotoKey> = photos
         .iter()
         .filter_map(|photo| PhotoKey::parse(&photo.object_key))
-        .flat_map(|key| [key, key.thumbnail()]);
-    stream::iter(keys)
-        .map(|key| async move { store.delete(&key).await })
-        .buffer_unordered(DELETE_CONCURRENCY)
-        .try_collect::<()>()
-        .await?;
+        .flat_map(|key| [key, key.thumbnail()])
+        .collect();
+    for chunk in keys.chunks(DELETE_CONCURRENCY) {
+        try_join_all(chunk.iter().map(|key| store.delete(key))).await?;
+    }
     Ok(())
 }

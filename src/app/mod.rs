@@ -16,6 +16,7 @@ pub mod invite;
 pub mod live;
 pub mod local_files;
 pub mod moderation;
+pub mod retention;
 pub mod throttle;
 pub mod uploads;
 
@@ -64,6 +65,8 @@ pub struct App {
     pub join_code_limiter: Option<throttle::AuthRateLimiter>,
     /// Kept current by a background probe; uploads and galleries answer 503 while it is false.
     pub store_available: AtomicBool,
+    /// Events are deleted this long after their end (`RETENTION_DAYS`); `None` = never.
+    pub retention: Option<chrono::TimeDelta>,
 }
 
 /// The authenticated host making a request (from a verified token).

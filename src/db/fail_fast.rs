@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
-    GuestRecord, HostOverview, HostRecord, PhotoQuery, PhotoRecord, ThumbStatus,
+    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, PhotoQuery, PhotoRecord,
+    ThumbStatus,
 };
 use crate::domain::missions::MissionList;
 
@@ -292,6 +293,19 @@ impl Database for FailFast {
     async fn delete_event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
         self.guard(self.shared.inner.delete_event(id)).await
     }
+
+    async fn events_ended_before(
+        &self,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<Uuid>> {
+        self.guard(self.shared.inner.events_ended_before(ended_before, limit))
+            .await
+    }
+
+    async fn try_job_lock(&self, job: JobLockKey) -> DbResult<Option<JobLock>> {
+        self.guard(self.shared.inner.try_job_lock(job)).await
+    }
 }
 
 #[cfg(test)]
@@ -427,6 +441,12 @@ mod tests {
             self.call().await.map(|()| Vec::new())
         }
         async fn delete_event(&self, _: Uuid) -> DbResult<Option<EventRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn events_ended_before(&self, _: DateTime<Utc>, _: u32) -> DbResult<Vec<Uuid>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn try_job_lock(&self, _: JobLockKey) -> DbResult<Option<JobLock>> {
             self.call().await.map(|()| None)
         }
     }

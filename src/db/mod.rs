@@ -173,6 +173,40 @@ pub struct EventSummary {
     pub guest_count: i64,
 }
 
+/// Cluster-wide jobs that one replica at a time may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobLockKey {
+    Retention,
+}
+
+impl JobLockKey {
+    /// The PostgreSQL advisory lock key ("partypic" + the job's number).
+    pub fn advisory_key(self) -> i64 {
+        const BASE: i64 = 0x7061_7274_7970_6900;
+        match self {
+            Self::Retention => BASE + 1,
+        }
+    }
+}
+
+/// Held while a cluster-wide job runs; dropping it releases the lock.
+pub struct JobLock {
+    _held: Option<Box<dyn Send>>,
+}
+
+impl JobLock {
+    /// Nothing to hold: the backend serves one process only (SQLite).
+    pub fn uncontended() -> Self {
+        Self { _held: None }
+    }
+
+    pub fn holding(held: impl Send + 'static) -> Self {
+        Self {
+            _held: Some(Box::new(held)),
+        }
+    }
+}
+
 /// An account with the number of events it hosts (admin listing).
 #[derive(Debug, Clone)]
 pub struct HostOverview {
@@ -296,4 +330,12 @@ pub trait Database: Send + Sync + 'static {
     async fn delete_event_photos(&self, event_id: Uuid) -> DbResult<Vec<PhotoRecord>>;
     /// Deletes the event row (guests and any remaining pictures go with it); the deleted event.
     async fn delete_event(&self, id: Uuid) -> DbResult<Option<EventRecord>>;
+    /// Events that ended before `ended_before`, longest ended first.
+    async fn events_ended_before(
+        &self,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<Uuid>>;
+    /// The job's lock when no other replica holds it; `None` when one does.
+    async fn try_job_lock(&self, job: JobLockKey) -> DbResult<Option<JobLock>>;
 }

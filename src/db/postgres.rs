@@ -15,7 +15,7 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    EventTransport,
+    EventTransport, JobLock,
     sql::{Backend, Param, SqlRow},
 };
 
@@ -119,6 +119,17 @@ impl Backend for PostgresDatabase {
 
     async fn close_pool(&self) {
         self.pool.close().await;
+    }
+
+    /// A transaction-scoped advisory lock: it lives as long as the transaction the returned lock
+    /// holds (rolled back when dropped), and goes with the connection if the replica dies.
+    async fn try_advisory_lock(&self, key: i64) -> Result<Option<JobLock>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(locked.then(|| JobLock::holding(tx)))
     }
 
     fn transport(&self) -> EventTransport {

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
-    GuestRecord, HostOverview, HostRecord, PhotoQuery, PhotoRecord, PhotoStatus, ThumbStatus,
-    classify,
+    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, PhotoQuery, PhotoRecord,
+    PhotoStatus, ThumbStatus, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -138,6 +138,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Applies pending migrations; safe when several replicas start at once.
     async fn run_migrations(&self) -> anyhow::Result<()>;
     async fn close_pool(&self);
+    /// Takes the advisory lock `key` for as long as the returned lock lives; `None` when another
+    /// process holds it. A backend that serves one process only needs no lock.
+    async fn try_advisory_lock(&self, _key: i64) -> Result<Option<JobLock>, sqlx::Error> {
+        Ok(Some(JobLock::uncontended()))
+    }
     /// How live events reach the other replicas (see [`Database::event_transport`]).
     fn transport(&self) -> EventTransport {
         EventTransport::InProcess
@@ -612,5 +617,23 @@ impl<B: Backend> Database for B {
     async fn delete_event(&self, id: Uuid) -> DbResult<Option<EventRecord>> {
         let sql = format!("DELETE FROM sessions WHERE id = $1 RETURNING {EVENT_SELECT}");
         optional(self, &sql, params![id], event_from_row).await
+    }
+
+    async fn events_ended_before(
+        &self,
+        ended_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<Uuid>> {
+        let sql = "SELECT id FROM sessions WHERE ends_at < $1 ORDER BY ends_at, id LIMIT $2";
+        all(self, sql, params![ended_before, i64::from(limit)], |row| {
+            row.uuid("id")
+        })
+        .await
+    }
+
+    async fn try_job_lock(&self, job: JobLockKey) -> DbResult<Option<JobLock>> {
+        self.try_advisory_lock(job.advisory_key())
+            .await
+            .map_err(classify)
     }
 }

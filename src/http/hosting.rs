@@ -59,7 +59,7 @@ pub async fn mine(
         summaries
             .into_iter()
             .map(|s| SessionListItem {
-                session: s.event.into(),
+                session: SessionView::new(&app, s.event),
                 picture_count: s.picture_count,
                 guest_count: s.guest_count,
             })
@@ -84,7 +84,7 @@ pub async fn update_settings(
     JsonBody(body): JsonBody<UpdateSettingsRequest>,
 ) -> Result<Json<SessionView>, ApiError> {
     let event = events::update_settings(&app, &host, path.id, body.settings).await?;
-    Ok(Json(event.into()))
+    Ok(Json(SessionView::new(&app, event)))
 }
 
 #[utoipa::path(post, path = "/sessions/{id}/end", tag = "host",
@@ -102,7 +102,8 @@ pub async fn end(
     AuthHost(host): AuthHost,
     Path(path): Path<EventPath>,
 ) -> Result<Json<SessionView>, ApiError> {
-    Ok(Json(events::end(&app, &host, path.id).await?.into()))
+    let event = events::end(&app, &host, path.id).await?;
+    Ok(Json(SessionView::new(&app, event)))
 }
 
 /// What the join QR code encodes.

@@ -13,7 +13,7 @@ use super::{
     extract::{AuthHost, JsonBody, OptionalJsonBody, Path, Query, required_uuid},
 };
 use crate::{
-    app::{events, guests},
+    app::{App, events, guests, retention},
     db::{EventRecord, GuestRecord},
     domain::{
         join_code::JoinCode,
@@ -34,16 +34,20 @@ pub struct SessionView {
     pub ends_at: DateTime<Utc>,
     /// The short code guests may type instead of the link (`K7QM-2XDP`; short link `/j/K7QM2XDP`).
     pub join_code: Option<String>,
+    /// When the event, its photos and guests are deleted (`RETENTION_DAYS` after `ends_at`);
+    /// `null` when the server keeps events for good.
+    pub delete_after: Option<DateTime<Utc>>,
 }
 
-impl From<EventRecord> for SessionView {
-    fn from(s: EventRecord) -> Self {
+impl SessionView {
+    pub fn new(app: &App, s: EventRecord) -> Self {
         Self {
             id: s.id,
             user_id: s.host_id,
             settings: s.settings,
             missions: s.missions,
             created_at: s.created_at,
+            delete_after: retention::delete_after(s.ends_at, app.retention),
             ends_at: s.ends_at,
             join_code: s
                 .join_code
@@ -191,7 +195,7 @@ pub async fn create(
         StatusCode::CREATED,
         Json(CreateSessionResponse {
             session_id: event.id,
-            session: event.into(),
+            session: SessionView::new(&app, event),
         }),
     ))
 }
@@ -207,7 +211,8 @@ pub async fn get(
     Query(query): Query<EventQuery>,
 ) -> Result<Json<SessionView>, ApiError> {
     let id = required_uuid(query.session_id.as_deref(), "sessionId")?;
-    Ok(Json(app.event(id).await?.into()))
+    let event = app.event(id).await?;
+    Ok(Json(SessionView::new(&app, event)))
 }
 
 #[utoipa::path(post, path = "/sessions/setmissions", tag = "sessions", request_body = SetMissionsRequest,
@@ -227,7 +232,7 @@ pub async fn set_missions(
     let event = events::set_missions(&app, &host, body.try_into()?).await?;
     Ok(Json(SetMissionsResponse {
         message: "Missions updated".into(),
-        data: event.into(),
+        data: SessionView::new(&app, event),
     }))
 }
 

@@ -114,6 +114,8 @@ pub struct TestApp {
     /// The metrics listener (`GET /metrics`), apart from the public `address`.
     pub metrics_address: String,
     pub client: Client,
+    /// The server's workflows, for driving background jobs directly (e.g. with a fake clock).
+    pub state: partypic::http::SharedState,
 
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -150,6 +152,7 @@ impl TestApp {
             Some(addr) => format!("http://{addr}"),
             None => panic!("the metrics listener was passed in"),
         };
+        let state = application.state();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(application.run_until(async move {
             let _ = rx.await;
@@ -162,6 +165,7 @@ impl TestApp {
             address,
             metrics_address,
             client,
+            state,
             shutdown: Some(tx),
             server: Some(server),
         }

@@ -16,5 +16,6 @@ mod operations;
 mod outages;
 mod pictures;
 mod replicas;
+mod retention;
 mod rules;
 mod sessions;
