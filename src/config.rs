@@ -261,6 +261,14 @@ pub struct Config {
     #[arg(long, env = "METRICS_REFRESH_SECS", default_value_t = 10)]
     pub metrics_refresh_secs: u64,
 
+    /// SMTP server for password-reset mails: smtp://host:port, smtp://user:pass@host:587?tls=required
+    /// (STARTTLS) or smtps://user:pass@host (TLS). Needs PUBLIC_URL (the links point there).
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+    /// Sender of the mails, e.g. "PartyPic <noreply@party.example>" (default: noreply@PUBLIC_URL's host).
+    #[arg(long, env = "SMTP_FROM")]
+    pub smtp_from: Option<String>,
+
     /// Delete events (photos, thumbnails, guests) this many days after they end (0 = never).
     #[arg(long, env = "RETENTION_DAYS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub retention_days: u32,
@@ -402,6 +410,15 @@ pub struct Settings {
     pub hsts_max_age: Duration,
     /// Events are deleted this long after they end; `None` = kept for good.
     pub retention: Option<chrono::TimeDelta>,
+    /// Password-reset mails; `None` = reset by mail is off.
+    pub smtp: Option<SmtpSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// May carry the SMTP password.
+    pub url: SecretString,
+    pub from: String,
 }
 
 fn parse_http_url(name: &str, value: &str) -> Result<Url, String> {
@@ -587,6 +604,31 @@ impl Config {
             return Err("HTTP_REDIRECT_PORT must differ from PORT and METRICS_PORT".into());
         }
 
+        let smtp = match non_empty_secret(&self.smtp_url) {
+            None => None,
+            Some(url) => {
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                    return Err("SMTP_URL must start with smtp:// or smtps://".into());
+                }
+                let Some(public_url) = &public_url else {
+                    return Err(
+                        "SMTP_URL needs PUBLIC_URL: reset links must point at this server".into(),
+                    );
+                };
+                let from = match non_empty(&self.smtp_from) {
+                    Some(from) => from.to_owned(),
+                    None => format!(
+                        "PartyPic <noreply@{}>",
+                        public_url.host_str().unwrap_or("localhost")
+                    ),
+                };
+                Some(SmtpSettings {
+                    url: url.into(),
+                    from,
+                })
+            }
+        };
+
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -627,6 +669,7 @@ impl Config {
             tls,
             http_redirect_listen,
             hsts_max_age: Duration::from_secs(self.hsts_max_age_secs),
+            smtp,
             retention: (self.retention_days > 0)
                 .then(|| chrono::TimeDelta::days(i64::from(self.retention_days))),
         })

@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod startup;
 pub mod store;

@@ -20,12 +20,18 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
-    app::{App, admin::Admin, gallery_cache::GalleryCache, throttle::AuthRateLimiter},
+    app::{
+        App,
+        admin::Admin,
+        gallery_cache::GalleryCache,
+        throttle::{AddressRateLimiter, AuthRateLimiter},
+    },
     config::{DatabaseSettings, Settings, StoreSettings},
     db::{Database, fail_fast::FailFast, postgres::PostgresDatabase, sqlite::SqliteDatabase},
     domain::{password::PasswordHasher, token::TokenIssuer},
     events::EventBus,
     http::{self, SharedState},
+    mail::Mailer,
     metrics::{self, Metrics},
     store::{
         PhotoStore,
@@ -35,6 +41,9 @@ use crate::{
     thumbnails::Thumbnailer,
     tls::{self, ServedOverTls, Tls, TlsListener},
 };
+
+/// Password-reset mails per address and hour.
+const RESET_MAILS_PER_HOUR: std::num::NonZeroU32 = std::num::NonZeroU32::new(3).expect("non-zero");
 
 /// How long start-up waits for the database and the object store to come up.
 const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
@@ -283,6 +292,12 @@ impl Application {
             lan_urls,
             max_upload_bytes: settings.max_upload_bytes,
             retention: settings.retention,
+            mailer: settings
+                .smtp
+                .as_ref()
+                .map(|smtp| Mailer::new(smtp.url.expose_secret(), &smtp.from).map(Arc::new))
+                .transpose()?,
+            reset_limiter: AddressRateLimiter::new(RESET_MAILS_PER_HOUR),
         });
         Ok(Self {
             listener,
@@ -514,6 +529,7 @@ async fn housekeeping(state: SharedState, stop: CancellationToken) {
             if let Some(limiter) = &state.auth_limiter {
                 limiter.forget_idle();
             }
+            state.reset_limiter.forget_idle();
         }
     }
 }

@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'cdc80074d330';
+const VERSION = '9b69ada825cd';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -24,6 +24,7 @@ const SHELL = [
   '/assets/js/landing.js',
   '/assets/js/live.js',
   '/assets/js/print.js',
+  '/assets/js/reset.js',
   '/assets/js/router.js',
   '/assets/js/slideshow.js',
   '/assets/js/upload.js',
@@ -38,7 +39,7 @@ const CACHE = `partypic-shell-${VERSION}`;
 // install prompts and home screens: cached when the browser asks for them, not up front.
 const PRECACHE = SHELL.filter((url) => !url.endsWith('.png'));
 // The client's own routes (see assets/js/app.js); everything else is the server's business.
-const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+|j\/[^/]+)?\/?$/;
+const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+|j\/[^/]+|reset)?\/?$/;
 
 /**
  * A shell file for the precache. The page loaded the assets under `/v/{VERSION}/assets/…` (the

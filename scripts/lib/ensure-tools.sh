@@ -28,3 +28,5 @@ fi
 mkdir -p "$TOOLS"
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c "import schemathesis" 2>/dev/null || "$VENV/bin/pip" install -q "schemathesis==4.32.5" </dev/null
+# A local SMTP server for the password-reset mail test (tests/api/password_reset.rs).
+"$VENV/bin/python" -c "import aiosmtpd" 2>/dev/null || "$VENV/bin/pip" install -q "aiosmtpd==1.4.6" </dev/null

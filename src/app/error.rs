@@ -87,6 +87,8 @@ error_codes! {
     RouteNotFound = "route.not_found" => NotFound,
     MethodNotAllowed = "route.method_not_allowed" => MethodNotAllowed,
     UploadInterrupted = "upload.interrupted" => Invalid,
+    ResetByMailDisabled = "auth.reset_by_mail_disabled" => Unavailable,
+    ResetTokenInvalid = "auth.reset_token_invalid" => Invalid,
     Internal = "internal" => Internal,
 }
 

@@ -16,6 +16,7 @@ pub mod invite;
 pub mod live;
 pub mod local_files;
 pub mod moderation;
+pub mod password_reset;
 pub mod retention;
 pub mod throttle;
 pub mod uploads;
@@ -67,6 +68,9 @@ pub struct App {
     pub store_available: AtomicBool,
     /// Events are deleted this long after their end (`RETENTION_DAYS`); `None` = never.
     pub retention: Option<chrono::TimeDelta>,
+    /// Sends password-reset links; `None` without `SMTP_URL`.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
+    pub reset_limiter: throttle::AddressRateLimiter,
 }
 
 /// The authenticated host making a request (from a verified token).

@@ -32,3 +32,33 @@ impl AuthRateLimiter {
         self.limiter.retain_recent();
     }
 }
+
+/// Password-reset mails per address: nobody can flood an inbox through us. Always on; counted
+/// for any address, existing or not, so a 429 says nothing about accounts.
+pub struct AddressRateLimiter {
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl AddressRateLimiter {
+    /// `per_hour` requests an hour after a burst of as many.
+    pub fn new(per_hour: NonZeroU32) -> Self {
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_hour(per_hour)),
+        }
+    }
+
+    /// Seconds to wait, or `None` when the request may pass.
+    pub fn check(&self, address: &str) -> Option<u64> {
+        self.limiter
+            .check_key(&address.to_owned())
+            .err()
+            .map(|not_until| {
+                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+                wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+            })
+    }
+
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+    }
+}

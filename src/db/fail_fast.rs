@@ -306,6 +306,39 @@ impl Database for FailFast {
     async fn try_job_lock(&self, job: JobLockKey) -> DbResult<Option<JobLock>> {
         self.guard(self.shared.inner.try_job_lock(job)).await
     }
+
+    async fn insert_password_reset(
+        &self,
+        token_hash: &str,
+        host_id: Uuid,
+        created_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> DbResult<()> {
+        self.guard(
+            self.shared
+                .inner
+                .insert_password_reset(token_hash, host_id, created_at, expires_at),
+        )
+        .await
+    }
+
+    async fn password_reset_host(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Uuid>> {
+        self.guard(self.shared.inner.password_reset_host(token_hash, now))
+            .await
+    }
+
+    async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Uuid>> {
+        self.guard(self.shared.inner.use_password_reset(token_hash, now))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -447,6 +480,21 @@ mod tests {
             self.call().await.map(|()| Vec::new())
         }
         async fn try_job_lock(&self, _: JobLockKey) -> DbResult<Option<JobLock>> {
+            self.call().await.map(|()| None)
+        }
+        async fn insert_password_reset(
+            &self,
+            _: &str,
+            _: Uuid,
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+        ) -> DbResult<()> {
+            self.call().await
+        }
+        async fn password_reset_host(&self, _: &str, _: DateTime<Utc>) -> DbResult<Option<Uuid>> {
+            self.call().await.map(|()| None)
+        }
+        async fn use_password_reset(&self, _: &str, _: DateTime<Utc>) -> DbResult<Option<Uuid>> {
             self.call().await.map(|()| None)
         }
     }

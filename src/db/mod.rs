@@ -338,4 +338,25 @@ pub trait Database: Send + Sync + 'static {
     ) -> DbResult<Vec<Uuid>>;
     /// The job's lock when no other replica holds it; `None` when one does.
     async fn try_job_lock(&self, job: JobLockKey) -> DbResult<Option<JobLock>>;
+
+    /// Stores a password-reset token (its hash) for the account.
+    async fn insert_password_reset(
+        &self,
+        token_hash: &str,
+        host_id: Uuid,
+        created_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> DbResult<()>;
+    /// The account a token is for while it is unused and unexpired at `now`.
+    async fn password_reset_host(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Uuid>>;
+    /// Marks the token used, once: the account, or `None` when it was used, expired or unknown.
+    async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Uuid>>;
 }

@@ -636,4 +636,46 @@ impl<B: Backend> Database for B {
             .await
             .map_err(classify)
     }
+
+    async fn insert_password_reset(
+        &self,
+        token_hash: &str,
+        host_id: Uuid,
+        created_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let sql = "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at)
+                   VALUES ($1, $2, $3, $4)";
+        self.execute(sql, params![token_hash, host_id, created_at, expires_at])
+            .await
+            .map_err(classify)
+    }
+
+    async fn password_reset_host(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Uuid>> {
+        let sql = "SELECT user_id FROM password_resets
+                   WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2";
+        optional(self, sql, params![token_hash, now], |row| {
+            row.uuid("user_id")
+        })
+        .await
+    }
+
+    async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Uuid>> {
+        // One statement: of two requests with the same token, only one gets the account.
+        let sql = "UPDATE password_resets SET used_at = $2
+                   WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+                   RETURNING user_id";
+        optional(self, sql, params![token_hash, now], |row| {
+            row.uuid("user_id")
+        })
+        .await
+    }
 }

@@ -11,7 +11,7 @@ use super::{
     extract::{AuthHost, JsonBody},
 };
 use crate::{
-    app::hosts,
+    app::{hosts, password_reset},
     domain::values::{Email, Invalid, Name, Password, required},
 };
 
@@ -146,4 +146,60 @@ pub async fn me(
         username: account.username,
         created_at: account.created_at,
     }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordResetRequest {
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasswordResetAccepted {
+    pub message: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordResetConfirmRequest {
+    /// The `token` of the mailed link.
+    pub token: Option<String>,
+    /// The new password, at least 8 characters.
+    pub password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "Accepted: when the address has an account, a link valid for one hour is mailed to it (the answer is the same either way)", body = PasswordResetAccepted),
+        (status = 400, description = "Missing or malformed email", body = ErrorBody),
+        (status = 429, description = "`auth.rate_limited`: too many requests from this client (`RATE_LIMIT_AUTH_*`) or for this address (3 an hour)", body = ErrorBody),
+        (status = 503, description = "`auth.reset_by_mail_disabled`: this server has no SMTP_URL", body = ErrorBody),
+    ))]
+pub async fn request_password_reset(
+    State(app): State<SharedState>,
+    JsonBody(body): JsonBody<PasswordResetRequest>,
+) -> Result<(StatusCode, Json<PasswordResetAccepted>), ApiError> {
+    let email = Email::parse(&required(body.email, "email")?)?;
+    password_reset::request(&app, &email, crate::app::now()).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PasswordResetAccepted {
+            message: "If this address has an account, a reset link is on its way".into(),
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirmRequest,
+    responses(
+        (status = 204, description = "Password set; the link is used up"),
+        (status = 400, description = "Invalid password, or `auth.reset_token_invalid`: unknown, used or expired token", body = ErrorBody),
+        (status = 429, description = "Too many requests from this client (`RATE_LIMIT_AUTH_*`)", body = ErrorBody),
+        (status = 503, description = "Password hashing saturated; retry after Retry-After", body = ErrorBody),
+    ))]
+pub async fn confirm_password_reset(
+    State(app): State<SharedState>,
+    JsonBody(body): JsonBody<PasswordResetConfirmRequest>,
+) -> Result<StatusCode, ApiError> {
+    let token = required(body.token, "token")?;
+    let password = Password::parse(required(body.password, "password")?)?;
+    password_reset::confirm(&app, &token, &password, crate::app::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -70,7 +70,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> {
     let mut auth = OpenApiRouter::new()
         .routes(routes!(auth::register))
-        .routes(routes!(auth::login));
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::request_password_reset))
+        .routes(routes!(auth::confirm_password_reset));
     if let Some(state) = state {
         auth = auth.layer(middleware::from_fn_with_state(
             state.clone(),

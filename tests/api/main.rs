@@ -14,6 +14,7 @@ mod join_codes;
 mod live;
 mod operations;
 mod outages;
+mod password_reset;
 mod pictures;
 mod replicas;
 mod retention;

@@ -249,6 +249,15 @@ const en = {
   'venue.bulkDone': '{n} photo done|{n} photos done',
   'venue.cancel': 'Cancel',
   'host.tab.event': 'Event',
+
+  'reset.forgot': 'Forgot password?',
+  'reset.title': 'Reset password',
+  'reset.lead': 'Enter the email of your account: we send you a link to set a new password.',
+  'reset.send': 'Send link',
+  'reset.sent': 'If this address has an account, the link is on its way. It works once, for one hour.',
+  'reset.newPassword': 'New password',
+  'reset.save': 'Set password',
+  'reset.done': 'Your new password is set. Please log in.',
 };
 
 /** @type {Record<string, string>} */
@@ -500,6 +509,15 @@ const de = {
   'venue.bulkDone': '{n} Foto erledigt|{n} Fotos erledigt',
   'venue.cancel': 'Abbrechen',
   'host.tab.event': 'Event',
+
+  'reset.forgot': 'Passwort vergessen?',
+  'reset.title': 'Passwort zurücksetzen',
+  'reset.lead': 'Gib die E-Mail deines Kontos ein: Wir schicken dir einen Link, mit dem du ein neues Passwort festlegst.',
+  'reset.send': 'Link senden',
+  'reset.sent': 'Wenn es zu dieser Adresse ein Konto gibt, ist der Link unterwegs. Er gilt einmal und eine Stunde lang.',
+  'reset.newPassword': 'Neues Passwort',
+  'reset.save': 'Passwort festlegen',
+  'reset.done': 'Dein neues Passwort ist gespeichert. Bitte melde dich an.',
 };
 
 const dicts = { en, de };
@@ -583,6 +601,8 @@ const ERRORS = {
   'route.not_found': { en: 'This address does not exist.', de: 'Diese Adresse gibt es nicht.' },
   'route.method_not_allowed': { en: 'This action is not supported.', de: 'Diese Aktion wird nicht unterstützt.' },
   'internal': { en: 'Something went wrong on the server. Please try again.', de: 'Auf dem Server ist etwas schiefgegangen. Bitte versuche es noch einmal.' },
+  'auth.reset_by_mail_disabled': { en: 'This server cannot send e-mails. Please ask its administrator to reset your password.', de: 'Dieser Server kann keine E-Mails senden. Bitte lass dein Passwort von der Administration zurücksetzen.' },
+  'auth.reset_token_invalid': { en: 'This reset link is invalid, already used or expired. Please ask for a new one.', de: 'Dieser Link ist ungültig, schon benutzt oder abgelaufen. Bitte fordere einen neuen an.' },
 };
 
 /**

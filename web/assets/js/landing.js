@@ -147,5 +147,6 @@ function form(mode) {
         busy(submit, false);
       }
     },
-  }, fields.map((f) => f.wrap), error, submit);
+  }, fields.map((f) => f.wrap), error, submit,
+  mode === 'login' ? h('p', null, h('a', { href: '/reset' }, t('reset.forgot'))) : null);
 }
