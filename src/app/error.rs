@@ -22,6 +22,8 @@ pub enum Kind {
     MethodNotAllowed,
     TooManyRequests,
     Unavailable,
+    /// The local disk (or the quota of its user) is full: 507.
+    InsufficientStorage,
     Internal,
 }
 
@@ -89,6 +91,7 @@ error_codes! {
     UploadInterrupted = "upload.interrupted" => Invalid,
     ResetByMailDisabled = "auth.reset_by_mail_disabled" => Unavailable,
     ResetTokenInvalid = "auth.reset_token_invalid" => Invalid,
+    StorageFull = "storage.full" => InsufficientStorage,
     Internal = "internal" => Internal,
 }
 

@@ -116,12 +116,28 @@ where
     .await;
     if let Err(err) = placed {
         let _ = tokio::fs::remove_file(&staging).await;
-        return Err(Error::Internal(anyhow::anyhow!(
-            "cannot store upload: {err}"
-        )));
+        return Err(io_failure("store upload", err));
     }
     tracing::debug!(%key, bytes = written, "upload stored");
     Ok(written)
+}
+
+/// A full disk (ENOSPC) or an exhausted disk quota (EDQUOT) is `storage.full` (507); anything
+/// else is an internal error.
+fn io_failure(what: &str, err: std::io::Error) -> Error {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    if err.kind() == std::io::ErrorKind::StorageFull
+        || matches!(err.raw_os_error(), Some(ENOSPC | EDQUOT))
+    {
+        tracing::error!(error = %err, "photo storage is full: cannot {what}");
+        Error::new(
+            ErrorCode::StorageFull,
+            "The photo storage of this server is full",
+        )
+    } else {
+        Error::Internal(anyhow::anyhow!("cannot {what}: {err}"))
+    }
 }
 
 /// Streams `body` into `path`; `Err(None)` means the size limit was exceeded.
@@ -134,9 +150,7 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let internal = |what: &str, e: std::io::Error| {
-        Some(Error::Internal(anyhow::anyhow!("cannot {what}: {e}")))
-    };
+    let internal = |what: &str, e: std::io::Error| Some(io_failure(what, e));
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(|e| internal("create staging file", e))?;

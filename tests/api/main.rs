@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod compression;
 mod cors;
+mod disk_full;
 mod errors;
 mod event_management;
 mod guests;
