@@ -261,6 +261,14 @@ pub struct Config {
     #[arg(long, env = "METRICS_REFRESH_SECS", default_value_t = 10)]
     pub metrics_refresh_secs: u64,
 
+    /// Storage per event in MiB (photos as uploaded; 0 = unlimited). Hosts may set a lower
+    /// limit per event (`storage_limit_mb`).
+    #[arg(long, env = "EVENT_QUOTA_MB", default_value_t = 0)]
+    pub event_quota_mb: u64,
+    /// Storage per host, all their events together, in MiB (0 = unlimited).
+    #[arg(long, env = "HOST_QUOTA_MB", default_value_t = 0)]
+    pub host_quota_mb: u64,
+
     /// SMTP server for password-reset mails: smtp://host:port, smtp://user:pass@host:587?tls=required
     /// (STARTTLS) or smtps://user:pass@host (TLS). Needs PUBLIC_URL (the links point there).
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]
@@ -412,6 +420,9 @@ pub struct Settings {
     pub retention: Option<chrono::TimeDelta>,
     /// Password-reset mails; `None` = reset by mail is off.
     pub smtp: Option<SmtpSettings>,
+    /// Bytes of photos per event and per host; `None` = unlimited.
+    pub event_quota_bytes: Option<u64>,
+    pub host_quota_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -670,6 +681,10 @@ impl Config {
             http_redirect_listen,
             hsts_max_age: Duration::from_secs(self.hsts_max_age_secs),
             smtp,
+            event_quota_bytes: (self.event_quota_mb > 0)
+                .then(|| self.event_quota_mb.saturating_mul(1024 * 1024)),
+            host_quota_bytes: (self.host_quota_mb > 0)
+                .then(|| self.host_quota_mb.saturating_mul(1024 * 1024)),
             retention: (self.retention_days > 0)
                 .then(|| chrono::TimeDelta::days(i64::from(self.retention_days))),
         })

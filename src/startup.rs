@@ -298,6 +298,8 @@ impl Application {
                 .map(|smtp| Mailer::new(smtp.url.expose_secret(), &smtp.from).map(Arc::new))
                 .transpose()?,
             reset_limiter: AddressRateLimiter::new(RESET_MAILS_PER_HOUR),
+            event_quota_bytes: settings.event_quota_bytes,
+            host_quota_bytes: settings.host_quota_bytes,
         });
         Ok(Self {
             listener,

@@ -92,6 +92,7 @@ error_codes! {
     ResetByMailDisabled = "auth.reset_by_mail_disabled" => Unavailable,
     ResetTokenInvalid = "auth.reset_token_invalid" => Invalid,
     StorageFull = "storage.full" => InsufficientStorage,
+    QuotaExceeded = "upload.quota_exceeded" => TooLarge,
     Internal = "internal" => Internal,
 }
 

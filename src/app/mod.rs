@@ -71,6 +71,9 @@ pub struct App {
     /// Sends password-reset links; `None` without `SMTP_URL`.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     pub reset_limiter: throttle::AddressRateLimiter,
+    /// Bytes of photos per event (`EVENT_QUOTA_MB`) and per host (`HOST_QUOTA_MB`).
+    pub event_quota_bytes: Option<u64>,
+    pub host_quota_bytes: Option<u64>,
 }
 
 /// The authenticated host making a request (from a verified token).

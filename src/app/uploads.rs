@@ -62,6 +62,8 @@ pub async fn init(app: &App, command: Init, base: &Url) -> Result<Ticket> {
     let rules = EventRules::from_settings(&event.settings);
     let guest_id = uploading_guest(app, &event, &rules, command.guest_id).await?;
     check_upload_limit(app, &event, &rules, guest_id).await?;
+    // Refused here already when not one more byte fits; the photo's own size counts at finalize.
+    check_quota(app, &event, &rules, 1).await?;
     let key = PhotoKey::generate(event.id, command.image_type);
     Ok(Ticket {
         upload_url: app.store.upload_url(&key, base),
@@ -126,6 +128,9 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
             .await);
     };
     if let Err(err) = check_upload_limit(app, &event, &rules, guest_id).await {
+        return Err(received.reject(err).await);
+    }
+    if let Err(err) = check_quota(app, &event, &rules, size).await {
         return Err(received.reject(err).await);
     }
     // A guest's client (it names the guest) sending a photo the event already has gets the
@@ -196,6 +201,46 @@ async fn uploading_guest(
     };
     guests::member(app, event.id, guest_id).await?;
     Ok(Some(guest_id))
+}
+
+/// The event's limit (the lower of `EVENT_QUOTA_MB` and the host's `storage_limit_mb`) and the
+/// host's (`HOST_QUOTA_MB`): `upload.quota_exceeded` (413) when `incoming` more bytes do not fit.
+/// Concurrent finalizes may overshoot by the photos in flight.
+async fn check_quota(
+    app: &App,
+    event: &EventRecord,
+    rules: &EventRules,
+    incoming: u64,
+) -> Result<()> {
+    let exceeded = |what: &str, limit: u64| {
+        Error::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "The {what}'s storage is full ({} MiB); delete photos or ask for more space",
+                limit / (1024 * 1024)
+            ),
+        )
+    };
+    let own = rules
+        .storage_limit_mb
+        .map(|mb| mb.saturating_mul(1024 * 1024));
+    let event_limit = match (app.event_quota_bytes, own) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(limit) = event_limit {
+        let used = u64::try_from(app.db.event_stored_bytes(event.id).await?).unwrap_or(0);
+        if used.saturating_add(incoming) > limit {
+            return Err(exceeded("event", limit));
+        }
+    }
+    if let Some(limit) = app.host_quota_bytes {
+        let used = u64::try_from(app.db.host_stored_bytes(event.host_id).await?).unwrap_or(0);
+        if used.saturating_add(incoming) > limit {
+            return Err(exceeded("host", limit));
+        }
+    }
+    Ok(())
 }
 
 async fn check_upload_limit(

@@ -307,6 +307,16 @@ impl Database for FailFast {
         self.guard(self.shared.inner.try_job_lock(job)).await
     }
 
+    async fn event_stored_bytes(&self, event_id: Uuid) -> DbResult<i64> {
+        self.guard(self.shared.inner.event_stored_bytes(event_id))
+            .await
+    }
+
+    async fn host_stored_bytes(&self, host_id: Uuid) -> DbResult<i64> {
+        self.guard(self.shared.inner.host_stored_bytes(host_id))
+            .await
+    }
+
     async fn insert_password_reset(
         &self,
         token_hash: &str,
@@ -481,6 +491,12 @@ mod tests {
         }
         async fn try_job_lock(&self, _: JobLockKey) -> DbResult<Option<JobLock>> {
             self.call().await.map(|()| None)
+        }
+        async fn event_stored_bytes(&self, _: Uuid) -> DbResult<i64> {
+            self.call().await.map(|()| 0)
+        }
+        async fn host_stored_bytes(&self, _: Uuid) -> DbResult<i64> {
+            self.call().await.map(|()| 0)
         }
         async fn insert_password_reset(
             &self,

@@ -339,6 +339,11 @@ pub trait Database: Send + Sync + 'static {
     /// The job's lock when no other replica holds it; `None` when one does.
     async fn try_job_lock(&self, job: JobLockKey) -> DbResult<Option<JobLock>>;
 
+    /// Bytes of the event's photos, as recorded at upload.
+    async fn event_stored_bytes(&self, event_id: Uuid) -> DbResult<i64>;
+    /// Bytes of the photos of all the host's events.
+    async fn host_stored_bytes(&self, host_id: Uuid) -> DbResult<i64>;
+
     /// Stores a password-reset token (its hash) for the account.
     async fn insert_password_reset(
         &self,

@@ -585,7 +585,7 @@ impl<B: Backend> Database for B {
             "SELECT {EVENT_SELECT},
                     (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
                     (SELECT COUNT(*) FROM session_users g WHERE g.session_id = s.id) AS guest_count,
-                    (SELECT COALESCE(SUM(p.filesize_bytes), 0) FROM pictures p
+                    (SELECT CAST(COALESCE(SUM(p.filesize_bytes), 0) AS BIGINT) FROM pictures p
                       WHERE p.session_id = s.id) AS stored_bytes,
                     (SELECT u.email FROM users u WHERE u.id = s.user_id) AS host_email
              FROM sessions s ORDER BY created_at DESC, id"
@@ -677,5 +677,18 @@ impl<B: Backend> Database for B {
             row.uuid("user_id")
         })
         .await
+    }
+
+    async fn event_stored_bytes(&self, event_id: Uuid) -> DbResult<i64> {
+        // PostgreSQL sums bigints as numeric: cast back.
+        let sql = "SELECT CAST(COALESCE(SUM(filesize_bytes), 0) AS BIGINT) AS n
+                   FROM pictures WHERE session_id = $1";
+        count(self, sql, params![event_id]).await
+    }
+
+    async fn host_stored_bytes(&self, host_id: Uuid) -> DbResult<i64> {
+        let sql = "SELECT CAST(COALESCE(SUM(p.filesize_bytes), 0) AS BIGINT) AS n
+                   FROM pictures p JOIN sessions s ON s.id = p.session_id WHERE s.user_id = $1";
+        count(self, sql, params![host_id]).await
     }
 }

@@ -11,6 +11,8 @@ pub const DEFAULT_EVENT_LENGTH_HOURS: i64 = 48;
 const MAX_EVENT_LENGTH_DAYS: i64 = 366;
 const MAX_NAME_CHARS: usize = 100;
 const MAX_DESCRIPTION_CHARS: usize = 2000;
+/// The largest per-event storage limit a host may set (1 TiB).
+const MAX_STORAGE_LIMIT_MB: u64 = 1024 * 1024;
 pub const MAX_UPLOAD_LIMIT: u64 = 10_000;
 
 /// The rules as the server enforces them; unknown or missing settings mean the defaults.
@@ -22,6 +24,8 @@ pub struct EventRules {
     pub revealed: bool,
     pub guest_delete: bool,
     pub upload_limit_per_guest: Option<u64>,
+    /// The host's own cap on the event's stored photos, in MiB (`storage_limit_mb`).
+    pub storage_limit_mb: Option<u64>,
 }
 
 impl EventRules {
@@ -40,6 +44,7 @@ impl EventRules {
             upload_limit_per_guest: settings
                 .get("upload_limit_per_guest")
                 .and_then(Value::as_u64),
+            storage_limit_mb: settings.get("storage_limit_mb").and_then(Value::as_u64),
         }
     }
 
@@ -116,6 +121,17 @@ fn check_known_fields(settings: &Map<String, Value>) -> Result<(), Invalid> {
             return Err(invalid(
                 "settings.reveal must be \"always\" or \"after_reveal\"",
             ));
+        }
+    }
+    match settings.get("storage_limit_mb") {
+        None | Some(Value::Null) => {}
+        Some(v)
+            if v.as_u64()
+                .is_some_and(|n| (1..=MAX_STORAGE_LIMIT_MB).contains(&n)) => {}
+        Some(_) => {
+            return Err(invalid(format!(
+                "settings.storage_limit_mb must be an integer from 1 to {MAX_STORAGE_LIMIT_MB}"
+            )));
         }
     }
     match settings.get("upload_limit_per_guest") {

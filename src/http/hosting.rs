@@ -32,7 +32,7 @@ pub struct SessionListItem {
 pub struct UpdateSettingsRequest {
     /// Settings to change; `null` removes a key. Rules: `ends_at` (a past time ends the event),
     /// `require_approval`, `reveal` ("always" | "after_reveal"), `revealed`, `guest_delete`,
-    /// `upload_limit_per_guest` (1-10000 or null).
+    /// `upload_limit_per_guest` (1-10000 or null), `storage_limit_mb` (1-1048576 or null).
     #[schema(value_type = Object)]
     pub settings: Option<Value>,
 }

@@ -17,6 +17,7 @@ mod operations;
 mod outages;
 mod password_reset;
 mod pictures;
+mod quotas;
 mod replicas;
 mod retention;
 mod rules;

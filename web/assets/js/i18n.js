@@ -602,6 +602,7 @@ const ERRORS = {
   'route.method_not_allowed': { en: 'This action is not supported.', de: 'Diese Aktion wird nicht unterstützt.' },
   'internal': { en: 'Something went wrong on the server. Please try again.', de: 'Auf dem Server ist etwas schiefgegangen. Bitte versuche es noch einmal.' },
   'auth.reset_by_mail_disabled': { en: 'This server cannot send e-mails. Please ask its administrator to reset your password.', de: 'Dieser Server kann keine E-Mails senden. Bitte lass dein Passwort von der Administration zurücksetzen.' },
+  'upload.quota_exceeded': { en: 'This event has no room for more photos.', de: 'In diesem Event ist kein Platz für weitere Fotos.' },
   'storage.full': { en: 'The server\'s photo storage is full. Please tell the host.', de: 'Der Fotospeicher des Servers ist voll. Bitte sag dem Gastgeber Bescheid.' },
   'auth.reset_token_invalid': { en: 'This reset link is invalid, already used or expired. Please ask for a new one.', de: 'Dieser Link ist ungültig, schon benutzt oder abgelaufen. Bitte fordere einen neuen an.' },
 };
