@@ -5,8 +5,8 @@ use std::{ops::Deref, time::Duration};
 use chrono::{DateTime, TimeDelta, Utc};
 use partypic::{
     db::{
-        Database, DbError, EventRecord, GuestRecord, HostRecord, PhotoQuery, PhotoRecord,
-        PhotoStatus, ThumbStatus, postgres::PostgresDatabase, sqlite::SqliteDatabase,
+        Database, DbError, EventRecord, GuestRecord, HostRecord, JobLockKey, PhotoQuery,
+        PhotoRecord, PhotoStatus, ThumbStatus, postgres::PostgresDatabase, sqlite::SqliteDatabase,
     },
     domain::missions::{Mission, MissionList},
 };
@@ -109,6 +109,8 @@ on_both_databases!(
     pending_thumbnails_are_the_undecided_photos_oldest_first,
     counts_cover_active_events_guests_online_and_photos,
     join_codes_are_unique_and_a_taken_one_is_drawn_again,
+    admin_overviews_stored_bytes_and_deleting_an_event,
+    a_reset_token_is_used_once_and_only_before_it_expires,
 );
 
 async fn join_codes_are_unique_and_a_taken_one_is_drawn_again(db: &dyn Database) {
@@ -828,4 +830,182 @@ async fn assert_settings_read_as_empty(db: &dyn Database, event: &EventRecord) {
     assert_eq!(stored.missions, event.missions);
     let listed = db.events_of_host(event.host_id).await.expect("query");
     assert_eq!(listed[0].event.settings, json!({}));
+}
+
+async fn admin_overviews_stored_bytes_and_deleting_an_event(db: &dyn Database) {
+    let event = an_event(db).await;
+    let other = an_event(db).await;
+    let first = photo(event.id, at(1));
+    let second = photo(event.id, at(2));
+    db.insert_photo(&first).await.expect("insert");
+    db.insert_photo(&second).await.expect("insert");
+    db.insert_photo(&photo(other.id, at(3)))
+        .await
+        .expect("insert");
+
+    let hosts = db.hosts_overview().await.expect("hosts");
+    let mine = hosts
+        .iter()
+        .find(|h| h.host.id == event.host_id)
+        .expect("listed");
+    assert_eq!(mine.event_count, 1);
+    let events = db.events_overview().await.expect("events");
+    let listed = events
+        .iter()
+        .find(|e| e.summary.event.id == event.id)
+        .expect("listed");
+    assert_eq!(listed.summary.picture_count, 2);
+    assert_eq!(listed.stored_bytes, 2 * 123_456);
+    assert!(listed.host_email.starts_with("Host-"));
+    assert_eq!(
+        db.event_stored_bytes(event.id).await.expect("bytes"),
+        246_912
+    );
+    assert_eq!(
+        db.host_stored_bytes(event.host_id).await.expect("bytes"),
+        246_912
+    );
+    assert_eq!(
+        db.event_stored_bytes(Uuid::new_v4()).await.expect("bytes"),
+        0
+    );
+
+    // Both events end at at(0) + 2 days.
+    let ended = db
+        .events_ended_before(at(0) + TimeDelta::days(3), 10)
+        .await
+        .expect("ended");
+    assert!(ended.contains(&event.id) && ended.contains(&other.id));
+    assert!(
+        db.events_ended_before(at(0), 10)
+            .await
+            .expect("ended")
+            .is_empty()
+    );
+
+    let mut gone = db
+        .delete_event_photos(event.id)
+        .await
+        .expect("delete photos");
+    gone.sort_by_key(|p| p.created_at);
+    assert_eq!(ids(&gone), vec![first.id, second.id]);
+    assert_eq!(
+        db.delete_event(event.id)
+            .await
+            .expect("delete")
+            .map(|e| e.id),
+        Some(event.id)
+    );
+    assert!(db.event(event.id).await.expect("read").is_none());
+    assert!(db.delete_event(event.id).await.expect("delete").is_none());
+    assert_eq!(
+        db.event_stored_bytes(other.id).await.expect("bytes"),
+        123_456
+    );
+    assert!(
+        db.set_password_hash(event.host_id, "new")
+            .await
+            .expect("set")
+    );
+    assert!(
+        !db.set_password_hash(Uuid::new_v4(), "new")
+            .await
+            .expect("set")
+    );
+}
+
+async fn a_reset_token_is_used_once_and_only_before_it_expires(db: &dyn Database) {
+    let host = host();
+    db.insert_host(&host).await.expect("insert host");
+    let expires = at(3600);
+    db.insert_password_reset("hash-a", host.id, at(0), expires)
+        .await
+        .expect("insert");
+    db.insert_password_reset("hash-b", host.id, at(0), expires)
+        .await
+        .expect("insert");
+    assert_eq!(
+        db.password_reset_host("hash-a", at(10))
+            .await
+            .expect("read"),
+        Some(host.id)
+    );
+    assert_eq!(
+        db.password_reset_host("hash-a", expires)
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        db.use_password_reset("hash-a", expires).await.expect("use"),
+        None
+    );
+    assert_eq!(
+        db.use_password_reset("hash-a", at(10)).await.expect("use"),
+        Some(host.id)
+    );
+    assert_eq!(
+        db.use_password_reset("hash-a", at(11)).await.expect("use"),
+        None
+    );
+    assert_eq!(
+        db.password_reset_host("hash-a", at(11))
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        db.use_password_reset("unknown", at(11)).await.expect("use"),
+        None
+    );
+    assert_eq!(
+        db.use_password_reset("hash-b", at(12)).await.expect("use"),
+        Some(host.id)
+    );
+}
+
+#[tokio::test]
+async fn on_postgres_a_job_lock_is_held_by_one_replica_at_a_time() {
+    if crate::external::skip_without(crate::external::POSTGRES) {
+        return;
+    }
+    let db = postgres().await;
+    let held = db
+        .try_job_lock(JobLockKey::Retention)
+        .await
+        .expect("query")
+        .expect("free");
+    assert!(
+        db.try_job_lock(JobLockKey::Retention)
+            .await
+            .expect("query")
+            .is_none(),
+        "a second caller gets no lock"
+    );
+    drop(held);
+    assert!(
+        partypic_eventually(|| async {
+            db.try_job_lock(JobLockKey::Retention)
+                .await
+                .expect("query")
+                .is_some()
+        })
+        .await,
+        "the lock is free again once dropped"
+    );
+}
+
+/// The dropped lock's rollback runs when its connection goes back to the pool: soon, not at once.
+async fn partypic_eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..50 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
