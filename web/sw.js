@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '9b69ada825cd';
+const VERSION = 'be17fe3ba54d';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
