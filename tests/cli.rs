@@ -36,6 +36,12 @@ fn bad_configuration_is_one_clear_line_and_exit_code_2() {
         &[("JWT_SECRET", "short")],
         &[("LOG_FORMAT", "xml")],
         &[("HOST", "localhost")],
+        &[("SMTP_URL", "smtp://127.0.0.1:25")],
+        &[
+            ("SMTP_URL", "http://mail.example"),
+            ("PUBLIC_URL", "https://party.example"),
+        ],
+        &[("RETENTION_DAYS", "-1")],
     ];
     for env in cases {
         let (code, stderr) = partypic(&[], env);
@@ -81,6 +87,11 @@ fn help_documents_every_setting() {
         "DATA_DIR",
         "RATE_LIMIT_AUTH_PER_MINUTE",
         "SHUTDOWN_TIMEOUT_SECS",
+        "RETENTION_DAYS",
+        "SMTP_URL",
+        "SMTP_FROM",
+        "EVENT_QUOTA_MB",
+        "HOST_QUOTA_MB",
     ] {
         assert!(help.contains(setting), "--help does not mention {setting}");
     }
@@ -90,4 +101,37 @@ fn help_documents_every_setting() {
 fn migrate_applies_the_embedded_migrations_and_exits() {
     let (code, stderr) = partypic(&["migrate"], &[]);
     assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn admin_commands_work_on_a_fresh_data_dir_and_refuse_bad_arguments() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_partypic"))
+            .args(args)
+            .env_clear()
+            .env("DATA_DIR", data.path())
+            .output()
+            .expect("run partypic");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["admin", "users"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("(none)"), "{stdout}");
+    let (code, stdout, stderr) = run(&["admin", "events", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "[]");
+    let (code, _, stderr) = run(&[
+        "admin",
+        "delete-event",
+        "7d3c8f0e-3b9a-4b8e-9d2a-1f0c2b3a4d5e",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no event with id"), "{stderr}");
+    let (code, _, stderr) = run(&["admin", "frobnicate"]);
+    assert_eq!(code, 2, "{stderr}");
 }
