@@ -1,6 +1,8 @@
 //! Retention (`RETENTION_DAYS`): events go, with their files, that many days after their end.
 //! Time is the sweep's argument: the test moves it, nothing sleeps.
 
+use std::time::Duration;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use partypic::{app::retention, db::JobLockKey};
 use reqwest::StatusCode;
@@ -79,14 +81,22 @@ async fn events_are_deleted_with_their_files_once_their_retention_passed(backend
     );
     let just_after = delete_after + TimeDelta::seconds(1);
     if backend == Backend::PostgresS3 {
-        // While another replica holds the job's lock, this one skips.
-        let held = app
-            .state
-            .db
-            .try_job_lock(JobLockKey::Retention)
-            .await
-            .expect("lock query")
-            .expect("lock free");
+        // While another replica holds the job's lock, this one skips. (A lock just released
+        // is free once its connection's rollback ran: wait for that.)
+        let mut held = None;
+        for _ in 0..50 {
+            held = app
+                .state
+                .db
+                .try_job_lock(JobLockKey::Retention)
+                .await
+                .expect("lock query");
+            if held.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(held.is_some(), "the lock never became free");
         assert_eq!(
             retention::sweep(&app.state, just_after)
                 .await
@@ -102,12 +112,18 @@ async fn events_are_deleted_with_their_files_once_their_retention_passed(backend
         StatusCode::OK
     );
 
-    assert_eq!(
-        retention::sweep(&app.state, just_after)
+    // Once the lock is free again, one sweep deletes the event.
+    let mut deleted = 0;
+    for _ in 0..50 {
+        deleted = retention::sweep(&app.state, just_after)
             .await
-            .expect("sweep"),
-        1
-    );
+            .expect("sweep");
+        if deleted > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(deleted, 1);
     assert_eq!(
         app.get(&format!("/sessions/get?sessionId={ended}"))
             .await
