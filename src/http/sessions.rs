@@ -299,5 +299,6 @@ pub async fn by_code(
     State(app): State<SharedState>,
     Path(path): Path<JoinCodePath>,
 ) -> Result<Json<SessionView>, ApiError> {
-    Ok(Json(events::by_join_code(&app, &path.code).await?.into()))
+    let event = events::by_join_code(&app, &path.code).await?;
+    Ok(Json(SessionView::new(&app, event)))
 }

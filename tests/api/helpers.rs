@@ -115,7 +115,7 @@ pub struct TestApp {
     pub metrics_address: String,
     pub client: Client,
     /// The server's workflows, for driving background jobs directly (e.g. with a fake clock).
-    pub state: partypic::http::SharedState,
+    state: Option<partypic::http::SharedState>,
 
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -165,7 +165,7 @@ impl TestApp {
             address,
             metrics_address,
             client,
-            state,
+            state: Some(state),
             shutdown: Some(tx),
             server: Some(server),
         }
@@ -180,9 +180,16 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
+            state: None,
             shutdown: None,
             server: None,
         }
+    }
+
+    /// The server's workflows, for driving background jobs directly (e.g. with a fake clock);
+    /// only for a server this `TestApp` spawned.
+    pub fn state(&self) -> &partypic::http::SharedState {
+        self.state.as_ref().expect("a server spawned by the test")
     }
 
     /// Sends the shutdown signal; returns the server task to await the drain.

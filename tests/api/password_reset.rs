@@ -239,7 +239,7 @@ async fn a_mailed_link_sets_a_new_password_once_and_expires_after_an_hour(backen
     let second = token_of(&text_of(&mails(smtp.maildir.path())[1]));
     let password = Password::parse("the hour has passed".into()).expect("valid");
     let later = now() + password_reset::TOKEN_LIFETIME + TimeDelta::minutes(1);
-    let expired = password_reset::confirm(&app.state, &second, &password, later).await;
+    let expired = password_reset::confirm(app.state(), &second, &password, later).await;
     assert_eq!(
         expired.err().map(|e| e.code()),
         Some(ErrorCode::ResetTokenInvalid)

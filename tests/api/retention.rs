@@ -74,7 +74,7 @@ async fn events_are_deleted_with_their_files_once_their_retention_passed(backend
     // A second before: nothing goes.
     let just_before = delete_after - TimeDelta::seconds(1);
     assert_eq!(
-        retention::sweep(&app.state, just_before)
+        retention::sweep(app.state(), just_before)
             .await
             .expect("sweep"),
         0
@@ -86,7 +86,7 @@ async fn events_are_deleted_with_their_files_once_their_retention_passed(backend
         let mut held = None;
         for _ in 0..50 {
             held = app
-                .state
+                .state()
                 .db
                 .try_job_lock(JobLockKey::Retention)
                 .await
@@ -98,7 +98,7 @@ async fn events_are_deleted_with_their_files_once_their_retention_passed(backend
         }
         assert!(held.is_some(), "the lock never became free");
         assert_eq!(
-            retention::sweep(&app.state, just_after)
+            retention::sweep(app.state(), just_after)
                 .await
                 .expect("sweep"),
             0
@@ -115,7 +115,7 @@ async fn events_are_deleted_with_their_files_once_their_retention_passed(backend
     // Once the lock is free again, one sweep deletes the event.
     let mut deleted = 0;
     for _ in 0..50 {
-        deleted = retention::sweep(&app.state, just_after)
+        deleted = retention::sweep(app.state(), just_after)
             .await
             .expect("sweep");
         if deleted > 0 {
@@ -144,7 +144,7 @@ async fn events_are_deleted_with_their_files_once_their_retention_passed(backend
     );
     // Done is done: the next sweep finds nothing.
     assert_eq!(
-        retention::sweep(&app.state, just_after)
+        retention::sweep(app.state(), just_after)
             .await
             .expect("sweep"),
         0
