@@ -91,6 +91,8 @@ mod tests {
             assert!(
                 status.is_client_error()
                     || status == StatusCode::SERVICE_UNAVAILABLE
+                    || (*code == ErrorCode::StorageFull
+                        && status == StatusCode::INSUFFICIENT_STORAGE)
                     || *code == ErrorCode::Internal,
                 "{} → {status}",
                 code.as_str()
