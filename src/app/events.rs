@@ -169,24 +169,12 @@ pub async fn delete_event(app: &App, host: &Host, id: Uuid) -> Result<()> {
     if event.ends_at > now() {
         save(app, id, &event.settings, now()).await?;
     }
-    let Some(photos) = app.db.delete_event_with_photos(id).await? else {
-        return Err(Error::event_not_found());
-    };
-    // The records are gone first: a file left by a failed delete is never shown, only logged.
-    for photo in &photos {
-        let Some(key) = PhotoKey::parse(&photo.object_key) else {
-            continue;
-        };
-        for key in [key.thumbnail(), key] {
-            if let Err(err) = app.store.delete(&key).await {
-                tracing::warn!(%key, error = %err, "could not delete a file of a deleted event");
-            }
-        }
-    }
+    // One deletion for the host, the admin command and retention: files first, then rows.
+    let deleted = delete_stored(app.db.as_ref(), app.store.as_ref(), id).await?;
     app.events
         .publish(LiveEvent::SessionUpdated { session_id: id })
         .await;
-    tracing::info!(event_id = %id, host = %host.email, photos = photos.len(), "event deleted");
+    tracing::info!(event_id = %id, host = %host.email, photos = deleted.photos, "event deleted by its host");
     Ok(())
 }
 
@@ -201,8 +189,8 @@ pub struct DeletedEvent {
 const DELETE_CONCURRENCY: usize = 8;
 
 /// Deletes the event with every stored object of its photos (originals and thumbnails), its
-/// guests and its rows. Used by `partypic admin delete-event` and retention; the HTTP layer can
-/// call it after its own host check.
+/// guests and its rows. Used by the host's delete ([`delete_event`], after its host check),
+/// `partypic admin delete-event` and retention.
 ///
 /// Objects go first: when one cannot be deleted the event stays, and a retry finishes the job
 /// (no object is ever left without a row pointing at it).

@@ -175,10 +175,6 @@ impl Database for FailFast {
     async fn event_by_join_code(&self, code: &str) -> DbResult<Option<EventRecord>> {
         self.guard(self.shared.inner.event_by_join_code(code)).await
     }
-    async fn delete_event_with_photos(&self, id: Uuid) -> DbResult<Option<Vec<PhotoRecord>>> {
-        self.guard(self.shared.inner.delete_event_with_photos(id))
-            .await
-    }
     async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>> {
         self.guard(self.shared.inner.events_of_host(user_id)).await
     }
@@ -403,9 +399,6 @@ mod tests {
             self.call().await.map(|()| None)
         }
         async fn event_by_join_code(&self, _: &str) -> DbResult<Option<EventRecord>> {
-            self.call().await.map(|()| None)
-        }
-        async fn delete_event_with_photos(&self, _: Uuid) -> DbResult<Option<Vec<PhotoRecord>>> {
             self.call().await.map(|()| None)
         }
         async fn events_of_host(&self, _: Uuid) -> DbResult<Vec<EventSummary>> {

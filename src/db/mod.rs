@@ -262,9 +262,6 @@ pub trait Database: Send + Sync + 'static {
 
     async fn insert_event(&self, session: &EventRecord) -> DbResult<()>;
     async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>>;
-    /// Deletes the event with its guests and photo records; returns the photos that were
-    /// deleted (their files are the caller's), `None` when there is no such event.
-    async fn delete_event_with_photos(&self, id: Uuid) -> DbResult<Option<Vec<PhotoRecord>>>;
     /// The event with this join code (compact form).
     async fn event_by_join_code(&self, code: &str) -> DbResult<Option<EventRecord>>;
     /// A host's events, newest first.

@@ -331,16 +331,6 @@ impl<B: Backend> Database for B {
         optional(self, &sql, params![id], event_from_row).await
     }
 
-    async fn delete_event_with_photos(&self, id: Uuid) -> DbResult<Option<Vec<PhotoRecord>>> {
-        // Photos first, so every deleted record comes back with its key; the event's own
-        // DELETE then takes guests (and a photo recorded in between) with it.
-        let sql = format!("DELETE FROM pictures WHERE session_id = $1 RETURNING {PHOTO_COLUMNS}");
-        let photos = all(self, &sql, params![id], photo_from_row).await?;
-        let sql = "DELETE FROM sessions WHERE id = $1 RETURNING id";
-        let deleted = optional(self, sql, params![id], |row| row.uuid("id")).await?;
-        Ok(deleted.map(|_| photos))
-    }
-
     async fn event_by_join_code(&self, code: &str) -> DbResult<Option<EventRecord>> {
         let sql = format!("SELECT {EVENT_SELECT} FROM sessions WHERE join_code = $1");
         optional(self, &sql, params![code], event_from_row).await
