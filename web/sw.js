@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'be17fe3ba54d';
+const VERSION = '0ebbe85e4fa8';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -74,6 +74,7 @@ export function hostHome(main) {
       return h('a.event-card', { href: `/host/${s.id}` },
         h('strong', null, eventName(s)),
         h('span.muted', null, t(open ? 'host.endsAt' : 'host.endedOn', { time: timeOf(s.ends_at || s.settings?.ends_at || '') })),
+        s.delete_after ? h('span.muted', null, t('host.deleteAfter', { time: timeOf(s.delete_after) })) : '',
         h('span.stats', null,
           s.picture_count !== undefined ? t('host.photos', { n: s.picture_count }) : '',
           s.guest_count !== undefined ? ` · ${t('host.guests', { n: s.guest_count })}` : ''),
@@ -163,6 +164,8 @@ export function hostEvent(main, id) {
       title.textContent = eventName(session);
       const end = session.ends_at || session.settings?.ends_at || '';
       state.textContent = isOpen(session) ? t('host.endsAt', { time: timeOf(end) }) : t('host.endedAt', { time: timeOf(end) });
+      // Retention (RETENTION_DAYS): the host learns when the event goes, before it does.
+      if (session.delete_after) state.textContent += ` · ${t('host.deleteAfter', { time: timeOf(session.delete_after) })}`;
     };
     showState();
 
