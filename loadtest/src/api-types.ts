@@ -803,8 +803,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `auth.rate_limited`: too many requests from this client (`RATE_LIMIT_AUTH_*`) or for this address (3 an hour) */
-            429: {
+            /** @description `auth.reset_by_mail_disabled`: this server has no SMTP_URL */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -812,8 +812,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `auth.reset_by_mail_disabled`: this server has no SMTP_URL */
-            503: {
+            /** @description `auth.rate_limited`: too many requests from this client (`RATE_LIMIT_AUTH_*`) or for this address (3 an hour) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -89,7 +89,7 @@ error_codes! {
     RouteNotFound = "route.not_found" => NotFound,
     MethodNotAllowed = "route.method_not_allowed" => MethodNotAllowed,
     UploadInterrupted = "upload.interrupted" => Invalid,
-    ResetByMailDisabled = "auth.reset_by_mail_disabled" => Unavailable,
+    ResetByMailDisabled = "auth.reset_by_mail_disabled" => Forbidden,
     ResetTokenInvalid = "auth.reset_token_invalid" => Invalid,
     StorageFull = "storage.full" => InsufficientStorage,
     QuotaExceeded = "upload.quota_exceeded" => TooLarge,

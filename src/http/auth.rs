@@ -171,7 +171,7 @@ pub struct PasswordResetConfirmRequest {
         (status = 202, description = "Accepted: when the address has an account, a link valid for one hour is mailed to it (the answer is the same either way)", body = PasswordResetAccepted),
         (status = 400, description = "Missing or malformed email", body = ErrorBody),
         (status = 429, description = "`auth.rate_limited`: too many requests from this client (`RATE_LIMIT_AUTH_*`) or for this address (3 an hour)", body = ErrorBody),
-        (status = 503, description = "`auth.reset_by_mail_disabled`: this server has no SMTP_URL", body = ErrorBody),
+        (status = 403, description = "`auth.reset_by_mail_disabled`: this server has no SMTP_URL", body = ErrorBody),
     ))]
 pub async fn request_password_reset(
     State(app): State<SharedState>,

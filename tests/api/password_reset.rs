@@ -275,7 +275,7 @@ async fn without_smtp_a_reset_request_says_reset_by_mail_is_not_configured() {
             &json!({"email": "anna@example.com"}),
         )
         .await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(body(response).await["code"], "auth.reset_by_mail_disabled");
     let malformed = app
         .post_json("/auth/password-reset", &json!({"email": "not-an-email"}))
