@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '0ebbe85e4fa8';
+const VERSION = 'a43220ef074c';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -362,7 +362,7 @@ try {
     assert.ok((await finalized).ok());
     await guestPage.waitForFunction(() => document.querySelectorAll('.uploads li').length === 0);
     await guestPage.locator('.toast').filter({ hasText: 'Already in the gallery' }).waitFor();
-    await guestPage.locator('.gallery .tile.flash').waitFor();
+    await guestPage.locator('.gallery .tile.spotlight').waitFor();
     assert.equal(await guestPage.locator('.gallery .tile').count(), before);
     assert.equal(await hostPage.locator('.gallery .tile').count(), before);
   }, { server: true });

@@ -155,9 +155,9 @@ export class Gallery extends EventTarget {
     const tile = this.tiles.get(p.id);
     if (!tile) return;
     tile.scrollIntoView({ block: 'center', behavior: 'smooth' });
-    tile.classList.remove('flash');
+    tile.classList.remove('spotlight');
     void tile.offsetWidth;
-    tile.classList.add('flash');
+    tile.classList.add('spotlight');
   }
 
   /** @param {Picture} p */
