@@ -144,6 +144,10 @@ try {
     // Closing the viewer steps back in history (it was an entry of its own): let that finish.
     await page.waitForFunction(() => !history.state?.viewer);
 
+    // Forget the guest on a page that is not theirs: the guest page itself may still save its
+    // identity again (heartbeat, page hide) after the key is removed.
+    await page.goto('/no-such-page');
+    await page.locator('#main h1').waitFor();
     await page.evaluate((s) => localStorage.removeItem(`pp.guest.${s}`), sessionId);
     await page.goto(`/s/${sessionId}`);
     await page.locator('input[name=name]').waitFor();
