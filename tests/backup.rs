@@ -103,6 +103,24 @@ async fn login(app: &TestApp, email: &str, password: &str) -> String {
 type Acknowledged = Arc<Mutex<Vec<(Instant, Uuid, Vec<u8>)>>>;
 
 /// Uploads until `stop`; returns every acknowledged (201) photo with when it was acknowledged.
+/// `partypic restore FILE` into a fresh directory, and a server on what it restored.
+async fn restore_and_serve(file: &Path) -> (TestApp, BackendEnv) {
+    let restored = tempfile::tempdir().expect("temp dir");
+    let output = partypic(
+        &["restore", file.to_str().expect("path")],
+        &as_env(&data_env(restored.path())),
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output));
+    let env = BackendEnv {
+        backend: Backend::SqliteFs,
+        data_dir: restored,
+        database_url: None,
+    };
+    let app = TestApp::spawn_on(&env, |_| {}).await;
+    (app, env)
+}
+
 async fn upload_until(
     app: Arc<TestApp>,
     event: Uuid,
@@ -199,19 +217,7 @@ async fn a_backup_taken_under_upload_load_restores_every_acknowledged_photo() {
     let uploaded: HashMap<Uuid, &Vec<u8>> =
         acked.iter().map(|(_, id, bytes)| (*id, bytes)).collect();
 
-    let restored = tempfile::tempdir().expect("temp dir");
-    let output = partypic(
-        &["restore", file.to_str().expect("path")],
-        &as_env(&data_env(restored.path())),
-    )
-    .await;
-    assert!(output.status.success(), "{}", text(&output));
-    let restored_env = BackendEnv {
-        backend: Backend::SqliteFs,
-        data_dir: restored,
-        database_url: None,
-    };
-    let restored_app = TestApp::spawn_on(&restored_env, |_| {}).await;
+    let (restored_app, _restored_env) = restore_and_serve(&file).await;
     let pictures = gallery(&restored_app, &host.token, event).await;
     let restored_ids: HashSet<Uuid> = pictures
         .iter()
@@ -277,19 +283,7 @@ async fn a_photo_whose_file_is_gone_is_left_out_of_the_backup_and_reported() {
     );
     drop(app);
 
-    let restored = tempfile::tempdir().expect("temp dir");
-    let output = partypic(
-        &["restore", file.to_str().expect("path")],
-        &as_env(&data_env(restored.path())),
-    )
-    .await;
-    assert!(output.status.success(), "{}", text(&output));
-    let restored_env = BackendEnv {
-        backend: Backend::SqliteFs,
-        data_dir: restored,
-        database_url: None,
-    };
-    let restored_app = TestApp::spawn_on(&restored_env, |_| {}).await;
+    let (restored_app, _restored_env) = restore_and_serve(&file).await;
     let restored: Vec<Value> = gallery(&restored_app, &host.token, event).await;
     let ids: Vec<&Value> = restored.iter().map(|p| &p["id"]).collect();
     // Newest first: the third and the first photo.
