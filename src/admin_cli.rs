@@ -93,7 +93,8 @@ async fn execute(admin: &Admin, command: AdminCommand) -> Result<(), Failure> {
                             "name": event_name(&e.summary.event.settings),
                             "createdAt": e.summary.event.created_at.to_rfc3339(),
                             "endsAt": e.summary.event.ends_at.to_rfc3339(),
-                            "photos": e.summary.picture_count,
+                            "photos": e.summary.picture_count + e.summary.pending_count,
+                            "pendingPhotos": e.summary.pending_count,
                             "guests": e.summary.guest_count,
                             "storedBytes": e.stored_bytes,
                         })
@@ -114,7 +115,7 @@ async fn execute(admin: &Admin, command: AdminCommand) -> Result<(), Failure> {
                                 .format("%Y-%m-%d %H:%M")
                                 .to_string(),
                             e.summary.event.ends_at.format("%Y-%m-%d %H:%M").to_string(),
-                            e.summary.picture_count.to_string(),
+                            (e.summary.picture_count + e.summary.pending_count).to_string(),
                             e.summary.guest_count.to_string(),
                             format!("{:.1}", e.stored_bytes as f64 / (1024.0 * 1024.0)),
                         ]

@@ -169,7 +169,10 @@ impl ThumbStatus {
 #[derive(Debug, Clone)]
 pub struct EventSummary {
     pub event: EventRecord,
+    /// Approved photos (what guests can see, given the reveal rule).
     pub picture_count: i64,
+    /// Photos waiting for the host's approval.
+    pub pending_count: i64,
     pub guest_count: i64,
 }
 

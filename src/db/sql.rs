@@ -224,6 +224,7 @@ fn summary_from_row(row: &impl SqlRow) -> Result<EventSummary, sqlx::Error> {
     Ok(EventSummary {
         event: event_from_row(row)?,
         picture_count: row.int("picture_count")?,
+        pending_count: row.int("pending_count")?,
         guest_count: row.int("guest_count")?,
     })
 }
@@ -339,7 +340,10 @@ impl<B: Backend> Database for B {
     async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>> {
         let sql = format!(
             "SELECT {EVENT_SELECT},
-                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
+                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id
+                      AND p.status = 'approved') AS picture_count,
+                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id
+                      AND p.status = 'pending') AS pending_count,
                     (SELECT COUNT(*) FROM session_users g WHERE g.session_id = s.id) AS guest_count
              FROM sessions s WHERE user_id = $1 ORDER BY created_at DESC"
         );
@@ -573,7 +577,10 @@ impl<B: Backend> Database for B {
     async fn events_overview(&self) -> DbResult<Vec<EventOverview>> {
         let sql = format!(
             "SELECT {EVENT_SELECT},
-                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id) AS picture_count,
+                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id
+                      AND p.status = 'approved') AS picture_count,
+                    (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id
+                      AND p.status = 'pending') AS pending_count,
                     (SELECT COUNT(*) FROM session_users g WHERE g.session_id = s.id) AS guest_count,
                     (SELECT CAST(COALESCE(SUM(p.filesize_bytes), 0) AS BIGINT) FROM pictures p
                       WHERE p.session_id = s.id) AS stored_bytes,
