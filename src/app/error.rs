@@ -64,6 +64,7 @@ error_codes! {
     RateLimited = "auth.rate_limited" => TooManyRequests,
     EventNotFound = "event.not_found" => NotFound,
     NotHost = "event.not_host" => Forbidden,
+    CoverNotSet = "event.no_cover" => NotFound,
     EventEnded = "event.ended" => Forbidden,
     GuestNotFound = "guest.not_found" => NotFound,
     GuestOfOtherEvent = "guest.other_event" => Forbidden,

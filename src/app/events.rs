@@ -7,8 +7,9 @@ use uuid::Uuid;
 
 use super::{App, Error, ErrorCode, Host, Result, now};
 use crate::{
-    db::{Database, DbError, EventRecord, EventSummary, PhotoQuery, PhotoRecord},
+    db::{Database, DbError, EventRecord, EventSummary, PhotoQuery, PhotoRecord, PhotoStatus},
     domain::{
+        identity::EventIdentity,
         join_code::JoinCode,
         missions::MissionList,
         photo_key::PhotoKey,
@@ -119,7 +120,57 @@ pub async fn update_settings(
 ) -> Result<EventRecord> {
     let event = app.hosted_event(host, id).await?;
     let (settings, ends_at) = merge_settings(&event.settings, patch, event.ends_at, now())?;
+    let cover = EventIdentity::from_settings(&settings).cover_picture_id;
+    if let Some(cover) =
+        cover.filter(|c| Some(*c) != EventIdentity::from_settings(&event.settings).cover_picture_id)
+    {
+        if cover_photo_of(app, id, cover).await?.is_none() {
+            return Err(Error::new(
+                ErrorCode::InvalidField,
+                "settings.cover_picture_id must be one of the event's approved photos",
+            ));
+        }
+    }
     save(app, id, &settings, ends_at).await
+}
+
+/// The event's cover photo, for its join page, slideshow and link previews. 404 when the host
+/// chose none, or the photo is gone or no longer approved.
+pub async fn cover(app: &App, event_id: Uuid) -> Result<PhotoRecord> {
+    let event = app.event(event_id).await?;
+    let no_cover = || Error::new(ErrorCode::CoverNotSet, "This event has no cover photo");
+    let cover = EventIdentity::from_settings(&event.settings)
+        .cover_picture_id
+        .ok_or_else(no_cover)?;
+    cover_photo_of(app, event_id, cover)
+        .await?
+        .ok_or_else(no_cover)
+}
+
+/// After `photo_id` was deleted: an event whose cover it was has no cover any more.
+pub async fn forget_cover(app: &App, event: &EventRecord, photo_id: Uuid) -> Result<()> {
+    if EventIdentity::from_settings(&event.settings).cover_picture_id != Some(photo_id) {
+        return Ok(());
+    }
+    // Re-read: the settings may have changed since `event` was loaded.
+    let current = app.event(event.id).await?;
+    let mut settings = current.settings.clone();
+    if let Some(map) = settings.as_object_mut() {
+        if map.get("cover_picture_id").and_then(Value::as_str) == Some(&photo_id.to_string()) {
+            map.remove("cover_picture_id");
+            save(app, event.id, &settings, current.ends_at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A photo that may be an event's cover: the event's own, approved (so seen by every guest).
+async fn cover_photo_of(app: &App, event_id: Uuid, photo_id: Uuid) -> Result<Option<PhotoRecord>> {
+    Ok(app
+        .db
+        .photo(photo_id)
+        .await?
+        .filter(|p| p.event_id == event_id && p.status == PhotoStatus::Approved))
 }
 
 /// Ends the event now: uploads close, the gallery stays readable.

@@ -50,6 +50,12 @@ pub fn links(app: &App, photo: &PhotoRecord, base: &Url) -> PhotoLinks {
     PhotoLinks { url, thumb_url }
 }
 
+/// The image every guest may see of a photo (the cover, link previews): its thumbnail.
+// TODO(media): the display variant once photos have one.
+pub fn guest_image_url(app: &App, photo: &PhotoRecord, base: &Url) -> String {
+    links(app, photo, base).thumb_url
+}
+
 /// One page of the gallery as `render` encodes it, newest first; served from the cache while
 /// nothing in the event changed.
 pub async fn page(

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{App, Error, ErrorCode, Host, Result, require_host};
+use super::{App, Error, ErrorCode, Host, Result, events, require_host};
 use crate::{
     db::PhotoRecord, domain::photo_key::PhotoKey, domain::rules::EventRules, events::LiveEvent,
 };
@@ -65,6 +65,9 @@ pub async fn delete(
                 tracing::warn!(%key, error = %err, "could not delete file of a deleted photo");
             }
         }
+    }
+    if let Err(err) = events::forget_cover(app, &event, deleted.id).await {
+        tracing::warn!(event = %event.id, error = %err, "could not unset the deleted cover photo");
     }
     app.events
         .publish(LiveEvent::PictureDeleted {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
-use super::values::Invalid;
+use super::{identity::check_identity_fields, values::Invalid};
 
 /// Events stay open for uploads this long unless the host sets `ends_at`.
 pub const DEFAULT_EVENT_LENGTH_HOURS: i64 = 48;
@@ -87,7 +87,8 @@ fn numbers_in_range(value: &Value) -> bool {
 }
 
 /// Checks the fields PartyPic understands; other keys are kept as the client sent them.
-fn check_known_fields(settings: &Map<String, Value>) -> Result<(), Invalid> {
+fn check_known_fields(settings: &mut Map<String, Value>) -> Result<(), Invalid> {
+    check_identity_fields(settings)?;
     if !settings.values().all(numbers_in_range) {
         return Err(invalid("settings numbers must lie between -2^53 and 2^53"));
     }
@@ -170,7 +171,7 @@ pub fn new_event_settings(
     now: DateTime<Utc>,
 ) -> Result<(Value, DateTime<Utc>), Invalid> {
     let mut settings = as_object(settings)?;
-    check_known_fields(&settings)?;
+    check_known_fields(&mut settings)?;
     let ends_at = match settings.get("ends_at").or_else(|| settings.get("endsAt")) {
         None | Some(Value::Null) => now + Duration::hours(DEFAULT_EVENT_LENGTH_HOURS),
         Some(value) => parse_time(value)?,
@@ -192,8 +193,8 @@ pub fn merge_settings(
     current_ends_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(Value, DateTime<Utc>), Invalid> {
-    let patch = as_object(patch)?;
-    check_known_fields(&patch)?;
+    let mut patch = as_object(patch)?;
+    check_known_fields(&mut patch)?;
     let mut merged = current.as_object().cloned().unwrap_or_default();
     let mut ends_at = current_ends_at;
     for (key, value) in patch {

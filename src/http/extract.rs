@@ -284,6 +284,27 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestingGuest {
     }
 }
 
+/// [`PublicBase`] where a URL is optional in the answer: `None` for a request without a usable
+/// `Host`, which is then still served.
+pub struct ClientBase(pub Option<Url>);
+
+impl<S> FromRequestParts<S> for ClientBase
+where
+    S: Send + Sync,
+    SharedState: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            PublicBase::from_request_parts(parts, state)
+                .await
+                .ok()
+                .map(|PublicBase(base)| base),
+        ))
+    }
+}
+
 /// The absolute base URL clients reach this server under: `PUBLIC_URL`, else derived from
 /// X-Forwarded-Proto / X-Forwarded-Host / Host.
 pub struct PublicBase(pub Url);

@@ -15,16 +15,22 @@ use uuid::Uuid;
 use super::{
     ApiError, SharedState,
     error::ErrorBody,
-    extract::{AuthHost, JsonBody, Path, PublicBase, Query},
+    extract::{AuthHost, ClientBase, JsonBody, Path, PublicBase, Query},
     sessions::SessionView,
 };
-use crate::{app::events, domain::join_code::JoinCode};
+use crate::{
+    app::{events, gallery},
+    domain::join_code::JoinCode,
+};
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionListItem {
     #[serde(flatten)]
     pub session: SessionView,
+    /// Approved photos.
     pub picture_count: i64,
+    /// Photos waiting for approval.
+    pub pending_count: i64,
     pub guest_count: i64,
 }
 
@@ -33,6 +39,8 @@ pub struct UpdateSettingsRequest {
     /// Settings to change; `null` removes a key. Rules: `ends_at` (a past time ends the event),
     /// `require_approval`, `reveal` ("always" | "after_reveal"), `revealed`, `guest_delete`,
     /// `upload_limit_per_guest` (1-10000 or null), `storage_limit_mb` (1-1048576 or null).
+    /// Identity: `welcome_text` (≤ 500 characters), `accent_color` (`#rrggbb`),
+    /// `cover_picture_id` (one of the event's approved photos).
     #[schema(value_type = Object)]
     pub settings: Option<Value>,
 }
@@ -53,14 +61,16 @@ pub struct EventPath {
 pub async fn mine(
     State(app): State<SharedState>,
     AuthHost(host): AuthHost,
+    ClientBase(base): ClientBase,
 ) -> Result<Json<Vec<SessionListItem>>, ApiError> {
     let summaries = events::of_host(&app, &host).await?;
     Ok(Json(
         summaries
             .into_iter()
             .map(|s| SessionListItem {
-                session: SessionView::new(&app, s.event),
+                session: SessionView::new(&app, s.event, base.as_ref()),
                 picture_count: s.picture_count,
+                pending_count: s.pending_count,
                 guest_count: s.guest_count,
             })
             .collect(),
@@ -80,11 +90,13 @@ pub async fn mine(
 pub async fn update_settings(
     State(app): State<SharedState>,
     AuthHost(host): AuthHost,
+    ClientBase(base): ClientBase,
     Path(path): Path<EventPath>,
     JsonBody(body): JsonBody<UpdateSettingsRequest>,
 ) -> Result<Json<SessionView>, ApiError> {
     let event = events::update_settings(&app, &host, path.id, body.settings).await?;
-    Ok(Json(SessionView::new(&app, event)))
+    let base = base.as_ref();
+    Ok(Json(SessionView::new(&app, event, base)))
 }
 
 #[utoipa::path(post, path = "/sessions/{id}/end", tag = "host",
@@ -100,10 +112,12 @@ pub async fn update_settings(
 pub async fn end(
     State(app): State<SharedState>,
     AuthHost(host): AuthHost,
+    ClientBase(base): ClientBase,
     Path(path): Path<EventPath>,
 ) -> Result<Json<SessionView>, ApiError> {
     let event = events::end(&app, &host, path.id).await?;
-    Ok(Json(SessionView::new(&app, event)))
+    let base = base.as_ref();
+    Ok(Json(SessionView::new(&app, event, base)))
 }
 
 /// What the join QR code encodes.
@@ -244,4 +258,31 @@ pub fn short_url(base: &url::Url, code: &JoinCode) -> String {
 /// The link guests open: the web client's join page.
 pub fn join_url(base: &url::Url, session_id: Uuid) -> String {
     format!("{}/s/{session_id}", base.as_str().trim_end_matches('/'))
+}
+
+#[utoipa::path(get, path = "/sessions/{id}/cover", tag = "sessions",
+    params(EventPath),
+    responses(
+        (status = 302, description = "Redirect to the cover photo as guests may see it (a variant without metadata)"),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 404, description = "Unknown event, or no cover photo", body = ErrorBody),
+    ))]
+pub async fn cover(
+    State(app): State<SharedState>,
+    PublicBase(base): PublicBase,
+    Path(path): Path<EventPath>,
+) -> Result<Response, ApiError> {
+    let photo = events::cover(&app, path.id).await?;
+    let target = gallery::guest_image_url(&app, &photo, &base);
+    let mut response = StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&target) {
+        headers.insert(header::LOCATION, location);
+    }
+    // The target is presigned for an hour; a previewer or browser may keep the hop briefly.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
 }

@@ -67,7 +67,10 @@ fn sse_event(app: &crate::app::App, base: &url::Url, update: Update) -> Option<E
         Update::PhotoAdded(photo) => named("picture.created", &picture_view(app, base, photo)),
         Update::PhotoChanged(photo) => named("picture.updated", &picture_view(app, base, photo)),
         Update::PhotoRemoved(id) => named("picture.deleted", &json!({ "id": id })),
-        Update::EventChanged(record) => named("session.updated", &SessionView::new(app, record)),
+        Update::EventChanged(record) => named(
+            "session.updated",
+            &SessionView::new(app, record, Some(base)),
+        ),
         Update::GuestsOnline(online) => named("guests", &json!({ "online": online })),
         Update::Resync => named("resync", &json!({})),
     }

@@ -99,6 +99,7 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
         .routes(routes!(hosting::update_settings))
         .routes(routes!(hosting::end))
         .routes(routes!(hosting::qr_code))
+        .routes(routes!(hosting::cover))
         .routes(routes!(hosting::invite))
         .routes(routes!(hosting::delete_event))
         .routes(routes!(sessions::create))

@@ -4,18 +4,20 @@ use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use url::Url;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
     ApiError, SharedState,
     error::ErrorBody,
-    extract::{AuthHost, JsonBody, OptionalJsonBody, Path, Query, required_uuid},
+    extract::{AuthHost, ClientBase, JsonBody, OptionalJsonBody, Path, Query, required_uuid},
 };
 use crate::{
     app::{App, events, guests, retention},
     db::{EventRecord, GuestRecord},
     domain::{
+        identity::EventIdentity,
         join_code::JoinCode,
         missions::MissionList,
         values::{Name, required},
@@ -37,11 +39,16 @@ pub struct SessionView {
     /// When the event, its photos and guests are deleted (`RETENTION_DAYS` after `ends_at`);
     /// `null` when the server keeps events for good.
     pub delete_after: Option<DateTime<Utc>>,
+    /// The event's cover photo (`settings.cover_picture_id`) as an image URL for `<img src>`
+    /// (`/sessions/{id}/cover`), or `null` without one.
+    pub cover_url: Option<String>,
 }
 
 impl SessionView {
-    pub fn new(app: &App, s: EventRecord) -> Self {
+    /// `base`: where clients reach this server, for the absolute URLs in the view.
+    pub fn new(app: &App, s: EventRecord, base: Option<&Url>) -> Self {
         Self {
+            cover_url: base.and_then(|base| cover_url(base, &s)),
             id: s.id,
             user_id: s.host_id,
             settings: s.settings,
@@ -56,6 +63,17 @@ impl SessionView {
                 .map(|code| code.to_string()),
         }
     }
+}
+
+/// `/sessions/{id}/cover?v={photo}`: stable for link previews, new when the cover changes.
+pub fn cover_url(base: &Url, event: &EventRecord) -> Option<String> {
+    let cover = EventIdentity::from_settings(&event.settings).cover_picture_id?;
+    Some(format!(
+        "{}/sessions/{}/cover?v={}",
+        base.as_str().trim_end_matches('/'),
+        event.id,
+        cover.simple()
+    ))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -188,6 +206,7 @@ pub struct EventQuery {
 pub async fn create(
     State(app): State<SharedState>,
     AuthHost(host): AuthHost,
+    ClientBase(base): ClientBase,
     OptionalJsonBody(body): OptionalJsonBody<CreateSessionRequest>,
 ) -> Result<(StatusCode, Json<CreateSessionResponse>), ApiError> {
     let event = events::create(&app, &host, body.settings).await?;
@@ -195,7 +214,7 @@ pub async fn create(
         StatusCode::CREATED,
         Json(CreateSessionResponse {
             session_id: event.id,
-            session: SessionView::new(&app, event),
+            session: SessionView::new(&app, event, base.as_ref()),
         }),
     ))
 }
@@ -208,11 +227,12 @@ pub async fn create(
     ))]
 pub async fn get(
     State(app): State<SharedState>,
+    ClientBase(base): ClientBase,
     Query(query): Query<EventQuery>,
 ) -> Result<Json<SessionView>, ApiError> {
     let id = required_uuid(query.session_id.as_deref(), "sessionId")?;
     let event = app.event(id).await?;
-    Ok(Json(SessionView::new(&app, event)))
+    Ok(Json(SessionView::new(&app, event, base.as_ref())))
 }
 
 #[utoipa::path(post, path = "/sessions/setmissions", tag = "sessions", request_body = SetMissionsRequest,
@@ -227,12 +247,13 @@ pub async fn get(
 pub async fn set_missions(
     State(app): State<SharedState>,
     AuthHost(host): AuthHost,
+    ClientBase(base): ClientBase,
     JsonBody(body): JsonBody<SetMissionsRequest>,
 ) -> Result<Json<SetMissionsResponse>, ApiError> {
     let event = events::set_missions(&app, &host, body.try_into()?).await?;
     Ok(Json(SetMissionsResponse {
         message: "Missions updated".into(),
-        data: SessionView::new(&app, event),
+        data: SessionView::new(&app, event, base.as_ref()),
     }))
 }
 
@@ -297,8 +318,9 @@ pub struct JoinCodePath {
     ))]
 pub async fn by_code(
     State(app): State<SharedState>,
+    ClientBase(base): ClientBase,
     Path(path): Path<JoinCodePath>,
 ) -> Result<Json<SessionView>, ApiError> {
     let event = events::by_join_code(&app, &path.code).await?;
-    Ok(Json(SessionView::new(&app, event)))
+    Ok(Json(SessionView::new(&app, event, base.as_ref())))
 }

@@ -30,6 +30,7 @@ use super::{ApiError, SharedState, extract::PublicBase, rate_limit::client_ip};
 use crate::{
     app::{ErrorCode, events},
     db::EventRecord,
+    domain::identity::EventIdentity,
 };
 
 #[derive(RustEmbed)]
@@ -166,13 +167,26 @@ fn preview_page(event: &EventRecord, base: &url::Url, path: &str) -> Response {
          <meta property=\"og:description\" content=\"{description}\">\n\
          <meta property=\"og:url\" content=\"{url}\">\n\
          <meta property=\"og:image\" content=\"{image}\">\n\
-         <meta name=\"twitter:card\" content=\"summary\">\n\
+         <meta name=\"twitter:card\" content=\"{card}\">\n\
+         <meta name=\"twitter:image\" content=\"{image}\">\n\
          <meta name=\"twitter:title\" content=\"{title}\">\n\
          <meta name=\"twitter:description\" content=\"{description}\">",
         title = escape_html(name),
+        // A cover photo previews large; the app icon as a small square.
+        card = if EventIdentity::from_settings(&event.settings)
+            .cover_picture_id
+            .is_some()
+        {
+            "summary_large_image"
+        } else {
+            "summary"
+        },
         description = escape_html(description),
         url = escape_html(&format!("{origin}{path}")),
-        image = escape_html(&format!("{origin}/assets/icon-512.png")),
+        image = escape_html(
+            &super::sessions::cover_url(base, event)
+                .unwrap_or_else(|| format!("{origin}/assets/icon-512.png"))
+        ),
     );
     let html = html.replacen("<title>PartyPic</title>", &tags, 1);
     let mut response = (StatusCode::OK, html).into_response();

@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp, body};
+use crate::helpers::{Backend, TestApp, body, error_code};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -23,17 +23,6 @@ async fn listed_codes(app: &TestApp) -> HashSet<String> {
         .iter()
         .map(|code| code.as_str().expect("string code").to_owned())
         .collect()
-}
-
-async fn error_code(response: reqwest::Response, status: StatusCode) -> String {
-    assert_eq!(response.status(), status);
-    let value: Value = response.json().await.expect("JSON error body");
-    assert_eq!(value["statusCode"], status.as_u16());
-    assert!(
-        value["message"].is_string() && value["error"].is_string(),
-        "{value}"
-    );
-    value["code"].as_str().expect("code").to_owned()
 }
 
 async fn every_error_carries_a_stable_code_listed_in_the_api_description(backend: Backend) {

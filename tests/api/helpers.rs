@@ -378,6 +378,18 @@ pub async fn assert_error(response: Response, status: StatusCode) -> String {
     value["message"].as_str().expect("message").to_owned()
 }
 
+/// Asserts the status and returns the error's stable `code`.
+pub async fn error_code(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let value: Value = response.json().await.expect("JSON error body");
+    assert_eq!(value["statusCode"], status.as_u16());
+    assert!(
+        value["message"].is_string() && value["error"].is_string(),
+        "{value}"
+    );
+    value["code"].as_str().expect("code").to_owned()
+}
+
 /// A small but real JPEG: the bytes of the sample photo the load tests use, or a minimal one.
 pub fn jpeg_bytes(seed: u8) -> Vec<u8> {
     let mut bytes = vec![

@@ -10,6 +10,7 @@ mod event_management;
 mod guests;
 mod helpers;
 mod hosting;
+mod identity;
 mod invite;
 mod join_codes;
 mod live;

@@ -325,6 +325,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/{id}/cover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["cover"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sessions/{id}/delete": {
         parameters: {
             query?: never;
@@ -465,7 +481,7 @@ export interface components {
          * @description Stable, machine-readable error codes (`area.reason`); the web client translates them.
          * @enum {string}
          */
-        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "internal";
+        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "internal";
         FinalizeUploadRequest: {
             /**
              * Format: int64
@@ -638,10 +654,23 @@ export interface components {
         SessionListItem: components["schemas"]["SessionView"] & {
             /** Format: int64 */
             guest_count: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Photos waiting for approval.
+             */
+            pending_count: number;
+            /**
+             * Format: int64
+             * @description Approved photos.
+             */
             picture_count: number;
         };
         SessionView: {
+            /**
+             * @description The event's cover photo (`settings.cover_picture_id`) as an image URL for `<img src>`
+             *     (`/sessions/{id}/cover`), or `null` without one.
+             */
+            cover_url?: string | null;
             /** Format: date-time */
             created_at: string;
             /**
@@ -680,6 +709,8 @@ export interface components {
              * @description Settings to change; `null` removes a key. Rules: `ends_at` (a past time ends the event),
              *     `require_approval`, `reveal` ("always" | "after_reveal"), `revealed`, `guest_delete`,
              *     `upload_limit_per_guest` (1-10000 or null), `storage_limit_mb` (1-1048576 or null).
+             *     Identity: `welcome_text` (≤ 500 characters), `accent_color` (`#rrggbb`),
+             *     `cover_picture_id` (one of the event's approved photos).
              */
             settings: Record<string, never>;
         };
@@ -1635,6 +1666,45 @@ export interface operations {
                 };
             };
             /** @description Unknown event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cover: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect to the cover photo as guests may see it (a variant without metadata) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event, or no cover photo */
             404: {
                 headers: {
                     [name: string]: unknown;
