@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'a43220ef074c';
+const VERSION = 'd5c7b6005d28';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -21,6 +21,7 @@ const SHELL = [
   '/assets/js/guest.js',
   '/assets/js/host.js',
   '/assets/js/i18n.js',
+  '/assets/js/identity.js',
   '/assets/js/landing.js',
   '/assets/js/live.js',
   '/assets/js/print.js',

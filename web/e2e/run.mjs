@@ -498,7 +498,7 @@ try {
     watch(p, 'slideshow');
     await p.setViewportSize({ width: 844, height: 390 });
     await p.goto(`/slideshow/${sessionId}`);
-    await p.locator('img.slide.on').waitFor();
+    await p.locator('.slide.on img.slide-photo').waitFor();
     await p.waitForTimeout(1200); // the cross-fade
     await step('the slideshow shows the join QR code', async () => {
       await p.locator('.slide-qr img').evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());

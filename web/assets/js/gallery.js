@@ -12,7 +12,8 @@ const PAGE = 60;
 /**
  * @typedef {{sessionId: string, token?: string, userId?: string, host?: boolean,
  *   canDelete?: (p: Picture) => boolean, missions?: () => Map<string, string>,
- *   empty?: () => string}} GalleryOptions
+ *   empty?: () => string, actions?: (p: Picture) => (HTMLElement | null)[]}} GalleryOptions
+ * `actions`: more buttons for the viewer (the host's "Use as cover").
  */
 
 export class Gallery extends EventTarget {
@@ -158,6 +159,11 @@ export class Gallery extends EventTarget {
     tile.classList.remove('spotlight');
     void tile.offsetWidth;
     tile.classList.add('spotlight');
+  }
+
+  /** Draw the open viewer again (its actions may have changed). */
+  refreshViewer() {
+    if (this.lightbox.index >= 0) this.lightbox.show(this.lightbox.index);
   }
 
   /** @param {Picture} p */
@@ -372,6 +378,7 @@ class Lightbox {
       acts.push(h('button.btn.small.danger', { type: 'button', onclick: () => g.delete(p) },
         g.opts.host && p.status === 'pending' ? t('moderation.reject') : t('action.delete')));
     }
+    for (const extra of g.opts.actions?.(p) || []) if (extra) acts.push(extra);
     replace(this.actions, acts);
     this.img.alt = t('gallery.photoBy', { name: p.u_name, time: timeOf(p.created_at) });
   }

@@ -4,7 +4,8 @@ import { openCamera } from './camera.js';
 import { h, icon, replace, sizeOf, toast } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
-import { t } from './i18n.js';
+import { applyAccent, coverOf, welcomeOf } from './identity.js';
+import { t, missionText } from './i18n.js';
 import { live } from './live.js';
 import { Uploader, jobError } from './upload.js';
 
@@ -17,6 +18,24 @@ const uploaders = new Map();
 /** @param {string} sessionId @returns {Me | null} */
 function stored(sessionId) {
   try { return JSON.parse(localStorage.getItem(`pp.guest.${sessionId}`) || 'null'); } catch { return null; }
+}
+
+/** The host's welcome text; a long one folds to a few lines with "Read more". @param {Session} session */
+function welcomeNote(session) {
+  const text = welcomeOf(session);
+  if (!text) return null;
+  const note = h('p.welcome-text', null, text);
+  if (text.length < 140 && !text.includes('\n')) return note;
+  note.classList.add('folded');
+  const more = h('button.link.small', {
+    type: 'button', 'aria-expanded': 'false',
+    onclick: () => {
+      const folded = note.classList.toggle('folded');
+      more.setAttribute('aria-expanded', String(!folded));
+      more.textContent = folded ? t('guest.welcomeMore') : t('guest.welcomeLess');
+    },
+  }, t('guest.welcomeMore'));
+  return h('div.welcome', null, note, more);
 }
 
 /** @param {HTMLElement} main @param {string} sessionId */
@@ -40,6 +59,7 @@ export function guest(main, sessionId) {
     }
     if (gone) return;
     document.title = `${eventName(session)} · PartyPic`;
+    applyAccent(session);
     let me = stored(sessionId);
     if (me) {
       try {
@@ -62,9 +82,12 @@ export function guest(main, sessionId) {
       (v) => (!v.trim() ? t('guest.nameRequired') : v.trim().length > 50 ? t('auth.nameTooLong') : ''));
     const error = h('p.form-error', { role: 'alert' });
     const submit = /** @type {HTMLButtonElement} */ (h('button.btn.primary.big', { type: 'submit' }, t('guest.join')));
+    const cover = coverOf(session);
     replace(main, h('section.card.join', null,
+      cover ? h('img.join-cover', { src: cover, alt: t('identity.coverAlt') }) : null,
       h('p.eyebrow', null, t('guest.invited')),
       h('h1', null, eventName(session)),
+      welcomeNote(session),
       session.settings?.description ? h('p', null, String(session.settings.description)) : null,
       h('form', {
         novalidate: true,
@@ -104,7 +127,7 @@ export function guest(main, sessionId) {
       uploader.restore();
     }
     const up = uploader;
-    const missionMap = () => new Map(session.missions.data.map((m) => [String(m.id), m.description]));
+    const missionMap = () => new Map(session.missions.data.map((m) => [String(m.id), missionText(m.description)]));
     const gallery = new Gallery({
       sessionId, userId: me.id, missions: missionMap,
       canDelete: (p) => session.settings?.guest_delete !== false && !!p.user_id && p.user_id === me.id,
@@ -113,9 +136,9 @@ export function guest(main, sessionId) {
     cleanups.push(() => gallery.destroy());
 
     // Mission: random, re-rollable, kept across reloads of this tab.
-    const missionText = h('p.mission-text', { 'aria-live': 'polite' });
+    const missionLine = h('p.mission-text', { 'aria-live': 'polite' });
     const missionCard = h('section.card.mission', null,
-      h('p.eyebrow', null, t('guest.mission')), missionText,
+      h('p.eyebrow', null, t('guest.mission')), missionLine,
       h('button.btn.small', { type: 'button', onclick: () => roll() }, icon('dice'), t('guest.reroll')));
     let missionId = sessionStorage.getItem(`pp.mission.${sessionId}`);
     function roll() {
@@ -126,10 +149,10 @@ export function guest(main, sessionId) {
       const m = (others.length ? others : list)[Math.floor(Math.random() * (others.length || list.length))];
       missionId = String(m.id);
       sessionStorage.setItem(`pp.mission.${sessionId}`, missionId);
-      missionText.textContent = m.description;
+      missionLine.textContent = missionText(m.description);
     }
     const current = session.missions.data.find((m) => String(m.id) === missionId);
-    if (current) missionText.textContent = current.description;
+    if (current) missionLine.textContent = missionText(current.description);
     else roll();
 
     // Capture: in-app camera, the phone's camera app, or photos from the phone's gallery.
@@ -233,10 +256,20 @@ export function guest(main, sessionId) {
     };
     showRules();
     const online = h('span.muted.small', { role: 'status' });
+    // The event as the host dressed it (compact): cover thumbnail, name; the welcome text below.
+    const head = h('div.event-title');
+    const welcome = h('div');
+    const drawHead = () => {
+      const cover = coverOf(session);
+      replace(head, cover ? h('img.head-cover', { src: cover, alt: t('identity.coverAlt') }) : null, h('h1', null, eventName(session)));
+      replace(welcome, welcomeNote(session));
+      applyAccent(session);
+    };
+    drawHead();
 
     replace(main,
       h('div.page-head', null,
-        h('div', null, h('h1', null, eventName(session)),
+        h('div.guest-head', null, head,
           h('p.muted', null, t('guest.hello', { name: me.name }), ' · ',
             h('button.link', {
               type: 'button',
@@ -247,7 +280,7 @@ export function guest(main, sessionId) {
               },
             }, t('guest.notYou')))),
         online),
-      notice, missionCard, actions, storageNote, summary, queue,
+      welcome, notice, missionCard, actions, storageNote, summary, queue,
       h('h2', null, t('gallery.title')), gallery.el);
     gallery.more();
 
@@ -256,6 +289,7 @@ export function guest(main, sessionId) {
       const wasHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
       session = { ...session, ...s };
       showRules();
+      drawHead();
       const nowHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
       if (wasHidden !== nowHidden) gallery.reset();
     };
@@ -282,6 +316,6 @@ export function guest(main, sessionId) {
     cleanups.push(() => { clearInterval(timer); document.removeEventListener('visibilitychange', beat); });
   }
 
-  return () => { gone = true; cleanups.splice(0).forEach((fn) => fn()); };
+  return () => { gone = true; applyAccent(null); cleanups.splice(0).forEach((fn) => fn()); };
 }
 

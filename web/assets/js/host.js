@@ -4,7 +4,8 @@ import { api, apiUrl, auth, logout, getSession, eventName, isOpen, joinUrl, ApiE
 import { ask, h, replace, timeOf, toast, uid } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
-import { t } from './i18n.js';
+import { ACCENT_PRESETS, accentOf, coverOf, inkOn, welcomeOf } from './identity.js';
+import { t, exampleMissions, missionText } from './i18n.js';
 import { live } from './live.js';
 import { navigate } from './router.js';
 
@@ -156,8 +157,15 @@ export function hostEvent(main, id) {
     const state = h('p.muted');
     const online = h('span.pill.live', { role: 'status', 'aria-live': 'polite' }, t('host.onlineUnknown'));
     const count = h('span.pill');
-    const missions = () => new Map(session.missions.data.map((m) => [String(m.id), m.description]));
-    const gallery = new Gallery({ sessionId: id, token, host: true, canDelete: () => true, missions, empty: () => t('host.noPhotos') });
+    const missions = () => new Map(session.missions.data.map((m) => [String(m.id), missionText(m.description)]));
+    // The viewer offers an approved photo as the event's cover, or takes the cover back.
+    const coverAction = (/** @type {import('./api.js').Picture} */ p) => {
+      if (p.status === 'pending') return null;
+      const isCover = session.settings?.cover_picture_id === p.id;
+      return h('button.btn.small', { type: 'button', 'data-cover': isCover ? 'remove' : 'use', onclick: () => setCover(isCover ? null : p.id) },
+        isCover ? t('identity.removeCover') : t('identity.useCover'));
+    };
+    const gallery = new Gallery({ sessionId: id, token, host: true, canDelete: () => true, missions, empty: () => t('host.noPhotos'), actions: (p) => [coverAction(p)] });
     cleanups.push(() => gallery.destroy());
     const queue = h('div.queue');
     const showState = () => {
@@ -183,12 +191,26 @@ export function hostEvent(main, id) {
       ] : []);
     });
 
+    const identity = identityPanel(() => session, token, (s) => { session = s; gallery.refreshViewer(); }, (pid) => setCover(pid));
+    /** @param {string | null} pictureId */
+    async function setCover(pictureId) {
+      try {
+        const updated = await api(`/sessions/${id}/settings`, { token, body: { settings: { cover_picture_id: pictureId } } });
+        session = updated.data || updated;
+        toast(pictureId ? t('identity.coverSet') : t('identity.coverRemoved'));
+      } catch (e) {
+        toast(/** @type {Error} */ (e).message, 'error');
+      }
+      identity.draw();
+      gallery.refreshViewer();
+    }
+
     /** @type {Record<string, HTMLElement>} */
     const panels = {
       photos: h('section.panel', null, queue, bulkBar(gallery, token), gallery.el),
       share: sharePanel(id),
       missions: missionsPanel(session, token, (s) => { session = s; }),
-      rules: rulesPanel(() => session, token, (s) => { session = s; showState(); }),
+      rules: rulesPanel(() => session, token, (s) => { session = s; showState(); }, identity.el),
       event: managePanel(() => session, token, (s) => { session = s; showState(); }),
     };
     const tabs = h('div.tabs', { role: 'tablist', 'aria-label': t('host.sections') });
@@ -231,7 +253,7 @@ export function hostEvent(main, id) {
       updated: (p) => gallery.update(p),
       deleted: (d) => gallery.remove(d.id),
       guests: (d) => { online.textContent = t('host.online', { n: d.online }); },
-      session: (s) => { session = { ...session, ...s }; showState(); },
+      session: (s) => { session = { ...session, ...s }; showState(); identity.draw(); },
       resync: () => gallery.resync(),
     }));
   }
@@ -291,6 +313,18 @@ function sharePanel(id) {
       h('a.btn', { href: `/s/${id}`, target: '_blank' }, t('share.guestView'))));
 }
 
+/** Grow a textarea to its text (where CSS `field-sizing` is missing). @param {HTMLTextAreaElement} el */
+function fit(el) {
+  el.style.height = 'auto';
+  el.style.height = `${el.scrollHeight + 2}px`;
+}
+
+/** @param {HTMLTextAreaElement} el */
+function growing(el) {
+  el.addEventListener('input', () => fit(el));
+  return el;
+}
+
 /**
  * @param {Session} session @param {string} token @param {(s: Session) => void} onSaved
  */
@@ -303,18 +337,20 @@ function missionsPanel(session, token, onSaved) {
   const status = h('p.muted', { role: 'status' });
   const addInput = /** @type {HTMLInputElement} */ (h('input', { id: 'mission-new', maxlength: 300, placeholder: t('missions.placeholder') }));
   const touch = () => { dirty = true; save.disabled = false; status.textContent = t('missions.unsaved'); };
+  const paste = /** @type {HTMLTextAreaElement} */ (h('textarea', { id: 'mission-paste', rows: 5 }));
 
   function draw() {
     replace(list, items.map((m, i) => h('li', null,
-      h('input', {
-        value: m.description, maxlength: 300, 'aria-label': t('missions.item', { n: i + 1 }),
-        oninput: (/** @type {Event} */ e) => { m.description = /** @type {HTMLInputElement} */ (e.target).value; touch(); },
-      }),
+      growing(h('textarea', {
+        value: m.description, maxlength: 300, rows: 1, 'aria-label': t('missions.item', { n: i + 1 }),
+        oninput: (/** @type {Event} */ e) => { m.description = /** @type {HTMLTextAreaElement} */ (e.target).value; touch(); },
+      })),
       h('button.btn.small.ghost', {
         type: 'button', 'aria-label': t('missions.remove', { n: i + 1 }),
         onclick: () => { items.splice(i, 1); touch(); draw(); },
       }, '✕'))));
     if (!items.length) list.append(h('li.muted', null, t('missions.none')));
+    requestAnimationFrame(() => list.querySelectorAll('textarea').forEach(fit));
   }
 
   /** @param {string[]} texts */
@@ -366,14 +402,19 @@ function missionsPanel(session, token, onSaved) {
     }, h('label.visually-hidden', { for: 'mission-new' }, t('missions.new')), addInput, h('button.btn', { type: 'submit' }, t('missions.add'))),
     h('div.row.wrap', null,
       h('label.btn.small', { for: 'mission-import' }, t('missions.import')), fileInput,
-      h('button.btn.small', { type: 'button', onclick: () => add(t('missions.examples').split('|')) }, t('missions.addExamples'))),
+      h('button.btn.small', { type: 'button', onclick: () => add(exampleMissions()) }, t('missions.addExamples'))),
+    h('details.paste-missions', null,
+      h('summary', null, t('missions.pasteTitle')),
+      h('div.field', null, h('label', { for: 'mission-paste' }, t('missions.pasteLabel')), paste),
+      h('button.btn.small', { type: 'button', onclick: () => { add(paste.value.split(/\r?\n/)); paste.value = ''; } }, t('missions.pasteAdd'))),
     h('div.row', null, save), status);
 }
 
 /**
  * @param {() => Session} get @param {string} token @param {(s: Session) => void} onSaved
+ * @param {HTMLElement} identity the look-and-welcome part, shown before "After the party"
  */
-function rulesPanel(get, token, onSaved) {
+function rulesPanel(get, token, onSaved, identity) {
   const s = () => get().settings || {};
   const id = get().id;
   const section = h('section.panel');
@@ -417,6 +458,7 @@ function rulesPanel(get, token, onSaved) {
       h('form.field', {
         onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); if (end.value) patch({ ends_at: new Date(end.value).toISOString() }); },
       }, h('label', { for: 'rule-end' }, t('rules.endsAt')), h('div.row', null, end, h('button.btn.small', { type: 'submit' }, t('action.save')))),
+      identity,
       h('h2', null, t('rules.after')),
       h('div.row.wrap', null,
         h('a.btn.primary', { id: 'download-zip', href: apiUrl(`/sessions/${id}/download?access_token=${encodeURIComponent(a?.token || '')}`), download: `partypic-${id.slice(0, 8)}.zip` }, t('rules.download')),
@@ -444,6 +486,84 @@ function rulesPanel(get, token, onSaved) {
 
   draw();
   return section;
+}
+
+/**
+ * The event's look: welcome text, accent colour (presets or any colour) and the cover photo
+ * (chosen in the photo viewer; removed here or there).
+ * @param {() => Session} get @param {string} token @param {(s: Session) => void} onSaved
+ * @param {(pictureId: string | null) => void} setCover
+ */
+function identityPanel(get, token, onSaved, setCover) {
+  const saved = h('p.muted', { role: 'status' });
+  const error = h('p.form-error', { role: 'alert' });
+  const s = get();
+  /** The colour chosen in the form; '' = PartyPic's own. */
+  let accent = accentOf(s);
+  const welcome = /** @type {HTMLTextAreaElement} */ (growing(h('textarea', {
+    id: 'welcome-text', name: 'welcome_text', maxlength: 500, rows: 3, value: welcomeOf(s), placeholder: t('identity.welcomePlaceholder'),
+  })));
+  const picker = /** @type {HTMLInputElement} */ (h('input', {
+    id: 'accent-color', type: 'color', value: accent || ACCENT_PRESETS[0], 'aria-label': t('identity.accent'),
+    oninput: () => pick(picker.value),
+  }));
+  const sample = h('span.accent-sample', null, t('guest.join'));
+  const swatches = h('div.swatches', { role: 'group', 'aria-labelledby': 'accent-label' },
+    h('button.btn.small', { type: 'button', 'data-color': '', onclick: () => pick('') }, t('identity.accentDefault')),
+    ACCENT_PRESETS.slice(1).map((c) => h('button.swatch', {
+      type: 'button', 'data-color': c, style: { background: c }, title: c, 'aria-label': t('identity.preset', { color: c }), onclick: () => pick(c),
+    })),
+    picker, sample);
+  /** @param {string} color '' for PartyPic's own */
+  function pick(color) {
+    accent = color;
+    const shown = color || ACCENT_PRESETS[0];
+    sample.style.background = shown;
+    sample.style.color = inkOn(shown);
+    for (const b of swatches.querySelectorAll('button')) b.setAttribute('aria-pressed', String((b.dataset.color || '') === color));
+    if (color) picker.value = color;
+  }
+  pick(accent);
+
+  // The cover changes from the photo viewer and live: drawn apart from the form being edited.
+  const coverBox = h('div.cover-box');
+  function draw() {
+    const cover = coverOf(get());
+    replace(coverBox, cover
+      ? h('div.cover-stack', null, h('img.cover-preview', { src: cover, alt: t('identity.coverAlt') }),
+        h('button.btn.small', { type: 'button', onclick: () => setCover(null) }, t('identity.removeCover')))
+      : h('p.muted', null, t('identity.coverNone')));
+  }
+  draw();
+  requestAnimationFrame(() => fit(welcome));
+
+  const el = h('div.identity', null,
+    h('h2', null, t('identity.title')),
+    h('p.muted', null, t('identity.lead')),
+    h('h3', null, t('identity.cover')),
+    coverBox,
+    h('form', {
+      novalidate: true,
+      onsubmit: async (/** @type {Event} */ e) => {
+        e.preventDefault();
+        error.textContent = '';
+        saved.textContent = '';
+        const text = welcome.value.trim();
+        if ([...text].length > 500) { error.textContent = t('identity.welcomeTooLong'); welcome.focus(); return; }
+        try {
+          const updated = await api(`/sessions/${get().id}/settings`, { token, body: { settings: { welcome_text: text || null, accent_color: accent || null } } });
+          onSaved(updated.data || updated);
+          saved.textContent = t('identity.saved');
+        } catch (err) {
+          error.textContent = /** @type {Error} */ (err).message;
+        }
+      },
+    },
+    h('div.field', null, h('label', { for: 'welcome-text' }, t('identity.welcome')), welcome),
+    h('div.field', null, h('span.label', { id: 'accent-label' }, t('identity.accent')), swatches, h('p.muted.small', null, t('identity.accentHint'))),
+    error,
+    h('div.row', null, h('button.btn.primary', { type: 'submit', id: 'identity-save' }, t('action.save')), saved)));
+  return { el, draw };
 }
 
 /**

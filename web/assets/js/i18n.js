@@ -105,7 +105,6 @@ const en = {
   'missions.add': 'Add',
   'missions.import': 'Import .txt (one per line)',
   'missions.addExamples': 'Add examples',
-  'missions.examples': 'A selfie with the couple|The best dance move of the night|Someone laughing out loud|The oldest and the youngest guest together|Your table, everyone waving|A toast!|The most beautiful detail of the decoration|Shoes on the dance floor',
   'missions.save': 'Save missions',
   'missions.saved': 'Missions saved',
   'missions.unsaved': 'Unsaved changes',
@@ -187,7 +186,6 @@ const en = {
   'upload.unsupported': 'This file is not a supported image.',
 
   'slideshow.title': 'Slideshow',
-  'slideshow.join': 'Scan & share your photos',
   'slideshow.waiting': 'Waiting for the first photo… scan the code and be the first!',
   'slideshow.revealLater': 'The photos will be revealed soon…',
   'slideshow.fullscreen': 'Full screen (F)',
@@ -259,6 +257,35 @@ const en = {
   'reset.newPassword': 'New password',
   'reset.save': 'Set password',
   'reset.done': 'Your new password is set. Please log in.',
+
+  // Event identity, missions, slideshow for a TV.
+  'slideshow.scan': 'Scan to share your photos',
+  'slideshow.welcome': 'Welcome',
+  'slideshow.orCode': 'or open {host} and type the code',
+  'identity.title': 'Look and welcome',
+  'identity.lead': 'Guests see these when they join, in their gallery, on the slideshow and on the table cards.',
+  'identity.welcome': 'Welcome text',
+  'identity.welcomePlaceholder': 'e.g. Welcome to our wedding! Share every photo you take today.',
+  'identity.welcomeTooLong': 'At most 500 characters, please.',
+  'identity.accent': 'Accent colour',
+  'identity.accentHint': 'For buttons and highlights. Text on it turns black or white, whichever is readable.',
+  'identity.preset': 'Use colour {color}',
+  'identity.accentDefault': 'PartyPic colour',
+  'identity.sample': 'Sample button',
+  'identity.saved': 'Saved',
+  'identity.cover': 'Cover photo',
+  'identity.coverNone': 'No cover yet. Open a photo under “Photos” and choose “Use as cover”.',
+  'identity.coverAlt': 'The event\'s cover photo',
+  'identity.useCover': 'Use as cover',
+  'identity.removeCover': 'Remove cover',
+  'identity.isCover': 'Cover photo',
+  'identity.coverSet': 'Cover photo set',
+  'identity.coverRemoved': 'Cover photo removed',
+  'missions.pasteTitle': 'Paste several',
+  'missions.pasteLabel': 'One mission per line',
+  'missions.pasteAdd': 'Add each line',
+  'guest.welcomeMore': 'Read more',
+  'guest.welcomeLess': 'Show less',
 };
 
 /** @type {Record<string, string>} */
@@ -366,7 +393,6 @@ const de = {
   'missions.add': 'Hinzufügen',
   'missions.import': '.txt importieren (eine pro Zeile)',
   'missions.addExamples': 'Beispiele hinzufügen',
-  'missions.examples': 'Ein Selfie mit dem Brautpaar|Der beste Tanzschritt des Abends|Jemand, der laut lacht|Der älteste und der jüngste Gast zusammen|Dein Tisch, alle winken|Ein Toast!|Das schönste Detail der Deko|Schuhe auf der Tanzfläche',
   'missions.save': 'Missionen speichern',
   'missions.saved': 'Missionen gespeichert',
   'missions.unsaved': 'Ungespeicherte Änderungen',
@@ -448,7 +474,6 @@ const de = {
   'upload.unsupported': 'Diese Datei ist kein unterstütztes Bild.',
 
   'slideshow.title': 'Diashow',
-  'slideshow.join': 'Scannen & Fotos teilen',
   'slideshow.waiting': 'Warte auf das erste Foto… scanne den Code und sei die oder der Erste!',
   'slideshow.revealLater': 'Die Fotos werden bald enthüllt…',
   'slideshow.fullscreen': 'Vollbild (F)',
@@ -520,6 +545,35 @@ const de = {
   'reset.newPassword': 'Neues Passwort',
   'reset.save': 'Passwort festlegen',
   'reset.done': 'Dein neues Passwort ist gespeichert. Bitte melde dich an.',
+
+  // Event identity, missions, slideshow for a TV.
+  'slideshow.scan': 'Scanne den Code und teile deine Fotos',
+  'slideshow.welcome': 'Herzlich willkommen',
+  'slideshow.orCode': 'oder {host} öffnen und den Code eingeben',
+  'identity.title': 'Aussehen und Begrüßung',
+  'identity.lead': 'Das sehen Gäste beim Beitreten, in ihrer Galerie, in der Diashow und auf den Tischkarten.',
+  'identity.welcome': 'Begrüßungstext',
+  'identity.welcomePlaceholder': 'z. B. Willkommen zu unserer Hochzeit! Teilt jedes Foto, das ihr heute macht.',
+  'identity.welcomeTooLong': 'Bitte höchstens 500 Zeichen.',
+  'identity.accent': 'Akzentfarbe',
+  'identity.accentHint': 'Für Knöpfe und Hervorhebungen. Text darauf wird schwarz oder weiß, je nachdem, was lesbar ist.',
+  'identity.preset': 'Farbe {color} verwenden',
+  'identity.accentDefault': 'PartyPic-Farbe',
+  'identity.sample': 'Beispielknopf',
+  'identity.saved': 'Gespeichert',
+  'identity.cover': 'Titelbild',
+  'identity.coverNone': 'Noch kein Titelbild. Öffne unter „Fotos“ ein Foto und wähle „Als Titelbild verwenden“.',
+  'identity.coverAlt': 'Das Titelbild des Events',
+  'identity.useCover': 'Als Titelbild verwenden',
+  'identity.removeCover': 'Titelbild entfernen',
+  'identity.isCover': 'Titelbild',
+  'identity.coverSet': 'Titelbild gesetzt',
+  'identity.coverRemoved': 'Titelbild entfernt',
+  'missions.pasteTitle': 'Mehrere einfügen',
+  'missions.pasteLabel': 'Eine Mission pro Zeile',
+  'missions.pasteAdd': 'Jede Zeile hinzufügen',
+  'guest.welcomeMore': 'Weiterlesen',
+  'guest.welcomeLess': 'Weniger anzeigen',
 };
 
 const dicts = { en, de };
@@ -554,6 +608,49 @@ export function t(key, vars) {
     s = vars.n === 1 ? one : other;
   }
   return vars ? s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? '')) : s;
+}
+
+/**
+ * Missions PartyPic suggests, [English, German]: the server's defaults (src/domain/missions.rs
+ * DEFAULT_MISSIONS, ids 1–15, stored in English) and the host page's examples. A mission whose
+ * text is exactly one of these is shown in the viewer's language; the host's own stay as written.
+ * @type {[string, string][]}
+ */
+const MISSIONS = [
+  ['A photo with the bride or the groom', 'Ein Foto mit der Braut oder dem Bräutigam'],
+  ['A selfie with someone you met today', 'Ein Selfie mit jemandem, den du heute kennengelernt hast'],
+  ['The best dance move of the night', 'Der beste Tanzschritt des Abends'],
+  ['Your table, everyone in the picture', 'Dein Tisch, alle mit im Bild'],
+  ['The most beautiful detail of the decoration', 'Das schönste Detail der Deko'],
+  ['A toast: glasses up!', 'Ein Toast: Gläser hoch!'],
+  ['Someone laughing out loud', 'Jemand, der laut lacht'],
+  ['The oldest and the youngest guest together', 'Der älteste und der jüngste Gast zusammen'],
+  ['A group photo with at least five people', 'Ein Gruppenfoto mit mindestens fünf Leuten'],
+  ['The cake before it is cut', 'Die Torte, bevor sie angeschnitten wird'],
+  ['Shoes on the dance floor', 'Schuhe auf der Tanzfläche'],
+  ['A candid moment nobody posed for', 'Ein ungestellter Moment, für den niemand posiert hat'],
+  ['Your best funny face', 'Deine beste Grimasse'],
+  ['Something blue', 'Etwas Blaues'],
+  ['A photo of the photographer', 'Ein Foto vom Fotografen oder von der Fotografin'],
+  // Examples only (the others above are examples too).
+  ['A selfie with the couple', 'Ein Selfie mit dem Brautpaar'],
+  ['Your table, everyone waving', 'Dein Tisch, alle winken'],
+  ['A toast!', 'Ein Toast!'],
+];
+/** The host page's "add examples", as indexes into MISSIONS. */
+const EXAMPLE_MISSIONS = [15, 2, 6, 7, 16, 17, 4, 10];
+/** @type {Map<string, [string, string]>} either text → its pair */
+const missionPairs = new Map(MISSIONS.flatMap((pair) => [[pair[0], pair], [pair[1], pair]]));
+
+/** A mission's text for this viewer: a known suggestion in their language, else as written. @param {string} text */
+export function missionText(text) {
+  const pair = missionPairs.get(text.trim());
+  return pair ? pair[lang === 'de' ? 1 : 0] : text;
+}
+
+/** The example missions in the current language. */
+export function exampleMissions() {
+  return EXAMPLE_MISSIONS.map((i) => MISSIONS[i][lang === 'de' ? 1 : 0]);
 }
 
 /**

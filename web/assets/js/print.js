@@ -1,7 +1,9 @@
-// `/print/{id}`: printable table cards with the event name, QR code, join link and a mission.
+// `/print/{id}`: printable table cards with the event's cover, name, welcome text, QR code, join
+// link and code, and a mission; in the event's accent colour.
 import { apiUrl, getSession, eventName, joinUrl } from './api.js';
 import { h, replace } from './dom.js';
-import { t } from './i18n.js';
+import { applyAccent, coverOf, welcomeOf } from './identity.js';
+import { t, missionText } from './i18n.js';
 
 /** @param {HTMLElement} main @param {string} id */
 export function print(main, id) {
@@ -28,19 +30,25 @@ export function print(main, id) {
     // The short link and its QR code (fewer modules) when the event has a join code.
     const code = s.join_code || '';
     const url = code ? `${location.origin}/j/${code.replace('-', '')}` : joinUrl(id);
+    const cover = coverOf(s);
+    const welcome = welcomeOf(s);
     replace(sheet, Array.from({ length: Number(count.value) }, (_, i) => h('article.table-card', null,
+      cover ? h('img.card-cover', { src: cover, alt: '' }) : null,
       h('p.eyebrow', null, t('print.eyebrow')),
       h('h2', null, eventName(s)),
+      welcome ? h('p.card-welcome', null, welcome) : null,
       h('img', { src: apiUrl(`/sessions/${id}/qr.svg${code ? '?short=true' : ''}`), alt: t('share.qrAlt') }),
       h('p.scan', null, t('print.scan')),
       code ? h('p.card-code', null, t('venue.code'), ' ', h('strong.join-code', null, code)) : null,
       h('p.url', null, url.replace(/^https?:\/\//, '')),
-      missions.length ? h('p.teaser', null, h('strong', null, t('print.mission')), ' ', missions[i % missions.length].description) : null)));
+      missions.length ? h('p.teaser', null, h('strong', null, t('print.mission')), ' ', missionText(missions[i % missions.length].description)) : null)));
   }
 
   getSession(id).then((s) => {
     session = s;
+    applyAccent(s);
     document.title = `${eventName(s)} · ${t('print.title')}`;
     draw();
   }).catch((e) => replace(sheet, h('p.form-error', null, e.message)));
+  return () => applyAccent(null);
 }

@@ -1,8 +1,11 @@
-// `/slideshow/{id}`: for a TV or projector. Auto-advances; a photo that arrives is shown next,
-// at once; the join QR code stays in a corner.
+// `/slideshow/{id}`: for a TV or projector. Before the first photo, a welcome screen (event name,
+// welcome text, cover, a big join QR code and the join code). Then the newest photos first and the
+// loop; a photo that arrives is shown next, at once. Each photo sits on a blurred, cover-sized
+// copy of itself instead of black bars; the QR code and the code stay in a corner.
 import { api, apiUrl, auth, getSession, eventName, joinUrl } from './api.js';
 import { h, replace } from './dom.js';
-import { t } from './i18n.js';
+import { applyAccent, coverOf, welcomeOf } from './identity.js';
+import { t, missionText } from './i18n.js';
 import { live } from './live.js';
 
 const INTERVAL = 7000;
@@ -14,10 +17,11 @@ export function slideshow(main, id) {
   document.body.className = 'slideshow-mode';
   /** @type {(() => void)[]} */
   const cleanups = [];
-  /** @type {Picture[]} */
+  /** @type {Picture[]} newest first */
   let pictures = [];
-  /** @type {Picture[]} */
+  /** @type {Picture[]} arrivals still to show, before the loop goes on */
   const fresh = [];
+  // The loop's position in `pictures`; arrivals shift it, so the loop goes on where it was.
   let index = -1;
   let paused = false;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -28,16 +32,27 @@ export function slideshow(main, id) {
   let session = null;
 
   const a = auth();
-  const layers = [h('img.slide', { alt: '' }), h('img.slide', { alt: '' })];
+  /** One layer: the photo whole, on a blurred copy of itself filling the screen. */
+  const layer = () => h('div.slide', null,
+    h('img.slide-fill', { alt: '', 'aria-hidden': 'true' }), h('img.slide-photo', { alt: '' }));
+  const layers = [layer(), layer()];
   let front = 0;
   const caption = h('div.slide-caption', { 'aria-live': 'polite' });
   const title = h('h1.slide-title');
-  const waiting = h('div.slide-waiting');
-  const qrImg = /** @type {HTMLImageElement} */ (h('img', { src: apiUrl(`/sessions/${id}/qr.svg`), alt: t('share.qrAlt') }));
+
+  // The welcome screen: shown until the first photo (or until the host reveals the gallery).
+  const cover = /** @type {HTMLImageElement} */ (h('img.welcome-cover', { alt: '', hidden: true }));
+  const welcomeName = h('h1.welcome-name');
+  const welcomeNote = h('p.welcome-note', { hidden: true });
+  const waitLine = h('p.welcome-wait');
+  const welcome = h('section.slide-welcome', { 'aria-live': 'polite' },
+    cover, h('p.welcome-eyebrow', null, t('slideshow.welcome')), welcomeName, welcomeNote, waitLine);
+
+  const qrImg = /** @type {HTMLImageElement} */ (h('img.qr-code', { src: apiUrl(`/sessions/${id}/qr.svg`), alt: t('share.qrAlt') }));
   const link = h('small', null, joinUrl(id).replace(/^https?:\/\//, ''));
   const codeLine = h('strong.join-code', { hidden: true });
-  const qr = h('aside.slide-qr', null, qrImg, h('span', null, t('slideshow.join')), codeLine, link);
-  /** The join code beside the QR code, and the short link (a simpler QR code) once the event is known. @param {import('./api.js').Session} s */
+  const qr = h('aside.slide-qr', null, qrImg, codeLine, h('span.scan', null, t('slideshow.scan')), link);
+  /** The join code under the QR code, and the short link (a simpler QR code) once the event is known. @param {import('./api.js').Session} s */
   const showCode = (s) => {
     if (!s.join_code || !codeLine.hidden) return;
     codeLine.hidden = false;
@@ -46,11 +61,27 @@ export function slideshow(main, id) {
     link.textContent = `${location.host}/j/${s.join_code.replace('-', '')}`;
   };
   const fs = h('button.btn.small.fs', { type: 'button', onclick: () => toggleFullscreen() }, t('slideshow.fullscreen'));
-  const stage = h('div.stage', { tabindex: 0, 'aria-label': t('slideshow.title') }, ...layers, waiting, title, caption, qr, fs);
+  const stage = h('div.stage.empty', { tabindex: 0, 'aria-label': t('slideshow.title') }, ...layers, welcome, title, caption, qr, fs);
   main.append(stage);
 
   const visible = (/** @type {Picture} */ p) => p.status !== 'pending';
   const hiddenByReveal = () => session?.settings?.reveal === 'after_reveal' && !session.settings.revealed;
+
+  /** Name, welcome text, cover and colour: again whenever the host changes them. */
+  function drawIdentity() {
+    if (!session) return;
+    const name = eventName(session);
+    title.textContent = name;
+    welcomeName.textContent = name;
+    document.title = `${name} · ${t('slideshow.title')}`;
+    const note = welcomeOf(session);
+    welcomeNote.textContent = note;
+    welcomeNote.hidden = !note;
+    const url = coverOf(session);
+    if (url && cover.getAttribute('src') !== url) cover.src = url;
+    cover.hidden = !url;
+    applyAccent(session);
+  }
 
   function toggleFullscreen() {
     if (document.fullscreenElement) document.exitFullscreen();
@@ -62,7 +93,7 @@ export function slideshow(main, id) {
     const back = layers[1 - front];
     const img = new Image();
     img.onload = img.onerror = () => {
-      back.setAttribute('src', img.src);
+      for (const el of back.querySelectorAll('img')) el.setAttribute('src', img.src);
       back.classList.add('on');
       layers[front].classList.remove('on');
       front = 1 - front;
@@ -70,7 +101,7 @@ export function slideshow(main, id) {
     img.src = p.url;
     stage.dataset.current = p.id;
     const mission = p.mission_id && session ? session.missions.data.find((m) => String(m.id) === String(p.mission_id)) : null;
-    replace(caption, h('strong', null, p.u_name), mission ? h('span', null, ' · ', mission.description) : null);
+    replace(caption, h('strong', null, p.u_name), mission ? h('span', null, ' · ', missionText(mission.description)) : null);
     shownAt = Date.now();
   }
 
@@ -79,17 +110,20 @@ export function slideshow(main, id) {
     if (hiddenByReveal() || !pictures.length) {
       layers.forEach((l) => l.classList.remove('on'));
       caption.textContent = '';
-      waiting.textContent = hiddenByReveal() ? t('slideshow.revealLater') : t('slideshow.waiting');
-      waiting.hidden = false;
+      waitLine.textContent = hiddenByReveal() ? t('slideshow.revealLater') : t('slideshow.waiting');
       stage.classList.add('empty');
+      delete stage.dataset.current;
       return;
     }
-    waiting.hidden = true;
     stage.classList.remove('empty');
-    const p = fresh.shift();
-    if (p) index = pictures.findIndex((x) => x.id === p.id);
-    else index = (index + 1) % pictures.length;
-    show(pictures[Math.max(0, index)]);
+    // Arrivals first (each once), then the loop from where it was: newest to oldest, again.
+    let p;
+    while ((p = fresh.shift()) && !pictures.includes(p)) { /* deleted meanwhile */ }
+    if (!p) {
+      index = (index + 1) % pictures.length;
+      p = pictures[index];
+    }
+    show(p);
     if (!paused) timer = setTimeout(next, INTERVAL);
   }
 
@@ -100,7 +134,7 @@ export function slideshow(main, id) {
     index++;
     fresh.push(p);
     // Jump in at once, but let the current photo be seen for a moment.
-    const wait = Math.max(0, 1500 - (Date.now() - shownAt));
+    const wait = stage.classList.contains('empty') ? 0 : Math.max(0, 1500 - (Date.now() - shownAt));
     clearTimeout(timer);
     timer = setTimeout(next, wait);
   }
@@ -110,6 +144,7 @@ export function slideshow(main, id) {
     /** @type {Picture[]} */
     const list = await api(`/pictures/session?${q}`, { token: a?.token });
     pictures = list.filter(visible);
+    index = -1;
   }
 
   (async () => {
@@ -118,11 +153,11 @@ export function slideshow(main, id) {
       if (gone) return;
       showCode(session);
     } catch (e) {
-      waiting.textContent = /** @type {Error} */ (e).message;
+      welcomeName.textContent = '';
+      waitLine.textContent = /** @type {Error} */ (e).message;
       return;
     }
-    title.textContent = eventName(session);
-    document.title = `${eventName(session)} · ${t('slideshow.title')}`;
+    drawIdentity();
     try { await load(); } catch { pictures = []; }
     if (gone) return;
     next();
@@ -131,15 +166,24 @@ export function slideshow(main, id) {
       updated: (p) => arrived(p),
       deleted: (d) => {
         const i = pictures.findIndex((x) => x.id === d.id);
-        if (i >= 0) { pictures.splice(i, 1); if (i <= index) index--; }
+        if (i < 0) return;
+        pictures.splice(i, 1);
+        if (i <= index) index--;
+        if (!pictures.length) next();
       },
-      session: (s) => { const was = hiddenByReveal(); session = { ...session, ...s }; if (was && !hiddenByReveal()) load().then(next); },
+      session: (s) => {
+        const was = hiddenByReveal();
+        session = { ...session, ...s };
+        drawIdentity();
+        if (was !== hiddenByReveal()) load().then(next).catch(() => {});
+      },
       resync: async () => {
         const before = new Set(pictures.map((p) => p.id));
         const old = pictures;
         try { await load(); } catch { return; }
         const added = pictures.filter((p) => !before.has(p.id));
         pictures = old.filter((p) => pictures.some((x) => x.id === p.id));
+        index = Math.min(index, pictures.length - 1);
         added.reverse().forEach(arrived);
         if (!old.length && pictures.length) next();
       },
@@ -151,7 +195,7 @@ export function slideshow(main, id) {
     if (e.key === 'f' || e.key === 'F') toggleFullscreen();
     else if (e.key === ' ') { e.preventDefault(); paused = !paused; if (!paused) next(); else clearTimeout(timer); }
     else if (e.key === 'ArrowRight') next();
-    else if (e.key === 'ArrowLeft') { index = (index - 2 + pictures.length) % Math.max(1, pictures.length); next(); }
+    else if (e.key === 'ArrowLeft') { index = (index - 2 + 2 * pictures.length) % Math.max(1, pictures.length); next(); }
   };
   document.addEventListener('keydown', onKey);
 
@@ -174,6 +218,7 @@ export function slideshow(main, id) {
     document.removeEventListener('keydown', onKey);
     document.removeEventListener('visibilitychange', wake);
     lock?.release?.();
+    applyAccent(null);
     cleanups.forEach((fn) => fn());
   };
 }
