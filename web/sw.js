@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'd5c7b6005d28';
+const VERSION = '8a2256a8f919';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -233,7 +233,7 @@ try {
   let missions = [];
   await step('host adds missions by hand and from a .txt file', async () => {
     await hostPage.getByRole('tab', { name: 'Missions' }).click();
-    const n = await hostPage.locator('ol.missions input').count();
+    const n = await hostPage.locator('ol.missions textarea').count();
     await hostPage.getByLabel('New mission').fill('A selfie with the couple');
     await hostPage.getByRole('button', { name: 'Add', exact: true }).click();
     const txt = path.join(TMP, 'missions.txt');
@@ -242,12 +242,21 @@ try {
     await hostPage.getByRole('textbox', { name: `Mission ${n + 4}`, exact: true }).waitFor();
     await hostPage.getByRole('textbox', { name: `Mission ${n + 3}`, exact: true }).fill('A toast to the happy couple!');
     await hostPage.getByRole('button', { name: `Remove mission ${n + 4}`, exact: true }).click();
+    // "Paste several": each line a mission; a mission may itself have more lines (its box grows).
+    await hostPage.getByText('Paste several').click();
+    await hostPage.getByLabel('One mission per line').fill('A kiss\n\n  A hug  \n');
+    await hostPage.getByRole('button', { name: 'Add each line' }).click();
+    const hug = hostPage.getByRole('textbox', { name: `Mission ${n + 5}`, exact: true });
+    assert.equal(await hug.inputValue(), 'A hug');
+    const oneLine = (await hug.boundingBox())?.height || 0;
+    await hug.fill('A hug\nfrom grandma\nand grandpa');
+    assert.ok(((await hug.boundingBox())?.height || 0) > oneLine + 20, 'the mission box grows with its lines');
     await hostPage.getByRole('button', { name: 'Save missions' }).click();
     await hostPage.getByRole('status').filter({ hasText: 'Missions saved' }).first().waitFor();
     const res = await hostPage.request.get(`/sessions/get?sessionId=${sessionId}`);
     missions = (await res.json()).missions.data.map((/** @type {any} */ m) => m.description);
-    assert.equal(missions.length, n + 3);
-    assert.deepEqual(missions.slice(n), ['A selfie with the couple', 'The best dance move', 'A toast to the happy couple!']);
+    assert.equal(missions.length, n + 5);
+    assert.deepEqual(missions.slice(n), ['A selfie with the couple', 'The best dance move', 'A toast to the happy couple!', 'A kiss', 'A hug\nfrom grandma\nand grandpa']);
     await shot(hostPage, '05-host-missions');
     await a11y(hostPage, '05-host-missions');
     await hostPage.getByRole('tab', { name: 'Photos' }).click();

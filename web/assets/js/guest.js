@@ -4,7 +4,7 @@ import { openCamera } from './camera.js';
 import { h, icon, replace, sizeOf, toast } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
-import { applyAccent, coverOf, welcomeOf } from './identity.js';
+import { applyAccent, coverImage, coverOf, welcomeOf } from './identity.js';
 import { t, missionText } from './i18n.js';
 import { live } from './live.js';
 import { Uploader, jobError } from './upload.js';
@@ -84,7 +84,7 @@ export function guest(main, sessionId) {
     const submit = /** @type {HTMLButtonElement} */ (h('button.btn.primary.big', { type: 'submit' }, t('guest.join')));
     const cover = coverOf(session);
     replace(main, h('section.card.join', null,
-      cover ? h('img.join-cover', { src: cover, alt: t('identity.coverAlt') }) : null,
+      cover ? coverImage('img.join-cover', cover, t('identity.coverAlt')) : null,
       h('p.eyebrow', null, t('guest.invited')),
       h('h1', null, eventName(session)),
       welcomeNote(session),
@@ -261,7 +261,7 @@ export function guest(main, sessionId) {
     const welcome = h('div');
     const drawHead = () => {
       const cover = coverOf(session);
-      replace(head, cover ? h('img.head-cover', { src: cover, alt: t('identity.coverAlt') }) : null, h('h1', null, eventName(session)));
+      replace(head, cover ? coverImage('img.head-cover', cover, t('identity.coverAlt')) : null, h('h1', null, eventName(session)));
       replace(welcome, welcomeNote(session));
       applyAccent(session);
     };

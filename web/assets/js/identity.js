@@ -1,6 +1,7 @@
 // Event identity: the host's accent colour, cover photo and welcome text, as the guest pages,
 // the slideshow and the table cards show them. The colour is a CSS custom property; text on it
 // turns black or white, whichever reads better (WCAG contrast).
+import { h } from './dom.js';
 
 /** @typedef {import('./api.js').Session} Session */
 
@@ -14,6 +15,15 @@ export function accentOf(s) {
 export function coverOf(s) {
   const url = /** @type {{cover_url?: unknown}} */ (s).cover_url;
   return typeof url === 'string' ? url : '';
+}
+
+/**
+ * The cover as an image; hidden if it does not load (an expired link in the copy of the event a
+ * phone kept for offline use).
+ * @param {string} tag e.g. `img.join-cover` @param {string} url @param {string} alt
+ */
+export function coverImage(tag, url, alt) {
+  return h(/** @type {'img'} */ (tag), { src: url, alt, onerror: (/** @type {Event} */ e) => { /** @type {HTMLElement} */ (e.target).hidden = true; } });
 }
 
 /** The host's welcome text, or ''. @param {Session} s */

@@ -2,7 +2,7 @@
 // link and code, and a mission; in the event's accent colour.
 import { apiUrl, getSession, eventName, joinUrl } from './api.js';
 import { h, replace } from './dom.js';
-import { applyAccent, coverOf, welcomeOf } from './identity.js';
+import { applyAccent, coverImage, coverOf, welcomeOf } from './identity.js';
 import { t, missionText } from './i18n.js';
 
 /** @param {HTMLElement} main @param {string} id */
@@ -33,7 +33,7 @@ export function print(main, id) {
     const cover = coverOf(s);
     const welcome = welcomeOf(s);
     replace(sheet, Array.from({ length: Number(count.value) }, (_, i) => h('article.table-card', null,
-      cover ? h('img.card-cover', { src: cover, alt: '' }) : null,
+      cover ? coverImage('img.card-cover', cover, '') : null,
       h('p.eyebrow', null, t('print.eyebrow')),
       h('h2', null, eventName(s)),
       welcome ? h('p.card-welcome', null, welcome) : null,

@@ -41,7 +41,7 @@ export function slideshow(main, id) {
   const title = h('h1.slide-title');
 
   // The welcome screen: shown until the first photo (or until the host reveals the gallery).
-  const cover = /** @type {HTMLImageElement} */ (h('img.welcome-cover', { alt: '', hidden: true }));
+  const cover = /** @type {HTMLImageElement} */ (h('img.welcome-cover', { alt: '', hidden: true, onerror: () => { cover.hidden = true; } }));
   const welcomeName = h('h1.welcome-name');
   const welcomeNote = h('p.welcome-note', { hidden: true });
   const waitLine = h('p.welcome-wait');
@@ -78,8 +78,8 @@ export function slideshow(main, id) {
     welcomeNote.textContent = note;
     welcomeNote.hidden = !note;
     const url = coverOf(session);
-    if (url && cover.getAttribute('src') !== url) cover.src = url;
-    cover.hidden = !url;
+    if (!url) cover.hidden = true;
+    else if (cover.getAttribute('src') !== url) { cover.hidden = false; cover.src = url; }
     applyAccent(session);
   }
 
