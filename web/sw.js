@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '8a2256a8f919';
+const VERSION = 'b1cd4dd469de';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -29,6 +29,7 @@ const SHELL = [
   '/assets/js/router.js',
   '/assets/js/slideshow.js',
   '/assets/js/upload.js',
+  '/assets/slideshow.css',
   '/assets/venue.css',
   '/index.html',
   '/manifest.webmanifest'

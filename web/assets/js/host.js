@@ -217,6 +217,7 @@ export function hostEvent(main, id) {
     /** @param {string} name */
     const select = (name) => {
       for (const [key, panel] of Object.entries(panels)) panel.hidden = key !== name;
+      panels[name]?.querySelectorAll('textarea').forEach(fit);
       for (const b of tabs.querySelectorAll('button')) {
         b.setAttribute('aria-selected', String(b.dataset.tab === name));
         b.tabIndex = b.dataset.tab === name ? 0 : -1;
@@ -313,8 +314,11 @@ function sharePanel(id) {
       h('a.btn', { href: `/s/${id}`, target: '_blank' }, t('share.guestView'))));
 }
 
-/** Grow a textarea to its text (where CSS `field-sizing` is missing). @param {HTMLTextAreaElement} el */
+const SIZES_ITSELF = typeof CSS !== 'undefined' && CSS.supports('field-sizing', 'content');
+
+/** Grow a textarea to its text (where CSS `field-sizing` is missing; hidden ones on showing). @param {HTMLTextAreaElement} el */
 function fit(el) {
+  if (SIZES_ITSELF || !el.offsetParent) return;
   el.style.height = 'auto';
   el.style.height = `${el.scrollHeight + 2}px`;
 }

@@ -12,8 +12,17 @@ const INTERVAL = 7000;
 
 /** @typedef {import('./api.js').Picture} Picture */
 
+/** The slideshow's stylesheet, beside this module's folder (so under the same versioned path). */
+function loadStyles() {
+  const href = new URL('../slideshow.css', import.meta.url).href;
+  if (![...document.querySelectorAll('link[rel=stylesheet]')].some((l) => /** @type {HTMLLinkElement} */ (l).href === href)) {
+    document.head.append(h('link', { rel: 'stylesheet', href }));
+  }
+}
+
 /** @param {HTMLElement} main @param {string} id */
 export function slideshow(main, id) {
+  loadStyles();
   document.body.className = 'slideshow-mode';
   /** @type {(() => void)[]} */
   const cleanups = [];
