@@ -273,7 +273,9 @@ try {
     // The slideshow before the first photo: the welcome screen with the QR code and the code.
     await page.goto(`/slideshow/${emptyId}`);
     await page.locator('.stage.empty .slide-welcome').waitFor();
-    assert.equal(await page.locator('.welcome-name').textContent(), EVENT);
+    // The screen is there at once; the event's name and code once the event has loaded.
+    await page.locator('.slide-qr .join-code').waitFor();
+    await page.locator('.welcome-name').filter({ hasText: EVENT }).waitFor();
     assert.equal(await page.locator('.slide-qr .join-code').textContent(), emptyCode);
     assert.equal(await page.locator('.slide-qr .scan').textContent(), lang === 'de' ? 'Scanne den Code und teile deine Fotos' : 'Scan to share your photos');
     assert.deepEqual(await colours('.slide-qr .scan'), { bg: rgb(DARK), ink: 'rgb(255, 255, 255)' });
