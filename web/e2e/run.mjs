@@ -462,6 +462,18 @@ try {
     await hostPage.locator('.gallery .tile button').first().click();
     await hostPage.locator('dialog.lightbox[open]').waitFor();
     await shot(hostPage, '13-host-lightbox');
+    // The photo on screen becomes the event's cover, and stops being it.
+    const viewer = hostPage.locator('dialog.lightbox');
+    const shownId = await hostPage.locator('.gallery .tile').first().getAttribute('data-id');
+    const eventView = async () => (await hostPage.request.get(`/sessions/get?sessionId=${sessionId}`)).json();
+    await viewer.getByRole('button', { name: 'Use as cover' }).click();
+    await viewer.getByRole('button', { name: 'Remove cover' }).waitFor();
+    const covered = await eventView();
+    assert.equal(covered.settings.cover_picture_id, shownId);
+    assert.match(covered.cover_url, /^https?:\/\//, 'the event view names the cover image');
+    await viewer.getByRole('button', { name: 'Remove cover' }).click();
+    await viewer.getByRole('button', { name: 'Use as cover' }).waitFor();
+    assert.equal((await eventView()).cover_url, null);
     const before = await hostPage.locator('.gallery .tile').count();
     await hostPage.locator('dialog.lightbox').getByRole('button', { name: 'Delete' }).first().click();
     // An in-app confirmation, not the browser's confirm(): nothing is deleted before it is answered.
