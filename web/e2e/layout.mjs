@@ -280,8 +280,11 @@ try {
     assert.equal(await page.locator('.slide-qr .scan').textContent(), lang === 'de' ? 'Scanne den Code und teile deine Fotos' : 'Scan to share your photos');
     assert.deepEqual(await colours('.slide-qr .scan'), { bg: rgb(DARK), ink: 'rgb(255, 255, 255)' });
     await page.locator('.slide-qr .qr-code').evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());
+    // The host's welcome text reaches the screen live.
+    await call(`/sessions/${emptyId}/settings`, { settings: { welcome_text: WELCOME } }, token);
+    await page.locator('.welcome-note').filter({ hasText: WELCOME }).waitFor({ timeout: 10_000 });
     await screen('slideshow-waiting');
-    await tv('slideshow-waiting', ['.welcome-eyebrow', '.welcome-name', '.welcome-wait', '.slide-qr', '.slide-qr .join-code', '.slide-qr .scan']);
+    await tv('slideshow-waiting', ['.welcome-eyebrow', '.welcome-name', '.welcome-note', '.welcome-wait', '.slide-qr', '.slide-qr .join-code', '.slide-qr .scan']);
     // The first photo replaces the welcome screen at once.
     const first = await uploadTo(emptyId, emptyGuest.id);
     await page.waitForFunction((id) => document.querySelector('.stage')?.getAttribute('data-current') === id && !document.querySelector('.stage.empty'), first.id, { timeout: 10_000 });
