@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'b1cd4dd469de';
+const VERSION = '94619b2c8ab1';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

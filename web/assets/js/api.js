@@ -56,7 +56,7 @@ function byStatus(status) {
  * An event as any endpoint returns it: create adds `sessionId`, the host's list adds the counts.
  * @typedef {Omit<Schemas['SessionView'], 'settings'> & {settings: Settings}
  *   & Partial<Pick<Schemas['CreateSessionResponse'], 'sessionId'>>
- *   & Partial<Pick<Schemas['SessionListItem'], 'picture_count' | 'guest_count'>>} Session
+ *   & Partial<Pick<Schemas['SessionListItem'], 'picture_count' | 'pending_count' | 'guest_count'>>} Session
  */
 
 /**

@@ -78,6 +78,7 @@ export function hostHome(main) {
         s.delete_after ? h('span.muted', null, t('host.deleteAfter', { time: timeOf(s.delete_after) })) : '',
         h('span.stats', null,
           s.picture_count !== undefined ? t('host.photos', { n: s.picture_count }) : '',
+          s.pending_count ? ` ${t('host.waitingN', { n: s.pending_count })}` : '',
           s.guest_count !== undefined ? ` · ${t('host.guests', { n: s.guest_count })}` : ''),
         h('span.pill', { class: open ? 'live' : 'over' }, open ? t('host.running') : t('host.ended')));
     }));

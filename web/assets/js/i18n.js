@@ -674,6 +674,7 @@ const ERRORS = {
   'auth.rate_limited': { en: 'Too many attempts. Please wait a minute and try again.', de: 'Zu viele Versuche. Bitte warte eine Minute und versuche es dann noch einmal.' },
   'event.not_found': { en: 'This event does not exist.', de: 'Dieses Event gibt es nicht.' },
   'event.not_host': { en: 'Only the host of this event can do that.', de: 'Das kann nur der Gastgeber dieses Events.' },
+  'event.no_cover': { en: 'This event has no cover photo.', de: 'Dieses Event hat kein Titelbild.' },
   'event.ended': { en: 'This event has ended: no more photos can be added.', de: 'Dieses Event ist vorbei: Es können keine Fotos mehr hinzugefügt werden.' },
   'guest.not_found': { en: 'This guest is unknown here. Please join the event again.', de: 'Dieser Gast ist hier unbekannt. Bitte tritt dem Event erneut bei.' },
   'guest.other_event': { en: 'You joined another event. Please join this one.', de: 'Du bist einem anderen Event beigetreten. Bitte tritt diesem bei.' },
