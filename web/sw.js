@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '94619b2c8ab1';
+const VERSION = 'a2abb5b26a9e';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

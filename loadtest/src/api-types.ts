@@ -366,7 +366,7 @@ export interface paths {
         };
         get: operations["zip"];
         put?: never;
-        post?: never;
+        post: operations["zip_selection"];
         delete?: never;
         options?: never;
         head?: never;
@@ -650,6 +650,14 @@ export interface components {
             /** Format: uuid */
             id: string;
             username: string;
+        };
+        /**
+         * @description The photos a host selected: `{ids: [uuid, …]}` as JSON, or an HTML form field `ids` with the
+         *     ids separated by commas (a form submission downloads natively, streamed, in every browser).
+         */
+        SelectionRequest: {
+            /** @description 1–1000 photo ids of this event */
+            ids: string[];
         };
         SessionListItem: components["schemas"]["SessionView"] & {
             /** Format: int64 */
@@ -1824,6 +1832,73 @@ export interface operations {
                 };
             };
             /** @description Unknown event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    zip_selection: {
+        parameters: {
+            query?: {
+                /** @description The host's token, so a plain link can download */
+                access_token?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description JSON, or a form with `ids` separated by commas */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelectionRequest"];
+            };
+        };
+        responses: {
+            /** @description A ZIP of the selected photos (approved or waiting), named like the whole download */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            /** @description Malformed id or selection */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not the event's host */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event, or none of the photos is in it */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -1,6 +1,6 @@
 //! Export: the host's ZIP of every approved photo of an event, streamed while it is written.
 
-use std::io::Write;
+use std::{collections::HashSet, io::Write};
 
 use bytes::Bytes;
 use chrono::{Datelike, Timelike};
@@ -9,7 +9,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 use zip::{CompressionMethod, ZipWriter, write::SimpleFileOptions};
 
-use super::{App, Host, Result};
+use super::{App, Error, ErrorCode, Host, Result};
 use crate::{
     db::{PhotoRecord, PhotoStatus},
     domain::{
@@ -26,7 +26,24 @@ pub struct Archive {
     pub chunks: ReceiverStream<Result<Bytes, std::io::Error>>,
 }
 
-pub async fn archive(app: &App, host: Option<&Host>, event_id: Uuid) -> Result<Archive> {
+/// Which photos go into the archive.
+pub enum Selection {
+    /// The event's keepsake: every approved photo.
+    Approved,
+    /// The photos the host picked (approved or waiting); ids of other events' or deleted photos
+    /// are skipped.
+    Only(HashSet<Uuid>),
+}
+
+/// The largest selection one request may name.
+pub const MAX_SELECTION: usize = 1000;
+
+pub async fn archive(
+    app: &App,
+    host: Option<&Host>,
+    event_id: Uuid,
+    selection: Selection,
+) -> Result<Archive> {
     let event = app.event(event_id).await?;
     super::require_host(&event, host)?;
     let visibility = Visibility::new(Viewer::Host, &EventRules::from_settings(&event.settings));
@@ -34,8 +51,19 @@ pub async fn archive(app: &App, host: Option<&Host>, event_id: Uuid) -> Result<A
         .db
         .photos(event.id, visibility.query(None, None))
         .await?;
-    // The archive is the event's keepsake: what was approved, in the order it was taken.
-    photos.retain(|p| p.status == PhotoStatus::Approved);
+    match &selection {
+        Selection::Approved => photos.retain(|p| p.status == PhotoStatus::Approved),
+        Selection::Only(ids) => {
+            photos.retain(|p| ids.contains(&p.id));
+            if photos.is_empty() {
+                return Err(Error::new(
+                    ErrorCode::PhotoNotFound,
+                    "None of the selected photos is in this event (any more)",
+                ));
+            }
+        }
+    }
+    // In the order the photos were taken.
     photos.reverse();
 
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);

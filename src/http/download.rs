@@ -1,4 +1,4 @@
-//! `GET /sessions/{id}/download`: the host's ZIP of the event, streamed.
+//! `GET /sessions/{id}/download`: the host's ZIP of the event, streamed; `POST`: of a selection.
 
 use axum::{
     body::Body,
@@ -6,16 +6,23 @@ use axum::{
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
+use std::collections::HashSet;
+
 use serde::Deserialize;
-use utoipa::IntoParams;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use super::{
     ApiError, SharedState,
     error::ErrorBody,
-    extract::{MaybeAuthHost, Path},
+    extract::{JsonOrFormBody, MaybeAuthHost, Path},
     hosting::EventPath,
 };
-use crate::app::export;
+use crate::app::{
+    ErrorCode,
+    export::{self, Archive, MAX_SELECTION, Selection},
+};
 
 /// `?access_token=`: lets a plain link download.
 #[derive(Deserialize, IntoParams)]
@@ -41,7 +48,81 @@ pub async fn zip(
     MaybeAuthHost(host): MaybeAuthHost,
     Path(path): Path<EventPath>,
 ) -> Result<Response, ApiError> {
-    let archive = export::archive(&app, host.as_ref(), path.id).await?;
+    let archive = export::archive(&app, host.as_ref(), path.id, Selection::Approved).await?;
+    Ok(zip_response(archive))
+}
+
+/// The photos a host selected: `{ids: [uuid, …]}` as JSON, or an HTML form field `ids` with the
+/// ids separated by commas (a form submission downloads natively, streamed, in every browser).
+#[derive(ToSchema)]
+#[allow(dead_code)] // read by `selected_ids` from JSON or a form; declared for the API description
+pub struct SelectionRequest {
+    /// 1–1000 photo ids of this event
+    #[schema(value_type = Vec<Uuid>)]
+    pub ids: Value,
+}
+
+#[utoipa::path(post, path = "/sessions/{id}/download", tag = "host",
+    params(EventPath, DownloadQuery),
+    request_body(content = SelectionRequest, description = "JSON, or a form with `ids` separated by commas"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A ZIP of the selected photos (approved or waiting), named like the whole download", content_type = "application/zip"),
+        (status = 400, description = "Malformed id or selection", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not the event's host", body = ErrorBody),
+        (status = 404, description = "Unknown event, or none of the photos is in it", body = ErrorBody),
+    ))]
+pub async fn zip_selection(
+    State(app): State<SharedState>,
+    MaybeAuthHost(host): MaybeAuthHost,
+    Path(path): Path<EventPath>,
+    JsonOrFormBody(body): JsonOrFormBody,
+) -> Result<Response, ApiError> {
+    let ids = selected_ids(body.get("ids"))?;
+    let archive = export::archive(&app, host.as_ref(), path.id, Selection::Only(ids)).await?;
+    Ok(zip_response(archive))
+}
+
+/// `ids` as a JSON array of ids or one string of ids separated by commas or spaces.
+fn selected_ids(value: Option<&Value>) -> Result<HashSet<Uuid>, ApiError> {
+    let bad = || {
+        ApiError::new(
+            ErrorCode::InvalidField,
+            format!("ids must name 1 to {MAX_SELECTION} photo ids"),
+        )
+    };
+    let texts: Vec<&str> = match value {
+        None | Some(Value::Null) => {
+            return Err(ApiError::new(ErrorCode::MissingField, "ids is required"));
+        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().ok_or_else(bad))
+            .collect::<Result<_, _>>()?,
+        Some(Value::String(list)) => list
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|id| !id.is_empty())
+            .collect(),
+        Some(_) => return Err(bad()),
+    };
+    if texts.is_empty() || texts.len() > MAX_SELECTION {
+        return Err(bad());
+    }
+    texts
+        .into_iter()
+        .map(|id| {
+            id.parse::<Uuid>().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidField,
+                    format!("ids: {id:.40} is not a photo id"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn zip_response(archive: Archive) -> Response {
     let mut response = Body::from_stream(archive.chunks).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -54,5 +135,5 @@ pub async fn zip(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }

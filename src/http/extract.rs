@@ -127,6 +127,43 @@ where
     }
 }
 
+/// A JSON object, or an HTML form (`application/x-www-form-urlencoded`) read as an object of
+/// strings: for the few actions a browser starts as a plain form submission (a download).
+pub struct JsonOrFormBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonOrFormBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            let JsonBody(value) = JsonBody::<Value>::from_request(req, state).await?;
+            return Ok(Self(value));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                invalid(ErrorCode::BodyTooLarge, "Request body is too large")
+            } else {
+                invalid(ErrorCode::InvalidField, "Could not read the form")
+            }
+        })?;
+        let fields = url::form_urlencoded::parse(&bytes)
+            .map(|(name, value)| (name.into_owned(), Value::String(value.into_owned())))
+            .collect();
+        Ok(Self(Value::Object(fields)))
+    }
+}
+
 /// Query parameters deserialized into `T` (a struct of the route's parameters).
 pub struct Query<T>(pub T);
 

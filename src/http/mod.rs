@@ -122,7 +122,7 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
     // Live events and ZIP downloads are long-lived by nature: no API timeout.
     let streams = OpenApiRouter::new()
         .routes(routes!(live::events))
-        .routes(routes!(download::zip));
+        .routes(routes!(download::zip, download::zip_selection));
     api.merge(streams)
 }
 

@@ -14,6 +14,7 @@ on_both_backends!(
     deleting_a_picture_follows_the_authorization_matrix,
     approving_is_for_the_host_only,
     the_zip_download_holds_every_approved_photo_for_the_host_only,
+    a_selection_downloads_as_a_zip_by_form_or_json,
     the_qr_code_encodes_the_join_link,
     the_gallery_pages_with_limit_and_before,
 );
@@ -327,6 +328,92 @@ async fn the_zip_download_holds_every_approved_photo_for_the_host_only(backend: 
         let mut content = Vec::new();
         std::io::Read::read_to_end(&mut entry, &mut content).expect("read entry");
         assert_eq!(&content, photo, "{name}");
+    }
+}
+
+async fn a_selection_downloads_as_a_zip_by_form_or_json(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let host = app.register().await;
+    let other = app.register().await;
+    let session_id = app.create_session(&host).await;
+    let foreign_event = app.create_session(&other).await;
+    let mut ids = Vec::new();
+    for seed in 20..24 {
+        ids.push(
+            app.upload(session_id, jpeg_bytes(seed)).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let foreign_photo = app.upload(foreign_event, jpeg_bytes(30)).await["id"].clone();
+    let path = format!("/sessions/{session_id}/download");
+    let entries = |bytes: Vec<u8>| {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a valid zip");
+        (0..archive.len())
+            .map(|i| archive.by_index(i).expect("entry").size())
+            .collect::<Vec<_>>()
+    };
+
+    // The browser's way: a form posted to the link with the token, ids separated by commas.
+    let form = app
+        .client
+        .post(app.url(&format!("{path}?access_token={}", host.token)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("ids={}%2C{}", ids[0], ids[2]))
+        .send()
+        .await
+        .expect("form");
+    assert_eq!(form.status(), StatusCode::OK);
+    assert_eq!(form.headers()["content-type"], "application/zip");
+    let sizes = entries(form.bytes().await.expect("zip").to_vec());
+    assert_eq!(
+        sizes,
+        [jpeg_bytes(20).len() as u64, jpeg_bytes(22).len() as u64]
+    );
+
+    // JSON with a bearer token; another event's photo and unknown ids are skipped.
+    let json_body = json!({"ids": [ids[1], foreign_photo, Uuid::new_v4()]});
+    let response = app
+        .client
+        .post(app.url(&path))
+        .bearer_auth(&host.token)
+        .json(&json_body)
+        .send()
+        .await
+        .expect("json");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        entries(response.bytes().await.expect("zip").to_vec()).len(),
+        1
+    );
+
+    // Only the host; a selection of nothing of this event is a 404; bad selections are 400.
+    let foreign = app
+        .client
+        .post(app.url(&path))
+        .bearer_auth(&other.token)
+        .json(&json!({"ids": [ids[0]]}))
+        .send()
+        .await
+        .expect("foreign");
+    assert_error(foreign, StatusCode::FORBIDDEN).await;
+    let anonymous = app.post_json(&path, &json!({"ids": [ids[0]]})).await;
+    assert_error(anonymous, StatusCode::UNAUTHORIZED).await;
+    let nothing = app
+        .post_json_auth(&path, &host.token, &json!({"ids": [foreign_photo]}))
+        .await;
+    assert_error(nothing, StatusCode::NOT_FOUND).await;
+    let too_many: Vec<_> = (0..1001).map(|_| Uuid::new_v4()).collect();
+    for bad in [
+        json!({}),
+        json!({"ids": []}),
+        json!({"ids": "x,y"}),
+        json!({"ids": [1]}),
+        json!({"ids": too_many}),
+    ] {
+        let response = app.post_json_auth(&path, &host.token, &bad).await;
+        assert_error(response, StatusCode::BAD_REQUEST).await;
     }
 }
 

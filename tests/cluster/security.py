@@ -194,6 +194,8 @@ def matrix_rows(w: World) -> list[dict]:
         {"op": "POST /auth/password-reset/confirm", "json": lambda r: {"token": "0" * 64, "password": "matrix-pass-2"},
          "expect": dict.fromkeys(ROLES, 400)},
         {"op": f"GET /sessions/{e}/download", "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}, "stream": True},
+        {"op": f"POST /sessions/{e}/download", "json": lambda r: {"ids": [w.pending_picture]},
+         "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}, "stream": True},
         {"op": f"GET /sessions/{e}/events?userId={g}", "expect": dict.fromkeys(ROLES, 200), "stream": True},
         {"op": "POST /sessions/registerSessionUser", "json": lambda r: {"username": "M", "sessionId": e}, "expect": dict.fromkeys(ROLES, 201)},
         {"op": "POST /sessions/loginSessionUser", "json": lambda r: {"userId": g, "sessionId": e}, "expect": dict.fromkeys(ROLES, 200)},

@@ -4,9 +4,11 @@
 // invite page on localhost warns and offers the LAN link.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { zipEntries } from './zip.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -179,7 +181,7 @@ try {
     await host.context().close();
   });
 
-  await step('the host renames the event, deletes two photos at once, then the event (typed confirmation)', async () => {
+  await step('the host renames the event, downloads and deletes two photos at once, then the event (typed confirmation)', async () => {
     const other = await hostWithEvent('Delete me');
     const id = other.event.id;
     for (const seed of [1, 2, 3]) await upload(id, seed);
@@ -200,6 +202,15 @@ try {
     await page.locator('.gallery li.tile').nth(0).click();
     await page.locator('.gallery li.tile').nth(1).click();
     assert.equal(await page.locator('.gallery li.tile.selected').count(), 2);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('.bulk-bar .download-selected').click(),
+    ]);
+    const zipFile = path.join(os.tmpdir(), `partypic-selection-${process.pid}.zip`);
+    await download.saveAs(zipFile);
+    const entries = zipEntries(fs.readFileSync(zipFile));
+    fs.rmSync(zipFile, { force: true });
+    assert.equal(entries.length, 2, 'the selection, not the whole event');
     await page.locator('.bulk-bar .btn.danger').click();
     await page.locator('.bulk-bar .confirm-delete').click();
     await page.waitForFunction(() => document.querySelectorAll('.gallery li.tile').length === 1);

@@ -208,7 +208,7 @@ export function hostEvent(main, id) {
 
     /** @type {Record<string, HTMLElement>} */
     const panels = {
-      photos: h('section.panel', null, queue, bulkBar(gallery, token), gallery.el),
+      photos: h('section.panel', null, queue, bulkBar(gallery, token, id), gallery.el),
       share: sharePanel(id),
       missions: missionsPanel(session, token, (s) => { session = s; }),
       rules: rulesPanel(() => session, token, (s) => { session = s; showState(); }, identity.el),
@@ -574,9 +574,9 @@ function identityPanel(get, token, onSaved, setCover) {
 /**
  * Select several photos, then approve or delete them together. While selecting, a tap on a
  * photo marks it instead of opening the viewer.
- * @param {Gallery} gallery @param {string} token
+ * @param {Gallery} gallery @param {string} token @param {string} eventId
  */
-function bulkBar(gallery, token) {
+function bulkBar(gallery, token, eventId) {
   /** @type {Set<string>} */
   const selected = new Set();
   let selecting = false;
@@ -619,12 +619,35 @@ function bulkBar(gallery, token) {
     await api(`/pictures/${id}`, { method: 'DELETE', token });
     gallery.remove(id);
   });
+  // A form submission streams the ZIP straight into the browser's downloads; a client served
+  // from another origin than the API (form-action 'self') fetches it instead.
+  const download = async () => {
+    const url = apiUrl(`/sessions/${eventId}/download?access_token=${encodeURIComponent(token)}`);
+    const ids = [...selected].join(',');
+    if (new URL(url, location.href).origin === location.origin) {
+      const form = h('form', { method: 'POST', action: url, hidden: true }, h('input', { type: 'hidden', name: 'ids', value: ids }));
+      document.body.append(form);
+      /** @type {HTMLFormElement} */ (form).submit();
+      form.remove();
+      return;
+    }
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ids }) });
+      if (!res.ok) throw new Error(t('venue.downloadFailed'));
+      const link = h('a', { href: URL.createObjectURL(await res.blob()), download: `partypic-${eventId.slice(0, 8)}-selection.zip` });
+      /** @type {HTMLAnchorElement} */ (link).click();
+      setTimeout(() => URL.revokeObjectURL(/** @type {HTMLAnchorElement} */ (link).href), 60_000);
+    } catch (e) {
+      toast(/** @type {Error} */ (e).message, 'error');
+    }
+  };
   function draw() {
     const n = selected.size;
     replace(bar, selecting ? [
       h('span.pill', { role: 'status' }, t('venue.selected', { n })),
       h('button.btn.small', { type: 'button', onclick: () => { for (const tile of tiles()) if (tile.dataset.id) selected.add(tile.dataset.id); draw(); } }, t('venue.selectAll')),
       h('button.btn.small.primary', { type: 'button', disabled: !n, onclick: approve }, t('venue.approveSelected')),
+      h('button.btn.small.download-selected', { type: 'button', disabled: !n, onclick: download }, t('venue.downloadSelected')),
       confirming
         ? h('button.btn.small.danger.confirm-delete', { type: 'button', onclick: remove }, t('venue.bulkDeleteConfirm', { n }))
         : h('button.btn.small.danger', { type: 'button', disabled: !n, onclick: () => { confirming = true; draw(); } }, t('venue.deleteSelected')),
