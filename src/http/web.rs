@@ -270,7 +270,8 @@ struct Encoded {
 /// Encoded files by path, each valid for the content hash it was made from.
 static ENCODED: LazyLock<Mutex<HashMap<String, Arc<Encoded>>>> = LazyLock::new(Default::default);
 
-/// Compresses every client file ahead of the first request (at start, on a blocking thread).
+/// Prepares every client file ahead of the first request (at start, on a blocking thread): the
+/// build's compressed copies, and index.html (rewritten per version) compressed here.
 pub fn warm_cache() {
     for path in WebAssets::iter() {
         if let Some(file) = WebAssets::get(&path) {
@@ -291,7 +292,9 @@ fn encoded(path: &str, file: &rust_embed::EmbeddedFile) -> Arc<Encoded> {
     } else {
         Bytes::from(file.data.to_vec())
     };
-    let (br, gzip) = if compressible(path) && identity.len() >= MIN_COMPRESS_BYTES {
+    let (br, gzip) = if let Some((br, gzip)) = precompressed(path, &source) {
+        (br, gzip)
+    } else if compressible(path) && identity.len() >= MIN_COMPRESS_BYTES {
         (brotli_11(&identity), gzip_9(&identity))
     } else {
         (None, None)
@@ -306,6 +309,35 @@ fn encoded(path: &str, file: &rust_embed::EmbeddedFile) -> Arc<Encoded> {
         cache.insert(path.to_owned(), entry.clone());
     }
     entry
+}
+
+/// A client file as build.rs compressed it.
+struct Precompressed {
+    /// Under web/.
+    path: &'static str,
+    /// Of the file it was made from.
+    sha256: [u8; 32],
+    br: Option<&'static [u8]>,
+    gzip: Option<&'static [u8]>,
+}
+
+mod build {
+    use super::Precompressed;
+    include!(concat!(env!("OUT_DIR"), "/precompressed.rs"));
+}
+
+/// The copies build.rs compressed, when they were made from exactly this file (a debug build
+/// reads web/ from disk, which may have changed since).
+fn precompressed(path: &str, source: &[u8; 32]) -> Option<(Option<Bytes>, Option<Bytes>)> {
+    build::PRECOMPRESSED
+        .iter()
+        .find(|file| file.path == path && &file.sha256 == source)
+        .map(|file| {
+            (
+                file.br.map(Bytes::from_static),
+                file.gzip.map(Bytes::from_static),
+            )
+        })
 }
 
 /// index.html with its `/assets/` links moved under the current version.
@@ -461,6 +493,49 @@ async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_builds_compressed_copies_are_the_client_files() {
+        let mut checked = 0;
+        for built in build::PRECOMPRESSED {
+            let path = built.path;
+            let file = WebAssets::get(path).expect("every compressed copy is of an embedded file");
+            assert_eq!(
+                file.metadata.sha256_hash(),
+                built.sha256,
+                "{path} changed since the build"
+            );
+            let mut unbrotli = Vec::new();
+            brotli::BrotliDecompress(&mut built.br.expect("js/css compress"), &mut unbrotli)
+                .expect("brotli");
+            let mut ungzip = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(built.gzip.expect("js/css compress")),
+                &mut ungzip,
+            )
+            .expect("gzip");
+            assert_eq!(unbrotli, file.data.as_ref(), "{path}");
+            assert_eq!(ungzip, file.data.as_ref(), "{path}");
+            checked += 1;
+        }
+        assert!(
+            build::PRECOMPRESSED
+                .iter()
+                .any(|f| f.path == "assets/js/app.js")
+        );
+        assert!(
+            checked >= 10,
+            "only {checked} files were compressed at build time"
+        );
+        // What the server sends is the build's copy, not a new compression.
+        let app = WebAssets::get("assets/js/app.js").expect("app.js");
+        let served = encoded("assets/js/app.js", &app);
+        let built = build::PRECOMPRESSED
+            .iter()
+            .find(|f| f.path == "assets/js/app.js")
+            .expect("app.js compressed");
+        assert_eq!(served.br.as_deref(), built.br);
+    }
 
     fn with_accept(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
