@@ -218,7 +218,8 @@ async fn connect(path: &Path) -> anyhow::Result<SqliteConnection> {
 struct Referenced {
     id: String,
     key: String,
-    thumb: Option<String>,
+    /// The thumbnail and the display copy, when made.
+    variants: Vec<String>,
 }
 
 /// Writes a consistent snapshot of DATA_DIR's database and photos to `target`.
@@ -250,19 +251,26 @@ pub async fn backup(settings: &Settings, target: &Path) -> anyhow::Result<Backup
     live.close().await.ok();
 
     let mut db = connect(&snapshot).await?;
-    let rows: Vec<Referenced> = sqlx::query("SELECT id, s3_key, thumb_key FROM pictures")
-        .fetch_all(&mut db)
-        .await
-        .context("cannot read the snapshot's photos")?
-        .iter()
-        .map(|row| {
-            Ok(Referenced {
-                id: row.try_get("id")?,
-                key: row.try_get("s3_key")?,
-                thumb: row.try_get("thumb_key")?,
+    let rows: Vec<Referenced> =
+        sqlx::query("SELECT id, s3_key, thumb_key, display_key FROM pictures")
+            .fetch_all(&mut db)
+            .await
+            .context("cannot read the snapshot's photos")?
+            .iter()
+            .map(|row| {
+                Ok(Referenced {
+                    id: row.try_get("id")?,
+                    key: row.try_get("s3_key")?,
+                    variants: [
+                        row.try_get::<Option<String>, _>("thumb_key")?,
+                        row.try_get::<Option<String>, _>("display_key")?,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                })
             })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
+            .collect::<Result<_, sqlx::Error>>()?;
 
     let mut tar = create_archive(target)?;
     let mut files = Vec::with_capacity(rows.len() * 2 + 3);
@@ -276,8 +284,8 @@ pub async fn backup(settings: &Settings, target: &Path) -> anyhow::Result<Backup
                 continue;
             }
         }
-        if let Some(thumb) = &row.thumb {
-            match copy_object(&mut tar, &photos, thumb)? {
+        for variant in &row.variants {
+            match copy_object(&mut tar, &photos, variant)? {
                 Some(entry) => files.push(entry),
                 None => lost_thumbs.push(row.id.clone()),
             }
@@ -291,10 +299,13 @@ pub async fn backup(settings: &Settings, target: &Path) -> anyhow::Result<Backup
             .await?;
     }
     for id in &lost_thumbs {
-        sqlx::query("UPDATE pictures SET thumb_key = NULL, thumb_status = 'pending' WHERE id = $1")
-            .bind(id)
-            .execute(&mut db)
-            .await?;
+        sqlx::query(
+            "UPDATE pictures SET thumb_key = NULL, display_key = NULL, thumb_status = 'pending' \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut db)
+        .await?;
     }
     db.close().await.ok();
 
@@ -550,14 +561,14 @@ async fn check_database(path: &Path, root: &Path) -> anyhow::Result<()> {
     if integrity != "ok" {
         bail!("the archived database is damaged: {integrity}");
     }
-    let keys: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT s3_key, thumb_key FROM pictures")
+    let keys: Vec<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT s3_key, thumb_key, display_key FROM pictures")
             .fetch_all(&mut db)
             .await?;
     db.close().await.ok();
     for key in keys
         .iter()
-        .flat_map(|(key, thumb)| std::iter::once(key).chain(thumb))
+        .flat_map(|(key, thumb, display)| std::iter::once(key).chain(thumb).chain(display))
     {
         if !root.join(PHOTOS).join(key).is_file() {
             bail!("the archived database references {key}, which the archive does not hold");

@@ -1,6 +1,10 @@
-//! The thumbnail job: after finalize, a background task makes a ~400 px JPEG next to the photo.
-//! One at a time per replica (decoding is memory-hungry); a photo that cannot be decoded is marked
-//! `failed` once and keeps being shown full size; a store outage leaves it `pending` for the sweep.
+//! The variants job: after finalize, a background task decodes the photo once and stores a
+//! ~400 px thumbnail and a ≤ 2048 px display copy next to it, both metadata-free JPEGs (see
+//! [`crate::domain::variants`]); HEIC/HEIF goes through libheif first ([`heif`]). One at a time
+//! per replica (decoding is memory-hungry); a photo that cannot be decoded is marked `failed`
+//! once (guests get the placeholder); a store outage leaves it `pending` for the sweep.
+
+mod heif;
 
 use std::{sync::Arc, time::Duration};
 
@@ -8,10 +12,11 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    db::{Database, PhotoRecord, ThumbStatus},
+    db::{Database, PhotoRecord, ThumbStatus, VariantKeys},
     domain::{
+        image::ImageType,
         photo_key::PhotoKey,
-        thumbnail::{THUMBNAIL_MAX_SIDE, make_thumbnail},
+        variants::{Orient, Variants, make_variants},
     },
     events::{EventBus, LiveEvent},
     store::PhotoStore,
@@ -31,6 +36,8 @@ pub struct Thumbnailer {
     /// One low-priority thread: decoding is CPU- and memory-hungry and never urgent.
     decoder: WorkerPool,
     max_source_bytes: u64,
+    /// Priority of the HEIF converter processes (the decoder thread has it already).
+    nice: i32,
 }
 
 impl Thumbnailer {
@@ -48,6 +55,7 @@ impl Thumbnailer {
             slots: Semaphore::new(1),
             decoder: WorkerPool::new("thumbnail", 1, nice)?,
             max_source_bytes,
+            nice,
         }))
     }
 
@@ -67,44 +75,26 @@ impl Thumbnailer {
             Ok(bytes) => bytes,
             Err(err) => {
                 // Possibly transient: the sweep tries again later.
-                return tracing::warn!(picture = %picture.id, error = %err, "thumbnail source unavailable");
+                return tracing::warn!(picture = %picture.id, error = %err, "photo unavailable for its variants");
             }
         };
-        let made = self
-            .decoder
-            .run(move || make_thumbnail(&source, THUMBNAIL_MAX_SIDE))
-            .await;
-        let outcome = match made {
-            Ok(Ok(jpeg)) => {
-                let thumb = key.thumbnail();
-                match self.store.put(&thumb, jpeg.into(), "image/jpeg").await {
-                    Ok(()) => Some(thumb.to_string()),
-                    Err(err) => {
-                        return tracing::warn!(picture = %picture.id, error = %err, "cannot store thumbnail");
-                    }
+        let outcome = match self.make(&picture, source).await {
+            Some(variants) => match self.store_variants(&key, variants).await {
+                Ok(()) => Some((key.thumbnail().to_string(), key.display().to_string())),
+                Err(err) => {
+                    return tracing::warn!(picture = %picture.id, error = %err, "cannot store variants");
                 }
-            }
-            Ok(Err(err)) => {
-                tracing::info!(picture = %picture.id, error = %err, "photo cannot be decoded; no thumbnail");
-                None
-            }
-            Err(err) => {
-                tracing::warn!(picture = %picture.id, error = %err, "thumbnail task failed");
-                None
-            }
+            },
+            None => None,
         };
-        let status = if outcome.is_some() {
-            ThumbStatus::Ready
-        } else {
-            ThumbStatus::Failed
+        let (status, keys) = match &outcome {
+            Some((thumb, display)) => (ThumbStatus::Ready, Some(VariantKeys { thumb, display })),
+            None => (ThumbStatus::Failed, None),
         };
-        if let Err(err) = self
-            .db
-            .set_thumbnail(picture.id, outcome.as_deref(), status)
-            .await
-        {
-            return tracing::warn!(picture = %picture.id, error = %err, "cannot record thumbnail");
+        if let Err(err) = self.db.set_variants(picture.id, keys, status).await {
+            return tracing::warn!(picture = %picture.id, error = %err, "cannot record variants");
         }
+        // Bumps the event's generation: cached gallery pages with the placeholder are dropped.
         if let Ok(Some(updated)) = self.db.photo(picture.id).await {
             self.events
                 .publish(LiveEvent::PictureUpdated { picture: updated })
@@ -112,7 +102,58 @@ impl Thumbnailer {
         }
     }
 
-    /// Retries pictures whose thumbnail never got made, until `stop` fires.
+    /// Decodes the photo into its variants; `None` when it cannot be decoded.
+    async fn make(&self, picture: &PhotoRecord, source: bytes::Bytes) -> Option<Variants> {
+        let heif = matches!(
+            ImageType::from_mime(&picture.mimetype),
+            Some(ImageType::Heic | ImageType::Heif)
+        );
+        let (pixels, orient) = if heif {
+            match heif::to_jpeg(&source, self.nice).await {
+                Ok(jpeg) => (bytes::Bytes::from(jpeg), Orient::AsDecoded),
+                Err(err) if err.is_bad_input() => {
+                    tracing::info!(picture = %picture.id, error = %err, "HEIF photo cannot be decoded; no variants");
+                    return None;
+                }
+                Err(err) => {
+                    tracing::warn!(picture = %picture.id, error = %err, "cannot convert HEIF photos; no variants");
+                    return None;
+                }
+            }
+        } else {
+            (source, Orient::FromExif)
+        };
+        match self
+            .decoder
+            .run(move || make_variants(&pixels, orient))
+            .await
+        {
+            Ok(Ok(variants)) => Some(variants),
+            Ok(Err(err)) => {
+                tracing::info!(picture = %picture.id, error = %err, "photo cannot be decoded; no variants");
+                None
+            }
+            Err(err) => {
+                tracing::warn!(picture = %picture.id, error = %err, "variants task failed");
+                None
+            }
+        }
+    }
+
+    async fn store_variants(
+        &self,
+        key: &PhotoKey,
+        variants: Variants,
+    ) -> Result<(), crate::store::StoreError> {
+        self.store
+            .put(&key.thumbnail(), variants.thumbnail.into(), "image/jpeg")
+            .await?;
+        self.store
+            .put(&key.display(), variants.display.into(), "image/jpeg")
+            .await
+    }
+
+    /// Retries pictures whose variants never got made, until `stop` fires.
     pub async fn sweep(self: Arc<Self>, stop: CancellationToken) {
         let mut ticker = tokio::time::interval(SWEEP_EVERY);
         loop {
@@ -128,7 +169,7 @@ impl Thumbnailer {
                         self.process(picture).await;
                     }
                 }
-                Err(err) => tracing::warn!(error = %err, "thumbnail sweep failed"),
+                Err(err) => tracing::warn!(error = %err, "variants sweep failed"),
             }
         }
     }

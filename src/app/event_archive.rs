@@ -430,10 +430,10 @@ pub async fn import(
             .as_ref()
             .and_then(|_| PhotoKey::parse(&photo.object_key))
             .map(|key| key.thumbnail().to_string());
-        let thumb_status = match (&thumb_key, photo.thumb_status) {
-            (Some(_), _) => ThumbStatus::Ready,
-            (None, ThumbStatus::Failed) => ThumbStatus::Failed,
-            (None, _) => ThumbStatus::Pending,
+        // Archives carry no display copies: the variants job makes both again.
+        let thumb_status = match photo.thumb_status {
+            ThumbStatus::Failed => ThumbStatus::Failed,
+            _ => ThumbStatus::Pending,
         };
         db.insert_photo(&PhotoRecord {
             id: photo.id,
@@ -450,6 +450,7 @@ pub async fn import(
             status: photo.status,
             content_hash: photo.content_hash.clone(),
             thumb_key,
+            display_key: None,
             thumb_status,
         })
         .await

@@ -289,7 +289,7 @@ async fn delete_objects(store: &dyn PhotoStore, photos: &[PhotoRecord]) -> Resul
     let keys: Vec<PhotoKey> = photos
         .iter()
         .filter_map(|photo| PhotoKey::parse(&photo.object_key))
-        .flat_map(|key| [key, key.thumbnail()])
+        .flat_map(|key| key.with_variants())
         .collect();
     for chunk in keys.chunks(DELETE_CONCURRENCY) {
         try_join_all(chunk.iter().map(|key| store.delete(key))).await?;

@@ -60,7 +60,7 @@ pub async fn delete(
     };
     // The record is gone first; leftover files would only be unreferenced, never shown.
     if let Some(key) = PhotoKey::parse(&deleted.object_key) {
-        for key in [key, key.thumbnail()] {
+        for key in key.with_variants() {
             if let Err(err) = app.store.delete(&key).await {
                 tracing::warn!(%key, error = %err, "could not delete file of a deleted photo");
             }

@@ -164,6 +164,7 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
         },
         content_hash: Some(content_hash),
         thumb_key: None,
+        display_key: None,
         thumb_status: ThumbStatus::Pending,
     };
     let stored = app.db.insert_photo(&photo).await?;

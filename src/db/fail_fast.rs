@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
     GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, PhotoQuery, PhotoRecord,
-    ThumbStatus,
+    ThumbStatus, VariantKeys,
 };
 use crate::domain::missions::MissionList;
 
@@ -245,13 +245,13 @@ impl Database for FailFast {
     async fn delete_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>> {
         self.guard(self.shared.inner.delete_photo(id)).await
     }
-    async fn set_thumbnail(
+    async fn set_variants(
         &self,
         id: Uuid,
-        thumb_key: Option<&str>,
+        keys: Option<VariantKeys<'_>>,
         status: ThumbStatus,
     ) -> DbResult<()> {
-        self.guard(self.shared.inner.set_thumbnail(id, thumb_key, status))
+        self.guard(self.shared.inner.set_variants(id, keys, status))
             .await
     }
     async fn pending_thumbnails(
@@ -455,7 +455,12 @@ mod tests {
         async fn delete_photo(&self, _: Uuid) -> DbResult<Option<PhotoRecord>> {
             self.call().await.map(|()| None)
         }
-        async fn set_thumbnail(&self, _: Uuid, _: Option<&str>, _: ThumbStatus) -> DbResult<()> {
+        async fn set_variants(
+            &self,
+            _: Uuid,
+            _: Option<VariantKeys<'_>>,
+            _: ThumbStatus,
+        ) -> DbResult<()> {
             self.call().await
         }
         async fn pending_thumbnails(&self, _: DateTime<Utc>, _: u32) -> DbResult<Vec<PhotoRecord>> {

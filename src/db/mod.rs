@@ -110,6 +110,9 @@ pub struct PhotoRecord {
     pub status: PhotoStatus,
     pub content_hash: Option<String>,
     pub thumb_key: Option<String>,
+    /// The metadata-free display copy (<= 2048 px) guests get instead of the original.
+    pub display_key: Option<String>,
+    /// Whether the variants (thumbnail and display copy) exist.
     pub thumb_status: ThumbStatus,
 }
 
@@ -143,7 +146,7 @@ impl PhotoStatus {
 pub enum ThumbStatus {
     Pending,
     Ready,
-    /// The photo could not be decoded; it is shown without a thumbnail.
+    /// The photo could not be decoded: no variants; guests get the placeholder.
     Failed,
 }
 
@@ -163,6 +166,13 @@ impl ThumbStatus {
             _ => Self::Pending,
         }
     }
+}
+
+/// The stored keys of a photo's variants.
+#[derive(Debug, Clone, Copy)]
+pub struct VariantKeys<'a> {
+    pub thumb: &'a str,
+    pub display: &'a str,
 }
 
 /// An event with the numbers its host's dashboard shows.
@@ -305,13 +315,14 @@ pub trait Database: Send + Sync + 'static {
     async fn approve_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>>;
     /// Returns the deleted picture.
     async fn delete_photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>>;
-    async fn set_thumbnail(
+    /// Records the variants (both keys, or neither when the photo cannot be decoded).
+    async fn set_variants(
         &self,
         id: Uuid,
-        thumb_key: Option<&str>,
+        keys: Option<VariantKeys<'_>>,
         status: ThumbStatus,
     ) -> DbResult<()>;
-    /// Pictures still without a thumbnail decision, created before `created_before`.
+    /// Pictures still without a variants decision, created before `created_before`.
     async fn pending_thumbnails(
         &self,
         created_before: DateTime<Utc>,

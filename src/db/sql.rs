@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
     GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, PhotoQuery, PhotoRecord,
-    PhotoStatus, ThumbStatus, classify,
+    PhotoStatus, ThumbStatus, VariantKeys, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -158,7 +158,7 @@ const EVENT_SELECT: &str = "id, user_id, CAST(settings AS TEXT) AS settings, \
 const GUEST_COLUMNS: &str = "id, session_id, user_name, created_at, last_seen";
 const PHOTO_COLUMNS: &str = "id, session_id, u_name, original_filename, s3_key, s3_bucket, \
      mimetype, filesize_bytes, mission_id, created_at, user_id, status, content_hash, thumb_key, \
-     thumb_status";
+     thumb_status, display_key";
 
 fn host_from_row(row: &impl SqlRow) -> Result<HostRecord, sqlx::Error> {
     Ok(HostRecord {
@@ -217,6 +217,7 @@ fn photo_from_row(row: &impl SqlRow) -> Result<PhotoRecord, sqlx::Error> {
         content_hash: row.opt_text("content_hash")?,
         thumb_key: row.opt_text("thumb_key")?,
         thumb_status: ThumbStatus::parse(&row.text("thumb_status")?),
+        display_key: row.opt_text("display_key")?,
     })
 }
 
@@ -415,7 +416,7 @@ impl<B: Backend> Database for B {
     async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
         let sql = format!(
             "INSERT INTO pictures ({PHOTO_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
              ON CONFLICT DO NOTHING RETURNING {PHOTO_COLUMNS}"
         );
         let params = params![
@@ -434,6 +435,7 @@ impl<B: Backend> Database for B {
             picture.content_hash.as_deref(),
             picture.thumb_key.as_deref(),
             picture.thumb_status.as_str(),
+            picture.display_key.as_deref(),
         ];
         if let Some(inserted) = optional(self, &sql, params, photo_from_row).await? {
             return Ok(inserted);
@@ -519,14 +521,16 @@ impl<B: Backend> Database for B {
         optional(self, &sql, params![id], photo_from_row).await
     }
 
-    async fn set_thumbnail(
+    async fn set_variants(
         &self,
         id: Uuid,
-        thumb_key: Option<&str>,
+        keys: Option<VariantKeys<'_>>,
         status: ThumbStatus,
     ) -> DbResult<()> {
-        let sql = "UPDATE pictures SET thumb_key = $2, thumb_status = $3 WHERE id = $1";
-        self.execute(sql, params![id, thumb_key, status.as_str()])
+        let sql = "UPDATE pictures SET thumb_key = $2, display_key = $3, thumb_status = $4 \
+                   WHERE id = $1";
+        let (thumb, display) = (keys.map(|k| k.thumb), keys.map(|k| k.display));
+        self.execute(sql, params![id, thumb, display, status.as_str()])
             .await
             .map_err(classify)
     }

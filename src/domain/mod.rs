@@ -8,7 +8,7 @@ pub mod password;
 pub mod photo_key;
 pub mod presence;
 pub mod rules;
-pub mod thumbnail;
 pub mod token;
 pub mod values;
+pub mod variants;
 pub mod visibility;

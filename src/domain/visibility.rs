@@ -87,6 +87,7 @@ mod tests {
             status,
             content_hash: None,
             thumb_key: None,
+            display_key: None,
             thumb_status: ThumbStatus::Pending,
         }
     }

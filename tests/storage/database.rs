@@ -6,7 +6,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use partypic::{
     db::{
         Database, DbError, EventRecord, GuestRecord, HostRecord, JobLockKey, PhotoQuery,
-        PhotoRecord, PhotoStatus, ThumbStatus, postgres::PostgresDatabase, sqlite::SqliteDatabase,
+        PhotoRecord, PhotoStatus, ThumbStatus, VariantKeys, postgres::PostgresDatabase,
+        sqlite::SqliteDatabase,
     },
     domain::missions::{Mission, MissionList},
 };
@@ -106,7 +107,7 @@ on_both_databases!(
     photos_show_what_the_query_allows_newest_first,
     photos_page_with_before_and_limit,
     approving_and_deleting_return_the_photo,
-    pending_thumbnails_are_the_undecided_photos_oldest_first,
+    pending_variants_are_the_undecided_photos_oldest_first,
     counts_cover_active_events_guests_online_and_photos,
     join_codes_are_unique_and_a_taken_one_is_drawn_again,
     admin_overviews_stored_bytes_and_deleting_an_event,
@@ -220,6 +221,7 @@ fn photo(event_id: Uuid, created_at: DateTime<Utc>) -> PhotoRecord {
         status: PhotoStatus::Approved,
         content_hash: None,
         thumb_key: None,
+        display_key: None,
         thumb_status: ThumbStatus::Pending,
     }
 }
@@ -717,17 +719,22 @@ async fn approving_and_deleting_return_the_photo(db: &dyn Database) {
     assert!(db.delete_photo(pending.id).await.expect("delete").is_none());
 }
 
-async fn pending_thumbnails_are_the_undecided_photos_oldest_first(db: &dyn Database) {
+async fn pending_variants_are_the_undecided_photos_oldest_first(db: &dyn Database) {
     let event = an_event(db).await;
     let photos: Vec<PhotoRecord> = (1..=4).map(|second| photo(event.id, at(second))).collect();
     for photo in &photos {
         db.insert_photo(photo).await.expect("insert");
     }
     let thumb = format!("{}/{}.thumb.jpg", event.id, photos[1].id);
-    db.set_thumbnail(photos[1].id, Some(&thumb), ThumbStatus::Ready)
+    let display = format!("{}/{}.display.jpg", event.id, photos[1].id);
+    let keys = VariantKeys {
+        thumb: &thumb,
+        display: &display,
+    };
+    db.set_variants(photos[1].id, Some(keys), ThumbStatus::Ready)
         .await
         .expect("ready");
-    db.set_thumbnail(photos[2].id, None, ThumbStatus::Failed)
+    db.set_variants(photos[2].id, None, ThumbStatus::Failed)
         .await
         .expect("failed");
 
@@ -737,8 +744,8 @@ async fn pending_thumbnails_are_the_undecided_photos_oldest_first(db: &dyn Datab
         .expect("query")
         .expect("stored");
     assert_eq!(
-        (ready.thumb_key, ready.thumb_status),
-        (Some(thumb), ThumbStatus::Ready)
+        (ready.thumb_key, ready.display_key, ready.thumb_status),
+        (Some(thumb), Some(display), ThumbStatus::Ready)
     );
     let failed = db
         .photo(photos[2].id)
@@ -746,8 +753,8 @@ async fn pending_thumbnails_are_the_undecided_photos_oldest_first(db: &dyn Datab
         .expect("query")
         .expect("stored");
     assert_eq!(
-        (failed.thumb_key, failed.thumb_status),
-        (None, ThumbStatus::Failed)
+        (failed.thumb_key, failed.display_key, failed.thumb_status),
+        (None, None, ThumbStatus::Failed)
     );
 
     // Strictly before `created_before`; the limit keeps the oldest.
