@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{App, Error, ErrorCode, Host, Result, gallery_cache::Page, guests};
 use crate::{
-    db::{EventRecord, PhotoRecord},
+    db::{EventRecord, PhotoRecord, ThumbStatus},
     domain::{
         photo_key::PhotoKey,
         rules::EventRules,
@@ -28,26 +28,87 @@ pub struct PageRequest {
     pub limit: Option<u32>,
 }
 
-/// Where a client fetches a photo and its thumbnail.
-pub struct PhotoLinks {
-    pub url: String,
-    /// The thumbnail, or the photo itself until one exists (or when it cannot be made).
-    pub thumb_url: String,
+/// Who a photo's links are for. Only the event's host gets the original (with its metadata);
+/// everybody else gets the metadata-free variants, or the placeholder until they exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Host,
+    Guests,
 }
 
-pub fn links(app: &App, photo: &PhotoRecord, base: &Url) -> PhotoLinks {
-    let url = PhotoKey::parse(&photo.object_key)
-        .map(|key| app.store.download_url(&key, base).to_string())
-        .unwrap_or_default();
-    let thumb_url = photo
-        .thumb_key
-        .as_deref()
-        .and_then(PhotoKey::parse)
-        .map_or_else(
-            || url.clone(),
-            |key| app.store.download_url(&key, base).to_string(),
-        );
-    PhotoLinks { url, thumb_url }
+impl From<Viewer> for Audience {
+    fn from(viewer: Viewer) -> Self {
+        match viewer {
+            Viewer::Host => Self::Host,
+            Viewer::Guest(_) | Viewer::Anonymous => Self::Guests,
+        }
+    }
+}
+
+/// The audience of a response about `event_id`: the host when `host` owns the event.
+pub async fn audience(app: &App, event_id: Uuid, host: Option<&Host>) -> Result<Audience> {
+    let Some(host) = host else {
+        return Ok(Audience::Guests);
+    };
+    let event = app.event(event_id).await?;
+    Ok(if event.host_id == host.id {
+        Audience::Host
+    } else {
+        Audience::Guests
+    })
+}
+
+/// The image guests get while a photo's variants are being made or could not be made; the
+/// web client ships it (`web/assets/processing.svg`).
+pub const PLACEHOLDER_PATH: &str = "/assets/processing.svg";
+
+/// Where a client fetches a photo and its thumbnail.
+pub struct PhotoLinks {
+    /// The original for the host; the display copy (or the placeholder) for everybody else.
+    pub url: String,
+    /// The thumbnail; until it exists the original (host) or the placeholder (guests).
+    pub thumb_url: String,
+    /// Whether `url`/`thumb_url` are variants yet (`pending`, `ready`, `failed`).
+    pub variants: ThumbStatus,
+}
+
+pub fn links(app: &App, photo: &PhotoRecord, base: &Url, audience: Audience) -> PhotoLinks {
+    let signed = |key: Option<&str>| {
+        key.and_then(PhotoKey::parse)
+            .map(|key| app.store.download_url(&key, base).to_string())
+    };
+    let thumb = signed(photo.thumb_key.as_deref());
+    let (url, thumb_url) = match audience {
+        Audience::Host => {
+            let original = signed(Some(&photo.object_key)).unwrap_or_default();
+            let thumb_url = thumb.unwrap_or_else(|| original.clone());
+            (original, thumb_url)
+        }
+        Audience::Guests => match (
+            photo.thumb_status,
+            signed(photo.display_key.as_deref()),
+            thumb,
+        ) {
+            (ThumbStatus::Ready, Some(display), Some(thumb)) => (display, thumb),
+            _ => {
+                let mut placeholder = base.clone();
+                placeholder.set_path(PLACEHOLDER_PATH);
+                placeholder.set_query(None);
+                (placeholder.to_string(), placeholder.to_string())
+            }
+        },
+    };
+    PhotoLinks {
+        url,
+        thumb_url,
+        variants: photo.thumb_status,
+    }
+}
+
+/// The visible photos of a page and who they are rendered for.
+pub struct PageContent {
+    pub photos: Vec<PhotoRecord>,
+    pub audience: Audience,
 }
 
 /// The image every guest may see of a photo (the cover, link previews): its thumbnail.
@@ -62,7 +123,7 @@ pub async fn page(
     app: &App,
     request: PageRequest,
     base: &Url,
-    render: impl FnOnce(Vec<PhotoRecord>) -> Result<Vec<u8>>,
+    render: impl FnOnce(PageContent) -> Result<Vec<u8>>,
 ) -> Result<Page> {
     let event_id = request.event_id;
     // Read before the database, so whatever is cached under it predates any later change.
@@ -117,7 +178,13 @@ pub async fn page(
     let visibility = Visibility::new(viewer, &EventRules::from_settings(&event.settings));
     let query = visibility.query(before, request.limit);
     let page_key = cache.and_then(|(_, generation)| {
-        super::gallery_cache::GalleryCache::page_key(event_id, generation, &query, base)
+        super::gallery_cache::GalleryCache::page_key(
+            event_id,
+            generation,
+            &query,
+            Audience::from(visibility.viewer()) == Audience::Host,
+            base,
+        )
     });
     let cached = cache
         .zip(page_key.as_ref())
@@ -132,7 +199,10 @@ pub async fn page(
         return Ok(page);
     }
     let photos = app.db.photos(event_id, query).await?;
-    let page = Page::new(render(photos)?);
+    let page = Page::new(render(PageContent {
+        photos,
+        audience: visibility.viewer().into(),
+    })?);
     if let (Some((cache, _)), Some(key)) = (cache, page_key) {
         cache.keep_page(key, page.clone());
     }

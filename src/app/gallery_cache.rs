@@ -34,6 +34,8 @@ pub struct PageKey {
     session_id: Uuid,
     generation: u64,
     everything: bool,
+    /// Host pages carry originals, every other page only variants: never served across.
+    originals: bool,
     approved_visible: bool,
     viewer: Option<Uuid>,
     limit: Option<u32>,
@@ -101,12 +103,14 @@ impl GalleryCache {
         session_id: Uuid,
         generation: u64,
         query: &PhotoQuery,
+        originals: bool,
         base: &Url,
     ) -> Option<PageKey> {
         query.before.is_none().then(|| PageKey {
             session_id,
             generation,
             everything: query.everything,
+            originals,
             approved_visible: query.approved_visible,
             viewer: query.viewer,
             limit: query.limit,
@@ -162,15 +166,26 @@ mod tests {
         let cache = GalleryCache::new(1024 * 1024).expect("cache");
         let base = Url::parse("http://127.0.0.1:8080/").expect("url");
         let session = Uuid::new_v4();
-        assert!(GalleryCache::page_key(session, 1, &query(true), &base).is_none());
-        let key = GalleryCache::page_key(session, 1, &query(false), &base).expect("key");
+        assert!(GalleryCache::page_key(session, 1, &query(true), false, &base).is_none());
+        let key = GalleryCache::page_key(session, 1, &query(false), false, &base).expect("key");
         cache.keep_page(key.clone(), Page::new(b"[]".to_vec()));
         assert_eq!(
             cache.page(&key).expect("hit").body,
             Bytes::from_static(b"[]")
         );
-        let next = GalleryCache::page_key(session, 2, &query(false), &base).expect("key");
+        let next = GalleryCache::page_key(session, 2, &query(false), false, &base).expect("key");
         assert!(cache.page(&next).is_none());
+    }
+
+    #[test]
+    fn a_host_page_is_never_a_guest_page() {
+        let cache = GalleryCache::new(1024 * 1024).expect("cache");
+        let base = Url::parse("http://127.0.0.1:8080/").expect("url");
+        let session = Uuid::new_v4();
+        let host = GalleryCache::page_key(session, 1, &query(false), true, &base).expect("key");
+        cache.keep_page(host, Page::new(b"[\"original\"]".to_vec()));
+        let guest = GalleryCache::page_key(session, 1, &query(false), false, &base).expect("key");
+        assert!(cache.page(&guest).is_none());
     }
 
     #[test]

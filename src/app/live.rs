@@ -6,7 +6,11 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use uuid::Uuid;
 
-use super::{App, Host, Result, gallery, now};
+use super::{
+    App, Host, Result,
+    gallery::{self, Audience},
+    now,
+};
 use crate::{
     db::{EventRecord, PhotoRecord},
     domain::{presence, rules::EventRules, visibility::Visibility},
@@ -27,18 +31,19 @@ pub enum Update {
 }
 
 /// Starts following `event_id` for this viewer; updates arrive until the receiver is dropped or
-/// shutdown begins.
+/// shutdown begins. The audience says which links the viewer's photos get.
 pub async fn follow(
     app: Arc<App>,
     event_id: Uuid,
     host: Option<&Host>,
     guest_id: Option<Uuid>,
-) -> Result<mpsc::Receiver<Update>> {
+) -> Result<(Audience, mpsc::Receiver<Update>)> {
     let event = app.event(event_id).await?;
     let visibility = gallery::visibility(&app, &event, host, guest_id).await?;
+    let audience = Audience::from(visibility.viewer());
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(feed(app, event, visibility, tx));
-    Ok(rx)
+    Ok((audience, rx))
 }
 
 async fn guests_online(app: &App, event_id: Uuid) -> Option<Update> {

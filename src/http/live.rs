@@ -25,7 +25,10 @@ use super::{
     pictures::picture_view,
     sessions::SessionView,
 };
-use crate::app::live::{self, Update};
+use crate::app::{
+    gallery::Audience,
+    live::{self, Update},
+};
 
 /// Who is watching (EventSource cannot send headers).
 #[derive(Deserialize, IntoParams)]
@@ -54,18 +57,24 @@ pub async fn events(
     RequestingGuest(guest_id): RequestingGuest,
     Path(path): Path<EventPath>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let updates = live::follow(app.clone(), path.id, host.as_ref(), guest_id).await?;
+    let (audience, updates) = live::follow(app.clone(), path.id, host.as_ref(), guest_id).await?;
     let events = ReceiverStream::new(updates).filter_map(move |update| {
-        let event = sse_event(&app, &base, update);
+        let event = sse_event(&app, &base, audience, update);
         async move { event.map(Ok::<_, Infallible>) }
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-fn sse_event(app: &crate::app::App, base: &url::Url, update: Update) -> Option<Event> {
+fn sse_event(
+    app: &crate::app::App,
+    base: &url::Url,
+    audience: Audience,
+    update: Update,
+) -> Option<Event> {
+    let view = |photo| picture_view(app, base, photo, audience);
     match update {
-        Update::PhotoAdded(photo) => named("picture.created", &picture_view(app, base, photo)),
-        Update::PhotoChanged(photo) => named("picture.updated", &picture_view(app, base, photo)),
+        Update::PhotoAdded(photo) => named("picture.created", &view(photo)),
+        Update::PhotoChanged(photo) => named("picture.updated", &view(photo)),
         Update::PhotoRemoved(id) => named("picture.deleted", &json!({ "id": id })),
         Update::EventChanged(record) => named(
             "session.updated",

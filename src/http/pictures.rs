@@ -24,11 +24,11 @@ use super::{
 use crate::{
     app::{
         App, ErrorCode,
-        gallery::{self, MAX_PAGE, PageRequest, PhotoLinks},
+        gallery::{self, Audience, MAX_PAGE, PageRequest, PhotoLinks},
         gallery_cache::Page,
         moderation, uploads,
     },
-    db::{PhotoRecord, PhotoStatus},
+    db::{PhotoRecord, PhotoStatus, ThumbStatus},
     domain::{
         image::ImageType,
         missions::parse_mission_id,
@@ -91,12 +91,18 @@ pub struct PictureView {
     pub mimetype: String,
     pub filesize_bytes: i64,
     pub mission_id: Option<String>,
-    /// Presigned download URL, valid for one hour.
+    /// Presigned download URL, valid for one hour. The event's host gets the original; everybody
+    /// else the display copy (a ≤ 2048 px JPEG without any metadata), or the placeholder image
+    /// `/assets/processing.svg` while `variants` is not `ready`.
     pub url: String,
-    /// A ~400 px JPEG for grids; the same as `url` until the thumbnail exists (or when the
-    /// photo cannot be decoded, e.g. HEIC).
+    /// A ~400 px JPEG without metadata for grids. Until it exists: the original for the host,
+    /// the placeholder for everybody else.
     #[serde(rename = "thumbUrl")]
     pub thumb_url: String,
+    /// `pending` while the variants are being made (a `picture.updated` event follows),
+    /// `ready`, or `failed` when the photo cannot be decoded (guests keep the placeholder).
+    #[schema(value_type = String)]
+    pub variants: ThumbStatus,
     /// `approved`, or `pending` while waiting for the host (pre-approval).
     #[schema(value_type = String)]
     pub status: PhotoStatus,
@@ -104,8 +110,17 @@ pub struct PictureView {
     pub user_id: Option<Uuid>,
 }
 
-pub(super) fn picture_view(app: &App, base: &Url, photo: PhotoRecord) -> PictureView {
-    let PhotoLinks { url, thumb_url } = gallery::links(app, &photo, base);
+pub(super) fn picture_view(
+    app: &App,
+    base: &Url,
+    photo: PhotoRecord,
+    audience: Audience,
+) -> PictureView {
+    let PhotoLinks {
+        url,
+        thumb_url,
+        variants,
+    } = gallery::links(app, &photo, base, audience);
     PictureView {
         id: photo.id,
         created_at: photo.created_at,
@@ -119,6 +134,7 @@ pub(super) fn picture_view(app: &App, base: &Url, photo: PhotoRecord) -> Picture
         mission_id: photo.mission_id,
         url,
         thumb_url,
+        variants,
         status: photo.status,
         user_id: photo.guest_id,
     }
@@ -200,10 +216,15 @@ pub async fn init_upload(
 pub async fn finalize_upload(
     State(app): State<SharedState>,
     PublicBase(base): PublicBase,
+    MaybeAuthHost(host): MaybeAuthHost,
     JsonBody(body): JsonBody<FinalizeUploadRequest>,
 ) -> Result<(StatusCode, Json<PictureView>), ApiError> {
     let photo = uploads::finalize(&app, body.try_into()?).await?;
-    Ok((StatusCode::CREATED, Json(picture_view(&app, &base, photo))))
+    let audience = gallery::audience(&app, photo.event_id, host.as_ref()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(picture_view(&app, &base, photo, audience)),
+    ))
 }
 
 /// `GET /pictures/session` parameters.
@@ -270,10 +291,11 @@ pub async fn gallery(
         before: optional_uuid(query.before.as_deref(), "before")?,
         limit,
     };
-    let page = gallery::page(&app, request, &base, |photos| {
-        let views: Vec<PictureView> = photos
+    let page = gallery::page(&app, request, &base, |content| {
+        let views: Vec<PictureView> = content
+            .photos
             .into_iter()
-            .map(|p| picture_view(&app, &base, p))
+            .map(|p| picture_view(&app, &base, p, content.audience))
             .collect();
         serde_json::to_vec(&views)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("cannot encode gallery: {e}")))
@@ -357,5 +379,5 @@ pub async fn approve(
     Path(path): Path<PicturePath>,
 ) -> Result<Json<PictureView>, ApiError> {
     let photo = moderation::approve(&app, &host, path.id).await?;
-    Ok(Json(picture_view(&app, &base, photo)))
+    Ok(Json(picture_view(&app, &base, photo, Audience::Host)))
 }

@@ -101,8 +101,8 @@ async fn photos_are_never_compressed(backend: Backend) {
     let host = app.register().await;
     let session = app.create_session(&host).await;
     let picture = app.upload(session, jpeg_bytes(7)).await;
-    let url = picture["url"].as_str().expect("url");
-    let photo = get_with(&app, url, "gzip, deflate, br").await;
+    let url = app.original_url(&host, session, &picture).await;
+    let photo = get_with(&app, &url, "gzip, deflate, br").await;
     assert_eq!(photo.status(), StatusCode::OK);
     assert_eq!(encoding(&photo), None, "a JPEG goes out as it is");
     assert_eq!(photo.bytes().await.expect("bytes").to_vec(), jpeg_bytes(7));

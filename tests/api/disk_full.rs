@@ -81,7 +81,7 @@ async fn a_full_disk_answers_507_and_keeps_every_photo_stored_before() {
     );
 
     for (picture, bytes) in &stored {
-        let url = picture["url"].as_str().expect("url");
+        let url = app.original_url(&host, session_id, picture).await;
         let file = app.client.get(url).send().await.expect("GET");
         assert_eq!(file.status(), StatusCode::OK);
         assert_eq!(

@@ -2,10 +2,12 @@
 
 use std::{path::Path, time::Duration};
 
+use image::ImageFormat;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{Backend, TestApp, assert_error, body, eventually, jpeg_bytes};
+use crate::live::encode;
 use crate::on_both_backends;
 
 on_both_backends!(deleting_an_event_removes_its_photos_thumbnails_and_records);
@@ -35,11 +37,12 @@ async fn deleting_an_event_removes_its_photos_thumbnails_and_records(backend: Ba
     let session = app.create_session(&host).await;
     let kept = app.create_session(&host).await;
     app.join(session, "Ben").await;
-    for seed in 1..=3 {
-        app.upload(session, jpeg_bytes(seed)).await;
+    for seed in 1..=3u32 {
+        app.upload(session, encode(64 + seed, 48, ImageFormat::Jpeg))
+            .await;
     }
     let kept_photo = app.upload(kept, jpeg_bytes(9)).await;
-    // Wait for the thumbnails, so both files of every photo exist.
+    // Wait for the variants, so all three files of every photo exist.
     let gallery = |id| {
         let app = &app;
         async move { body(app.get(&format!("/pictures/session?sessionId={id}")).await).await }
@@ -49,20 +52,29 @@ async fn deleting_an_event_removes_its_photos_thumbnails_and_records(backend: Ba
             let pictures = gallery(session).await;
             pictures
                 .as_array()
-                .is_some_and(|p| p.len() == 3 && p.iter().all(|p| p["thumbUrl"].as_str().is_some()))
+                .is_some_and(|p| p.len() == 3 && p.iter().all(|p| p["variants"] == "ready"))
         })
         .await,
-        "thumbnails were made"
+        "variants were made"
     );
+    // Guests' display copies and thumbnails, the host's originals.
     let pictures = gallery(session).await;
+    let originals = app.host_gallery(&host, session).await;
     let urls: Vec<String> = pictures
         .as_array()
         .expect("array")
         .iter()
         .flat_map(|p| [&p["url"], &p["thumbUrl"]])
+        .chain(
+            originals
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|p| &p["url"]),
+        )
         .map(|u| u.as_str().expect("url").to_owned())
         .collect();
-    assert_eq!(urls.len(), 6);
+    assert_eq!(urls.len(), 9, "{urls:?}");
     for url in &urls {
         let response = app.client.get(url).send().await.expect("GET");
         assert_eq!(response.status(), StatusCode::OK, "{url}");
@@ -126,7 +138,7 @@ async fn deleting_an_event_removes_its_photos_thumbnails_and_records(backend: Ba
         .collect();
     assert_eq!(ids, vec![kept.to_string()]);
     // The other event and its photo are untouched.
-    let kept_url = kept_photo["url"].as_str().expect("url");
+    let kept_url = app.original_url(&host, kept, &kept_photo).await;
     let response = app.client.get(kept_url).send().await.expect("GET");
     assert_eq!(response.status(), StatusCode::OK);
     let again = app

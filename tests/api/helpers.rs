@@ -335,6 +335,30 @@ impl TestApp {
         .await
     }
 
+    /// The gallery as the event's host sees it: `url` is each photo's original (guests only
+    /// ever get metadata-free variants).
+    pub async fn host_gallery(&self, host: &Host, session_id: Uuid) -> Value {
+        let response = self
+            .client
+            .get(self.url(&format!("/pictures/session?sessionId={session_id}")))
+            .bearer_auth(&host.token)
+            .send()
+            .await
+            .expect("gallery");
+        assert_eq!(response.status(), StatusCode::OK);
+        body(response).await
+    }
+
+    /// The host's URL of a photo's original.
+    pub async fn original_url(&self, host: &Host, session_id: Uuid, picture: &Value) -> String {
+        self.host_gallery(host, session_id)
+            .await
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["id"] == picture["id"]).cloned())
+            .and_then(|p| p["url"].as_str().map(str::to_owned))
+            .expect("listed with a url")
+    }
+
     /// The whole three-step upload; returns the stored picture.
     pub async fn upload(&self, session_id: Uuid, bytes: Vec<u8>) -> Value {
         let (key, put) = self.put_photo(session_id, "image/jpeg", bytes).await;

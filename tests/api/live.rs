@@ -17,14 +17,14 @@ on_both_backends!(
 );
 
 /// Reads SSE frames into (event, data) pairs as they arrive.
-struct EventStream {
+pub(crate) struct EventStream {
     stream:
         std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buffer: String,
 }
 
 impl EventStream {
-    async fn open(app: &TestApp, path: &str) -> Self {
+    pub(crate) async fn open(app: &TestApp, path: &str) -> Self {
         let response = app.client.get(app.url(path)).send().await.expect("connect");
         assert_eq!(response.status(), StatusCode::OK);
         assert!(
@@ -40,7 +40,7 @@ impl EventStream {
     }
 
     /// The next event named `name`, skipping others; panics after `timeout`.
-    async fn next_named(&mut self, name: &str, timeout: Duration) -> Value {
+    pub(crate) async fn next_named(&mut self, name: &str, timeout: Duration) -> Value {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {

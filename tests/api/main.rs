@@ -23,3 +23,4 @@ mod replicas;
 mod retention;
 mod rules;
 mod sessions;
+mod variants;

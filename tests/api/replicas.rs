@@ -40,12 +40,7 @@ async fn two_replicas_share_tokens_events_guests_and_photos() {
     );
 
     for replica in [&first, &second] {
-        let gallery = body(
-            replica
-                .get(&format!("/pictures/session?sessionId={session_id}"))
-                .await,
-        )
-        .await;
+        let gallery = replica.host_gallery(&host, session_id).await;
         let url = gallery[0]["url"].as_str().expect("url");
         let bytes = replica
             .client

@@ -43,7 +43,7 @@ async fn events_are_deleted_with_their_files_once_their_retention_passed(backend
     let ended = app.create_session(&host).await;
     let running = app.create_session(&host).await;
     let photo = app.upload(ended, jpeg_bytes(7)).await;
-    let photo_url = photo["url"].as_str().expect("url").to_owned();
+    let photo_url = app.original_url(&host, ended, &photo).await;
     app.upload(running, jpeg_bytes(8)).await;
 
     let response = app

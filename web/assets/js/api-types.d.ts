@@ -620,18 +620,27 @@ export interface components {
             /** @description `approved`, or `pending` while waiting for the host (pre-approval). */
             status: string;
             /**
-             * @description A ~400 px JPEG for grids; the same as `url` until the thumbnail exists (or when the
-             *     photo cannot be decoded, e.g. HEIC).
+             * @description A ~400 px JPEG without metadata for grids. Until it exists: the original for the host,
+             *     the placeholder for everybody else.
              */
             thumbUrl: string;
             u_name: string;
-            /** @description Presigned download URL, valid for one hour. */
+            /**
+             * @description Presigned download URL, valid for one hour. The event's host gets the original; everybody
+             *     else the display copy (a ≤ 2048 px JPEG without any metadata), or the placeholder image
+             *     `/assets/processing.svg` while `variants` is not `ready`.
+             */
             url: string;
             /**
              * Format: uuid
              * @description The uploading guest, when known.
              */
             user_id?: string | null;
+            /**
+             * @description `pending` while the variants are being made (a `picture.updated` event follows),
+             *     `ready`, or `failed` when the photo cannot be decoded (guests keep the placeholder).
+             */
+            variants: string;
         };
         RegisterGuestRequest: {
             sessionId?: string | null;
