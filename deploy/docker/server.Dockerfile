@@ -13,8 +13,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && install -D -m 0755 target/release/partypic /out/partypic \
  && install -d -m 0750 /out/data
 
-# distroless/cc: glibc + libgcc and CA certificates, no shell, no package manager.
-FROM gcr.io/distroless/cc-debian12:nonroot
+# Debian slim rather than distroless: the server runs Debian's heif-convert (libheif) to turn
+# iPhone HEIC photos into the JPEG variants guests see. Nothing else is added.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates libheif-examples \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/partypic /usr/local/bin/partypic
 # DATA_DIR is only used by the embedded default (SQLite + local photos): `docker run -v …:/data`.
 COPY --from=build --chown=65532:65532 /out/data /data

@@ -379,12 +379,13 @@ export function getGallery(sessionId: string): Picture[] | null {
   return ok ? json<Picture[]>(res) : null;
 }
 
-/** Opens one picture through its presigned URL, as a guest tapping a thumbnail. */
+/** Opens one picture through its presigned URL, as a guest tapping a thumbnail. Guests get the
+ * display copy (a re-encoded JPEG), or the placeholder until it exists: not the stored bytes. */
 export function downloadPicture(picture: Picture): boolean {
   const res = http.get(picture.url, { tags: { name: ENDPOINTS.photoDownload }, responseType: 'binary' });
   record(ENDPOINTS.photoDownload, res);
   return verify(ENDPOINTS.photoDownload, res, 200, {
-    'returns the stored bytes': (r) => (r.body as ArrayBuffer).byteLength === picture.filesize_bytes,
+    'returns an image': (r) => (r.body as ArrayBuffer).byteLength > 0,
   });
 }
 

@@ -25,6 +25,13 @@ if ! command -v pebble >/dev/null; then
   DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends pebble >/dev/null
 fi
 
+# Debian's heif-convert (libheif) turns iPhone HEIC photos into their JPEG variants (tests/api/variants.rs).
+if ! command -v heif-convert >/dev/null; then
+  echo "installing libheif-examples (apt)" >&2
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends libheif-examples >/dev/null
+fi
+
 mkdir -p "$TOOLS"
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c "import schemathesis" 2>/dev/null || "$VENV/bin/pip" install -q "schemathesis==4.32.5" </dev/null

@@ -332,7 +332,9 @@ class Recorder:
             if r.status_code != 201:
                 self.error(f"upload {r.status_code}")
                 continue
-            self.ack({"kind": "photo", "id": r.json()["id"], "session": session_id, "sha256": sha256(data), "size": len(data)})
+            # The host's login: only the host's gallery links the original (guests get variants).
+            self.ack({"kind": "photo", "id": r.json()["id"], "session": session_id, "sha256": sha256(data), "size": len(data),
+                      "email": email, "password": password})
 
     def counts(self) -> dict[str, int]:
         out = {"user": 0, "session": 0, "photo": 0}
@@ -361,7 +363,9 @@ def verify_acknowledged(base: str, items: list[dict]) -> dict:
                 missing.append({**item, "status": r.status_code})
         else:
             if item["session"] not in galleries:
-                r = api.gallery(item["session"])
+                login = api.login(item["email"], item["password"])
+                token = login.json()["access_token"] if login.status_code == 200 else None
+                r = api.gallery(item["session"], token=token)
                 galleries[item["session"]] = {p["id"]: p for p in r.json()} if r.status_code == 200 else {}
             picture = galleries[item["session"]].get(item["id"])
             if picture is None:
@@ -382,16 +386,22 @@ def verify_k6_data(cluster: Cluster, since: str) -> dict:
     users = cluster.psql(f"SELECT email FROM users WHERE created_at >= '{since}' AND email LIKE '%@loadtest.example.com'")
     login_failures = [u[0] for u in users if api.login(u[0], K6_PASSWORD).status_code != 200]
     rows = cluster.psql(
-        "SELECT p.id, p.session_id, p.filesize_bytes FROM pictures p JOIN sessions s ON s.id = p.session_id "
+        "SELECT p.id, p.session_id, p.filesize_bytes, u.email FROM pictures p JOIN sessions s ON s.id = p.session_id "
+        "JOIN users u ON u.id = s.user_id "
         f"WHERE p.created_at >= '{since}' AND s.settings->>'description' = 'Created by the PartyPic k6 load test'")
     bad_photos, seen = [], set()
     galleries: dict[str, dict] = {}
-    for pid, sid, size in rows:
+    tokens: dict[str, str | None] = {}
+    for pid, sid, size, owner in rows:
         if pid in seen:
             continue
         seen.add(pid)
         if sid not in galleries:
-            r = api.gallery(sid)
+            # As the event's host: only the host's gallery links the originals.
+            if owner not in tokens:
+                login = api.login(owner, K6_PASSWORD)
+                tokens[owner] = login.json()["access_token"] if login.status_code == 200 else None
+            r = api.gallery(sid, token=tokens[owner])
             galleries[sid] = {p["id"]: p for p in r.json()} if r.status_code == 200 else {}
         picture = galleries[sid].get(pid)
         if picture is None:
