@@ -48,6 +48,11 @@ impl Thumbnailer {
         max_source_bytes: u64,
         nice: i32,
     ) -> std::io::Result<Arc<Self>> {
+        if !heif::tool_installed() {
+            tracing::warn!(
+                "heif-convert not found (Debian: libheif-examples): HEIC/HEIF photos get no variants, guests see the placeholder"
+            );
+        }
         Ok(Arc::new(Self {
             db,
             store,

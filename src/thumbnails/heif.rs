@@ -44,6 +44,12 @@ impl HeifError {
 }
 
 /// Converts a HEIC/HEIF photo to an upright JPEG (libheif applies rotation and mirroring).
+/// Whether the converter is on the PATH (checked once at start, for one clear log line).
+pub fn tool_installed() -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(PROGRAM).is_file()))
+}
+
 /// `nice` is the converter's priority (`WORKER_NICE`).
 pub async fn to_jpeg(heif: &[u8], nice: i32) -> Result<Vec<u8>, HeifError> {
     let (width, height) = heif_declared_dimensions(heif).ok_or(HeifError::NoDimensions)?;
