@@ -280,11 +280,24 @@ async fn live_updates_give_guests_variants_and_the_host_the_original(
         created["url"].as_str().expect("url").contains(&key),
         "{created}"
     );
+    // Usually still pending: this guest page with the placeholder is now in the gallery cache.
+    let early = entry(&app, session_id, &picture["id"], Some(guest), None).await;
+    assert!(
+        early["variants"] == "ready" || is_placeholder(&early["url"]),
+        "{early}"
+    );
 
     let updated = guests
         .next_named("picture.updated", Duration::from_secs(30))
         .await;
     assert_eq!(updated["variants"], "ready");
+    // The update moved the event's generation: the cached placeholder page is not served again.
+    let now = entry(&app, session_id, &picture["id"], Some(guest), None).await;
+    assert_eq!(now["variants"], "ready", "a stale gallery page: {now}");
+    assert!(
+        now["url"].as_str().expect("url").contains(".display.jpg"),
+        "{now}"
+    );
     let display = fetch(&app, &updated["url"]).await;
     assert_eq!(gps_latitude(&display), None);
     assert_eq!(size(&display), (320, 640));
