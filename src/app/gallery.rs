@@ -111,10 +111,10 @@ pub struct PageContent {
     pub audience: Audience,
 }
 
-/// The image every guest may see of a photo (the cover, link previews): its thumbnail.
-// TODO(media): the display variant once photos have one.
+/// The image every guest may see of a photo (the cover, link previews): its display copy, or
+/// the placeholder until it exists.
 pub fn guest_image_url(app: &App, photo: &PhotoRecord, base: &Url) -> String {
-    links(app, photo, base).thumb_url
+    links(app, photo, base, Audience::Guests).url
 }
 
 /// One page of the gallery as `render` encodes it, newest first; served from the cache while

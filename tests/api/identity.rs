@@ -7,8 +7,12 @@ use reqwest::{StatusCode, redirect};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, Host, TestApp, assert_error, body, error_code, jpeg_bytes};
+use crate::helpers::{
+    Backend, Host, TestApp, assert_error, body, error_code, eventually, jpeg_bytes,
+};
+use crate::live::encode;
 use crate::on_both_backends;
+use image::ImageFormat;
 
 on_both_backends!(
     identity_settings_are_checked_and_shown_on_every_event_view,
@@ -144,7 +148,16 @@ async fn the_cover_url_serves_the_photo_and_previews_use_it(backend: Backend) {
     )
     .await;
 
-    let photo = app.upload(id, jpeg_bytes(3)).await;
+    // A decodable photo with its variants made: guests (and previews) get the display copy.
+    let photo = app.upload(id, encode(64, 48, ImageFormat::Jpeg)).await;
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let gallery = body(app.get(&format!("/pictures/session?sessionId={id}")).await).await;
+            gallery[0]["variants"] == "ready"
+        })
+        .await,
+        "variants were made"
+    );
     let set = body(settings(&app, &host, id, json!({"cover_picture_id": photo["id"]})).await).await;
     let cover_url = set["cover_url"].as_str().expect("cover_url").to_owned();
     assert!(
