@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'a2abb5b26a9e';
+const VERSION = '6b3d2b68f9b0';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
@@ -29,7 +29,9 @@ const SHELL = [
   '/assets/js/router.js',
   '/assets/js/slideshow.js',
   '/assets/js/upload.js',
+  '/assets/processing.svg',
   '/assets/slideshow.css',
+  '/assets/unavailable.svg',
   '/assets/venue.css',
   '/index.html',
   '/manifest.webmanifest'

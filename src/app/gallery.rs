@@ -58,9 +58,11 @@ pub async fn audience(app: &App, event_id: Uuid, host: Option<&Host>) -> Result<
     })
 }
 
-/// The image guests get while a photo's variants are being made or could not be made; the
-/// web client ships it (`web/assets/processing.svg`).
+/// The image guests get while a photo's variants are being made; the web client ships it
+/// (`web/assets/processing.svg`).
 pub const PLACEHOLDER_PATH: &str = "/assets/processing.svg";
+/// The image guests get for a photo whose variants could not be made (`web/assets/unavailable.svg`).
+pub const UNAVAILABLE_PATH: &str = "/assets/unavailable.svg";
 
 /// Where a client fetches a photo and its thumbnail.
 pub struct PhotoLinks {
@@ -90,9 +92,13 @@ pub fn links(app: &App, photo: &PhotoRecord, base: &Url, audience: Audience) -> 
             thumb,
         ) {
             (ThumbStatus::Ready, Some(display), Some(thumb)) => (display, thumb),
-            _ => {
+            (status, ..) => {
                 let mut placeholder = base.clone();
-                placeholder.set_path(PLACEHOLDER_PATH);
+                placeholder.set_path(if status == ThumbStatus::Failed {
+                    UNAVAILABLE_PATH
+                } else {
+                    PLACEHOLDER_PATH
+                });
                 placeholder.set_query(None);
                 (placeholder.to_string(), placeholder.to_string())
             }

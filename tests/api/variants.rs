@@ -21,6 +21,8 @@ on_both_backends!(
 
 const HEIC: &[u8] = include_bytes!("../fixtures/photo.heic");
 const PLACEHOLDER: &str = "/assets/processing.svg";
+/// What guests get for a photo whose variants could not be made.
+const UNAVAILABLE: &str = "/assets/unavailable.svg";
 /// Berlin, 52°31'12" N 13°24'36" E: where the test photos say they were taken.
 const LATITUDE: f64 = 52.52;
 
@@ -208,9 +210,13 @@ async fn upload_as_guest(
 }
 
 fn is_placeholder(url: &Value) -> bool {
+    has_path(url, PLACEHOLDER)
+}
+
+fn has_path(url: &Value, path: &str) -> bool {
     url.as_str()
         .and_then(|u| url::Url::parse(u).ok())
-        .is_some_and(|u| u.path() == PLACEHOLDER)
+        .is_some_and(|u| u.path() == path)
 }
 
 async fn guests_get_an_upright_display_copy_without_gps_and_the_host_the_original(
@@ -373,9 +379,21 @@ async fn a_truncated_jpeg_and_a_heic_bomb_fail_and_guests_keep_the_placeholder(
         );
         let seen = entry(&app, session_id, &id, Some(guest), None).await;
         assert!(
-            is_placeholder(&seen["url"]) && is_placeholder(&seen["thumbUrl"]),
+            has_path(&seen["url"], UNAVAILABLE) && has_path(&seen["thumbUrl"], UNAVAILABLE),
             "{seen}"
         );
+        let image = app
+            .client
+            .get(seen["url"].as_str().expect("url"))
+            .send()
+            .await
+            .expect("placeholder");
+        assert_eq!(
+            image.status(),
+            StatusCode::OK,
+            "the web client ships the placeholder"
+        );
+        assert_eq!(image.headers()["content-type"], "image/svg+xml");
         let hosts = entry(&app, session_id, &id, None, Some(&host)).await;
         assert!(
             !is_placeholder(&hosts["url"]),

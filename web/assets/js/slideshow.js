@@ -2,7 +2,7 @@
 // welcome text, cover, a big join QR code and the join code). Then the newest photos first and the
 // loop; a photo that arrives is shown next, at once. Each photo sits on a blurred, cover-sized
 // copy of itself instead of black bars; the QR code and the code stay in a corner.
-import { api, apiUrl, auth, getSession, eventName, joinUrl } from './api.js';
+import { api, apiUrl, getSession, eventName, joinUrl } from './api.js';
 import { h, replace } from './dom.js';
 import { applyAccent, coverOf, welcomeOf } from './identity.js';
 import { t, missionText } from './i18n.js';
@@ -40,7 +40,6 @@ export function slideshow(main, id) {
   /** @type {import('./api.js').Session | null} */
   let session = null;
 
-  const a = auth();
   /** One layer: the photo whole, on a blurred copy of itself filling the screen. */
   const layer = () => h('div.slide', null,
     h('img.slide-fill', { alt: '', 'aria-hidden': 'true' }), h('img.slide-photo', { alt: '' }));
@@ -73,7 +72,9 @@ export function slideshow(main, id) {
   const stage = h('div.stage.empty', { tabindex: 0, 'aria-label': t('slideshow.title') }, ...layers, welcome, title, caption, qr, fs);
   main.append(stage);
 
-  const visible = (/** @type {Picture} */ p) => p.status !== 'pending';
+  // A public screen shows what guests see: approved photos as their display copies, each once
+  // it is made (`picture.updated` brings it), never a placeholder or a host's original.
+  const visible = (/** @type {Picture} */ p) => p.status !== 'pending' && (p.variants ?? 'ready') === 'ready';
   const hiddenByReveal = () => session?.settings?.reveal === 'after_reveal' && !session.settings.revealed;
 
   /** Name, welcome text, cover and colour: again whenever the host changes them. */
@@ -151,7 +152,7 @@ export function slideshow(main, id) {
   async function load() {
     const q = new URLSearchParams({ sessionId: id, limit: '300' });
     /** @type {Picture[]} */
-    const list = await api(`/pictures/session?${q}`, { token: a?.token });
+    const list = await api(`/pictures/session?${q}`);
     pictures = list.filter(visible);
     index = -1;
   }
@@ -170,7 +171,7 @@ export function slideshow(main, id) {
     try { await load(); } catch { pictures = []; }
     if (gone) return;
     next();
-    cleanups.push(live(id, a ? { token: a.token } : {}, {
+    cleanups.push(live(id, {}, {
       created: arrived,
       updated: (p) => arrived(p),
       deleted: (d) => {
