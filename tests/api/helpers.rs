@@ -359,6 +359,42 @@ impl TestApp {
             .expect("listed with a url")
     }
 
+    /// The three-step upload as a guest of the event, with `user_id` on init and finalize as the
+    /// web client sends it (rules per guest need it); returns the finalize response.
+    pub async fn upload_as_guest(
+        &self,
+        session_id: Uuid,
+        guest: Uuid,
+        mimetype: &str,
+        bytes: Vec<u8>,
+    ) -> Response {
+        let init = self
+            .post_json(
+                "/pictures/init-upload",
+                &json!({"session_id": session_id, "mimetype": mimetype, "user_id": guest}),
+            )
+            .await;
+        assert_eq!(init.status(), StatusCode::CREATED);
+        let init = body(init).await;
+        let put = self
+            .client
+            .put(init["uploadUrl"].as_str().expect("uploadUrl"))
+            .header("content-type", mimetype)
+            .body(bytes)
+            .send()
+            .await
+            .expect("PUT");
+        assert_eq!(put.status(), StatusCode::OK, "PUT to upload URL");
+        self.post_json(
+            "/pictures/finalize-upload",
+            &json!({
+                "u_name": "Ben", "session_id": session_id, "s3_key": init["key"], "user_id": guest,
+                "original_filename": "IMG_0001.jpg",
+            }),
+        )
+        .await
+    }
+
     /// The whole three-step upload; returns the stored picture.
     pub async fn upload(&self, session_id: Uuid, bytes: Vec<u8>) -> Value {
         let (key, put) = self.put_photo(session_id, "image/jpeg", bytes).await;

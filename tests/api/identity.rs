@@ -106,7 +106,11 @@ async fn the_cover_must_be_an_approved_photo_of_the_event(backend: Backend) {
         StatusCode::OK
     );
     let guest = app.join(id, "Ben").await;
-    let pending = guest_upload(&app, id, guest, 2).await;
+    let pending = body(
+        app.upload_as_guest(id, guest, "image/jpeg", jpeg_bytes(2))
+            .await,
+    )
+    .await;
     assert_eq!(pending["status"], "pending");
     let refused = settings(&app, &host, id, json!({"cover_picture_id": pending["id"]})).await;
     assert_error(refused, StatusCode::BAD_REQUEST).await;
@@ -238,8 +242,16 @@ async fn my_events_count_approved_and_waiting_photos_apart(backend: Backend) {
         StatusCode::OK
     );
     let guest = app.join(id, "Ben").await;
-    guest_upload(&app, id, guest, 6).await;
-    guest_upload(&app, id, guest, 7).await;
+    body(
+        app.upload_as_guest(id, guest, "image/jpeg", jpeg_bytes(6))
+            .await,
+    )
+    .await;
+    body(
+        app.upload_as_guest(id, guest, "image/jpeg", jpeg_bytes(7))
+            .await,
+    )
+    .await;
     let mine = app
         .client
         .get(app.url("/sessions/mine"))
@@ -250,32 +262,4 @@ async fn my_events_count_approved_and_waiting_photos_apart(backend: Backend) {
     let mine = body(mine).await;
     assert_eq!(mine[0]["picture_count"], 1, "approved only");
     assert_eq!(mine[0]["pending_count"], 2);
-}
-
-/// Uploads as a named guest (rules per guest need the id); returns the picture.
-async fn guest_upload(app: &TestApp, session_id: Uuid, guest: Uuid, seed: u8) -> Value {
-    let init = app
-        .post_json(
-            "/pictures/init-upload",
-            &json!({"session_id": session_id, "mimetype": "image/jpeg", "user_id": guest}),
-        )
-        .await;
-    assert_eq!(init.status(), StatusCode::CREATED);
-    let init = body(init).await;
-    let put = app
-        .client
-        .put(init["uploadUrl"].as_str().expect("url"))
-        .body(jpeg_bytes(seed))
-        .send()
-        .await
-        .expect("PUT");
-    assert_eq!(put.status(), StatusCode::OK);
-    let done = app
-        .post_json(
-            "/pictures/finalize-upload",
-            &json!({"u_name": "Ben", "session_id": session_id, "s3_key": init["key"], "user_id": guest}),
-        )
-        .await;
-    assert_eq!(done.status(), StatusCode::CREATED);
-    body(done).await
 }

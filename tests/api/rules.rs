@@ -26,31 +26,6 @@ async fn set_rules(app: &TestApp, host: &Host, session_id: Uuid, settings: Value
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-/// Uploads as a named guest; returns the finalize response.
-async fn guest_upload(app: &TestApp, session_id: Uuid, guest: Uuid, seed: u8) -> reqwest::Response {
-    let init = app
-        .post_json(
-            "/pictures/init-upload",
-            &json!({"session_id": session_id, "mimetype": "image/jpeg", "user_id": guest}),
-        )
-        .await;
-    assert_eq!(init.status(), StatusCode::CREATED);
-    let init = body(init).await;
-    let put = app
-        .client
-        .put(init["uploadUrl"].as_str().expect("url"))
-        .body(jpeg_bytes(seed))
-        .send()
-        .await
-        .expect("PUT");
-    assert_eq!(put.status(), StatusCode::OK);
-    app.post_json(
-        "/pictures/finalize-upload",
-        &json!({"u_name": "Guest", "session_id": session_id, "s3_key": init["key"], "user_id": guest}),
-    )
-    .await
-}
-
 async fn gallery_ids(
     app: &TestApp,
     session_id: Uuid,
@@ -131,7 +106,9 @@ async fn pre_approval_holds_photos_until_the_host_approves(backend: Backend) {
         )
         .await;
     assert_error(anonymous, StatusCode::BAD_REQUEST).await;
-    let response = guest_upload(&app, session_id, ben, 1).await;
+    let response = app
+        .upload_as_guest(session_id, ben, "image/jpeg", jpeg_bytes(1))
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let picture = body(response).await;
     assert_eq!(picture["status"], "pending");
@@ -170,11 +147,19 @@ async fn reveal_mode_hides_the_gallery_until_the_host_reveals_it(backend: Backen
     set_rules(&app, &host, session_id, json!({"reveal": "after_reveal"})).await;
     let ben = app.join(session_id, "Ben").await;
     let eve = app.join(session_id, "Eve").await;
-    let bens = body(guest_upload(&app, session_id, ben, 1).await).await["id"]
+    let bens = body(
+        app.upload_as_guest(session_id, ben, "image/jpeg", jpeg_bytes(1))
+            .await,
+    )
+    .await["id"]
         .as_str()
         .expect("id")
         .to_owned();
-    let eves = body(guest_upload(&app, session_id, eve, 2).await).await["id"]
+    let eves = body(
+        app.upload_as_guest(session_id, eve, "image/jpeg", jpeg_bytes(2))
+            .await,
+    )
+    .await["id"]
         .as_str()
         .expect("id")
         .to_owned();
@@ -219,11 +204,15 @@ async fn the_per_guest_upload_limit_is_enforced(backend: Backend) {
     let ben = app.join(session_id, "Ben").await;
     let eve = app.join(session_id, "Eve").await;
     assert_eq!(
-        guest_upload(&app, session_id, ben, 1).await.status(),
+        app.upload_as_guest(session_id, ben, "image/jpeg", jpeg_bytes(1))
+            .await
+            .status(),
         StatusCode::CREATED
     );
     assert_eq!(
-        guest_upload(&app, session_id, ben, 2).await.status(),
+        app.upload_as_guest(session_id, ben, "image/jpeg", jpeg_bytes(2))
+            .await
+            .status(),
         StatusCode::CREATED
     );
     let third = app
@@ -235,7 +224,9 @@ async fn the_per_guest_upload_limit_is_enforced(backend: Backend) {
     let message = assert_error(third, StatusCode::FORBIDDEN).await;
     assert!(message.contains("limit"), "{message}");
     assert_eq!(
-        guest_upload(&app, session_id, eve, 3).await.status(),
+        app.upload_as_guest(session_id, eve, "image/jpeg", jpeg_bytes(3))
+            .await
+            .status(),
         StatusCode::CREATED,
         "the limit is per guest"
     );
@@ -263,15 +254,31 @@ async fn the_same_photo_twice_is_stored_once(backend: Backend) {
     let other_session = app.create_session(&host).await;
     let ben = app.join(session_id, "Ben").await;
     let eve = app.join(session_id, "Eve").await;
-    let first = body(guest_upload(&app, session_id, ben, 9).await).await;
-    let again = body(guest_upload(&app, session_id, ben, 9).await).await;
-    let from_eve = body(guest_upload(&app, session_id, eve, 9).await).await;
+    let first = body(
+        app.upload_as_guest(session_id, ben, "image/jpeg", jpeg_bytes(9))
+            .await,
+    )
+    .await;
+    let again = body(
+        app.upload_as_guest(session_id, ben, "image/jpeg", jpeg_bytes(9))
+            .await,
+    )
+    .await;
+    let from_eve = body(
+        app.upload_as_guest(session_id, eve, "image/jpeg", jpeg_bytes(9))
+            .await,
+    )
+    .await;
     assert_eq!(first["id"], again["id"]);
     assert_eq!(first["id"], from_eve["id"]);
     assert_eq!(gallery_ids(&app, session_id, "", None).await.len(), 1);
     // Another event may hold the same photo.
     let guest = app.join(other_session, "Ben").await;
-    let elsewhere = body(guest_upload(&app, other_session, guest, 9).await).await;
+    let elsewhere = body(
+        app.upload_as_guest(other_session, guest, "image/jpeg", jpeg_bytes(9))
+            .await,
+    )
+    .await;
     assert_ne!(elsewhere["id"], first["id"]);
     // Clients that do not name the guest (the original contract) get every key as its own picture.
     let legacy_one = app.upload(session_id, jpeg_bytes(9)).await;

@@ -186,29 +186,6 @@ fn size(jpeg: &[u8]) -> (u32, u32) {
     (image.width(), image.height())
 }
 
-/// Uploads as a guest of the event (the finalize response is the guest's view).
-async fn upload_as_guest(
-    app: &TestApp,
-    session_id: Uuid,
-    guest: Uuid,
-    mime: &str,
-    bytes: Vec<u8>,
-) -> Value {
-    let (key, put) = app.put_photo(session_id, mime, bytes).await;
-    assert_eq!(put.status(), StatusCode::OK);
-    let response = app
-        .post_json(
-            "/pictures/finalize-upload",
-            &serde_json::json!({
-                "u_name": "Ben", "session_id": session_id, "s3_key": key, "user_id": guest,
-                "original_filename": "IMG_0001.jpg",
-            }),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    body(response).await
-}
-
 fn is_placeholder(url: &Value) -> bool {
     has_path(url, PLACEHOLDER)
 }
@@ -229,7 +206,11 @@ async fn guests_get_an_upright_display_copy_without_gps_and_the_host_the_origina
     let original = jpeg_with_gps(2200, 1100);
     assert!((gps_latitude(&original).expect("fixture has GPS") - LATITUDE).abs() < 0.001);
 
-    let created = upload_as_guest(&app, session_id, guest, "image/jpeg", original.clone()).await;
+    let created = body(
+        app.upload_as_guest(session_id, guest, "image/jpeg", original.clone())
+            .await,
+    )
+    .await;
     // Nothing made yet: the uploader's response already hides the original.
     assert_eq!(created["variants"], "pending");
     assert!(is_placeholder(&created["url"]), "{created}");
@@ -319,7 +300,11 @@ async fn an_iphone_heic_gets_a_jpeg_thumbnail_and_display_copy(backend: crate::h
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
     let guest = app.join(session_id, "Ben").await;
-    let created = upload_as_guest(&app, session_id, guest, "image/heic", HEIC.to_vec()).await;
+    let created = body(
+        app.upload_as_guest(session_id, guest, "image/heic", HEIC.to_vec())
+            .await,
+    )
+    .await;
     assert_eq!(created["mimetype"], "image/heic");
     let id = created["id"].clone();
     assert_eq!(variants_decided(&app, session_id, &id).await, "ready");
@@ -367,8 +352,16 @@ async fn a_truncated_jpeg_and_a_heic_bomb_fail_and_guests_keep_the_placeholder(
     let whole = jpeg_with_gps(800, 600);
     let truncated = whole[..whole.len() / 2].to_vec();
     let broken = [
-        upload_as_guest(&app, session_id, guest, "image/jpeg", truncated).await,
-        upload_as_guest(&app, session_id, guest, "image/heic", heic_bomb()).await,
+        body(
+            app.upload_as_guest(session_id, guest, "image/jpeg", truncated)
+                .await,
+        )
+        .await,
+        body(
+            app.upload_as_guest(session_id, guest, "image/heic", heic_bomb())
+                .await,
+        )
+        .await,
     ];
     for picture in &broken {
         let id = picture["id"].clone();
