@@ -352,7 +352,9 @@ try {
     await guestPage.locator('.toast').filter({ hasText: /^[2-9] photos uploaded$/ }).waitFor();
     assert.equal(await guestPage.locator('.toast').count(), 1);
     await hostPage.waitForFunction(() => document.querySelectorAll('.gallery .tile').length >= 4, null, { timeout: 20_000 });
-    const pics = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}`)).json();
+    // The host's view: `url` is the original as uploaded (guests get the server's ≤ 2048 px copy).
+    const hostToken = await hostPage.evaluate(() => JSON.parse(localStorage.getItem('pp.auth') || '{}').token);
+    const pics = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}`, { headers: { Authorization: `Bearer ${hostToken}` } })).json();
     const biggest = pics.find((/** @type {any} */ p) => p.original_filename === 'big-photo.jpg');
     assert.ok(biggest, 'the file upload arrived');
     const dims = await guestPage.evaluate(async (url) => {
@@ -531,12 +533,17 @@ try {
     const file = await makeJpeg(guestPage, 'slideshow-new.jpg', 1024, 768, 'New!');
     const t0 = Date.now();
     await guestPage.locator('#pick').setInputFiles(file);
-    await p.waitForFunction((old) => {
-      const cur = document.querySelector('.stage')?.getAttribute('data-current');
-      return cur && cur !== old && document.querySelector('.slide-caption')?.textContent?.includes('Carla Guest');
-    }, shown, { timeout: 10_000 });
-    const fresh = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}&limit=1`)).json();
-    assert.equal(await p.locator('.stage').getAttribute('data-current'), fresh[0].id, 'the newest photo is on screen');
+    // The slideshow shows a photo once its display copy is made (picture.updated), then at once.
+    let freshId = '';
+    for (let i = 0; i < 100 && !freshId; i++) {
+      const [newest] = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}&limit=1`)).json();
+      if (newest?.original_filename === 'slideshow-new.jpg') freshId = newest.id;
+      else await guestPage.waitForTimeout(100);
+    }
+    assert.ok(freshId, 'the new photo arrived');
+    await p.waitForFunction((id) => document.querySelector('.stage')?.getAttribute('data-current') === id, freshId, { timeout: 15_000 });
+    assert.notEqual(freshId, shown);
+    assert.ok((await p.locator('.slide-caption').last().textContent())?.includes('Carla Guest'), 'the caption names the guest');
     console.log(`     new photo on the slideshow ${Date.now() - t0} ms after choosing it`);
     await p.close();
   });
