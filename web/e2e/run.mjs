@@ -541,7 +541,7 @@ try {
       else await guestPage.waitForTimeout(100);
     }
     assert.ok(freshId, 'the new photo arrived');
-    await p.waitForFunction((id) => document.querySelector('.stage')?.getAttribute('data-current') === id, freshId, { timeout: 15_000 });
+    await p.waitForFunction((id) => document.querySelector('.stage')?.getAttribute('data-current') === id, freshId, { timeout: 30_000 });
     assert.notEqual(freshId, shown);
     assert.ok((await p.locator('.slide-caption').last().textContent())?.includes('Carla Guest'), 'the caption names the guest');
     console.log(`     new photo on the slideshow ${Date.now() - t0} ms after choosing it`);
