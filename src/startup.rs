@@ -24,7 +24,7 @@ use crate::{
         App,
         admin::Admin,
         gallery_cache::GalleryCache,
-        throttle::{AddressRateLimiter, AuthRateLimiter},
+        throttle::{AddressRateLimiter, AuthRateLimiter, ReactionRateLimiter},
     },
     config::{DatabaseSettings, Settings, StoreSettings},
     db::{Database, fail_fast::FailFast, postgres::PostgresDatabase, sqlite::SqliteDatabase},
@@ -44,6 +44,9 @@ use crate::{
 
 /// Password-reset mails per address and hour.
 const RESET_MAILS_PER_HOUR: std::num::NonZeroU32 = std::num::NonZeroU32::new(3).expect("non-zero");
+/// Reactions per person: a burst of 30 (tapping through a gallery), then one every 2 s.
+const REACTIONS_PER_MINUTE: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expect("non-zero");
+const REACTION_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expect("non-zero");
 
 /// How long start-up waits for the database and the object store to come up.
 const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
@@ -298,6 +301,7 @@ impl Application {
                 .map(|smtp| Mailer::new(smtp.url.expose_secret(), &smtp.from).map(Arc::new))
                 .transpose()?,
             reset_limiter: AddressRateLimiter::new(RESET_MAILS_PER_HOUR),
+            reaction_limiter: ReactionRateLimiter::new(REACTIONS_PER_MINUTE, REACTION_BURST),
             event_quota_bytes: settings.event_quota_bytes,
             host_quota_bytes: settings.host_quota_bytes,
         });
@@ -532,6 +536,7 @@ async fn housekeeping(state: SharedState, stop: CancellationToken) {
                 limiter.forget_idle();
             }
             state.reset_limiter.forget_idle();
+            state.reaction_limiter.forget_idle();
         }
     }
 }

@@ -94,6 +94,10 @@ error_codes! {
     ResetTokenInvalid = "auth.reset_token_invalid" => Invalid,
     StorageFull = "storage.full" => InsufficientStorage,
     QuotaExceeded = "upload.quota_exceeded" => TooLarge,
+    ReactionsDisabled = "reaction.disabled" => Forbidden,
+    UnknownReaction = "reaction.unknown" => Invalid,
+    ReactionIdentityRequired = "reaction.identity_required" => Unauthenticated,
+    ReactionRateLimited = "reaction.rate_limited" => TooManyRequests,
     Internal = "internal" => Internal,
 }
 
@@ -102,7 +106,8 @@ pub enum Error {
     /// The request cannot be served as asked; the message is for the person who sent it.
     #[error("{message}")]
     Rejected { code: ErrorCode, message: String },
-    /// A dependency is down or saturated; the client should retry after a moment.
+    /// A dependency is down or saturated, or the asker is rate limited; the client should retry
+    /// after a moment.
     #[error("{message}")]
     Unavailable {
         code: ErrorCode,
@@ -141,8 +146,8 @@ impl Error {
 
     pub fn kind(&self) -> Kind {
         match self {
-            Self::Rejected { code, .. } => code.kind(),
-            Self::Unavailable { .. } => Kind::Unavailable,
+            // Errors with a Retry-After: 503 for the service codes, 429 for a rate limit.
+            Self::Rejected { code, .. } | Self::Unavailable { code, .. } => code.kind(),
             Self::Internal(_) => Kind::Internal,
         }
     }

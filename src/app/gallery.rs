@@ -6,7 +6,12 @@ use std::sync::Arc;
 use url::Url;
 use uuid::Uuid;
 
-use super::{App, Error, ErrorCode, Host, Result, gallery_cache::Page, guests};
+use super::{
+    App, Error, ErrorCode, Host, Result,
+    gallery_cache::Page,
+    guests,
+    reactions::{self, GalleryReactions},
+};
 use crate::{
     db::{EventRecord, PhotoRecord, ThumbStatus},
     domain::{
@@ -115,6 +120,7 @@ pub fn links(app: &App, photo: &PhotoRecord, base: &Url, audience: Audience) -> 
 pub struct PageContent {
     pub photos: Vec<PhotoRecord>,
     pub audience: Audience,
+    pub reactions: GalleryReactions,
 }
 
 /// The image every guest may see of a photo (the cover, link previews): its display copy, or
@@ -205,9 +211,19 @@ pub async fn page(
         return Ok(page);
     }
     let photos = app.db.photos(event_id, query).await?;
+    // The viewer's own reactions may be cached with the page: its key already tells guests
+    // apart (`viewer`) and the host (`everything`); anonymous pages carry none. Reactions move
+    // the event's generation, so counts are as fresh as the photos.
+    let reactor = match viewer {
+        Viewer::Host => Some(event.host_id),
+        Viewer::Guest(id) => Some(id),
+        Viewer::Anonymous => None,
+    };
+    let reactions = reactions::for_gallery(app, event_id, reactor).await?;
     let page = Page::new(render(PageContent {
         photos,
         audience: visibility.viewer().into(),
+        reactions,
     })?);
     if let (Some((cache, _)), Some(key)) = (cache, page_key) {
         cache.keep_page(key, page.clone());

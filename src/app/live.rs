@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     db::{EventRecord, PhotoRecord},
-    domain::{presence, rules::EventRules, visibility::Visibility},
+    domain::{presence, reaction::ReactionCounts, rules::EventRules, visibility::Visibility},
     events::LiveEvent,
 };
 
@@ -24,6 +24,11 @@ pub enum Update {
     PhotoAdded(PhotoRecord),
     PhotoChanged(PhotoRecord),
     PhotoRemoved(Uuid),
+    /// A photo's reaction counts changed.
+    Reactions {
+        photo_id: Uuid,
+        reactions: ReactionCounts,
+    },
     EventChanged(EventRecord),
     GuestsOnline(i64),
     /// The viewer fell behind: reload everything.
@@ -78,6 +83,9 @@ async fn feed(
                     LiveEvent::PictureCreated { picture } => visibility.sees(&picture).then_some(Update::PhotoAdded(picture)),
                     LiveEvent::PictureUpdated { picture } => visibility.sees(&picture).then_some(Update::PhotoChanged(picture)),
                     LiveEvent::PictureDeleted { picture_id, .. } => Some(Update::PhotoRemoved(picture_id)),
+                    LiveEvent::PictureReactions { picture, reactions } => visibility
+                        .sees(&picture)
+                        .then_some(Update::Reactions { photo_id: picture.id, reactions }),
                     LiveEvent::GuestsChanged { .. } => guests_online(&app, event_id).await,
                     LiveEvent::SessionUpdated { .. } => match app.db.event(event_id).await {
                         Ok(Some(event)) => {

@@ -17,6 +17,7 @@ pub mod live;
 pub mod local_files;
 pub mod moderation;
 pub mod password_reset;
+pub mod reactions;
 pub mod retention;
 pub mod throttle;
 pub mod uploads;
@@ -71,6 +72,8 @@ pub struct App {
     /// Sends password-reset links; `None` without `SMTP_URL`.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     pub reset_limiter: throttle::AddressRateLimiter,
+    /// Reactions per guest or host.
+    pub reaction_limiter: throttle::ReactionRateLimiter,
     /// Bytes of photos per event (`EVENT_QUOTA_MB`) and per host (`HOST_QUOTA_MB`).
     pub event_quota_bytes: Option<u64>,
     pub host_quota_bytes: Option<u64>,

@@ -3,6 +3,8 @@
 
 use std::{net::IpAddr, num::NonZeroU32};
 
+use uuid::Uuid;
+
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
 pub struct AuthRateLimiter {
@@ -56,6 +58,33 @@ impl AddressRateLimiter {
                 let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
                 wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
             })
+    }
+
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+    }
+}
+
+/// Reactions per person (guest or host id): tapping through the gallery is fine, a script
+/// flooding every photo (and every live view with it) is not. Always on.
+pub struct ReactionRateLimiter {
+    limiter: DefaultKeyedRateLimiter<Uuid>,
+}
+
+impl ReactionRateLimiter {
+    /// `per_minute` reactions a minute after a burst of `burst`.
+    pub fn new(per_minute: NonZeroU32, burst: NonZeroU32) -> Self {
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+        }
+    }
+
+    /// Seconds to wait, or `None` when the reaction may pass.
+    pub fn check(&self, reactor_id: Uuid) -> Option<u64> {
+        self.limiter.check_key(&reactor_id).err().map(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
     }
 
     pub fn forget_idle(&self) {

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
     GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, PhotoQuery, PhotoRecord,
-    ThumbStatus, VariantKeys,
+    ReactionCount, ThumbStatus, VariantKeys,
 };
 use crate::domain::missions::MissionList;
 
@@ -345,6 +345,45 @@ impl Database for FailFast {
         self.guard(self.shared.inner.use_password_reset(token_hash, now))
             .await
     }
+
+    async fn set_reaction(
+        &self,
+        photo_id: Uuid,
+        event_id: Uuid,
+        reactor_id: Uuid,
+        reaction: &str,
+        at: DateTime<Utc>,
+    ) -> DbResult<()> {
+        self.guard(
+            self.shared
+                .inner
+                .set_reaction(photo_id, event_id, reactor_id, reaction, at),
+        )
+        .await
+    }
+
+    async fn delete_reaction(&self, photo_id: Uuid, reactor_id: Uuid) -> DbResult<bool> {
+        self.guard(self.shared.inner.delete_reaction(photo_id, reactor_id))
+            .await
+    }
+
+    async fn reaction_counts(
+        &self,
+        event_id: Uuid,
+        photo_id: Option<Uuid>,
+    ) -> DbResult<Vec<ReactionCount>> {
+        self.guard(self.shared.inner.reaction_counts(event_id, photo_id))
+            .await
+    }
+
+    async fn reactions_by(
+        &self,
+        event_id: Uuid,
+        reactor_id: Uuid,
+    ) -> DbResult<Vec<(Uuid, String)>> {
+        self.guard(self.shared.inner.reactions_by(event_id, reactor_id))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -510,6 +549,25 @@ mod tests {
         }
         async fn use_password_reset(&self, _: &str, _: DateTime<Utc>) -> DbResult<Option<Uuid>> {
             self.call().await.map(|()| None)
+        }
+        async fn set_reaction(
+            &self,
+            _: Uuid,
+            _: Uuid,
+            _: Uuid,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> DbResult<()> {
+            self.call().await
+        }
+        async fn delete_reaction(&self, _: Uuid, _: Uuid) -> DbResult<bool> {
+            self.call().await.map(|()| false)
+        }
+        async fn reaction_counts(&self, _: Uuid, _: Option<Uuid>) -> DbResult<Vec<ReactionCount>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn reactions_by(&self, _: Uuid, _: Uuid) -> DbResult<Vec<(Uuid, String)>> {
+            self.call().await.map(|()| Vec::new())
         }
     }
 

@@ -250,6 +250,14 @@ pub struct PhotoQuery {
     pub limit: Option<u32>,
 }
 
+/// How many people gave a photo one reaction (its stored name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionCount {
+    pub photo_id: Uuid,
+    pub reaction: String,
+    pub count: i64,
+}
+
 /// The database-derived gauges, counted in one round trip.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counts {
@@ -375,4 +383,26 @@ pub trait Database: Send + Sync + 'static {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> DbResult<Option<Uuid>>;
+
+    /// Sets the reaction of `reactor_id` (a guest's or the host's id) to the photo, replacing
+    /// theirs; [`DbError::MissingReference`] when the photo (or event) is gone.
+    async fn set_reaction(
+        &self,
+        photo_id: Uuid,
+        event_id: Uuid,
+        reactor_id: Uuid,
+        reaction: &str,
+        at: DateTime<Utc>,
+    ) -> DbResult<()>;
+    /// Removes the reaction of `reactor_id`; whether there was one.
+    async fn delete_reaction(&self, photo_id: Uuid, reactor_id: Uuid) -> DbResult<bool>;
+    /// Reaction counts of the event's photos, or of `photo_id` only.
+    async fn reaction_counts(
+        &self,
+        event_id: Uuid,
+        photo_id: Option<Uuid>,
+    ) -> DbResult<Vec<ReactionCount>>;
+    /// What `reactor_id` reacted with in the event: (photo, stored name).
+    async fn reactions_by(&self, event_id: Uuid, reactor_id: Uuid)
+    -> DbResult<Vec<(Uuid, String)>>;
 }

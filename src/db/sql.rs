@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
     GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, PhotoQuery, PhotoRecord,
-    PhotoStatus, ThumbStatus, VariantKeys, classify,
+    PhotoStatus, ReactionCount, ThumbStatus, VariantKeys, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -691,5 +691,64 @@ impl<B: Backend> Database for B {
         let sql = "SELECT CAST(COALESCE(SUM(p.filesize_bytes), 0) AS BIGINT) AS n
                    FROM pictures p JOIN sessions s ON s.id = p.session_id WHERE s.user_id = $1";
         count(self, sql, params![host_id]).await
+    }
+
+    async fn set_reaction(
+        &self,
+        photo_id: Uuid,
+        event_id: Uuid,
+        reactor_id: Uuid,
+        reaction: &str,
+        at: DateTime<Utc>,
+    ) -> DbResult<()> {
+        // One statement, so two taps at once leave exactly one reaction.
+        let sql = "INSERT INTO reactions (picture_id, session_id, reactor_id, reaction, created_at)
+                   VALUES ($1, $2, $3, $4, $5)
+                   ON CONFLICT (picture_id, reactor_id)
+                   DO UPDATE SET reaction = excluded.reaction, created_at = excluded.created_at";
+        self.execute(sql, params![photo_id, event_id, reactor_id, reaction, at])
+            .await
+            .map_err(classify)
+    }
+
+    async fn delete_reaction(&self, photo_id: Uuid, reactor_id: Uuid) -> DbResult<bool> {
+        let sql = "DELETE FROM reactions WHERE picture_id = $1 AND reactor_id = $2
+                   RETURNING picture_id";
+        let row = optional(self, sql, params![photo_id, reactor_id], |row| {
+            row.uuid("picture_id")
+        })
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn reaction_counts(
+        &self,
+        event_id: Uuid,
+        photo_id: Option<Uuid>,
+    ) -> DbResult<Vec<ReactionCount>> {
+        let sql = "SELECT picture_id, reaction, COUNT(*) AS n FROM reactions
+                   WHERE session_id = $1 AND ($2 IS NULL OR picture_id = $2)
+                   GROUP BY picture_id, reaction";
+        all(self, sql, params![event_id, photo_id], |row| {
+            Ok(ReactionCount {
+                photo_id: row.uuid("picture_id")?,
+                reaction: row.text("reaction")?,
+                count: row.int("n")?,
+            })
+        })
+        .await
+    }
+
+    async fn reactions_by(
+        &self,
+        event_id: Uuid,
+        reactor_id: Uuid,
+    ) -> DbResult<Vec<(Uuid, String)>> {
+        let sql = "SELECT picture_id, reaction FROM reactions
+                   WHERE session_id = $1 AND reactor_id = $2";
+        all(self, sql, params![event_id, reactor_id], |row| {
+            Ok((row.uuid("picture_id")?, row.text("reaction")?))
+        })
+        .await
     }
 }

@@ -7,6 +7,7 @@ pub mod missions;
 pub mod password;
 pub mod photo_key;
 pub mod presence;
+pub mod reaction;
 pub mod rules;
 pub mod token;
 pub mod values;

@@ -26,6 +26,8 @@ pub struct EventRules {
     pub upload_limit_per_guest: Option<u64>,
     /// The host's own cap on the event's stored photos, in MiB (`storage_limit_mb`).
     pub storage_limit_mb: Option<u64>,
+    /// Guests and the host may react to photos (`reactions`, on by default).
+    pub reactions: bool,
 }
 
 impl EventRules {
@@ -45,6 +47,7 @@ impl EventRules {
                 .get("upload_limit_per_guest")
                 .and_then(Value::as_u64),
             storage_limit_mb: settings.get("storage_limit_mb").and_then(Value::as_u64),
+            reactions: flag("reactions", true),
         }
     }
 
@@ -107,7 +110,7 @@ fn check_known_fields(settings: &mut Map<String, Value>) -> Result<(), Invalid> 
             Some(_) => return Err(invalid(format!("settings.{field} must be a string"))),
         }
     }
-    for field in ["require_approval", "revealed", "guest_delete"] {
+    for field in ["require_approval", "revealed", "guest_delete", "reactions"] {
         if settings
             .get(field)
             .is_some_and(|v| !v.is_boolean() && !v.is_null())

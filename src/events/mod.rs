@@ -17,7 +17,10 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::db::{EventTransport as Transport, PhotoRecord};
+use crate::{
+    db::{EventTransport as Transport, PhotoRecord},
+    domain::reaction::ReactionCounts,
+};
 
 const CHANNEL: &str = "partypic_events";
 /// Subscribers that fall this far behind skip ahead (they reload the gallery).
@@ -41,6 +44,12 @@ pub enum LiveEvent {
     SessionUpdated {
         session_id: Uuid,
     },
+    /// Someone reacted to a photo (or took their reaction back): its new counts. The photo
+    /// travels along so each live view can apply the visibility rule.
+    PictureReactions {
+        picture: PhotoRecord,
+        reactions: ReactionCounts,
+    },
     /// A guest joined or came back: live views refresh their "online" count at once.
     GuestsChanged {
         session_id: Uuid,
@@ -56,7 +65,9 @@ impl LiveEvent {
 
     pub fn session_id(&self) -> Uuid {
         match self {
-            Self::PictureCreated { picture } | Self::PictureUpdated { picture } => picture.event_id,
+            Self::PictureCreated { picture }
+            | Self::PictureUpdated { picture }
+            | Self::PictureReactions { picture, .. } => picture.event_id,
             Self::PictureDeleted { session_id, .. }
             | Self::SessionUpdated { session_id }
             | Self::GuestsChanged { session_id } => *session_id,

@@ -1,5 +1,6 @@
 //! `GET /sessions/{id}/events`: Server-Sent Events for live galleries and slideshows.
-//! Events: `picture.created`, `picture.updated`, `picture.deleted`, `session.updated`,
+//! Events: `picture.created`, `picture.updated`, `picture.deleted`, `picture.reactions`
+//! ({picture_id, reactions}), `session.updated`,
 //! `guests` ({online}) on connect and every 15 s, and `resync` when the client fell behind.
 
 use std::convert::Infallible;
@@ -76,6 +77,13 @@ fn sse_event(
         Update::PhotoAdded(photo) => named("picture.created", &view(photo)),
         Update::PhotoChanged(photo) => named("picture.updated", &view(photo)),
         Update::PhotoRemoved(id) => named("picture.deleted", &json!({ "id": id })),
+        Update::Reactions {
+            photo_id,
+            reactions,
+        } => named(
+            "picture.reactions",
+            &json!({ "picture_id": photo_id, "reactions": reactions }),
+        ),
         Update::EventChanged(record) => named(
             "session.updated",
             &SessionView::new(app, record, Some(base)),

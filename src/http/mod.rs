@@ -14,6 +14,7 @@ pub mod metrics_listener;
 mod openapi;
 mod pictures;
 pub mod rate_limit;
+mod reactions;
 mod sessions;
 mod uploads;
 pub(crate) mod web;
@@ -112,6 +113,7 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
         .routes(routes!(pictures::gallery))
         .routes(routes!(pictures::delete))
         .routes(routes!(pictures::approve))
+        .routes(routes!(reactions::react, reactions::unreact))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

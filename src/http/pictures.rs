@@ -32,6 +32,7 @@ use crate::{
     domain::{
         image::ImageType,
         missions::parse_mission_id,
+        reaction::{Reaction, ReactionCounts},
         values::{Name, parse_original_filename, required},
     },
 };
@@ -108,6 +109,13 @@ pub struct PictureView {
     pub status: PhotoStatus,
     /// The uploading guest, when known.
     pub user_id: Option<Uuid>,
+    /// How many people reacted with each reaction (gallery entries only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<ReactionCounts>,
+    /// The asking guest's (or host's) own reaction, `null` when none (gallery entries only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Reaction>)]
+    pub my_reaction: Option<Option<Reaction>>,
 }
 
 pub(super) fn picture_view(
@@ -137,6 +145,8 @@ pub(super) fn picture_view(
         variants,
         status: photo.status,
         user_id: photo.guest_id,
+        reactions: None,
+        my_reaction: None,
     }
 }
 
@@ -292,10 +302,18 @@ pub async fn gallery(
         limit,
     };
     let page = gallery::page(&app, request, &base, |content| {
+        let reactions = &content.reactions;
         let views: Vec<PictureView> = content
             .photos
             .into_iter()
-            .map(|p| picture_view(&app, &base, p, content.audience))
+            .map(|p| {
+                let id = p.id;
+                PictureView {
+                    reactions: Some(reactions.counts(id)),
+                    my_reaction: Some(reactions.mine(id)),
+                    ..picture_view(&app, &base, p, content.audience)
+                }
+            })
             .collect();
         serde_json::to_vec(&views)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("cannot encode gallery: {e}")))

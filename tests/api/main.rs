@@ -19,6 +19,7 @@ mod outages;
 mod password_reset;
 mod pictures;
 mod quotas;
+mod reactions;
 mod replicas;
 mod retention;
 mod rules;

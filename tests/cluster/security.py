@@ -207,6 +207,11 @@ def matrix_rows(w: World) -> list[dict]:
         {"op": "DELETE /pictures/{id}", "path": lambda role: f"/pictures/{w.guest_picture if role == 'guest' else w.host_picture}",
          "expect": {"anonymous": 401, "guest": 204, "host": 204, "other_host": 403}},
         {"op": f"POST /pictures/{w.pending_picture}/approve", "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}},
+        # Reactions: the event's guest and host; the other host is no member of the event.
+        {"op": f"PUT /pictures/{w.pending_picture}/reaction", "json": lambda r: {"reaction": "heart"},
+         "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
+        {"op": f"DELETE /pictures/{w.pending_picture}/reaction",
+         "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
         {"op": "GET /healthz", "expect": dict.fromkeys(ROLES, 200)},
         {"op": "GET /readyz", "expect": dict.fromkeys(ROLES, 200)},
         {"op": "GET /openapi.json", "expect": dict.fromkeys(ROLES, 200)},
@@ -218,6 +223,12 @@ def matrix_rows(w: World) -> list[dict]:
         {"op": "GET /pictures/session (guest of another event)", "method": "GET",
          "path": lambda r: f"/pictures/session?sessionId={e}", "headers": {"X-Guest-Id": w.other_guest}, "expect": {"guest": 403}},
         {"op": "DELETE /pictures/{id} (not the uploader)", "method": "DELETE", "path": lambda r: f"/pictures/{w.pending_picture}",
+         "expect": {"guest": 403}},
+        {"op": "PUT /pictures/{id}/reaction (guest of another event)", "method": "PUT",
+         "path": lambda r: f"/pictures/{w.pending_picture}/reaction", "headers": {"X-Guest-Id": w.other_guest},
+         "json": lambda r: {"reaction": "heart"}, "expect": {"guest": 403}},
+        {"op": "DELETE /pictures/{id}/reaction (guest of another event)", "method": "DELETE",
+         "path": lambda r: f"/pictures/{w.pending_picture}/reaction", "headers": {"X-Guest-Id": w.other_guest},
          "expect": {"guest": 403}},
     ]
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use partypic::{
     db::{
         Database, DbError, EventRecord, GuestRecord, HostRecord, JobLockKey, PhotoQuery,
-        PhotoRecord, PhotoStatus, ThumbStatus, VariantKeys, postgres::PostgresDatabase,
-        sqlite::SqliteDatabase,
+        PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus, VariantKeys,
+        postgres::PostgresDatabase, sqlite::SqliteDatabase,
     },
     domain::missions::{Mission, MissionList},
 };
@@ -112,6 +112,7 @@ on_both_databases!(
     join_codes_are_unique_and_a_taken_one_is_drawn_again,
     admin_overviews_stored_bytes_and_deleting_an_event,
     a_reset_token_is_used_once_and_only_before_it_expires,
+    one_reaction_per_person_and_photo_that_goes_with_its_photo_and_event,
 );
 
 async fn join_codes_are_unique_and_a_taken_one_is_drawn_again(db: &dyn Database) {
@@ -1015,4 +1016,82 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
+}
+
+async fn one_reaction_per_person_and_photo_that_goes_with_its_photo_and_event(db: &dyn Database) {
+    let event = an_event(db).await;
+    let (first, second) = (photo(event.id, at(1)), photo(event.id, at(2)));
+    db.insert_photo(&first).await.expect("insert");
+    db.insert_photo(&second).await.expect("insert");
+    let (ada, ben) = (Uuid::new_v4(), Uuid::new_v4());
+    db.set_reaction(first.id, event.id, ada, "heart", at(3))
+        .await
+        .expect("react");
+    // Changing it replaces it: still one reaction of Ada's.
+    db.set_reaction(first.id, event.id, ada, "party", at(4))
+        .await
+        .expect("change");
+    db.set_reaction(first.id, event.id, ben, "party", at(5))
+        .await
+        .expect("react");
+    db.set_reaction(second.id, event.id, ben, "wow", at(6))
+        .await
+        .expect("react");
+    let mut counts = db.reaction_counts(event.id, None).await.expect("counts");
+    counts.sort_by_key(|c| (c.photo_id == second.id, c.reaction.clone()));
+    assert_eq!(
+        counts,
+        vec![
+            ReactionCount {
+                photo_id: first.id,
+                reaction: "party".into(),
+                count: 2
+            },
+            ReactionCount {
+                photo_id: second.id,
+                reaction: "wow".into(),
+                count: 1
+            },
+        ]
+    );
+    let only_second = db
+        .reaction_counts(event.id, Some(second.id))
+        .await
+        .expect("counts");
+    assert_eq!(only_second.len(), 1);
+    let mut bens = db.reactions_by(event.id, ben).await.expect("mine");
+    bens.sort_by_key(|(id, _)| *id == second.id);
+    assert_eq!(
+        bens,
+        vec![
+            (first.id, "party".to_owned()),
+            (second.id, "wow".to_owned())
+        ]
+    );
+
+    assert!(db.delete_reaction(first.id, ada).await.expect("remove"));
+    assert!(!db.delete_reaction(first.id, ada).await.expect("again"));
+    assert!(
+        matches!(
+            db.set_reaction(Uuid::new_v4(), event.id, ada, "heart", at(7))
+                .await,
+            Err(DbError::MissingReference(_))
+        ),
+        "a reaction to an unknown photo is a missing reference"
+    );
+
+    db.delete_photo(first.id).await.expect("delete photo");
+    let counts = db.reaction_counts(event.id, None).await.expect("counts");
+    assert_eq!(
+        counts.len(),
+        1,
+        "the deleted photo's reactions went with it"
+    );
+    db.delete_event(event.id).await.expect("delete event");
+    assert!(
+        db.reactions_by(event.id, ben)
+            .await
+            .expect("mine")
+            .is_empty()
+    );
 }

@@ -709,6 +709,10 @@ const ERRORS = {
   'upload.quota_exceeded': { en: 'This event has no room for more photos.', de: 'In diesem Event ist kein Platz für weitere Fotos.' },
   'storage.full': { en: 'The server\'s photo storage is full. Please tell the host.', de: 'Der Fotospeicher des Servers ist voll. Bitte sag dem Gastgeber Bescheid.' },
   'auth.reset_token_invalid': { en: 'This reset link is invalid, already used or expired. Please ask for a new one.', de: 'Dieser Link ist ungültig, schon benutzt oder abgelaufen. Bitte fordere einen neuen an.' },
+  'reaction.disabled': { en: 'The host has turned off reactions.', de: 'Der Gastgeber hat Reaktionen ausgeschaltet.' },
+  'reaction.unknown': { en: 'This reaction is not available.', de: 'Diese Reaktion gibt es nicht.' },
+  'reaction.identity_required': { en: 'Join the event to react to photos.', de: 'Tritt dem Event bei, um auf Fotos zu reagieren.' },
+  'reaction.rate_limited': { en: 'That was a lot of reactions. Please wait a moment.', de: 'Das waren viele Reaktionen. Bitte warte einen Moment.' },
 };
 
 /**

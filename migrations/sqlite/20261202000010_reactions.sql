@@ -1,0 +1,11 @@
+-- Reactions to photos: one per person (guest or host id) per photo, changeable. They go with
+-- their photo and their event.
+CREATE TABLE reactions (
+    picture_id TEXT NOT NULL REFERENCES pictures (id) ON DELETE CASCADE,
+    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    reactor_id TEXT NOT NULL,
+    reaction TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (picture_id, reactor_id)
+);
+CREATE INDEX reactions_session_id_idx ON reactions (session_id, reactor_id);
