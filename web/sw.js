@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '6b3d2b68f9b0';
+const VERSION = '2fecc60e98da';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -181,6 +181,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/pictures/{id}/reaction": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["react"];
+        post?: never;
+        delete: operations["unreact"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -481,7 +497,7 @@ export interface components {
          * @description Stable, machine-readable error codes (`area.reason`); the web client translates them.
          * @enum {string}
          */
-        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "internal";
+        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "internal";
         FinalizeUploadRequest: {
             /**
              * Format: int64
@@ -612,7 +628,9 @@ export interface components {
             id: string;
             mimetype: string;
             mission_id?: string | null;
+            my_reaction?: null | components["schemas"]["Reaction"];
             original_filename: string;
+            reactions?: null | components["schemas"]["ReactionCounts"];
             s3_bucket: string;
             s3_key: string;
             /** Format: uuid */
@@ -641,6 +659,29 @@ export interface components {
              *     `ready`, or `failed` when the photo cannot be decoded (guests keep the placeholder).
              */
             variants: string;
+        };
+        ReactRequest: {
+            /** @description One of `heart` (❤️), `laugh` (😂), `wow` (😮), `party` (🎉). */
+            reaction?: string | null;
+        };
+        /** @enum {string} */
+        Reaction: "heart" | "laugh" | "wow" | "party";
+        /** @description How many people reacted to a photo with each reaction. */
+        ReactionCounts: {
+            /** Format: int64 */
+            heart: number;
+            /** Format: int64 */
+            laugh: number;
+            /** Format: int64 */
+            party: number;
+            /** Format: int64 */
+            wow: number;
+        };
+        ReactionsView: {
+            my_reaction?: null | components["schemas"]["Reaction"];
+            /** Format: uuid */
+            picture_id: string;
+            reactions: components["schemas"]["ReactionCounts"];
         };
         RegisterGuestRequest: {
             sessionId?: string | null;
@@ -1302,6 +1343,152 @@ export interface operations {
             };
             /** @description Unknown picture */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    react: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The reacting guest */
+                "X-Guest-Id"?: string | null;
+            };
+            path: {
+                /** @description The picture */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReactRequest"];
+            };
+        };
+        responses: {
+            /** @description The asker's reaction is set (replacing theirs); the photo's counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReactionsView"];
+                };
+            };
+            /** @description Malformed id, missing or unknown reaction */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Neither a guest id nor a host token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A guest of another event, not the host, or reactions are off */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown picture or guest, or a picture the asker cannot see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many reactions (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unreact: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The reacting guest */
+                "X-Guest-Id"?: string | null;
+            };
+            path: {
+                /** @description The picture */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The asker's reaction is removed (if there was one); the photo's counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReactionsView"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Neither a guest id nor a host token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A guest of another event, not the host, or reactions are off */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown picture or guest, or a picture the asker cannot see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many reactions (see Retry-After) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
