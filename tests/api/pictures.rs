@@ -1,8 +1,10 @@
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp, assert_error, body, jpeg_bytes};
+use crate::helpers::{Backend, TestApp, assert_error, body, eventually, jpeg_bytes};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -436,6 +438,12 @@ async fn an_unchanged_gallery_answers_304_to_its_etag(backend: Backend) {
     let session_id = app.create_session(&host).await;
     app.upload(session_id, jpeg_bytes(3)).await;
     let path = format!("/pictures/session?sessionId={session_id}");
+    // The variant job changes the page once (pending → ready or failed); compare after it.
+    let settled = eventually(Duration::from_secs(20), || async {
+        body(app.get(&path).await).await[0]["variants"] != "pending"
+    })
+    .await;
+    assert!(settled, "the variants were decided");
     let response = app.get(&path).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-cache");
