@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '2fecc60e98da';
+const VERSION = '2eae27fa1647';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

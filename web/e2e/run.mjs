@@ -458,6 +458,26 @@ try {
     await shot(guestPage, '10-guest-gallery');
   });
 
+  await step('a guest reacts to a photo; the host sees the count live', async () => {
+    const id = await guestPage.locator('.gallery .tile').first().getAttribute('data-id');
+    await guestPage.locator('.gallery .tile button').first().click();
+    const heart = guestPage.locator('dialog.lightbox[open] .reaction[data-reaction="heart"]');
+    await heart.click();
+    await guestPage.locator('dialog.lightbox[open] .reaction[data-reaction="heart"][aria-pressed="true"]').waitFor();
+    assert.equal(await heart.locator('.n').innerText(), '1');
+    await hostPage.locator(`.gallery .tile[data-id="${id}"] .react-count`).waitFor({ timeout: 10_000 });
+    assert.match(await hostPage.locator(`.gallery .tile[data-id="${id}"] .react-count`).innerText(), /1$/);
+    // Another emoji replaces it (one reaction per guest); the same one again takes it back.
+    await guestPage.locator('dialog.lightbox[open] .reaction[data-reaction="party"]').click();
+    await guestPage.locator('dialog.lightbox[open] .reaction[data-reaction="party"][aria-pressed="true"]').waitFor();
+    assert.equal(await heart.getAttribute('aria-pressed'), 'false');
+    await guestPage.locator('dialog.lightbox[open] .reaction[data-reaction="party"]').click();
+    await guestPage.locator('dialog.lightbox[open] .reaction[data-reaction="party"][aria-pressed="false"]').waitFor();
+    await hostPage.locator(`.gallery .tile[data-id="${id}"] .react-count`).waitFor({ state: 'detached', timeout: 10_000 });
+    await guestPage.keyboard.press('Escape');
+    await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
+  });
+
   await step('host deletes a photo; it disappears for the guest live', async () => {
     await hostPage.evaluate(() => scrollTo(0, 0));
     await shot(hostPage, '12-host-photos');

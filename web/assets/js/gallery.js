@@ -6,14 +6,21 @@ import { ask, h, icon, replace, timeOf, toast } from './dom.js';
 import { t } from './i18n.js';
 
 const PAGE = 60;
+/** The reactions a photo can get, as the server names them, and how they look. */
+export const REACTIONS = /** @type {const} */ ([['heart', '❤️'], ['laugh', '😂'], ['wow', '😮'], ['party', '🎉']]);
+
+/** @param {Picture} p */
+const reactionTotal = (p) => Object.values(p.reactions || {}).reduce((a, b) => a + (Number(b) || 0), 0);
 
 /** @typedef {import('./api.js').Picture} Picture */
 
 /**
  * @typedef {{sessionId: string, token?: string, userId?: string, host?: boolean,
  *   canDelete?: (p: Picture) => boolean, missions?: () => Map<string, string>,
- *   empty?: () => string, actions?: (p: Picture) => (HTMLElement | null)[]}} GalleryOptions
- * `actions`: more buttons for the viewer (the host's "Use as cover").
+ *   empty?: () => string, actions?: (p: Picture) => (HTMLElement | null)[],
+ *   reactions?: () => boolean}} GalleryOptions
+ * `actions`: more buttons for the viewer (the host's "Use as cover"). `reactions`: whether the
+ * event takes reactions (the host's `reactions` setting; on by default).
  */
 
 export class Gallery extends EventTarget {
@@ -195,7 +202,8 @@ export class Gallery extends EventTarget {
         type: 'button', 'aria-label': label, title: label,
         onclick: () => this.lightbox.open(this.pictures.findIndex((x) => x.id === p.id)),
       }, img),
-      p.status === 'pending' ? h('span.badge', null, t('gallery.pending')) : null);
+      p.status === 'pending' ? h('span.badge', null, t('gallery.pending')) : null,
+      reactionTotal(p) ? h('span.react-count', { 'aria-label': t('reactions.count', { n: reactionTotal(p) }) }, '❤️ ', String(reactionTotal(p))) : null);
     this.tiles.set(p.id, li);
     return li;
   }
@@ -235,6 +243,37 @@ export class Gallery extends EventTarget {
       toast(/** @type {Error} */ (e).message, 'error');
       return false;
     }
+  }
+
+  /**
+   * The viewer's reaction: the same one again takes it back.
+   * @param {Picture} p @param {string} name
+   */
+  async react(p, name) {
+    const again = p.my_reaction === name;
+    try {
+      const counts = await api(`/pictures/${p.id}/reaction`, {
+        method: again ? 'DELETE' : 'PUT', token: this.opts.token,
+        headers: this.opts.userId && !this.opts.token ? { 'X-Guest-Id': this.opts.userId } : undefined,
+        body: again ? undefined : { reaction: name },
+      });
+      this.reacted(counts);
+    } catch (e) {
+      toast(/** @type {Error} */ (e).message, 'error');
+    }
+  }
+
+  /**
+   * New counts of a photo (`picture.reactions` live, or the answer to our own reaction, which
+   * also carries `my_reaction`).
+   * @param {{picture_id: string, reactions: Picture['reactions'], my_reaction?: Picture['my_reaction']}} d
+   */
+  reacted(d) {
+    const p = this.pictures.find((x) => x.id === d.picture_id);
+    if (!p) return;
+    const mine = d.my_reaction !== undefined ? { my_reaction: d.my_reaction } : {};
+    this.insert({ ...p, reactions: d.reactions, ...mine }, false);
+    if (this.pictures[this.lightbox.index]?.id === p.id) this.refreshViewer();
   }
 
   /** @param {Picture} p */
@@ -379,7 +418,12 @@ class Lightbox {
         g.opts.host && p.status === 'pending' ? t('moderation.reject') : t('action.delete')));
     }
     for (const extra of g.opts.actions?.(p) || []) if (extra) acts.push(extra);
-    replace(this.actions, acts);
+    const reactable = p.status === 'approved' && p.reactions && (g.opts.reactions?.() ?? true);
+    replace(this.actions, reactable ? h('div.reactions', { role: 'group', 'aria-label': t('reactions.label') },
+      REACTIONS.map(([name, emoji]) => h('button.btn.small.reaction', {
+        type: 'button', 'data-reaction': name, 'aria-pressed': String(p.my_reaction === name),
+        'aria-label': t(`reactions.${name}`), onclick: () => g.react(p, name),
+      }, emoji, ' ', h('span.n', null, String(p.reactions?.[name] || 0))))) : null, acts);
     this.img.alt = t('gallery.photoBy', { name: p.u_name, time: timeOf(p.created_at) });
   }
 }

@@ -132,6 +132,7 @@ export function guest(main, sessionId) {
       sessionId, userId: me.id, missions: missionMap,
       canDelete: (p) => session.settings?.guest_delete !== false && !!p.user_id && p.user_id === me.id,
       empty: () => t('guest.galleryEmpty'),
+      reactions: () => session.settings?.reactions !== false,
     });
     cleanups.push(() => gallery.destroy());
 
@@ -296,6 +297,7 @@ export function guest(main, sessionId) {
     cleanups.push(live(sessionId, { userId: me.id }, {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
+      reactions: (d) => gallery.reacted(d),
       deleted: (d) => gallery.remove(d.id),
       guests: (d) => { online.textContent = t('guest.online', { n: d.online }); },
       session: sessionChanged,

@@ -166,7 +166,7 @@ export function hostEvent(main, id) {
       return h('button.btn.small', { type: 'button', 'data-cover': isCover ? 'remove' : 'use', onclick: () => setCover(isCover ? null : p.id) },
         isCover ? t('identity.removeCover') : t('identity.useCover'));
     };
-    const gallery = new Gallery({ sessionId: id, token, host: true, canDelete: () => true, missions, empty: () => t('host.noPhotos'), actions: (p) => [coverAction(p)] });
+    const gallery = new Gallery({ sessionId: id, token, host: true, canDelete: () => true, missions, empty: () => t('host.noPhotos'), actions: (p) => [coverAction(p)], reactions: () => session.settings?.reactions !== false });
     cleanups.push(() => gallery.destroy());
     const queue = h('div.queue');
     const showState = () => {
@@ -253,6 +253,7 @@ export function hostEvent(main, id) {
     cleanups.push(live(id, { token }, {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
+      reactions: (d) => gallery.reacted(d),
       deleted: (d) => gallery.remove(d.id),
       guests: (d) => { online.textContent = t('host.online', { n: d.online }); },
       session: (s) => { session = { ...session, ...s }; showState(); identity.draw(); },

@@ -5,7 +5,8 @@ import { apiUrl } from './api.js';
 
 /**
  * @typedef {{created?: (p: any) => void, updated?: (p: any) => void, deleted?: (d: {id: string}) => void,
- *   guests?: (d: {online: number}) => void, session?: (s: any) => void, resync?: () => void}} Handlers
+ *   guests?: (d: {online: number}) => void, session?: (s: any) => void, resync?: () => void,
+ *   reactions?: (d: any) => void}} Handlers
  */
 
 /**
@@ -40,6 +41,7 @@ export function live(sessionId, who, on) {
     if (on.updated) es.addEventListener('picture.updated', json(on.updated));
     if (on.deleted) es.addEventListener('picture.deleted', json(on.deleted));
     if (on.guests) es.addEventListener('guests', json(on.guests));
+    if (on.reactions) es.addEventListener('picture.reactions', json(on.reactions));
     if (on.session) es.addEventListener('session.updated', json(on.session));
     // The server dropped events for this client (it fell behind): fetch the state instead.
     es.addEventListener('resync', () => on.resync?.());
