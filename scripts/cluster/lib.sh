@@ -58,6 +58,52 @@ pid_of() { cat "$CLUSTER_DIR/$1/pid" 2>/dev/null || true; }
 replica_port() { local var="REPLICA_PORT_$1"; echo "${!var:?no replica $1}"; }
 replica_metrics_port() { local var="REPLICA_METRICS_PORT_$1"; echo "${!var:?no replica $1 metrics port}"; }
 
+# Pod limits (scripts/local-cluster up with CLUSTER_POD_SCALE): each replica in its own cgroup,
+# named after the cluster directory so parallel clusters do not collide. cgroup v2 where it is the
+# only hierarchy (cpu.max, memory.max), otherwise the v1 cpu, cpuacct and memory controllers.
+cgroup_v2() { [[ -f /sys/fs/cgroup/cgroup.controllers && ! -d /sys/fs/cgroup/cpu ]]; }
+replica_cgroups() { # I: the replica's cgroup directories, one per line
+  local name="partypic-$(basename "$CLUSTER_DIR")/replica-$1"
+  if cgroup_v2; then
+    echo "/sys/fs/cgroup/$name"
+  else
+    echo "/sys/fs/cgroup/cpu/$name"
+    [[ -d /sys/fs/cgroup/cpuacct && ! /sys/fs/cgroup/cpuacct -ef /sys/fs/cgroup/cpu ]] && echo "/sys/fs/cgroup/cpuacct/$name"
+    echo "/sys/fs/cgroup/memory/$name"
+  fi
+}
+replica_cgroup_create() { # I
+  local dir parent
+  if cgroup_v2; then
+    dir=$(replica_cgroups "$1")
+    parent=$(dirname "$dir")
+    mkdir -p "$dir"
+    # Controllers must be delegated to the parent's children before the leaf can use them.
+    echo "+cpu +memory" >"/sys/fs/cgroup/cgroup.subtree_control" 2>/dev/null || true
+    echo "+cpu +memory" >"$parent/cgroup.subtree_control"
+    echo "$POD_CPU_QUOTA_US $POD_CPU_PERIOD_US" >"$dir/cpu.max"
+    echo "$POD_MEMORY_LIMIT_BYTES" >"$dir/memory.max"
+    return
+  fi
+  while read -r dir; do
+    mkdir -p "$dir"
+    case $dir in
+    /sys/fs/cgroup/cpu/*)
+      echo "$POD_CPU_PERIOD_US" >"$dir/cpu.cfs_period_us"
+      echo "$POD_CPU_QUOTA_US" >"$dir/cpu.cfs_quota_us" ;;
+    /sys/fs/cgroup/memory/*) echo "$POD_MEMORY_LIMIT_BYTES" >"$dir/memory.limit_in_bytes" ;;
+    esac
+  done < <(replica_cgroups "$1")
+}
+replica_cgroup_remove() { # I: once its processes have exited; then the parent when empty
+  local dir
+  [[ -n ${POD_CPU_QUOTA_US:-} ]] || return 0
+  while read -r dir; do
+    [[ -d $dir ]] && rmdir "$dir" 2>/dev/null || true
+    rmdir "$(dirname "$dir")" 2>/dev/null || true
+  done < <(replica_cgroups "$1")
+}
+
 # Starts replica I on its fixed ports (a replacement keeps them, as a pod keeps its Service).
 replica_start() {
   local i=$1 port metrics_port dir pid
@@ -70,7 +116,12 @@ replica_start() {
   local n
   for ((n = 0; n < 100; n++)); do port_free "$port" && port_free "$metrics_port" && break; sleep 0.05; done
   echo "--- start $(date -u +%FT%T.%3NZ)" >>"$dir/server.log"
+  [[ -z ${POD_CPU_QUOTA_US:-} ]] || replica_cgroup_create "$i"
   (
+    if [[ -n ${POD_CPU_QUOTA_US:-} ]]; then
+      # Into the pod's cgroups before exec: the server (and every thread it starts) runs limited.
+      while read -r cg; do echo "$BASHPID" >"$cg/cgroup.procs"; done < <(replica_cgroups "$i")
+    fi
     set -a
     # shellcheck disable=SC1091
     . "$CLUSTER_DIR/server.env"
@@ -104,4 +155,5 @@ replica_stop() {
     wait "$pid" 2>/dev/null || true
   fi
   rm -f "$CLUSTER_DIR/replica-$i/pid"
+  replica_cgroup_remove "$i"
 }
