@@ -55,7 +55,7 @@ def render(prom_query, prom: str, start: float, end: float, out: Path) -> list[d
     step = 15
     drawn = []
     for p in panels():
-        fig, ax = plt.subplots(figsize=(8, 3.2), dpi=80)
+        fig, ax = plt.subplots(figsize=(9, 3.4), dpi=80)
         series_count, last_values = 0, []
         for t in p["targets"]:
             expr = grafana_expr(t["expr"], start, end)
@@ -64,7 +64,7 @@ def render(prom_query, prom: str, start: float, end: float, out: Path) -> list[d
             except OSError as e:
                 result = []
                 print(f"panel {p['title']}: query failed: {e}")
-            for r in result[:12]:
+            for r in sorted(result, key=lambda r: legend(t.get("legendFormat", ""), r["metric"]))[:30]:
                 xs = [(float(ts) - start) / 60 for ts, _ in r["values"]]
                 ys = [float(v) for _, v in r["values"]]
                 name = legend(t.get("legendFormat", ""), r["metric"])
@@ -76,7 +76,8 @@ def render(prom_query, prom: str, start: float, end: float, out: Path) -> list[d
         ax.set_xlabel("minutes since the load started", fontsize=9)
         ax.grid(alpha=0.3)
         if series_count:
-            ax.legend(fontsize=7, loc="upper right", ncol=2 if series_count > 6 else 1)
+            ax.legend(fontsize=6 if series_count > 10 else 7, loc="upper left", bbox_to_anchor=(1.01, 1),
+                      ncol=2 if series_count > 14 else 1, borderaxespad=0)
         else:
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center")
         fig.tight_layout()
