@@ -126,7 +126,9 @@ def demo(out: Path, segment: str, Run, scale_up_latencies, nginx_failures, prom_
             "pod_cpu_limit": float(env["POD_CPU_LIMIT"]),
             "cpu_target_percent": cpu_target,
             "peak_replicas": peak,
-            "peak_replicas_at_full_scale": f"{peak} pods × {env['POD_SCALE']} (CPU ÷ {env['POD_SCALE']}) ÷ {share} (arrivals) ≈ {round(peak * float(env['POD_SCALE']) * float(share))}-pod-equivalents of the Deployment's request",
+            # Pods here have 1/scale of the request and carry share of the load: at full load and
+            # full-size pods that is peak ÷ share ÷ scale pods (when the CPU per request is the same).
+            "peak_replicas_at_full_scale": round(peak / float(share) / float(env["POD_SCALE"]), 1),
             "back_to_min_after_load_s": None if back is None else round(back - t1),
             "scale_ups": scale_up_latencies(decisions),
             "scale_downs": [
@@ -155,7 +157,7 @@ def demo(out: Path, segment: str, Run, scale_up_latencies, nginx_failures, prom_
         "",
         f"- load: k6 peak profile, full stages, execution segment {segment} (arrival rates × {share}); {report['load_seconds']} s",
         f"- pods: CPU request {request} / limit {report['pod_cpu_limit']} cores (Deployment ÷ {env['POD_SCALE']}), target {cpu_target} %",
-        f"- peak replicas {peak}; back to {spec.min_replicas} {report['back_to_min_after_load_s']} s after the load",
+        f"- peak replicas {peak} (≈ {report['peak_replicas_at_full_scale']} full-size pods at the full profile); back to {spec.min_replicas} {report['back_to_min_after_load_s']} s after the load",
         f"- scale-ups (decision → every new pod ready): {[(s['from'], s['to'], s['ready_after_s']) for s in report['scale_ups']]}",
         f"- scale-downs: {[(s['at_min'], s['from'], s['to']) for s in report['scale_downs']]}",
         f"- CPU per pod during the load: {report['cpu_per_pod_during_load']}",
