@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # CI's short autoscaling check (issue 17; docs/scaling.md "Autoscaling"): a cluster of pods with
-# the server Deployment's limits ÷ 4, the server HPA's rules (windows and periods ÷ 4), the first
-# 90 s of the k6 peak profile at a tenth of its arrivals. Fails unless the pods scale up under the
-# load and back to minReplicas after it with no 5xx but 503. About 4 minutes; stops everything it
-# started, also on failure or SIGINT/SIGTERM. Needs root (cgroups).
+# the server Deployment's limits ÷ 4, the server HPA's rules (sync, windows and periods ÷ 5), the
+# first 75 s of the k6 peak profile at a quarter of its arrivals (AUTOSCALE_CI_SEGMENT, default
+# 0:1/4). Fails unless the pods scale up under the load and back to minReplicas within 180 s after
+# it, with no 5xx but 503. 3-4 minutes; stops everything it started, also on failure or
+# SIGINT/SIGTERM. Needs root (cgroups).
 #   PARTYPIC_BIN     server binary (default target/release/partypic)
 #   AUTOSCALE_OUT    results (default target/autoscale-ci): autoscale-ci.json, decisions, logs
 set -euo pipefail
