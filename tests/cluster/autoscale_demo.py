@@ -73,7 +73,7 @@ def render(prom_query, prom: str, start: float, end: float, out: Path) -> list[d
                 last_values.append((name, ys[-1] if ys else None, max(ys) if ys else None))
         title = p["title"] if p["type"] != "stat" else f"{p['title']} (stat panel, over time)"
         ax.set_title(title, fontsize=11)
-        ax.set_xlabel("minutes since the load started", fontsize=9)
+        ax.set_xlabel(f"minutes (the load starts at {BASELINE_SECONDS / 60:g})", fontsize=9)
         ax.grid(alpha=0.3)
         if series_count:
             ax.legend(fontsize=6 if series_count > 10 else 7, loc="upper left", bbox_to_anchor=(1.01, 1),
