@@ -93,7 +93,12 @@ try {
   });
   await page.locator('#pick').setInputFiles({ name: 'apart.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(jpeg, 'base64') });
   await page.locator('.gallery .tile button[aria-label^="Photo by Fay Apart"]').waitFor({ timeout: 30_000 });
-  await page.locator('.gallery .tile img').first().evaluate((img) => /** @type {HTMLImageElement} */ (img).decode());
+  // The tile is drawn again when the photo's display copy is made (picture.updated): ask the
+  // page for whichever tile image is current, never one that was just replaced.
+  await page.waitForFunction(() => {
+    const img = /** @type {HTMLImageElement | null} */ (document.querySelector('.gallery .tile img'));
+    return !!img && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: 30_000 });
   console.log('ok   the guest uploads a photo and sees it in the gallery');
 
   const pics = await (await fetch(`${API}/pictures/session?sessionId=${sessionId}`)).json();
