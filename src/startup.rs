@@ -378,6 +378,7 @@ impl Application {
         // The web client's files are compressed once, before the first guest asks for them.
         tokio::task::spawn_blocking(http::web::warm_cache);
         let retention = tokio::spawn(crate::app::retention::run(state.clone(), stop.clone()));
+        let multipart_sweep = tokio::spawn(crate::app::multipart::run(state.clone(), stop.clone()));
         // Scrapes keep working through the drain.
         let metrics_server = match metrics_listener {
             Some(metrics_listener) => {
@@ -473,6 +474,7 @@ impl Application {
         let _ = sweeper.await;
         let _ = housekeeping.await;
         let _ = retention.await;
+        let _ = multipart_sweep.await;
         if let Some(upkeep) = tls_upkeep {
             let _ = upkeep.await;
         }

@@ -180,6 +180,8 @@ async function sendQueued() {
   for (const listed of jobs) {
     // Photos not downscaled yet wait for their page.
     if (listed.state !== 'queued' || listed.prepared === false) continue;
+    // Large files go in resumable parts, which only the page sends.
+    if (listed.blob && listed.blob.size > 8 * 1024 * 1024) continue;
     await exclusive(listed.id, async () => {
       /** @type {Job | undefined} */
       const job = await inStore(db, 'readonly', (s) => s.get(listed.id));

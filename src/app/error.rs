@@ -98,6 +98,9 @@ error_codes! {
     UnknownReaction = "reaction.unknown" => Invalid,
     ReactionIdentityRequired = "reaction.identity_required" => Unauthenticated,
     ReactionRateLimited = "reaction.rate_limited" => TooManyRequests,
+    UploadPartMissing = "upload.part_missing" => Invalid,
+    UploadPartSizeMismatch = "upload.part_size_mismatch" => Invalid,
+    UploadPartInvalid = "upload.part_invalid" => Invalid,
     Internal = "internal" => Internal,
 }
 

@@ -9,7 +9,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
-use super::{App, Error, ErrorCode, Result};
+use super::{App, Error, ErrorCode, Result, multipart::PART_SIZE};
 use crate::{domain::photo_key::PhotoKey, store::fs::FilesystemStore};
 
 /// A signed request for one object: `{event}/{file}?expires=…&sig=…`.
@@ -119,6 +119,82 @@ where
         return Err(io_failure("store upload", err));
     }
     tracing::debug!(%key, bytes = written, "upload stored");
+    Ok(written)
+}
+
+/// A signed request for one part of a multipart upload: `multipart/{upload}/{number}?…`.
+pub struct SignedPart {
+    pub upload_id: Uuid,
+    pub number: u16,
+    pub expires: Option<u64>,
+    pub signature: Option<String>,
+}
+
+/// Stores one part of a multipart upload (the stand-in for S3's UploadPart URL). A part sent
+/// again replaces the earlier copy, all at once.
+pub async fn receive_part<S, E>(
+    app: &App,
+    request: SignedPart,
+    declared_len: Option<u64>,
+    body: S,
+) -> Result<u64>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let store = local_store(app)?;
+    let valid = match (request.expires, &request.signature) {
+        (Some(expires), Some(signature)) => {
+            store
+                .signer()
+                .verify_part(request.upload_id, request.number, expires, signature)
+        }
+        _ => false,
+    };
+    if !valid {
+        return Err(Error::new(
+            ErrorCode::SignatureInvalid,
+            "Invalid or expired signature",
+        ));
+    }
+    let limit = PART_SIZE;
+    let too_large = || {
+        Error::new(
+            ErrorCode::UploadTooLarge,
+            format!("A part has at most {limit} bytes"),
+        )
+    };
+    if declared_len.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let parts_dir = store.parts_dir(request.upload_id);
+    if tokio::fs::metadata(&parts_dir).await.is_err() {
+        return Err(Error::new(
+            ErrorCode::UploadNotFound,
+            "This multipart upload is completed or aborted",
+        ));
+    }
+    let staging = store.staging_dir().join(format!("{}.part", Uuid::new_v4()));
+    let written = match write_staged(&staging, body, limit).await {
+        Ok(written) => written,
+        Err(err) => {
+            let _ = tokio::fs::remove_file(&staging).await;
+            return Err(err.unwrap_or_else(too_large));
+        }
+    };
+    // Renaming into a folder that was removed meanwhile (completed, aborted) fails: no stray part.
+    let target = store.part_path(request.upload_id, request.number);
+    if let Err(err) = tokio::fs::rename(&staging, &target).await {
+        let _ = tokio::fs::remove_file(&staging).await;
+        if err.kind() == ErrorKind::NotFound {
+            return Err(Error::new(
+                ErrorCode::UploadNotFound,
+                "This multipart upload is completed or aborted",
+            ));
+        }
+        return Err(io_failure("store part", err));
+    }
+    tracing::debug!(upload_id = %request.upload_id, part = request.number, bytes = written, "part stored");
     Ok(written)
 }
 

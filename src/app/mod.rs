@@ -16,6 +16,7 @@ pub mod invite;
 pub mod live;
 pub mod local_files;
 pub mod moderation;
+pub mod multipart;
 pub mod password_reset;
 pub mod reactions;
 pub mod retention;

@@ -185,7 +185,7 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
 }
 
 /// Checks the uploading guest against the event's rules; returns the guest id when given.
-async fn uploading_guest(
+pub(super) async fn uploading_guest(
     app: &App,
     event: &EventRecord,
     rules: &EventRules,
@@ -207,7 +207,7 @@ async fn uploading_guest(
 /// The event's limit (the lower of `EVENT_QUOTA_MB` and the host's `storage_limit_mb`) and the
 /// host's (`HOST_QUOTA_MB`): `upload.quota_exceeded` (413) when `incoming` more bytes do not fit.
 /// Concurrent finalizes may overshoot by the photos in flight.
-async fn check_quota(
+pub(super) async fn check_quota(
     app: &App,
     event: &EventRecord,
     rules: &EventRules,
@@ -244,7 +244,7 @@ async fn check_quota(
     Ok(())
 }
 
-async fn check_upload_limit(
+pub(super) async fn check_upload_limit(
     app: &App,
     event: &EventRecord,
     rules: &EventRules,

@@ -21,8 +21,8 @@ use uuid::Uuid;
 
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
-    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, PhotoQuery, PhotoRecord,
-    ReactionCount, ThumbStatus, VariantKeys,
+    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, MultipartRecord, PhotoQuery,
+    PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
 };
 use crate::domain::missions::MissionList;
 
@@ -384,6 +384,31 @@ impl Database for FailFast {
         self.guard(self.shared.inner.reactions_by(event_id, reactor_id))
             .await
     }
+
+    async fn insert_multipart(&self, upload: &MultipartRecord) -> DbResult<()> {
+        self.guard(self.shared.inner.insert_multipart(upload)).await
+    }
+
+    async fn multipart(&self, id: Uuid) -> DbResult<Option<MultipartRecord>> {
+        self.guard(self.shared.inner.multipart(id)).await
+    }
+
+    async fn delete_multipart(&self, id: Uuid) -> DbResult<bool> {
+        self.guard(self.shared.inner.delete_multipart(id)).await
+    }
+
+    async fn multiparts_created_before(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<MultipartRecord>> {
+        self.guard(
+            self.shared
+                .inner
+                .multiparts_created_before(created_before, limit),
+        )
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -567,6 +592,22 @@ mod tests {
             self.call().await.map(|()| Vec::new())
         }
         async fn reactions_by(&self, _: Uuid, _: Uuid) -> DbResult<Vec<(Uuid, String)>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn insert_multipart(&self, _: &MultipartRecord) -> DbResult<()> {
+            self.call().await
+        }
+        async fn multipart(&self, _: Uuid) -> DbResult<Option<MultipartRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn delete_multipart(&self, _: Uuid) -> DbResult<bool> {
+            self.call().await.map(|()| false)
+        }
+        async fn multiparts_created_before(
+            &self,
+            _: DateTime<Utc>,
+            _: u32,
+        ) -> DbResult<Vec<MultipartRecord>> {
             self.call().await.map(|()| Vec::new())
         }
     }

@@ -190,6 +190,8 @@ pub struct EventSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobLockKey {
     Retention,
+    /// Aborting multipart uploads left unfinished.
+    StaleMultiparts,
 }
 
 impl JobLockKey {
@@ -198,6 +200,7 @@ impl JobLockKey {
         const BASE: i64 = 0x7061_7274_7970_6900;
         match self {
             Self::Retention => BASE + 1,
+            Self::StaleMultiparts => BASE + 2,
         }
     }
 }
@@ -256,6 +259,20 @@ pub struct ReactionCount {
     pub photo_id: Uuid,
     pub reaction: String,
     pub count: i64,
+}
+
+/// An open multipart (resumable) upload: the object it becomes and the store's own upload id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartRecord {
+    /// The id clients use; unguessable, and not the store's.
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub object_key: String,
+    /// The S3 UploadId (or the local disk's part folder name).
+    pub store_upload_id: String,
+    pub size_bytes: i64,
+    pub part_size: i64,
+    pub created_at: DateTime<Utc>,
 }
 
 /// The database-derived gauges, counted in one round trip.
@@ -405,4 +422,15 @@ pub trait Database: Send + Sync + 'static {
     /// What `reactor_id` reacted with in the event: (photo, stored name).
     async fn reactions_by(&self, event_id: Uuid, reactor_id: Uuid)
     -> DbResult<Vec<(Uuid, String)>>;
+
+    async fn insert_multipart(&self, upload: &MultipartRecord) -> DbResult<()>;
+    async fn multipart(&self, id: Uuid) -> DbResult<Option<MultipartRecord>>;
+    /// Forgets the upload; whether it was still recorded (of two concurrent calls, one wins).
+    async fn delete_multipart(&self, id: Uuid) -> DbResult<bool>;
+    /// Uploads opened before `created_before`, oldest first.
+    async fn multiparts_created_before(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<MultipartRecord>>;
 }

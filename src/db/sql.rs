@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
-    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, PhotoQuery, PhotoRecord,
-    PhotoStatus, ReactionCount, ThumbStatus, VariantKeys, classify,
+    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, MultipartRecord, PhotoQuery,
+    PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus, VariantKeys, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -751,4 +751,68 @@ impl<B: Backend> Database for B {
         })
         .await
     }
+
+    async fn insert_multipart(&self, upload: &MultipartRecord) -> DbResult<()> {
+        let sql = "INSERT INTO multipart_uploads
+                   (id, session_id, object_key, store_upload_id, size_bytes, part_size, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        self.execute(
+            sql,
+            params![
+                upload.id,
+                upload.event_id,
+                &upload.object_key,
+                &upload.store_upload_id,
+                upload.size_bytes,
+                upload.part_size,
+                upload.created_at
+            ],
+        )
+        .await
+        .map_err(classify)
+    }
+
+    async fn multipart(&self, id: Uuid) -> DbResult<Option<MultipartRecord>> {
+        let sql = format!("SELECT {MULTIPART_COLUMNS} FROM multipart_uploads WHERE id = $1");
+        optional(self, &sql, params![id], multipart_from_row).await
+    }
+
+    async fn delete_multipart(&self, id: Uuid) -> DbResult<bool> {
+        let sql = "DELETE FROM multipart_uploads WHERE id = $1 RETURNING id";
+        let row = optional(self, sql, params![id], |row| row.uuid("id")).await?;
+        Ok(row.is_some())
+    }
+
+    async fn multiparts_created_before(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: u32,
+    ) -> DbResult<Vec<MultipartRecord>> {
+        let sql = format!(
+            "SELECT {MULTIPART_COLUMNS} FROM multipart_uploads WHERE created_at < $1
+             ORDER BY created_at, id LIMIT $2"
+        );
+        all(
+            self,
+            &sql,
+            params![created_before, i64::from(limit)],
+            multipart_from_row,
+        )
+        .await
+    }
+}
+
+const MULTIPART_COLUMNS: &str =
+    "id, session_id, object_key, store_upload_id, size_bytes, part_size, created_at";
+
+fn multipart_from_row(row: &impl SqlRow) -> Result<MultipartRecord, sqlx::Error> {
+    Ok(MultipartRecord {
+        id: row.uuid("id")?,
+        event_id: row.uuid("session_id")?,
+        object_key: row.text("object_key")?,
+        store_upload_id: row.text("store_upload_id")?,
+        size_bytes: row.int("size_bytes")?,
+        part_size: row.int("part_size")?,
+        created_at: row.time("created_at")?,
+    })
 }

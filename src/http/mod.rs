@@ -11,6 +11,7 @@ mod health;
 mod hosting;
 mod live;
 pub mod metrics_listener;
+mod multipart;
 mod openapi;
 mod pictures;
 pub mod rate_limit;
@@ -110,6 +111,10 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
         .routes(routes!(sessions::heartbeat))
         .routes(routes!(pictures::init_upload))
         .routes(routes!(pictures::finalize_upload))
+        .routes(routes!(multipart::start))
+        .routes(routes!(multipart::part_urls))
+        .routes(routes!(multipart::status, multipart::abort))
+        .routes(routes!(multipart::complete))
         .routes(routes!(pictures::gallery))
         .routes(routes!(pictures::delete))
         .routes(routes!(pictures::approve))
@@ -142,6 +147,10 @@ pub fn router(state: SharedState, cors_origins: &CorsOrigins) -> Router {
         .route(
             "/uploads/{session}/{file}",
             put(uploads::put_photo).get(uploads::get_photo),
+        )
+        .route(
+            "/uploads/multipart/{upload_id}/{number}",
+            put(multipart::put_part),
         )
         .layer(DefaultBodyLimit::disable());
 

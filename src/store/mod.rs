@@ -28,6 +28,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// One part of a multipart upload as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPart {
+    /// 1-based, as in S3.
+    pub number: u16,
+    pub size: u64,
+    /// S3's ETag (needed to complete); empty on the local disk.
+    pub etag: String,
+}
+
 #[async_trait]
 pub trait PhotoStore: Send + Sync + 'static {
     /// The bucket name reported with each picture.
@@ -50,6 +60,27 @@ pub trait PhotoStore: Send + Sync + 'static {
     /// Writes an object the server produced itself (thumbnails).
     async fn put(&self, key: &PhotoKey, bytes: Bytes, content_type: &str) -> StoreResult<()>;
     async fn delete(&self, key: &PhotoKey) -> StoreResult<()>;
+
+    /// Starts a multipart upload that becomes `key`; returns the store's upload id.
+    async fn create_multipart(&self, key: &PhotoKey) -> StoreResult<String>;
+    /// A URL the client PUTs part `number` of the upload to.
+    fn part_upload_url(&self, key: &PhotoKey, upload_id: &str, number: u16, base: &Url) -> Url;
+    /// The parts stored so far, by number; `None` when the upload does not exist (any more).
+    async fn list_parts(
+        &self,
+        key: &PhotoKey,
+        upload_id: &str,
+    ) -> StoreResult<Option<Vec<StoredPart>>>;
+    /// Joins `parts` (numbers 1..=n, in order) into the object `key`, all at once.
+    /// `Ok(false)` when the upload does not exist (any more).
+    async fn complete_multipart(
+        &self,
+        key: &PhotoKey,
+        upload_id: &str,
+        parts: &[StoredPart],
+    ) -> StoreResult<bool>;
+    /// Discards the upload and its parts; an unknown upload is no error.
+    async fn abort_multipart(&self, key: &PhotoKey, upload_id: &str) -> StoreResult<()>;
     /// Removes whatever is still stored under the event's prefix once its photos are deleted
     /// (e.g. uploads never finalized). Best effort: the default does nothing.
     async fn delete_event_objects(&self, _event_id: uuid::Uuid) -> StoreResult<()> {

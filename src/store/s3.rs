@@ -10,13 +10,16 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::Md5;
 use reqwest::{Client, Method, StatusCode, header};
-use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use rusty_s3::{
+    Bucket, Credentials, S3Action, UrlStyle,
+    actions::{CreateMultipartUpload, ListParts},
+};
 use secrecy::ExposeSecret;
 use sha2::Digest;
 use sha2::Sha256;
 use url::Url;
 
-use super::{DOWNLOAD_URL_TTL, PhotoStore, StoreError, StoreResult, UPLOAD_URL_TTL};
+use super::{DOWNLOAD_URL_TTL, PhotoStore, StoreError, StoreResult, StoredPart, UPLOAD_URL_TTL};
 use crate::{config::S3Settings, domain::photo_key::PhotoKey};
 
 /// Server-side requests are signed for this long; they are sent at once.
@@ -340,6 +343,126 @@ impl PhotoStore for S3Store {
         }
         let body = response.text().await.unwrap_or_default();
         Err(unexpected("PutObject", status, &body))
+    }
+
+    async fn create_multipart(&self, key: &PhotoKey) -> StoreResult<String> {
+        let url = self
+            .bucket
+            .create_multipart_upload(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let response = self
+            .http
+            .post(url)
+            .header(header::CONTENT_TYPE, key.image_type.mime())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        let body = response.text().await.map_err(unavailable)?;
+        if !status.is_success() {
+            return Err(unexpected("CreateMultipartUpload", status, &body));
+        }
+        let created = CreateMultipartUpload::parse_response(&body)
+            .map_err(|e| anyhow::anyhow!("CreateMultipartUpload answer unreadable: {e}"))?;
+        Ok(created.upload_id().to_owned())
+    }
+
+    fn part_upload_url(&self, key: &PhotoKey, upload_id: &str, number: u16, _base: &Url) -> Url {
+        self.public_bucket
+            .upload_part(Some(&self.credentials), &key.to_string(), number, upload_id)
+            .sign(UPLOAD_URL_TTL)
+    }
+
+    async fn list_parts(
+        &self,
+        key: &PhotoKey,
+        upload_id: &str,
+    ) -> StoreResult<Option<Vec<StoredPart>>> {
+        let object = key.to_string();
+        let mut parts = Vec::new();
+        let mut marker = None;
+        loop {
+            let mut action = self
+                .bucket
+                .list_parts(Some(&self.credentials), &object, upload_id);
+            if let Some(marker) = marker {
+                action.set_part_number_marker(marker);
+            }
+            let url = action.sign(REQUEST_TTL);
+            let response = self.http.get(url).send().await.map_err(unavailable)?;
+            let status = response.status();
+            let body = response.text().await.map_err(unavailable)?;
+            if status == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(unexpected("ListParts", status, &body));
+            }
+            let page = ListParts::parse_response(&body)
+                .map_err(|e| anyhow::anyhow!("ListParts answer unreadable: {e}"))?;
+            let full = page.parts.len() >= usize::from(page.max_parts.max(1));
+            parts.extend(page.parts.into_iter().map(|p| StoredPart {
+                number: p.number,
+                size: p.size,
+                etag: p.etag,
+            }));
+            match page.next_part_number_marker {
+                Some(next) if full && Some(next) != marker => marker = Some(next),
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|p| p.number);
+        Ok(Some(parts))
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &PhotoKey,
+        upload_id: &str,
+        parts: &[StoredPart],
+    ) -> StoreResult<bool> {
+        let object = key.to_string();
+        let action = self.bucket.complete_multipart_upload(
+            Some(&self.credentials),
+            &object,
+            upload_id,
+            parts.iter().map(|p| p.etag.as_str()),
+        );
+        let url = action.sign(REQUEST_TTL);
+        let body = action.body();
+        // Joining large parts may take the store a while.
+        let response = self
+            .transfer_http
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/xml")
+            .body(body)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        let text = response.text().await.map_err(unavailable)?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        // S3 may answer 200 and report a failure in the body.
+        if !status.is_success() || text.contains("<Error>") {
+            return Err(unexpected("CompleteMultipartUpload", status, &text));
+        }
+        Ok(true)
+    }
+
+    async fn abort_multipart(&self, key: &PhotoKey, upload_id: &str) -> StoreResult<()> {
+        let url = self
+            .bucket
+            .abort_multipart_upload(Some(&self.credentials), &key.to_string(), upload_id)
+            .sign(REQUEST_TTL);
+        let response = self.http.delete(url).send().await.map_err(unavailable)?;
+        let status = response.status();
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(unexpected("AbortMultipartUpload", status, &body))
     }
 
     async fn delete(&self, key: &PhotoKey) -> StoreResult<()> {

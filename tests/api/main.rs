@@ -14,6 +14,7 @@ mod identity;
 mod invite;
 mod join_codes;
 mod live;
+mod multipart;
 mod operations;
 mod outages;
 mod password_reset;

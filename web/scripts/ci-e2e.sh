@@ -63,6 +63,9 @@ E2E_TIMEOUT_MS="${E2E_TIMEOUT_MS:-300000}" timeout 360 node e2e/run.mjs "$BASE_U
 log "upload queue: reload, offline, browser restart lose nothing and send nothing twice"
 E2E_TIMEOUT_MS=90000 timeout 120 node e2e/queue.mjs "$BASE_URL"
 
+log "resumable upload: a 20 MiB file survives a lost connection and a reload, byte-identical"
+E2E_TIMEOUT_MS=120000 timeout 150 node e2e/multipart.mjs "$BASE_URL"
+
 log "layout: longest names, 320 to 1920 px, English and German"
 E2E_TIMEOUT_MS=90000 timeout 120 node e2e/layout.mjs "$BASE_URL"
 

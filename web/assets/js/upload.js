@@ -5,6 +5,8 @@ import { t, errorMessage } from './i18n.js';
 import { uid } from './dom.js';
 
 export const MAX_EDGE = 2560;
+/** Files above this size go in parts (resumable); smaller ones in one PUT. */
+export const MULTIPART_ABOVE = 8 * 1024 * 1024;
 const ALLOWED = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/heif', 'image/gif'];
 
 /**
@@ -12,10 +14,17 @@ const ALLOWED = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/h
  * original file. `keys`: the upload keys this photo was sent under, so a resumed photo the server
  * already has is recognised as this one, not as a duplicate. `final`: the server refused it for
  * good (no Retry). `persisted`: stored in IndexedDB (false when the browser refused to store it).
+ * `multipart`: a large file's open resumable upload, so a reload continues from the parts the
+ * server confirmed.
  * @typedef {{id: string, sessionId: string, userId: string, uName: string, missionId: string | null,
  *   filename: string, blob: Blob, state: 'preparing' | 'queued' | 'uploading' | 'failed', prepared: boolean,
  *   code?: string, error?: string, final?: boolean, keys: string[], progress: number, created: number,
- *   api?: string, persisted?: boolean}} Job
+ *   api?: string, persisted?: boolean, multipart?: Multipart}} Job
+ */
+
+/**
+ * @typedef {{uploadId: string, key: string, partSize: number, partCount: number, done: number[],
+ *   completed: boolean}} Multipart
  */
 
 /**
@@ -137,6 +146,18 @@ function put(url, blob, type, onProgress) {
     xhr.onerror = () => reject(new ApiError(0, t('error.network')));
     xhr.send(blob);
   });
+}
+
+/**
+ * An object store's refusal (S3 answers XML, e.g. 403 for a link that expired on the way) is
+ * worth a fresh try with a new link, unless the photo itself is refused.
+ * @param {unknown} e @returns {never}
+ */
+function storeRefusal(e) {
+  if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 413 && !FINAL.has(e.code || '')) {
+    throw new ApiError(e.status, errorMessage('upload.interrupted') || e.message, 'upload.interrupted');
+  }
+  throw e;
 }
 
 /**
@@ -432,31 +453,34 @@ export class Uploader extends EventTarget {
     job.progress = 0;
     this.changed();
     const type = job.blob.type || 'image/jpeg';
-    const init = await api('/pictures/init-upload', {
-      body: { session_id: job.sessionId, mimetype: type, user_id: job.userId },
-    });
-    // Remember the key before the bytes go out: if this page dies after the server recorded the
-    // photo, the next attempt gets the same photo back and knows it is this one.
-    job.keys = [...job.keys, init.key].slice(-20);
-    if (job.persisted) await this.save(job);
-    let last = 0;
-    await put(init.uploadUrl, job.blob, type, (f) => {
-      job.progress = f;
-      if (f - last > 0.04 || f === 1) { last = f; this.changed(); }
-    }).catch((e) => {
-      // An object store's refusal (S3 answers XML, e.g. 403 for a link that expired on the way)
-      // is worth a fresh try with a new link, unless the photo itself is refused.
-      if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 413 && !FINAL.has(e.code || '')) {
-        throw new ApiError(e.status, errorMessage('upload.interrupted') || e.message, 'upload.interrupted');
-      }
-      throw e;
-    });
+    let key;
+    if (job.blob.size > MULTIPART_ABOVE) {
+      key = await this.sendInParts(job, type);
+    } else {
+      const init = await api('/pictures/init-upload', {
+        body: { session_id: job.sessionId, mimetype: type, user_id: job.userId },
+      });
+      // Remember the key before the bytes go out: if this page dies after the server recorded the
+      // photo, the next attempt gets the same photo back and knows it is this one.
+      job.keys = [...job.keys, init.key].slice(-20);
+      if (job.persisted) await this.save(job);
+      let last = 0;
+      await put(init.uploadUrl, job.blob, type, (f) => {
+        job.progress = f;
+        if (f - last > 0.04 || f === 1) { last = f; this.changed(); }
+      }).catch(storeRefusal);
+      key = init.key;
+    }
     /** @type {import('./api.js').Picture} */
     const picture = await api('/pictures/finalize-upload', {
       body: {
-        u_name: job.uName, session_id: job.sessionId, s3_key: init.key, original_filename: job.filename,
+        u_name: job.uName, session_id: job.sessionId, s3_key: key, original_filename: job.filename,
         filesize_bytes: job.blob.size, mimetype: type, mission_id: job.missionId, user_id: job.userId,
       },
+    }).catch((e) => {
+      // A completed upload the server no longer has (expired): start it over next time.
+      if (e instanceof ApiError && e.code === 'upload.not_found') job.multipart = undefined;
+      throw e;
     });
     // The server keeps one copy of identical content: another key means the event had it already.
     const duplicate = !!picture.s3_key && !job.keys.includes(picture.s3_key);
@@ -464,5 +488,89 @@ export class Uploader extends EventTarget {
     try { await tx('readwrite', (s) => s.delete(job.id)); } catch { /* memory only */ }
     this.changed();
     this.dispatchEvent(new CustomEvent(duplicate ? 'duplicate' : 'uploaded', { detail: picture }));
+  }
+
+  /**
+   * A large file in parts: opens a resumable upload (or asks the server which parts of the open
+   * one arrived), sends the missing parts, completes it; returns the key to finalize. The upload
+   * is stored with the job after each confirmed part, so a reload or a lost connection costs at
+   * most the part in flight.
+   * @param {Job} job @param {string} type @returns {Promise<string>}
+   */
+  async sendInParts(job, type) {
+    const base = `/sessions/${job.sessionId}/uploads/multipart`;
+    const headers = { 'X-Guest-Id': job.userId };
+    let mp = job.multipart;
+    if (mp && !mp.completed) {
+      try {
+        const status = await api(`${base}/${mp.uploadId}`, { headers });
+        mp.done = status.parts.map((/** @type {{part_number: number}} */ p) => p.part_number);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.code !== 'upload.not_found') throw e;
+        mp = undefined; // aborted or expired: start over
+      }
+    }
+    if (!mp) {
+      const started = await api(base, { body: { content_type: type, size: job.blob.size, user_id: job.userId } });
+      mp = {
+        uploadId: started.upload_id, key: started.s3_key, partSize: started.part_size,
+        partCount: started.part_count, done: [], completed: false,
+      };
+      job.multipart = mp;
+      job.keys = [...job.keys, mp.key].slice(-20);
+      if (job.persisted) await this.save(job);
+    }
+    const upload = mp;
+    const size = job.blob.size;
+    const partBytes = (/** @type {number} */ n) => Math.min(upload.partSize, size - (n - 1) * upload.partSize);
+    let confirmed = upload.done.reduce((sum, n) => sum + partBytes(n), 0);
+    job.progress = confirmed / size;
+    this.changed();
+    while (!upload.completed) {
+      const missing = [];
+      for (let n = 1; n <= upload.partCount; n++) if (!upload.done.includes(n)) missing.push(n);
+      for (let i = 0; i < missing.length; i += 100) {
+        const batch = missing.slice(i, i + 100);
+        const { parts } = await api(`${base}/${upload.uploadId}/parts`, { headers, body: { part_numbers: batch } });
+        for (const { part_number: n, url } of parts) {
+          const start = (n - 1) * upload.partSize;
+          let last = 0;
+          await put(url, job.blob.slice(start, start + partBytes(n)), type, (f) => {
+            job.progress = (confirmed + f * partBytes(n)) / size;
+            if (f - last > 0.1) { last = f; this.changed(); }
+          }).catch((e) => {
+            // The store no longer has the upload (aborted, expired): start over next time.
+            if (e instanceof ApiError && e.status === 404) job.multipart = undefined;
+            storeRefusal(e);
+          });
+          upload.done = [...upload.done, n];
+          confirmed += partBytes(n);
+          job.progress = confirmed / size;
+          if (job.persisted) await this.save(job);
+          this.changed();
+        }
+      }
+      try {
+        await api(`${base}/${upload.uploadId}/complete`, { headers, method: 'POST' });
+        upload.completed = true;
+        if (job.persisted) await this.save(job);
+      } catch (e) {
+        if (!(e instanceof ApiError)) throw e;
+        if (e.code === 'upload.part_missing' || e.code === 'upload.part_size_mismatch') {
+          // A part did not arrive whole after all: ask again which did, send the rest.
+          const status = await api(`${base}/${upload.uploadId}`, { headers });
+          upload.done = status.parts.map((/** @type {{part_number: number}} */ p) => p.part_number);
+          confirmed = upload.done.reduce((sum, n) => sum + partBytes(n), 0);
+          continue;
+        }
+        if (e.code === 'upload.not_found') {
+          // Completed by an earlier attempt whose answer was lost, or gone: finalize tells.
+          upload.completed = true;
+          break;
+        }
+        throw e;
+      }
+    }
+    return upload.key;
   }
 }
