@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '2eae27fa1647';
+const VERSION = 'f8f83978e3ce';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

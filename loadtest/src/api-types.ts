@@ -469,10 +469,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/{id}/uploads/multipart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/uploads/multipart/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["status"];
+        put?: never;
+        post?: never;
+        delete: operations["abort"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/uploads/multipart/{upload_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["complete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/uploads/multipart/{upload_id}/parts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["part_urls"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        CompletedMultipart: {
+            /** @description Finalize with this key (finalize-upload). */
+            s3_key: string;
+        };
         CreateSessionRequest: {
             settings?: Record<string, never> | null;
         };
@@ -497,7 +565,7 @@ export interface components {
          * @description Stable, machine-readable error codes (`area.reason`); the web client translates them.
          * @enum {string}
          */
-        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "internal";
+        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "upload.part_missing" | "upload.part_size_mismatch" | "upload.part_invalid" | "internal";
         FinalizeUploadRequest: {
             /**
              * Format: int64
@@ -606,6 +674,46 @@ export interface components {
         /** @description The wire shape `{data: [...]}` used by the existing clients. */
         MissionList: {
             data: components["schemas"]["Mission"][];
+        };
+        MultipartStatus: components["schemas"]["MultipartView"] & {
+            /** @description The parts stored completely so far; send the others. */
+            parts: components["schemas"]["StoredPartView"][];
+        };
+        MultipartView: {
+            /**
+             * Format: int32
+             * @description Parts are numbered 1 to `part_count`.
+             */
+            part_count: number;
+            /**
+             * Format: int64
+             * @description Every part but the last has this many bytes.
+             */
+            part_size: number;
+            /** @description Pass to finalize-upload as `s3_key` once completed. */
+            s3_key: string;
+            /** Format: int64 */
+            size: number;
+            /** Format: uuid */
+            upload_id: string;
+        };
+        PartUrl: {
+            /** Format: int32 */
+            part_number: number;
+            /** @description PUT the part's bytes here. */
+            url: string;
+        };
+        PartUrlsRequest: {
+            /** @description The parts to send (1 to 100 numbers). */
+            part_numbers?: number[] | null;
+        };
+        PartUrlsResponse: {
+            /**
+             * Format: int64
+             * @description Seconds the URLs stay valid.
+             */
+            expires_in: number;
+            parts: components["schemas"]["PartUrl"][];
         };
         PasswordResetAccepted: {
             message: string;
@@ -756,6 +864,23 @@ export interface components {
         SetMissionsResponse: {
             data: components["schemas"]["SessionView"];
             message: string;
+        };
+        StartMultipartRequest: {
+            /** @description One of the image types init-upload accepts. */
+            content_type?: string | null;
+            /**
+             * Format: int64
+             * @description The file's exact size in bytes.
+             */
+            size?: number | null;
+            /** @description The uploading guest's id; required when the event has pre-approval or an upload limit. */
+            user_id?: string | null;
+        };
+        StoredPartView: {
+            /** Format: int32 */
+            part_number: number;
+            /** Format: int64 */
+            size: number;
         };
         TokenUser: {
             email: string;
@@ -2354,6 +2479,282 @@ export interface operations {
                 };
             };
             /** @description Unknown event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartMultipartRequest"];
+            };
+        };
+        responses: {
+            /** @description Upload opened: ask for part URLs next */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MultipartView"];
+                };
+            };
+            /** @description Missing or malformed fields, or size 0 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The event has ended, or the guest reached the upload limit */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event or guest */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Larger than the upload limit, or the storage quota is full */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Type not allowed */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    status: {
+        parameters: {
+            query?: {
+                /** @description The uploading guest (or the X-Guest-Id header) */
+                userId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+                /** @description The id the start call returned */
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload and the parts stored so far */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MultipartStatus"];
+                };
+            };
+            /** @description The guest belongs to another event */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No open upload with this id in this event (completed, aborted or expired) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    abort: {
+        parameters: {
+            query?: {
+                /** @description The uploading guest (or the X-Guest-Id header) */
+                userId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+                /** @description The id the start call returned */
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Aborted: the parts are gone */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The guest belongs to another event */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No open upload with this id in this event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    complete: {
+        parameters: {
+            query?: {
+                /** @description The uploading guest (or the X-Guest-Id header) */
+                userId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+                /** @description The id the start call returned */
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The parts are joined into the object: finalize it with s3_key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompletedMultipart"];
+                };
+            };
+            /** @description A part is missing (upload.part_missing) or has the wrong size (upload.part_size_mismatch): nothing is joined, send it and complete again */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The guest belongs to another event */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No open upload with this id in this event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    part_urls: {
+        parameters: {
+            query?: {
+                /** @description The uploading guest (or the X-Guest-Id header) */
+                userId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+                /** @description The id the start call returned */
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PartUrlsRequest"];
+            };
+        };
+        responses: {
+            /** @description A presigned PUT URL per part */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PartUrlsResponse"];
+                };
+            };
+            /** @description No part numbers, too many, or numbers outside 1..part_count */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The guest belongs to another event */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No open upload with this id in this event */
             404: {
                 headers: {
                     [name: string]: unknown;
