@@ -428,6 +428,22 @@ mod tests {
     }
 
     #[test]
+    fn part_signatures_bind_upload_part_and_expiry() {
+        let signer = UrlSigner::new(b"secret");
+        let upload = Uuid::new_v4();
+        let base = Url::parse("https://party.example/").expect("url");
+        let url = signer.part_url(&base, upload, 2, Duration::from_secs(60));
+        assert_eq!(url.path(), format!("/uploads/multipart/{upload}/2"));
+        let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        let expires: u64 = query["expires"].parse().expect("expires");
+        let sig = &query["sig"];
+        assert!(signer.verify_part(upload, 2, expires, sig));
+        assert!(!signer.verify_part(upload, 3, expires, sig));
+        assert!(!signer.verify_part(Uuid::new_v4(), 2, expires, sig));
+        assert!(!signer.verify_part(upload, 2, expires + 1, sig));
+    }
+
+    #[test]
     fn urls_keep_the_base_path() {
         let signer = UrlSigner::new(b"secret");
         let key = PhotoKey::generate(Uuid::new_v4(), ImageType::Png);
