@@ -378,9 +378,11 @@ impl PhotoStore for FilesystemStore {
         {
             return Ok(false);
         }
-        self.join_parts(key, upload_id, parts)
-            .await
-            .map_err(io_error)?;
+        match self.join_parts(key, upload_id, parts).await {
+            // A concurrent complete (or abort) took the parts away meanwhile.
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(false),
+            result => result.map_err(io_error)?,
+        }
         if let Err(err) = tokio::fs::remove_dir_all(self.parts_dir(upload_id)).await {
             tracing::warn!(%upload_id, error = %err, "could not remove the parts of a completed upload");
         }
