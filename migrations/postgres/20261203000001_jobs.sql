@@ -8,7 +8,7 @@ CREATE TABLE jobs (
     state TEXT NOT NULL DEFAULT 'queued'
         CHECK (state IN ('queued', 'running', 'done', 'failed')),
     -- Claims so far: a job that kills its replica every time still ends 'failed'.
-    attempts INTEGER NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0,
     run_after TIMESTAMPTZ NOT NULL,
     lease_until TIMESTAMPTZ,
     locked_by TEXT,

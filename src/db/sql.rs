@@ -622,7 +622,7 @@ impl<B: Backend> Database for B {
         let params = params![now, worker, lease_until, i64::from(limit)];
         let mut jobs = all(self, &sql, params, job_from_row).await?;
         // RETURNING keeps no order.
-        jobs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        jobs.sort_by_key(|job| std::cmp::Reverse(job.created_at));
         Ok(jobs)
     }
 
