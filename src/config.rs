@@ -214,6 +214,14 @@ pub struct Config {
     /// event changes on any replica, and after a few seconds at most.
     #[arg(long, env = "GALLERY_CACHE_MB", default_value_t = 32)]
     pub gallery_cache_mb: u64,
+    /// Processing jobs (photo variants) this replica runs at once; 0 = none (the replica only
+    /// serves requests; others process).
+    #[arg(long, env = "PROCESSING_CONCURRENCY", default_value_t = 1)]
+    pub processing_concurrency: usize,
+    /// How long a claimed job stays with its replica without a sign of life (the lease is renewed
+    /// while the job runs); a dead replica's jobs go to another one after this.
+    #[arg(long, env = "JOB_LEASE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(3..))]
+    pub job_lease_secs: u64,
 
     /// Login/register attempts per minute and client IP (0 = off; keep it off for load tests).
     #[arg(long, env = "RATE_LIMIT_AUTH_PER_MINUTE", default_value_t = 0)]
@@ -402,6 +410,10 @@ pub struct Settings {
     pub worker_nice: i32,
     /// Byte budget of the rendered-gallery cache; 0 disables it.
     pub gallery_cache_bytes: u64,
+    /// Processing jobs run at once on this replica; 0 = none.
+    pub processing_concurrency: usize,
+    /// A claimed job's lease, renewed while it runs.
+    pub job_lease: Duration,
     pub db_max_connections: u32,
     pub db_acquire_timeout: Duration,
     pub shutdown_timeout: Duration,
@@ -668,6 +680,8 @@ impl Config {
             },
             worker_nice: self.worker_nice,
             gallery_cache_bytes: self.gallery_cache_mb.saturating_mul(1024 * 1024),
+            processing_concurrency: self.processing_concurrency,
+            job_lease: Duration::from_secs(self.job_lease_secs),
             db_max_connections: self.db_max_connections,
             db_acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),

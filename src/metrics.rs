@@ -23,12 +23,20 @@ pub const GALLERY_CACHE_TOTAL: &str = "partypic_gallery_cache_requests_total";
 pub const DATABASE_UP: &str = "partypic_database_up";
 pub const OBJECT_STORE_UP: &str = "partypic_object_store_up";
 pub const RETENTION_DELETED_EVENTS_TOTAL: &str = "partypic_retention_deleted_events_total";
+pub const JOBS_QUEUED: &str = "partypic_jobs_queued";
+pub const JOB_DURATION_SECONDS: &str = "partypic_job_duration_seconds";
+pub const JOB_FAILURES_TOTAL: &str = "partypic_job_failures_total";
 
 /// The `route` label for requests no route matched; keeps label cardinality bounded.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// From a small JPEG's variants (~0.1 s) to a long video's (minutes).
+const JOB_DURATION_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
 #[derive(Clone)]
@@ -51,6 +59,13 @@ pub struct Metrics {
     pub object_store_up: IntGauge,
     /// Events this replica deleted because their retention (`RETENTION_DAYS`) passed.
     pub retention_deleted_events: IntCounter,
+    /// Processing jobs queued or running, all replicas.
+    pub jobs_queued: IntGauge,
+    /// Seconds per job attempt on this replica, by `kind` and `outcome` (done, retry, failed).
+    pub job_duration: HistogramVec,
+    /// Job attempts that failed on this replica, by `outcome`: `retry` (queued again) or
+    /// `final` (the job is `failed`).
+    pub job_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -121,6 +136,28 @@ impl Metrics {
             "Events deleted by this replica because their retention passed.",
         )?;
         registry.register(Box::new(retention_deleted_events.clone()))?;
+        let jobs_queued = IntGauge::new(
+            JOBS_QUEUED,
+            "Processing jobs (photo variants) queued or running, all replicas.",
+        )?;
+        let job_duration = HistogramVec::new(
+            HistogramOpts::new(
+                JOB_DURATION_SECONDS,
+                "Processing job attempts on this replica in seconds, by kind and outcome.",
+            )
+            .buckets(JOB_DURATION_BUCKETS.to_vec()),
+            &["kind", "outcome"],
+        )?;
+        let job_failures = IntCounterVec::new(
+            Opts::new(
+                JOB_FAILURES_TOTAL,
+                "Failed processing job attempts on this replica: retry (queued again) or final.",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(jobs_queued.clone()))?;
+        registry.register(Box::new(job_duration.clone()))?;
+        registry.register(Box::new(job_failures.clone()))?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
@@ -139,6 +176,9 @@ impl Metrics {
             database_up,
             object_store_up,
             retention_deleted_events,
+            jobs_queued,
+            job_duration,
+            job_failures,
         })
     }
 
@@ -179,6 +219,7 @@ pub async fn refresh_gauges(
                 metrics.active_sessions.set(counts.active_sessions);
                 metrics.users_online.set(counts.users_online);
                 metrics.photos_total.set(counts.photos_total);
+                metrics.jobs_queued.set(counts.jobs_queued);
             }
             Err(err) => tracing::warn!(error = %err, "could not refresh gauges"),
         }

@@ -20,6 +20,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
+    app::processing::Processing,
     app::{
         App,
         admin::Admin,
@@ -252,10 +253,19 @@ impl Application {
         let thumbnails = Thumbnailer::new(
             db.clone(),
             store.clone(),
-            events.clone(),
             settings.max_upload_bytes,
             settings.worker_nice,
+            settings.processing_concurrency,
         )?;
+        let metrics = Metrics::new()?;
+        let processing = Processing::new(
+            db.clone(),
+            thumbnails,
+            events.clone(),
+            metrics.clone(),
+            settings.processing_concurrency,
+            settings.job_lease,
+        );
         let lan_urls = match &settings.public_url {
             Some(_) => Vec::new(),
             None => crate::app::invite::lan_bases(listener.local_addr()?, tls.is_some()),
@@ -278,7 +288,7 @@ impl Application {
             shutdown: stop.child_token(),
             events,
             gallery_cache: GalleryCache::new(settings.gallery_cache_bytes),
-            thumbnails,
+            processing,
             auth_limiter: AuthRateLimiter::new(
                 settings.auth_rate_limit.0,
                 settings.auth_rate_limit.1,
@@ -290,7 +300,7 @@ impl Application {
             store_available: true.into(),
             hasher: PasswordHasher::new(&settings.hashing)?,
             tokens: TokenIssuer::new(secret.expose_secret().as_bytes(), settings.jwt_expires_in),
-            metrics: Metrics::new()?,
+            metrics,
             public_url: settings.public_url.clone(),
             lan_urls,
             max_upload_bytes: settings.max_upload_bytes,
@@ -373,7 +383,7 @@ impl Application {
             settings.metrics_refresh,
             stop.clone(),
         ));
-        let sweeper = tokio::spawn(state.thumbnails.clone().sweep(stop.clone()));
+        let processing = tokio::spawn(state.processing.clone().run(stop.clone()));
         let housekeeping = tokio::spawn(housekeeping(state.clone(), stop.clone()));
         // The web client's files are compressed once, before the first guest asks for them.
         tokio::task::spawn_blocking(http::web::warm_cache);
@@ -471,7 +481,7 @@ impl Application {
         }
         drop(cancel_on_drop);
         let _ = refresher.await;
-        let _ = sweeper.await;
+        let _ = processing.await;
         let _ = housekeeping.await;
         let _ = retention.await;
         let _ = multipart_sweep.await;

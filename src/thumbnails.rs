@@ -1,42 +1,33 @@
-//! The variants job: after finalize, a background task decodes the photo once and stores a
-//! ~400 px thumbnail and a ≤ 2048 px display copy next to it, both metadata-free JPEGs (see
-//! [`crate::domain::variants`]); HEIC/HEIF goes through libheif first ([`heif`]). One at a time
-//! per replica (decoding is memory-hungry); a photo that cannot be decoded is marked `failed`
-//! once (guests get the placeholder); a store outage leaves it `pending` for the sweep.
+//! The variants job's work: decode a photo once and store a ~400 px thumbnail and a ≤ 2048 px
+//! display copy next to it, both metadata-free JPEGs (see [`crate::domain::variants`]);
+//! HEIC/HEIF goes through libheif first ([`heif`]). The runner ([`crate::app::processing`])
+//! decides when and how often: this module only says whether it worked, is worth another try
+//! (the store is down) or never will (the photo cannot be decoded).
 
 mod heif;
 
-use std::{sync::Arc, time::Duration};
-
-use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
+use std::sync::Arc;
 
 use crate::{
+    app::processing::JobError,
     db::{Database, PhotoRecord, ThumbStatus, VariantKeys},
     domain::{
         image::ImageType,
         photo_key::PhotoKey,
         variants::{Orient, Variants, make_variants},
     },
-    events::{EventBus, LiveEvent},
     store::PhotoStore,
     workers::WorkerPool,
 };
 
-/// Pictures left pending this long (a replica died mid-job, the store was down) are retried.
-const SWEEP_AFTER: Duration = Duration::from_secs(120);
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
-const SWEEP_BATCH: u32 = 20;
-
 pub struct Thumbnailer {
     db: Arc<dyn Database>,
     store: Arc<dyn PhotoStore>,
-    events: EventBus,
-    slots: Semaphore,
-    /// One low-priority thread: decoding is CPU- and memory-hungry and never urgent.
+    /// Low-priority threads, one per job the replica runs at once: decoding is CPU- and
+    /// memory-hungry and never urgent.
     decoder: WorkerPool,
     max_source_bytes: u64,
-    /// Priority of the HEIF converter processes (the decoder thread has it already).
+    /// Priority of the HEIF converter processes (the decoder threads have it already).
     nice: i32,
 }
 
@@ -44,9 +35,9 @@ impl Thumbnailer {
     pub fn new(
         db: Arc<dyn Database>,
         store: Arc<dyn PhotoStore>,
-        events: EventBus,
         max_source_bytes: u64,
         nice: i32,
+        threads: usize,
     ) -> std::io::Result<Arc<Self>> {
         if !heif::tool_installed() {
             tracing::warn!(
@@ -56,75 +47,58 @@ impl Thumbnailer {
         Ok(Arc::new(Self {
             db,
             store,
-            events,
-            slots: Semaphore::new(1),
-            decoder: WorkerPool::new("thumbnail", 1, nice)?,
+            decoder: WorkerPool::new("thumbnail", threads.max(1), nice)?,
             max_source_bytes,
             nice,
         }))
     }
 
-    pub fn schedule(self: &Arc<Self>, picture: PhotoRecord) {
-        let this = self.clone();
-        tokio::spawn(async move { this.process(picture).await });
+    /// Makes, stores and records the photo's variants.
+    pub async fn make_for(&self, picture: &PhotoRecord) -> Result<(), JobError> {
+        let key = PhotoKey::parse(&picture.object_key).ok_or_else(|| {
+            JobError::Permanent(format!("unexpected object key {}", picture.object_key))
+        })?;
+        let source = self
+            .store
+            .read_all(&key, self.max_source_bytes)
+            .await
+            .map_err(|err| JobError::Retryable(format!("cannot read the photo: {err}")))?;
+        let variants = self.make(picture, source).await?;
+        self.store_variants(&key, variants)
+            .await
+            .map_err(|err| JobError::Retryable(format!("cannot store the variants: {err}")))?;
+        let (thumb, display) = (key.thumbnail().to_string(), key.display().to_string());
+        let keys = VariantKeys {
+            thumb: &thumb,
+            display: &display,
+        };
+        self.db
+            .set_variants(picture.id, Some(keys), ThumbStatus::Ready)
+            .await
+            .map_err(|err| JobError::Retryable(format!("cannot record the variants: {err}")))
     }
 
-    async fn process(&self, picture: PhotoRecord) {
-        let Ok(_slot) = self.slots.acquire().await else {
-            return;
-        };
-        let Some(key) = PhotoKey::parse(&picture.object_key) else {
-            return;
-        };
-        let source = match self.store.read_all(&key, self.max_source_bytes).await {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                // Possibly transient: the sweep tries again later.
-                return tracing::warn!(picture = %picture.id, error = %err, "photo unavailable for its variants");
-            }
-        };
-        let outcome = match self.make(&picture, source).await {
-            Some(variants) => match self.store_variants(&key, variants).await {
-                Ok(()) => Some((key.thumbnail().to_string(), key.display().to_string())),
-                Err(err) => {
-                    return tracing::warn!(picture = %picture.id, error = %err, "cannot store variants");
-                }
-            },
-            None => None,
-        };
-        let (status, keys) = match &outcome {
-            Some((thumb, display)) => (ThumbStatus::Ready, Some(VariantKeys { thumb, display })),
-            None => (ThumbStatus::Failed, None),
-        };
-        if let Err(err) = self.db.set_variants(picture.id, keys, status).await {
-            return tracing::warn!(picture = %picture.id, error = %err, "cannot record variants");
-        }
-        // Bumps the event's generation: cached gallery pages with the placeholder are dropped.
-        if let Ok(Some(updated)) = self.db.photo(picture.id).await {
-            self.events
-                .publish(LiveEvent::PictureUpdated { picture: updated })
-                .await;
-        }
-    }
-
-    /// Decodes the photo into its variants; `None` when it cannot be decoded.
-    async fn make(&self, picture: &PhotoRecord, source: bytes::Bytes) -> Option<Variants> {
+    /// Decodes the photo into its variants; undecodable input is a permanent error.
+    async fn make(
+        &self,
+        picture: &PhotoRecord,
+        source: bytes::Bytes,
+    ) -> Result<Variants, JobError> {
         let heif = matches!(
             ImageType::from_mime(&picture.mimetype),
             Some(ImageType::Heic | ImageType::Heif)
         );
         let (pixels, orient) = if heif {
-            match heif::to_jpeg(&source, self.nice).await {
-                Ok(jpeg) => (bytes::Bytes::from(jpeg), Orient::AsDecoded),
-                Err(err) if err.is_bad_input() => {
-                    tracing::info!(picture = %picture.id, error = %err, "HEIF photo cannot be decoded; no variants");
-                    return None;
+            let jpeg = heif::to_jpeg(&source, self.nice).await.map_err(|err| {
+                let reason = format!("cannot convert the HEIF photo: {err}");
+                // This server at fault (no converter, no temp space) may do better later.
+                if err.is_bad_input() {
+                    JobError::Permanent(reason)
+                } else {
+                    JobError::Retryable(reason)
                 }
-                Err(err) => {
-                    tracing::warn!(picture = %picture.id, error = %err, "cannot convert HEIF photos; no variants");
-                    return None;
-                }
-            }
+            })?;
+            (bytes::Bytes::from(jpeg), Orient::AsDecoded)
         } else {
             (source, Orient::FromExif)
         };
@@ -133,15 +107,12 @@ impl Thumbnailer {
             .run(move || make_variants(&pixels, orient))
             .await
         {
-            Ok(Ok(variants)) => Some(variants),
-            Ok(Err(err)) => {
-                tracing::info!(picture = %picture.id, error = %err, "photo cannot be decoded; no variants");
-                None
-            }
-            Err(err) => {
-                tracing::warn!(picture = %picture.id, error = %err, "variants task failed");
-                None
-            }
+            Ok(Ok(variants)) => Ok(variants),
+            Ok(Err(err)) => Err(JobError::Permanent(format!(
+                "the photo cannot be decoded: {err}"
+            ))),
+            // The decoder panicked on this input: it would again.
+            Err(err) => Err(JobError::Permanent(err.to_string())),
         }
     }
 
@@ -156,26 +127,5 @@ impl Thumbnailer {
         self.store
             .put(&key.display(), variants.display.into(), "image/jpeg")
             .await
-    }
-
-    /// Retries pictures whose variants never got made, until `stop` fires.
-    pub async fn sweep(self: Arc<Self>, stop: CancellationToken) {
-        let mut ticker = tokio::time::interval(SWEEP_EVERY);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.cancelled() => return,
-            }
-            let cutoff =
-                chrono::Utc::now() - chrono::Duration::from_std(SWEEP_AFTER).unwrap_or_default();
-            match self.db.pending_thumbnails(cutoff, SWEEP_BATCH).await {
-                Ok(pending) => {
-                    for picture in pending {
-                        self.process(picture).await;
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "variants sweep failed"),
-            }
-        }
     }
 }

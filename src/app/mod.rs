@@ -18,6 +18,7 @@ pub mod local_files;
 pub mod moderation;
 pub mod multipart;
 pub mod password_reset;
+pub mod processing;
 pub mod reactions;
 pub mod retention;
 pub mod throttle;
@@ -40,7 +41,6 @@ use crate::{
     events::EventBus,
     metrics::Metrics,
     store::{PhotoStore, fs::FilesystemStore},
-    thumbnails::Thumbnailer,
 };
 
 /// Everything the workflows need, built once at start and shared by every request.
@@ -62,7 +62,8 @@ pub struct App {
     pub events: EventBus,
     /// Rendered gallery pages; `None` when GALLERY_CACHE_MB is 0.
     pub gallery_cache: Option<gallery_cache::GalleryCache>,
-    pub thumbnails: Arc<Thumbnailer>,
+    /// Runs the photos' processing jobs (variants); woken by each finalize here.
+    pub processing: Arc<processing::Processing>,
     pub auth_limiter: Option<throttle::AuthRateLimiter>,
     /// Join-code lookups per client address; `None` when off.
     pub join_code_limiter: Option<throttle::AuthRateLimiter>,

@@ -175,7 +175,7 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
                 picture: stored.clone(),
             })
             .await;
-        app.thumbnails.schedule(stored.clone());
+        app.processing.wake();
     } else if stored.object_key != photo.object_key {
         // Identical content won a race: this copy is not needed. (When a concurrent finalize of
         // the same key won, the object is that photo's and stays.)

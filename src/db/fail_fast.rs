@@ -21,8 +21,8 @@ use uuid::Uuid;
 
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
-    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, MultipartRecord, PhotoQuery,
-    PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
+    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, JobRecord, MultipartRecord,
+    PhotoQuery, PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
 };
 use crate::domain::missions::MissionList;
 
@@ -254,13 +254,60 @@ impl Database for FailFast {
         self.guard(self.shared.inner.set_variants(id, keys, status))
             .await
     }
-    async fn pending_thumbnails(
+    async fn claim_jobs(
         &self,
-        created_before: DateTime<Utc>,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> DbResult<Vec<PhotoRecord>> {
-        self.guard(self.shared.inner.pending_thumbnails(created_before, limit))
+    ) -> DbResult<Vec<JobRecord>> {
+        self.guard(
+            self.shared
+                .inner
+                .claim_jobs(worker, now, lease_until, limit),
+        )
+        .await
+    }
+    async fn extend_job_lease(
+        &self,
+        id: Uuid,
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        self.guard(self.shared.inner.extend_job_lease(id, worker, lease_until))
             .await
+    }
+    async fn complete_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> DbResult<bool> {
+        self.guard(self.shared.inner.complete_job(id, worker, now))
+            .await
+    }
+    async fn retry_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        run_after: DateTime<Utc>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        self.guard(
+            self.shared
+                .inner
+                .retry_job(id, worker, run_after, error, now),
+        )
+        .await
+    }
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        self.guard(self.shared.inner.fail_job(id, worker, error, now))
+            .await
+    }
+    async fn jobs_of_photo(&self, photo_id: Uuid) -> DbResult<Vec<JobRecord>> {
+        self.guard(self.shared.inner.jobs_of_photo(photo_id)).await
     }
 
     async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts> {
@@ -527,7 +574,35 @@ mod tests {
         ) -> DbResult<()> {
             self.call().await
         }
-        async fn pending_thumbnails(&self, _: DateTime<Utc>, _: u32) -> DbResult<Vec<PhotoRecord>> {
+        async fn claim_jobs(
+            &self,
+            _: &str,
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+            _: u32,
+        ) -> DbResult<Vec<JobRecord>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn extend_job_lease(&self, _: Uuid, _: &str, _: DateTime<Utc>) -> DbResult<bool> {
+            self.call().await.map(|()| false)
+        }
+        async fn complete_job(&self, _: Uuid, _: &str, _: DateTime<Utc>) -> DbResult<bool> {
+            self.call().await.map(|()| false)
+        }
+        async fn retry_job(
+            &self,
+            _: Uuid,
+            _: &str,
+            _: DateTime<Utc>,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> DbResult<bool> {
+            self.call().await.map(|()| false)
+        }
+        async fn fail_job(&self, _: Uuid, _: &str, _: &str, _: DateTime<Utc>) -> DbResult<bool> {
+            self.call().await.map(|()| false)
+        }
+        async fn jobs_of_photo(&self, _: Uuid) -> DbResult<Vec<JobRecord>> {
             self.call().await.map(|()| Vec::new())
         }
         async fn counts(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> DbResult<Counts> {

@@ -281,6 +281,55 @@ pub struct Counts {
     pub active_sessions: i64,
     pub users_online: i64,
     pub photos_total: i64,
+    /// Jobs queued or running, all replicas.
+    pub jobs_queued: i64,
+}
+
+/// The one kind of job so far: make a photo's variants (thumbnail and display copy).
+pub const JOB_KIND_VARIANTS: &str = "variants";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Queued, Self::Running, Self::Done, Self::Failed]
+            .into_iter()
+            .find(|state| state.as_str() == value)
+    }
+}
+
+/// A unit of background work on a photo (the `jobs` table).
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    pub id: Uuid,
+    /// What to do, e.g. [`JOB_KIND_VARIANTS`].
+    pub kind: String,
+    pub photo_id: Uuid,
+    pub state: JobState,
+    /// Claims so far, the current one included.
+    pub attempts: i64,
+    pub run_after: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
+    /// The replica holding (or that last held) the job.
+    pub locked_by: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -326,6 +375,7 @@ pub trait Database: Send + Sync + 'static {
 
     /// Inserts unless a picture with the same key (or the same content in the event) exists;
     /// returns the stored picture either way.
+    /// A photo inserted with variants `pending` gets its variants job in the same transaction.
     async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord>;
     async fn photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>>;
     async fn photo_by_key(&self, s3_key: &str) -> DbResult<Option<PhotoRecord>>;
@@ -347,12 +397,46 @@ pub trait Database: Send + Sync + 'static {
         keys: Option<VariantKeys<'_>>,
         status: ThumbStatus,
     ) -> DbResult<()>;
-    /// Pictures still without a variants decision, created before `created_before`.
-    async fn pending_thumbnails(
+
+    /// Claims up to `limit` jobs for `worker` until `lease_until`, newest first: queued jobs
+    /// due at `now` and running jobs whose lease expired (their replica died). Each claim counts
+    /// as an attempt. Replicas never get the same job (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_jobs(
         &self,
-        created_before: DateTime<Utc>,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> DbResult<Vec<PhotoRecord>>;
+    ) -> DbResult<Vec<JobRecord>>;
+    /// Extends the lease of a job `worker` still holds; `false` when it holds it no more.
+    async fn extend_job_lease(
+        &self,
+        id: Uuid,
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// Marks a job `worker` holds done; `false` when it holds it no more.
+    async fn complete_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> DbResult<bool>;
+    /// Queues a job `worker` holds again, to run at `run_after`; `false` when it holds it no more.
+    async fn retry_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        run_after: DateTime<Utc>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// Marks a job `worker` holds failed for good and, in the same transaction, its photo's
+    /// variants `failed`; `false` when it holds it no more.
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// The photo's jobs, oldest first.
+    async fn jobs_of_photo(&self, photo_id: Uuid) -> DbResult<Vec<JobRecord>>;
 
     async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts>;
 

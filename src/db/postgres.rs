@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     EventTransport, JobLock,
-    sql::{Backend, Param, SqlRow},
+    sql::{Backend, Param, SqlRow, Statement},
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -74,6 +74,10 @@ impl SqlRow for PgRow {
         self.try_get(column)
     }
 
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.try_get(column)
+    }
+
     fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
         self.try_get(column)
     }
@@ -86,6 +90,7 @@ impl SqlRow for PgRow {
 #[async_trait]
 impl Backend for PostgresDatabase {
     type Row = PgRow;
+    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
 
     async fn execute(&self, sql: &str, params: Vec<Param<'_>>) -> Result<(), sqlx::Error> {
         bind(sql, params).execute(&self.pool).await.map(drop)
@@ -105,6 +110,26 @@ impl Backend for PostgresDatabase {
         params: Vec<Param<'_>>,
     ) -> Result<Vec<PgRow>, sqlx::Error> {
         bind(sql, params).fetch_all(&self.pool).await
+    }
+
+    async fn fetch_optional_then(
+        &self,
+        first: Statement<'_>,
+        then: Vec<Statement<'_>>,
+    ) -> Result<Option<PgRow>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let row = bind(first.sql, first.params)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if row.is_some() {
+            for statement in then {
+                bind(statement.sql, statement.params)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(row)
     }
 
     fn violates_unique(err: &sqlx::Error, index: &str) -> bool {

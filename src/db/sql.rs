@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
-    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, MultipartRecord, PhotoQuery,
-    PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus, VariantKeys, classify,
+    GuestRecord, HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord,
+    JobState, MultipartRecord, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus,
+    VariantKeys, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -95,6 +96,7 @@ macro_rules! params {
 pub trait SqlRow: Send {
     fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, sqlx::Error>;
     fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error>;
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error>;
     fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
 
@@ -116,10 +118,19 @@ fn unexpected_null(column: &str) -> sqlx::Error {
     }
 }
 
+/// One statement of a transaction.
+pub struct Statement<'a> {
+    pub sql: &'a str,
+    pub params: Vec<Param<'a>>,
+}
+
 /// What a SQL backend provides; [`Database`] is implemented once, below, for every backend.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
     type Row: SqlRow;
+    /// Appended to the job claim's inner SELECT: replicas skip the rows another one is claiming
+    /// (PostgreSQL). SQLite serves one process and runs each statement alone: nothing needed.
+    const SKIP_LOCKED: &'static str = "";
 
     async fn execute(&self, sql: &str, params: Vec<Param<'_>>) -> Result<(), sqlx::Error>;
     async fn fetch_optional(
@@ -132,6 +143,12 @@ pub trait Backend: Send + Sync + 'static {
         sql: &str,
         params: Vec<Param<'_>>,
     ) -> Result<Vec<Self::Row>, sqlx::Error>;
+    /// Runs `first` and, when it returns a row, `then`, all in one transaction.
+    async fn fetch_optional_then(
+        &self,
+        first: Statement<'_>,
+        then: Vec<Statement<'_>>,
+    ) -> Result<Option<Self::Row>, sqlx::Error>;
     /// Whether `err` is a violation of the unique index `index`.
     fn violates_unique(err: &sqlx::Error, index: &str) -> bool;
 
@@ -219,6 +236,34 @@ fn photo_from_row(row: &impl SqlRow) -> Result<PhotoRecord, sqlx::Error> {
         thumb_status: ThumbStatus::parse(&row.text("thumb_status")?),
         display_key: row.opt_text("display_key")?,
     })
+}
+
+const JOB_COLUMNS: &str = "id, kind, photo_id, state, attempts, run_after, lease_until, \
+     locked_by, last_error, created_at, updated_at";
+
+fn job_from_row(row: &impl SqlRow) -> Result<JobRecord, sqlx::Error> {
+    let state = row.text("state")?;
+    Ok(JobRecord {
+        id: row.uuid("id")?,
+        kind: row.text("kind")?,
+        photo_id: row.uuid("photo_id")?,
+        state: JobState::parse(&state)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown job state {state}").into()))?,
+        attempts: row.int("attempts")?,
+        run_after: row.time("run_after")?,
+        lease_until: row.opt_time("lease_until")?,
+        locked_by: row.opt_text("locked_by")?,
+        last_error: row.opt_text("last_error")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// `UPDATE ... RETURNING id` run for its "did it match" answer.
+async fn updated<B: Backend>(db: &B, sql: &str, params: Vec<Param<'_>>) -> DbResult<bool> {
+    Ok(optional(db, sql, params, |row| row.uuid("id"))
+        .await?
+        .is_some())
 }
 
 fn summary_from_row(row: &impl SqlRow) -> Result<EventSummary, sqlx::Error> {
@@ -437,8 +482,30 @@ impl<B: Backend> Database for B {
             picture.thumb_status.as_str(),
             picture.display_key.as_deref(),
         ];
-        if let Some(inserted) = optional(self, &sql, params, photo_from_row).await? {
-            return Ok(inserted);
+        let job_sql = "INSERT INTO jobs (id, kind, photo_id, state, attempts, run_after, \
+                       created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $4, $4)";
+        // Due at once; ordered by the photo's time, so an imported event's old photos queue
+        // behind the ones guests are taking now.
+        let jobs = if picture.thumb_status == ThumbStatus::Pending {
+            vec![Statement {
+                sql: job_sql,
+                params: params![
+                    Uuid::new_v4(),
+                    JOB_KIND_VARIANTS,
+                    picture.id,
+                    picture.created_at
+                ],
+            }]
+        } else {
+            Vec::new()
+        };
+        let first = Statement { sql: &sql, params };
+        let inserted = self
+            .fetch_optional_then(first, jobs)
+            .await
+            .map_err(classify)?;
+        if let Some(inserted) = inserted.as_ref().map(photo_from_row) {
+            return inserted.map_err(classify);
         }
         // Lost a race: the same key, or the same content in this event, is already stored.
         if let Some(existing) = self.photo_by_key(&picture.object_key).await? {
@@ -535,28 +602,109 @@ impl<B: Backend> Database for B {
             .map_err(classify)
     }
 
-    async fn pending_thumbnails(
+    async fn claim_jobs(
         &self,
-        created_before: DateTime<Utc>,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> DbResult<Vec<PhotoRecord>> {
+    ) -> DbResult<Vec<JobRecord>> {
         let sql = format!(
-            "SELECT {PHOTO_COLUMNS} FROM pictures WHERE thumb_status = 'pending' AND created_at < $1
-             ORDER BY created_at LIMIT $2"
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $2,
+                    lease_until = $3, updated_at = $1
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE (state = 'queued' AND run_after <= $1)
+                             OR (state = 'running' AND lease_until < $1)
+                          ORDER BY created_at DESC LIMIT $4 {})
+             RETURNING {JOB_COLUMNS}",
+            Self::SKIP_LOCKED
         );
-        let params = params![created_before, i64::from(limit)];
-        all(self, &sql, params, photo_from_row).await
+        let params = params![now, worker, lease_until, i64::from(limit)];
+        let mut jobs = all(self, &sql, params, job_from_row).await?;
+        // RETURNING keeps no order.
+        jobs.sort_by_key(|job| std::cmp::Reverse(job.created_at));
+        Ok(jobs)
+    }
+
+    async fn extend_job_lease(
+        &self,
+        id: Uuid,
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        let sql = "UPDATE jobs SET lease_until = $3
+                   WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id";
+        updated(self, sql, params![id, worker, lease_until]).await
+    }
+
+    async fn complete_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> DbResult<bool> {
+        let sql = "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL,
+                          updated_at = $3
+                   WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id";
+        updated(self, sql, params![id, worker, now]).await
+    }
+
+    async fn retry_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        run_after: DateTime<Utc>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        let sql = "UPDATE jobs SET state = 'queued', run_after = $3, lease_until = NULL,
+                          last_error = $4, updated_at = $5
+                   WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id";
+        updated(self, sql, params![id, worker, run_after, error, now]).await
+    }
+
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        let sql = "UPDATE jobs SET state = 'failed', lease_until = NULL, last_error = $3,
+                          updated_at = $4
+                   WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id";
+        let photo =
+            "UPDATE pictures SET thumb_status = 'failed', thumb_key = NULL, display_key = NULL
+                     WHERE id = (SELECT photo_id FROM jobs WHERE id = $1)
+                       AND thumb_status = 'pending'";
+        let first = Statement {
+            sql,
+            params: params![id, worker, error, now],
+        };
+        let then = vec![Statement {
+            sql: photo,
+            params: params![id],
+        }];
+        let row = self
+            .fetch_optional_then(first, then)
+            .await
+            .map_err(classify)?;
+        Ok(row.is_some())
+    }
+
+    async fn jobs_of_photo(&self, photo_id: Uuid) -> DbResult<Vec<JobRecord>> {
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE photo_id = $1 ORDER BY created_at, id");
+        all(self, &sql, params![photo_id], job_from_row).await
     }
 
     async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts> {
         let sql = "SELECT (SELECT COUNT(*) FROM sessions WHERE ends_at > $1) AS active_sessions,
                           (SELECT COUNT(*) FROM session_users WHERE last_seen > $2) AS users_online,
-                          (SELECT COUNT(*) FROM pictures) AS photos_total";
+                          (SELECT COUNT(*) FROM pictures) AS photos_total,
+                          (SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running'))
+                              AS jobs_queued";
         let counts = optional(self, sql, params![now, online_since], |row| {
             Ok(Counts {
                 active_sessions: row.int("active_sessions")?,
                 users_online: row.int("users_online")?,
                 photos_total: row.int("photos_total")?,
+                jobs_queued: row.int("jobs_queued")?,
             })
         })
         .await?;

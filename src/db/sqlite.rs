@@ -16,7 +16,7 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use super::sql::{Backend, Param, SqlRow};
+use super::sql::{Backend, Param, SqlRow, Statement};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -85,6 +85,16 @@ impl SqlRow for SqliteRow {
             .ok_or_else(|| sqlx::Error::Decode("timestamp out of range".into()))
     }
 
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        let micros: Option<i64> = self.try_get(column)?;
+        micros
+            .map(|at| {
+                DateTime::from_timestamp_micros(at)
+                    .ok_or_else(|| sqlx::Error::Decode("timestamp out of range".into()))
+            })
+            .transpose()
+    }
+
     fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
         self.try_get(column)
     }
@@ -116,6 +126,26 @@ impl Backend for SqliteDatabase {
         params: Vec<Param<'_>>,
     ) -> Result<Vec<SqliteRow>, sqlx::Error> {
         bind(sql, params).fetch_all(&self.pool).await
+    }
+
+    async fn fetch_optional_then(
+        &self,
+        first: Statement<'_>,
+        then: Vec<Statement<'_>>,
+    ) -> Result<Option<SqliteRow>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let row = bind(first.sql, first.params)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if row.is_some() {
+            for statement in then {
+                bind(statement.sql, statement.params)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(row)
     }
 
     /// SQLite's errors name columns, not indexes: any unique violation counts (the other

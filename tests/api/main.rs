@@ -12,6 +12,7 @@ mod helpers;
 mod hosting;
 mod identity;
 mod invite;
+mod jobs;
 mod join_codes;
 mod live;
 mod multipart;

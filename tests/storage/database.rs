@@ -5,8 +5,8 @@ use std::{ops::Deref, time::Duration};
 use chrono::{DateTime, TimeDelta, Utc};
 use partypic::{
     db::{
-        Database, DbError, EventRecord, GuestRecord, HostRecord, JobLockKey, PhotoQuery,
-        PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus, VariantKeys,
+        Database, DbError, EventRecord, GuestRecord, HostRecord, JobLockKey, JobRecord, JobState,
+        PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus, VariantKeys,
         postgres::PostgresDatabase, sqlite::SqliteDatabase,
     },
     domain::missions::{Mission, MissionList},
@@ -107,7 +107,8 @@ on_both_databases!(
     photos_show_what_the_query_allows_newest_first,
     photos_page_with_before_and_limit,
     approving_and_deleting_return_the_photo,
-    pending_variants_are_the_undecided_photos_oldest_first,
+    variants_are_recorded_and_pending_photos_have_jobs_claimed_newest_first,
+    a_job_belongs_to_its_claimer_until_its_lease_expires,
     counts_cover_active_events_guests_online_and_photos,
     join_codes_are_unique_and_a_taken_one_is_drawn_again,
     admin_overviews_stored_bytes_and_deleting_an_event,
@@ -720,7 +721,9 @@ async fn approving_and_deleting_return_the_photo(db: &dyn Database) {
     assert!(db.delete_photo(pending.id).await.expect("delete").is_none());
 }
 
-async fn pending_variants_are_the_undecided_photos_oldest_first(db: &dyn Database) {
+async fn variants_are_recorded_and_pending_photos_have_jobs_claimed_newest_first(
+    db: &dyn Database,
+) {
     let event = an_event(db).await;
     let photos: Vec<PhotoRecord> = (1..=4).map(|second| photo(event.id, at(second))).collect();
     for photo in &photos {
@@ -758,12 +761,118 @@ async fn pending_variants_are_the_undecided_photos_oldest_first(db: &dyn Databas
         (None, None, ThumbStatus::Failed)
     );
 
-    // Strictly before `created_before`; the limit keeps the oldest.
-    let pending =
-        async |before, limit| ids(&db.pending_thumbnails(before, limit).await.expect("query"));
-    assert_eq!(pending(at(5), 10).await, [photos[0].id, photos[3].id]);
-    assert_eq!(pending(at(4), 10).await, [photos[0].id]);
-    assert_eq!(pending(at(5), 1).await, [photos[0].id]);
+    // Each photo inserted with variants pending got its job with it; claims take the newest
+    // first, each job once.
+    let now = at(10);
+    let lease = now + TimeDelta::minutes(5);
+    let photo_ids = |jobs: &[JobRecord]| jobs.iter().map(|j| j.photo_id).collect::<Vec<_>>();
+    let first = db.claim_jobs("a", now, lease, 3).await.expect("claim");
+    assert_eq!(
+        photo_ids(&first),
+        [photos[3].id, photos[2].id, photos[1].id]
+    );
+    assert!(first.iter().all(|job| job.state == JobState::Running
+        && job.attempts == 1
+        && job.locked_by.as_deref() == Some("a")
+        && job.lease_until == Some(lease)));
+    let rest = db.claim_jobs("b", now, lease, 10).await.expect("claim");
+    assert_eq!(photo_ids(&rest), [photos[0].id]);
+    assert!(
+        db.claim_jobs("b", now, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    // Only the claimer records the outcome.
+    assert!(
+        !db.complete_job(first[0].id, "b", now)
+            .await
+            .expect("complete")
+    );
+    assert!(
+        db.complete_job(first[0].id, "a", now)
+            .await
+            .expect("complete")
+    );
+    assert!(
+        db.retry_job(first[1].id, "a", at(100), "store down", now)
+            .await
+            .expect("retry")
+    );
+    assert!(
+        db.claim_jobs("a", at(99), lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let retried = db.claim_jobs("b", at(100), lease, 10).await.expect("claim");
+    assert_eq!(photo_ids(&retried), [photos[2].id]);
+    assert_eq!(retried[0].attempts, 2);
+    assert_eq!(retried[0].last_error.as_deref(), Some("store down"));
+
+    // A final failure marks the photo's variants failed with it.
+    assert!(
+        db.fail_job(rest[0].id, "b", "cannot be decoded", now)
+            .await
+            .expect("fail")
+    );
+    let jobs = db.jobs_of_photo(photos[0].id).await.expect("jobs");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, JobState::Failed);
+    assert_eq!(jobs[0].last_error.as_deref(), Some("cannot be decoded"));
+    let failed = db
+        .photo(photos[0].id)
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(failed.thumb_status, ThumbStatus::Failed);
+    assert!(
+        !db.fail_job(rest[0].id, "b", "again", now)
+            .await
+            .expect("fail")
+    );
+}
+
+async fn a_job_belongs_to_its_claimer_until_its_lease_expires(db: &dyn Database) {
+    let event = an_event(db).await;
+    let picture = photo(event.id, at(1));
+    db.insert_photo(&picture).await.expect("insert");
+    let claimed = db.claim_jobs("a", at(2), at(12), 1).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let job = claimed[0].id;
+    assert!(
+        db.claim_jobs("b", at(11), at(21), 1)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert!(db.extend_job_lease(job, "a", at(30)).await.expect("extend"));
+    assert!(!db.extend_job_lease(job, "b", at(40)).await.expect("extend"));
+    assert!(
+        db.claim_jobs("b", at(29), at(39), 1)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    // "a" died: after its lease "b" takes the job over, and "a" can no longer finish it.
+    let taken = db.claim_jobs("b", at(31), at(41), 1).await.expect("claim");
+    assert_eq!(taken.len(), 1);
+    assert_eq!((taken[0].id, taken[0].attempts), (job, 2));
+    assert_eq!(taken[0].locked_by.as_deref(), Some("b"));
+    assert!(!db.complete_job(job, "a", at(32)).await.expect("complete"));
+    assert!(db.complete_job(job, "b", at(32)).await.expect("complete"));
+    assert!(
+        db.claim_jobs("a", at(99), at(109), 1)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    // Deleting the photo deletes its jobs.
+    db.delete_photo(picture.id).await.expect("delete");
+    assert!(db.jobs_of_photo(picture.id).await.expect("jobs").is_empty());
 }
 
 async fn counts_cover_active_events_guests_online_and_photos(db: &dyn Database) {

@@ -1,0 +1,326 @@
+//! The processing runner: background work on photos (their variants; video clips will follow)
+//! as durable jobs. A photo's job is written in the same transaction as the photo
+//! ([`Database::insert_photo`]), so every acknowledged upload gets processed. Each replica claims
+//! due jobs, newest first (a guest waits for the photo just taken), runs at most
+//! `PROCESSING_CONCURRENCY` at once and holds each with a lease it renews while the job runs: a
+//! replica that dies loses its jobs to another once the lease expires. A finalize on this replica
+//! wakes the runner at once; otherwise it polls every [`POLL_EVERY`] (jobs of other replicas,
+//! expired leases, retries coming due).
+//!
+//! What a job does lives in its handler ([`crate::thumbnails::Thumbnailer::make_for`]), which
+//! answers done, [`JobError::Retryable`] (the store is down: retried with [`backoff`], at most
+//! [`MAX_ATTEMPTS`] claims) or [`JobError::Permanent`] (the photo cannot be decoded: `failed` at
+//! once, guests get the placeholder). Every claim counts as an attempt, so a photo that kills
+//! its replica each time still ends `failed`.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use tokio::{sync::Notify, task::JoinSet, time::Instant};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::now;
+use crate::{
+    db::{Database, DbResult, JOB_KIND_VARIANTS, JobRecord},
+    events::{EventBus, LiveEvent},
+    metrics::Metrics,
+    thumbnails::Thumbnailer,
+};
+
+/// Claims a job may get; the last failure of the last one is final.
+pub const MAX_ATTEMPTS: i64 = 5;
+/// How often an idle runner looks for jobs it was not woken for.
+pub const POLL_EVERY: Duration = Duration::from_secs(2);
+/// How long shutdown waits for running jobs before it cuts them off and queues them again.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why a job did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another try later: the store or the database is unreachable.
+    #[error("{0}")]
+    Retryable(String),
+    /// Never going to work: the input cannot be processed.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// The wait before the next try, after `attempt` (1, 2, …) failed: 5 s, 30 s, 2 min, 10 min.
+pub fn backoff(attempt: i64) -> Duration {
+    const SCHEDULE: [u64; 4] = [5, 30, 120, 600];
+    let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(0);
+    Duration::from_secs(SCHEDULE[index.min(SCHEDULE.len() - 1)])
+}
+
+pub struct Processing {
+    db: Arc<dyn Database>,
+    thumbnails: Arc<Thumbnailer>,
+    events: EventBus,
+    metrics: Metrics,
+    /// Names this replica in `jobs.locked_by`; unique per process start.
+    worker: String,
+    concurrency: usize,
+    lease: Duration,
+    wake: Notify,
+    /// Jobs running here, queued again if shutdown cuts them off.
+    running: Mutex<HashSet<Uuid>>,
+}
+
+impl Processing {
+    pub fn new(
+        db: Arc<dyn Database>,
+        thumbnails: Arc<Thumbnailer>,
+        events: EventBus,
+        metrics: Metrics,
+        concurrency: usize,
+        lease: Duration,
+    ) -> Arc<Self> {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "partypic".into());
+        let worker = format!("{host}/{}", &Uuid::new_v4().simple().to_string()[..8]);
+        Arc::new(Self {
+            db,
+            thumbnails,
+            events,
+            metrics,
+            worker,
+            concurrency,
+            lease,
+            wake: Notify::new(),
+            running: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// This replica's name in `jobs.locked_by`.
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// A photo was finalized here: claim its job now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Claims up to `limit` jobs due at `now` and runs them to their end, one after another;
+    /// how many were claimed. The background runner does the same continuously; tests call
+    /// this with a clock of their own.
+    pub async fn run_due(&self, now: DateTime<Utc>, limit: u32) -> DbResult<usize> {
+        let jobs = self.claim(now, limit).await?;
+        let claimed = jobs.len();
+        for job in jobs {
+            self.run_job(job).await;
+        }
+        Ok(claimed)
+    }
+
+    async fn claim(&self, now: DateTime<Utc>, limit: u32) -> DbResult<Vec<JobRecord>> {
+        let lease_until = now + self.lease;
+        self.db
+            .claim_jobs(&self.worker, now, lease_until, limit)
+            .await
+    }
+
+    /// Runs jobs until `stop` fires; then stops claiming, gives running jobs
+    /// [`SHUTDOWN_GRACE`] and queues the ones cut off again.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        if self.concurrency == 0 {
+            return tracing::info!("PROCESSING_CONCURRENCY=0: other replicas process photos");
+        }
+        let mut running = JoinSet::new();
+        loop {
+            while running.try_join_next().is_some() {}
+            let free = self.concurrency.saturating_sub(running.len());
+            let mut claimed = 0;
+            if free > 0 {
+                let limit = u32::try_from(free).unwrap_or(u32::MAX);
+                match self.claim(now(), limit).await {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
+                        for job in jobs {
+                            let this = self.clone();
+                            lock(&self.running).insert(job.id);
+                            running.spawn(async move {
+                                let id = job.id;
+                                this.run_job(job).await;
+                                lock(&this.running).remove(&id);
+                            });
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cannot claim processing jobs"),
+                }
+            }
+            // Every slot filled: the next claim comes when a job ends. Otherwise the queue is
+            // empty for now: wait for a finalize here or the next poll.
+            let busy = claimed > 0 && claimed == free;
+            tokio::select! {
+                _ = running.join_next(), if busy => {}
+                _ = self.wake.notified(), if !busy => {}
+                _ = tokio::time::sleep(POLL_EVERY), if !busy => {}
+                _ = stop.cancelled() => break,
+            }
+        }
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            running.shutdown().await;
+            self.release_cut_off().await;
+        }
+    }
+
+    /// Queues the jobs shutdown cut off, so another replica need not wait for their lease.
+    async fn release_cut_off(&self) {
+        let cut_off: Vec<Uuid> = lock(&self.running).drain().collect();
+        for id in cut_off {
+            let at = now();
+            if let Err(err) = self
+                .db
+                .retry_job(id, &self.worker, at, "cut off by shutdown", at)
+                .await
+            {
+                tracing::warn!(job = %id, error = %err, "cannot queue a cut-off job again; its lease will expire");
+            }
+        }
+    }
+
+    async fn run_job(&self, job: JobRecord) {
+        let started = Instant::now();
+        let outcome = if job.attempts > MAX_ATTEMPTS {
+            // Claimed again after its replica died in the last allowed attempt.
+            Err(JobError::Permanent(format!(
+                "gave up after {MAX_ATTEMPTS} attempts"
+            )))
+        } else {
+            tokio::select! {
+                outcome = self.attempt(&job) => outcome,
+                () = self.keep_lease(job.id) => unreachable!("the lease is kept until the job ends"),
+            }
+        };
+        let label = match &outcome {
+            Ok(()) => "done",
+            Err(JobError::Retryable(_)) if job.attempts < MAX_ATTEMPTS => "retry",
+            Err(_) => "failed",
+        };
+        self.metrics
+            .job_duration
+            .with_label_values(&[job.kind.as_str(), label])
+            .observe(started.elapsed().as_secs_f64());
+        self.record(&job, outcome).await;
+    }
+
+    async fn attempt(&self, job: &JobRecord) -> Result<(), JobError> {
+        match job.kind.as_str() {
+            JOB_KIND_VARIANTS => {
+                let photo =
+                    self.db.photo(job.photo_id).await.map_err(|err| {
+                        JobError::Retryable(format!("cannot read the photo: {err}"))
+                    })?;
+                match photo {
+                    Some(photo) => self.thumbnails.make_for(&photo).await,
+                    // Deleted meanwhile: its job went with it.
+                    None => Ok(()),
+                }
+            }
+            other => Err(JobError::Permanent(format!("unknown job kind {other}"))),
+        }
+    }
+
+    /// Renews the job's lease every third of it; never returns.
+    async fn keep_lease(&self, id: Uuid) {
+        let every = self.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match self
+                .db
+                .extend_job_lease(id, &self.worker, now() + self.lease)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(job = %id, "lost the lease of a running job"),
+                Err(err) => tracing::warn!(job = %id, error = %err, "cannot renew a job's lease"),
+            }
+        }
+    }
+
+    /// Records the outcome; on success or final failure the photo's viewers hear of it.
+    async fn record(&self, job: &JobRecord, outcome: Result<(), JobError>) {
+        let at = now();
+        let (recorded, finished) = match outcome {
+            Ok(()) => (self.db.complete_job(job.id, &self.worker, at).await, true),
+            Err(JobError::Retryable(reason)) if job.attempts < MAX_ATTEMPTS => {
+                self.metrics
+                    .job_failures
+                    .with_label_values(&["retry"])
+                    .inc();
+                let delay = backoff(job.attempts);
+                tracing::warn!(job = %job.id, photo = %job.photo_id, attempt = job.attempts, retry_in = ?delay, error = %reason, "processing job failed; retrying later");
+                let run_after = at + delay;
+                let recorded = self
+                    .db
+                    .retry_job(job.id, &self.worker, run_after, &reason, at)
+                    .await;
+                (recorded, false)
+            }
+            Err(err) => {
+                self.metrics
+                    .job_failures
+                    .with_label_values(&["final"])
+                    .inc();
+                tracing::info!(job = %job.id, photo = %job.photo_id, attempt = job.attempts, error = %err, "processing job failed for good");
+                let reason = err.to_string();
+                let recorded = self.db.fail_job(job.id, &self.worker, &reason, at).await;
+                (recorded, true)
+            }
+        };
+        match recorded {
+            Ok(true) if finished => self.announce(job.photo_id).await,
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(job = %job.id, "another replica took the job over; its outcome is not recorded here");
+            }
+            Err(err) => {
+                tracing::warn!(job = %job.id, error = %err, "cannot record a job's outcome; it runs again after its lease");
+            }
+        }
+    }
+
+    /// Bumps the event's generation (cached gallery pages with the placeholder are dropped)
+    /// and tells live viewers.
+    async fn announce(&self, photo_id: Uuid) {
+        if let Ok(Some(picture)) = self.db.photo(photo_id).await {
+            self.events
+                .publish(LiveEvent::PictureUpdated { picture })
+                .await;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_from_seconds_to_ten_minutes_and_stays_there() {
+        let waits: Vec<u64> = (1..=6).map(|attempt| backoff(attempt).as_secs()).collect();
+        assert_eq!(waits, [5, 30, 120, 600, 600, 600]);
+        assert_eq!(backoff(0), Duration::from_secs(5));
+        assert_eq!(backoff(-3), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_last_retry_comes_within_a_quarter_hour_of_the_first_failure() {
+        let total: Duration = (1..MAX_ATTEMPTS).map(backoff).sum();
+        assert_eq!(total, Duration::from_secs(5 + 30 + 120 + 600));
+    }
+}
