@@ -4,7 +4,9 @@
 //! per replica (decoding is memory-hungry); a photo that cannot be decoded is marked `failed`
 //! once (guests get the placeholder); a store outage leaves it `pending` for the sweep.
 
+mod clip;
 mod heif;
+pub mod video;
 
 use std::{sync::Arc, time::Duration};
 
@@ -53,6 +55,11 @@ impl Thumbnailer {
                 "heif-convert not found (Debian: libheif-examples): HEIC/HEIF photos get no variants, guests see the placeholder"
             );
         }
+        if !video::tools_installed() {
+            tracing::warn!(
+                "ffmpeg/ffprobe not found (Debian: ffmpeg): video clips are refused (upload.video_unsupported)"
+            );
+        }
         Ok(Arc::new(Self {
             db,
             store,
@@ -76,6 +83,9 @@ impl Thumbnailer {
         let Some(key) = PhotoKey::parse(&picture.object_key) else {
             return;
         };
+        if key.media_type.is_video() {
+            return self.process_clip(picture, key).await;
+        }
         let source = match self.store.read_all(&key, self.max_source_bytes).await {
             Ok(bytes) => bytes,
             Err(err) => {

@@ -98,6 +98,10 @@ error_codes! {
     UnknownReaction = "reaction.unknown" => Invalid,
     ReactionIdentityRequired = "reaction.identity_required" => Unauthenticated,
     ReactionRateLimited = "reaction.rate_limited" => TooManyRequests,
+    VideosDisabled = "upload.videos_disabled" => UnsupportedType,
+    VideoUnsupported = "upload.video_unsupported" => UnsupportedType,
+    VideoUnreadable = "upload.video_unreadable" => UnsupportedType,
+    VideoTooLong = "upload.video_too_long" => TooLarge,
     Internal = "internal" => Internal,
 }
 

@@ -25,3 +25,4 @@ mod retention;
 mod rules;
 mod sessions;
 mod variants;
+mod videos;
