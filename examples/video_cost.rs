@@ -60,14 +60,26 @@ async fn main() -> ExitCode {
         (
             "mp4-h264-1080p-10s",
             work.file("h264.mp4"),
-            vec!["-c:v", "libx264", "-preset", "fast", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+            vec![
+                "-c:v", "libx264", "-preset", "fast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+            ],
         ),
         (
             "mov-hevc-1080p-10s",
             work.file("hevc.mov"),
             vec![
-                "-c:v", "libx265", "-preset", "fast", "-x265-params", "log-level=error", "-tag:v",
-                "hvc1", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                "-c:v",
+                "libx265",
+                "-preset",
+                "fast",
+                "-x265-params",
+                "log-level=error",
+                "-tag:v",
+                "hvc1",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
             ],
         ),
     ];

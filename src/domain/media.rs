@@ -94,14 +94,12 @@ impl MediaType {
     }
 
     pub fn from_extension(ext: &str) -> Option<Self> {
-        ImageType::from_extension(ext)
-            .map(Self::Image)
-            .or_else(|| {
-                VideoType::ALL
-                    .into_iter()
-                    .find(|t| t.extension() == ext)
-                    .map(Self::Video)
-            })
+        ImageType::from_extension(ext).map(Self::Image).or_else(|| {
+            VideoType::ALL
+                .into_iter()
+                .find(|t| t.extension() == ext)
+                .map(Self::Video)
+        })
     }
 
     pub fn sniff(head: &[u8]) -> Option<Self> {
@@ -167,7 +165,10 @@ mod tests {
             MediaType::sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"),
             Some(MediaType::Image(ImageType::Heic))
         );
-        assert_eq!(MediaType::sniff(b"just some text, renamed to clip.mp4"), None);
+        assert_eq!(
+            MediaType::sniff(b"just some text, renamed to clip.mp4"),
+            None
+        );
     }
 
     #[test]

@@ -192,7 +192,7 @@ impl PhotoStore for FilesystemStore {
             .await
             .map_err(io_error)?;
         let mut out = tokio::fs::File::create(path).await.map_err(io_error)?;
-        let copied = tokio::io::copy(&mut file.take(max_len + 1), &mut out)
+        let copied = tokio::io::copy(&mut file.take(max_len.saturating_add(1)), &mut out)
             .await
             .map_err(io_error)?;
         if copied > max_len {

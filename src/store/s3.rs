@@ -318,7 +318,8 @@ impl PhotoStore for S3Store {
         max_len: u64,
     ) -> StoreResult<u64> {
         use tokio::io::AsyncWriteExt;
-        let too_large = || StoreError::Other(anyhow::anyhow!("object {key} exceeds {max_len} bytes"));
+        let too_large =
+            || StoreError::Other(anyhow::anyhow!("object {key} exceeds {max_len} bytes"));
         let local = |err: std::io::Error| StoreError::Other(err.into());
         let response = self.get_object(key).await?;
         if response.content_length().is_some_and(|len| len > max_len) {

@@ -51,9 +51,8 @@ impl VideoError {
 /// Whether both tools are on the PATH (checked once at start, for one clear log line).
 pub fn tools_installed() -> bool {
     let on_path = |program: &str| {
-        std::env::var_os("PATH").is_some_and(|path| {
-            std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
-        })
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
     };
     on_path(FFPROBE) && on_path(FFMPEG)
 }
@@ -86,10 +85,15 @@ impl Probe {
     /// 4:2:0 with AAC or no sound, in an MP4/MOV container, within the 1080p box.
     pub fn web_playable(&self) -> bool {
         let (long, short) = (self.width.max(self.height), self.width.min(self.height));
-        self.format_name.split(',').any(|name| name == "mp4" || name == "mov")
+        self.format_name
+            .split(',')
+            .any(|name| name == "mp4" || name == "mov")
             && self.video_codec == "h264"
             && self.pixel_format.as_deref() == Some("yuv420p")
-            && self.audio_codec.as_deref().is_none_or(|codec| codec == "aac")
+            && self
+                .audio_codec
+                .as_deref()
+                .is_none_or(|codec| codec == "aac")
             && long <= MAX_LONG_SIDE
             && short <= MAX_SHORT_SIDE
     }
@@ -128,7 +132,14 @@ struct ProbeFormat {
 pub async fn probe(clip: &Path, nice: i32) -> Result<Probe, VideoError> {
     let mut command = Command::new(FFPROBE);
     command
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
         .arg(clip);
     let stdout = run(FFPROBE, command, PROBE_TIMEOUT, nice).await?;
     parse_probe(&stdout)
@@ -185,7 +196,16 @@ pub async fn poster_png(clip: &Path, probe: &Probe, nice: i32) -> Result<Vec<u8>
         .arg(format!("{:.3}", at.as_secs_f64()))
         .arg("-i")
         .arg(clip)
-        .args(["-map", "0:v:0", "-frames:v", "1", "-f", "image2", "-c:v", "png"])
+        .args([
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-f",
+            "image2",
+            "-c:v",
+            "png",
+        ])
         .arg(&output);
     run(FFMPEG, command, POSTER_TIMEOUT, nice).await?;
     match tokio::fs::read(&output).await {
@@ -245,7 +265,15 @@ pub async fn make_rendition(
     }
     // Encoder threads too (the first `-threads` bounds the decoder only).
     command
-        .args(["-threads", "1", "-movflags", "+faststart", "-f", "mp4", "-y"])
+        .args([
+            "-threads",
+            "1",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+            "-y",
+        ])
         .arg(output);
     run(FFMPEG, command, rendition_timeout(probe.duration), nice).await?;
     Ok(path)

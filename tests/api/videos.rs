@@ -29,7 +29,9 @@ fn ffmpeg_available() -> bool {
     if !found {
         let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
         assert!(!in_ci, "ffmpeg/ffprobe are required in CI");
-        eprintln!("note: skipping the video test: ffmpeg is not installed (scripts/lib/ensure-tools.sh)");
+        eprintln!(
+            "note: skipping the video test: ffmpeg is not installed (scripts/lib/ensure-tools.sh)"
+        );
     }
     found
 }
@@ -65,8 +67,18 @@ fn mov_hevc_with_location() -> Vec<u8> {
         "mov",
         2,
         &[
-            "-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1", "-pix_fmt",
-            "yuv420p", "-c:a", "aac", "-metadata", &format!("location={LOCATION}"),
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error",
+            "-tag:v",
+            "hvc1",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-metadata",
+            &format!("location={LOCATION}"),
         ],
     )
 }
@@ -75,7 +87,14 @@ fn webm_vp9() -> Vec<u8> {
     clip(
         "webm",
         2,
-        &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-c:a", "libopus"],
+        &[
+            "-c:v",
+            "libvpx-vp9",
+            "-deadline",
+            "realtime",
+            "-c:a",
+            "libopus",
+        ],
     )
 }
 
@@ -89,7 +108,14 @@ fn probe(bytes: &[u8]) -> Value {
 
 fn probe_file(path: &Path) -> Value {
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe runs");
@@ -103,7 +129,12 @@ fn location_tag(probed: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn gallery(app: &TestApp, session_id: Uuid, guest: Option<Uuid>, host: Option<&Host>) -> Vec<Value> {
+async fn gallery(
+    app: &TestApp,
+    session_id: Uuid,
+    guest: Option<Uuid>,
+    host: Option<&Host>,
+) -> Vec<Value> {
     let mut path = format!("/pictures/session?sessionId={session_id}");
     if let Some(guest) = guest {
         path.push_str(&format!("&userId={guest}"));
@@ -117,7 +148,13 @@ async fn gallery(app: &TestApp, session_id: Uuid, guest: Option<Uuid>, host: Opt
     body(response).await.as_array().expect("array").clone()
 }
 
-async fn entry(app: &TestApp, session_id: Uuid, id: &Value, guest: Option<Uuid>, host: Option<&Host>) -> Value {
+async fn entry(
+    app: &TestApp,
+    session_id: Uuid,
+    id: &Value,
+    guest: Option<Uuid>,
+    host: Option<&Host>,
+) -> Value {
     gallery(app, session_id, guest, host)
         .await
         .into_iter()
@@ -226,9 +263,16 @@ async fn clips_get_a_poster_and_a_metadata_free_rendition_while_the_host_gets_th
     }
 
     for ((mimetype, original), id) in clips.iter().zip(&ids) {
-        assert_eq!(variants_decided(&app, session_id, id).await, "ready", "{mimetype}");
+        assert_eq!(
+            variants_decided(&app, session_id, id).await,
+            "ready",
+            "{mimetype}"
+        );
         let seen = entry(&app, session_id, id, Some(guest), None).await;
-        assert!(seen["url"].as_str().expect("url").contains(".web.mp4"), "{seen}");
+        assert!(
+            seen["url"].as_str().expect("url").contains(".web.mp4"),
+            "{seen}"
+        );
         let rendition = probe(&fetch(&app, &seen["url"]).await);
         assert!(
             rendition["format"]["format_name"]
@@ -245,17 +289,28 @@ async fn clips_get_a_poster_and_a_metadata_free_rendition_while_the_host_gets_th
             .expect("a video stream")
             .clone();
         assert_eq!(video["codec_name"], "h264", "{mimetype}");
-        assert_eq!(location_tag(&rendition), None, "{mimetype}: location passed on");
+        assert_eq!(
+            location_tag(&rendition),
+            None,
+            "{mimetype}: location passed on"
+        );
         let poster = fetch(&app, &seen["thumbUrl"]).await;
         let poster = image::load_from_memory_with_format(&poster, image::ImageFormat::Jpeg)
             .expect("a JPEG poster");
         assert_eq!((poster.width(), poster.height()), (320, 240));
 
         let hosts = entry(&app, session_id, id, None, Some(&host)).await;
-        assert_eq!(fetch(&app, &hosts["url"]).await, *original, "host gets the original");
+        assert_eq!(
+            fetch(&app, &hosts["url"]).await,
+            *original,
+            "host gets the original"
+        );
         // Players get the rendition, the host's too (the original may be HEVC).
         assert!(
-            hosts["video_url"].as_str().expect("video_url").contains(".web.mp4"),
+            hosts["video_url"]
+                .as_str()
+                .expect("video_url")
+                .contains(".web.mp4"),
             "{hosts}"
         );
     }
@@ -267,7 +322,10 @@ async fn clips_get_a_poster_and_a_metadata_free_rendition_while_the_host_gets_th
 
     // The host's ZIP carries the originals, clips included.
     let response = app
-        .get(&format!("/sessions/{session_id}/download?access_token={}", host.token))
+        .get(&format!(
+            "/sessions/{session_id}/download?access_token={}",
+            host.token
+        ))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let bytes = response.bytes().await.expect("zip");
@@ -297,26 +355,41 @@ async fn a_renamed_text_file_and_a_truncated_clip_are_refused_and_deleted(
         error_code(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
         "upload.not_an_image"
     );
-    assert!(!stored(&app, &key).await, "the text file is left in the store");
+    assert!(
+        !stored(&app, &key).await,
+        "the text file is left in the store"
+    );
 
     // Cut before its index (ffmpeg writes `moov` at the end): unreadable.
     let whole = mp4_h264(2);
-    let (key, response) =
-        send_clip(&app, session_id, guest, "video/mp4", whole[..whole.len() / 2].to_vec()).await;
+    let (key, response) = send_clip(
+        &app,
+        session_id,
+        guest,
+        "video/mp4",
+        whole[..whole.len() / 2].to_vec(),
+    )
+    .await;
     assert_eq!(
         error_code(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
         "upload.video_unreadable"
     );
-    assert!(!stored(&app, &key).await, "the truncated clip is left in the store");
-    assert!(gallery(&app, session_id, None, Some(&host)).await.is_empty());
+    assert!(
+        !stored(&app, &key).await,
+        "the truncated clip is left in the store"
+    );
+    assert!(
+        gallery(&app, session_id, None, Some(&host))
+            .await
+            .is_empty()
+    );
 }
 
 async fn clips_beyond_the_length_limits_are_refused_and_deleted(backend: crate::helpers::Backend) {
     if !ffmpeg_available() {
         return;
     }
-    let (app, _env) =
-        TestApp::spawn_with(backend, |config| config.max_video_secs = 3).await;
+    let (app, _env) = TestApp::spawn_with(backend, |config| config.max_video_secs = 3).await;
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
     let guest = app.join(session_id, "Ben").await;
@@ -349,7 +422,14 @@ async fn clips_beyond_the_length_limits_are_refused_and_deleted(backend: crate::
     );
     assert!(!stored(&app, &key).await);
     // Within both limits: accepted.
-    let (_, response) = send_clip(&app, session_id, app.join(session_id, "Eve").await, "video/mp4", mp4_h264(2)).await;
+    let (_, response) = send_clip(
+        &app,
+        session_id,
+        app.join(session_id, "Eve").await,
+        "video/mp4",
+        mp4_h264(2),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 
@@ -392,7 +472,12 @@ async fn events_without_videos_refuse_clips(backend: crate::helpers::Backend) {
     assert!(!stored(&app, &key).await);
     // Photos still go in.
     let photo = app
-        .upload_as_guest(session_id, guest, "image/jpeg", crate::helpers::jpeg_bytes(3))
+        .upload_as_guest(
+            session_id,
+            guest,
+            "image/jpeg",
+            crate::helpers::jpeg_bytes(3),
+        )
         .await;
     assert_eq!(photo.status(), StatusCode::CREATED);
 }
