@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '2eae27fa1647';
+const VERSION = '251b143cc7fd';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

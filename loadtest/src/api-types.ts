@@ -497,7 +497,7 @@ export interface components {
          * @description Stable, machine-readable error codes (`area.reason`); the web client translates them.
          * @enum {string}
          */
-        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "internal";
+        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "upload.videos_disabled" | "upload.video_unsupported" | "upload.video_unreadable" | "upload.video_too_long" | "internal";
         FinalizeUploadRequest: {
             /**
              * Format: int64
@@ -535,7 +535,10 @@ export interface components {
             success: boolean;
         };
         InitUploadRequest: {
-            /** @description One of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif. */
+            /**
+             * @description One of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif, or a video
+             *     clip: video/mp4, video/quicktime, video/webm.
+             */
             mimetype?: string | null;
             session_id?: string | null;
             /** @description The uploading guest's id; required when the event has pre-approval or an upload limit. */
@@ -622,10 +625,20 @@ export interface components {
         PictureView: {
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: double
+             * @description A video's length in seconds (absent for photos).
+             */
+            duration_secs?: number | null;
             /** Format: int64 */
             filesize_bytes: number;
             /** Format: uuid */
             id: string;
+            /**
+             * @description `photo` or `video`. For a video, `url` is (for guests) an H.264 MP4 without metadata
+             *     and `thumbUrl` a poster frame.
+             */
+            media_type: string;
             mimetype: string;
             mission_id?: string | null;
             my_reaction?: null | components["schemas"]["Reaction"];
@@ -659,6 +672,11 @@ export interface components {
              *     `ready`, or `failed` when the photo cannot be decoded (guests keep the placeholder).
              */
             variants: string;
+            /**
+             * @description A video's web rendition (H.264 MP4 without metadata) once `variants` is `ready`, for
+             *     everybody: what players should play (absent for photos and until ready).
+             */
+            video_url?: string | null;
         };
         ReactRequest: {
             /** @description One of `heart` (❤️), `laugh` (😂), `wow` (😮), `party` (🎉). */
