@@ -22,13 +22,12 @@ struct Args {
 /// CPU time (user + system) of the waited-for children of this process, from /proc/self/stat.
 fn children_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces): cutime and cstime are 16 and 17.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<u64> = after
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let ticks = fields.get(12).copied().unwrap_or(0) + fields.get(13).copied().unwrap_or(0);
+    // Tokens after the name start at field 3 (state); cutime is field 16, cstime 17. Some
+    // fields may be negative (tpgid), so tokens are indexed, not filtered.
+    let tokens: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| -> u64 { tokens.get(n - 3).and_then(|t| t.parse().ok()).unwrap_or(0) };
+    let ticks = field(16) + field(17);
     // USER_HZ is 100 on Linux.
     Duration::from_millis(ticks * 10)
 }
