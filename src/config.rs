@@ -191,6 +191,12 @@ pub struct Config {
     /// Largest accepted photo in bytes.
     #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: u64,
+    /// Largest accepted video clip in bytes (photos keep MAX_UPLOAD_BYTES).
+    #[arg(long, env = "MAX_VIDEO_BYTES", default_value_t = 300 * 1024 * 1024)]
+    pub max_video_bytes: u64,
+    /// Longest accepted video clip in seconds; an event may set a shorter `max_video_secs`.
+    #[arg(long, env = "MAX_VIDEO_SECS", default_value_t = 180)]
+    pub max_video_secs: u64,
     /// Argon2id memory cost in KiB (OWASP: 19456).
     #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19456)]
     pub argon2_memory_kib: u32,
@@ -356,6 +362,13 @@ impl CorsOrigins {
     }
 }
 
+/// Video clip limits (`MAX_VIDEO_BYTES`, `MAX_VIDEO_SECS`).
+#[derive(Debug, Clone, Copy)]
+pub struct VideoLimits {
+    pub max_bytes: u64,
+    pub max_secs: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct HashSettings {
     pub memory_kib: u32,
@@ -405,6 +418,7 @@ pub struct Settings {
     /// Origins whose pages may call the API (CORS).
     pub cors_origins: CorsOrigins,
     pub max_upload_bytes: u64,
+    pub video: VideoLimits,
     pub hashing: HashSettings,
     /// Nice value of the background threads (thumbnails).
     pub worker_nice: i32,
@@ -603,6 +617,9 @@ impl Config {
         if self.max_upload_bytes == 0 {
             return Err("MAX_UPLOAD_BYTES must be positive".into());
         }
+        if self.max_video_bytes == 0 || self.max_video_secs == 0 {
+            return Err("MAX_VIDEO_BYTES and MAX_VIDEO_SECS must be positive".into());
+        }
         if self.db_max_connections == 0 {
             return Err("DB_MAX_CONNECTIONS must be positive".into());
         }
@@ -670,6 +687,10 @@ impl Config {
             public_url,
             cors_origins,
             max_upload_bytes: self.max_upload_bytes,
+            video: VideoLimits {
+                max_bytes: self.max_video_bytes,
+                max_secs: self.max_video_secs,
+            },
             hashing: HashSettings {
                 memory_kib: self.argon2_memory_kib,
                 iterations: self.argon2_iterations,

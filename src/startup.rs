@@ -304,6 +304,9 @@ impl Application {
             public_url: settings.public_url.clone(),
             lan_urls,
             max_upload_bytes: settings.max_upload_bytes,
+            video_limits: settings.video,
+            video_tools: crate::thumbnails::video::tools_installed(),
+            worker_nice: settings.worker_nice,
             retention: settings.retention,
             mailer: settings
                 .smtp

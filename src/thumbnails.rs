@@ -4,7 +4,9 @@
 //! decides when and how often: this module only says whether it worked, is worth another try
 //! (the store is down) or never will (the photo cannot be decoded).
 
+mod clip;
 mod heif;
+pub mod video;
 
 use std::sync::Arc;
 
@@ -44,6 +46,11 @@ impl Thumbnailer {
                 "heif-convert not found (Debian: libheif-examples): HEIC/HEIF photos get no variants, guests see the placeholder"
             );
         }
+        if !video::tools_installed() {
+            tracing::warn!(
+                "ffmpeg/ffprobe not found (Debian: ffmpeg): video clips are refused (upload.video_unsupported)"
+            );
+        }
         Ok(Arc::new(Self {
             db,
             store,
@@ -58,6 +65,9 @@ impl Thumbnailer {
         let key = PhotoKey::parse(&picture.object_key).ok_or_else(|| {
             JobError::Permanent(format!("unexpected object key {}", picture.object_key))
         })?;
+        if key.media_type.is_video() {
+            return self.make_clip_for(picture, &key).await;
+        }
         let source = self
             .store
             .read_all(&key, self.max_source_bytes)

@@ -14,10 +14,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && install -d -m 0750 /out/data
 
 # Debian slim rather than distroless: the server runs Debian's heif-convert (libheif) to turn
-# iPhone HEIC photos into the JPEG variants guests see. Nothing else is added.
+# iPhone HEIC photos into the JPEG variants guests see, and ffmpeg/ffprobe to check video clips
+# and make their poster frame and web MP4. Nothing else is added.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libheif-examples \
+ && apt-get install -y --no-install-recommends ca-certificates libheif-examples ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/partypic /usr/local/bin/partypic
 # DATA_DIR is only used by the embedded default (SQLite + local photos): `docker run -v …:/data`.

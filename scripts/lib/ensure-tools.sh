@@ -32,6 +32,13 @@ if ! command -v heif-convert >/dev/null; then
   DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends libheif-examples >/dev/null
 fi
 
+# Debian's ffmpeg/ffprobe check video clips at finalize and make their poster and MP4 (tests/api/videos.rs).
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+  echo "installing ffmpeg (apt)" >&2
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 1800 apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+fi
+
 mkdir -p "$TOOLS"
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c "import schemathesis" 2>/dev/null || "$VENV/bin/pip" install -q "schemathesis==4.32.5" </dev/null

@@ -101,6 +101,10 @@ error_codes! {
     UploadPartMissing = "upload.part_missing" => Invalid,
     UploadPartSizeMismatch = "upload.part_size_mismatch" => Invalid,
     UploadPartInvalid = "upload.part_invalid" => Invalid,
+    VideosDisabled = "upload.videos_disabled" => UnsupportedType,
+    VideoUnsupported = "upload.video_unsupported" => UnsupportedType,
+    VideoUnreadable = "upload.video_unreadable" => UnsupportedType,
+    VideoTooLong = "upload.video_too_long" => TooLarge,
     Internal = "internal" => Internal,
 }
 

@@ -83,6 +83,9 @@ pub struct ArchivedPhoto {
     pub thumb_status: ThumbStatus,
     pub file: FileEntry,
     pub thumbnail: Option<FileEntry>,
+    /// A clip's length (absent for photos and in archives of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
 }
 
 /// `event.json`.
@@ -251,6 +254,7 @@ fn archived_photo(
         },
         file,
         thumbnail,
+        duration_ms: record.duration_ms,
     }
 }
 
@@ -452,6 +456,7 @@ pub async fn import(
             thumb_key,
             display_key: None,
             thumb_status,
+            duration_ms: photo.duration_ms,
         })
         .await
         .with_context(|| format!("cannot import photo {}", photo.id))?;

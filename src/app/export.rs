@@ -13,7 +13,7 @@ use super::{App, Error, ErrorCode, Host, Result};
 use crate::{
     db::{PhotoRecord, PhotoStatus},
     domain::{
-        image::ImageType,
+        media::MediaType,
         photo_key::PhotoKey,
         rules::EventRules,
         visibility::{Viewer, Visibility},
@@ -69,7 +69,7 @@ pub async fn archive(
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let handle = tokio::runtime::Handle::current();
     let store = app.store.clone();
-    let max_bytes = app.max_upload_bytes;
+    let max_bytes = app.max_upload_bytes.max(app.video_limits.max_bytes);
     tokio::task::spawn_blocking(move || {
         if let Err(err) = write_archive(
             store.as_ref(),
@@ -154,7 +154,7 @@ fn write_archive(
 
 /// `{guest}_{time}_{n}.{ext}`, e.g. `Tante_Erna_20261127-213015_7.jpg`.
 pub fn entry_name(picture: &PhotoRecord, n: usize) -> String {
-    let ext = ImageType::from_mime(&picture.mimetype).map_or("jpg", ImageType::extension);
+    let ext = MediaType::from_mime(&picture.mimetype).map_or("jpg", MediaType::extension);
     let guest = safe_name(&picture.uploader_name);
     let guest = if guest.is_empty() {
         "guest".to_owned()

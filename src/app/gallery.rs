@@ -15,6 +15,7 @@ use super::{
 use crate::{
     db::{EventRecord, PhotoRecord, ThumbStatus},
     domain::{
+        media::MediaType,
         photo_key::PhotoKey,
         rules::EventRules,
         visibility::{Viewer, Visibility},
@@ -71,12 +72,16 @@ pub const UNAVAILABLE_PATH: &str = "/assets/unavailable.svg";
 
 /// Where a client fetches a photo and its thumbnail.
 pub struct PhotoLinks {
-    /// The original for the host; the display copy (or the placeholder) for everybody else.
+    /// The original for the host; the display copy (a clip's rendition), or the placeholder, for
+    /// everybody else.
     pub url: String,
     /// The thumbnail; until it exists the original (host) or the placeholder (guests).
     pub thumb_url: String,
     /// Whether `url`/`thumb_url` are variants yet (`pending`, `ready`, `failed`).
     pub variants: ThumbStatus,
+    /// A clip's web rendition once it exists, for everybody (the host's `url` is the original,
+    /// which browsers may not play: HEVC, QuickTime).
+    pub video_url: Option<String>,
 }
 
 pub fn links(app: &App, photo: &PhotoRecord, base: &Url, audience: Audience) -> PhotoLinks {
@@ -85,6 +90,12 @@ pub fn links(app: &App, photo: &PhotoRecord, base: &Url, audience: Audience) -> 
             .map(|key| app.store.download_url(&key, base).to_string())
     };
     let thumb = signed(photo.thumb_key.as_deref());
+    let rendition = PhotoKey::parse(&photo.object_key)
+        .filter(|_| MediaType::mime_is_video(&photo.mimetype))
+        .map(|key| app.store.download_url(&key.rendition(), base).to_string());
+    let video_url = rendition
+        .clone()
+        .filter(|_| photo.thumb_status == ThumbStatus::Ready);
     let (url, thumb_url) = match audience {
         Audience::Host => {
             let original = signed(Some(&photo.object_key)).unwrap_or_default();
@@ -93,7 +104,8 @@ pub fn links(app: &App, photo: &PhotoRecord, base: &Url, audience: Audience) -> 
         }
         Audience::Guests => match (
             photo.thumb_status,
-            signed(photo.display_key.as_deref()),
+            // A clip's rendition key is derived, not stored: it exists once `ready`.
+            rendition.or_else(|| signed(photo.display_key.as_deref())),
             thumb,
         ) {
             (ThumbStatus::Ready, Some(display), Some(thumb)) => (display, thumb),
@@ -113,6 +125,7 @@ pub fn links(app: &App, photo: &PhotoRecord, base: &Url, audience: Audience) -> 
         url,
         thumb_url,
         variants: photo.thumb_status,
+        video_url,
     }
 }
 
@@ -126,7 +139,18 @@ pub struct PageContent {
 /// The image every guest may see of a photo (the cover, link previews): its display copy, or
 /// the placeholder until it exists.
 pub fn guest_image_url(app: &App, photo: &PhotoRecord, base: &Url) -> String {
-    links(app, photo, base, Audience::Guests).url
+    let display = photo
+        .display_key
+        .as_deref()
+        .and_then(PhotoKey::parse)
+        .filter(|_| photo.thumb_status == ThumbStatus::Ready);
+    match display {
+        // A clip's display copy is its poster frame: an image, unlike its `url`.
+        Some(key) if MediaType::mime_is_video(&photo.mimetype) => {
+            app.store.download_url(&key, base).to_string()
+        }
+        _ => links(app, photo, base, Audience::Guests).url,
+    }
 }
 
 /// One page of the gallery as `render` encodes it, newest first; served from the cache while

@@ -80,7 +80,11 @@ where
     let store = local_store(app)?;
     check_signature(store, "PUT", &request)?;
     let key = request.key;
-    let limit = app.max_upload_bytes;
+    let limit = if key.media_type.is_video() {
+        app.video_limits.max_bytes
+    } else {
+        app.max_upload_bytes
+    };
     let too_large = || {
         Error::new(
             ErrorCode::UploadTooLarge,
@@ -272,6 +276,6 @@ pub async fn open(app: &App, request: Signed) -> Result<Download> {
     Ok(Download {
         file,
         len,
-        content_type: key.image_type.mime(),
+        content_type: key.media_type.mime(),
     })
 }

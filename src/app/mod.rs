@@ -56,6 +56,12 @@ pub struct App {
     /// Without `public_url`: this machine's LAN base URLs, best first (see [`invite`]).
     pub lan_urls: Vec<Url>,
     pub max_upload_bytes: u64,
+    /// `MAX_VIDEO_BYTES` and `MAX_VIDEO_SECS`.
+    pub video_limits: crate::config::VideoLimits,
+    /// Whether ffprobe and ffmpeg are installed; without them clips are refused at finalize.
+    pub video_tools: bool,
+    /// Nice value of the video probe at finalize (`WORKER_NICE`).
+    pub worker_nice: i32,
     /// Cancelled when shutdown begins: readiness turns 503, long-lived streams (live events) end
     /// and the drain finishes.
     pub shutdown: tokio_util::sync::CancellationToken,

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     db::{JobLockKey, MultipartRecord},
-    domain::{image::ImageType, photo_key::PhotoKey, rules::EventRules},
+    domain::{media::MediaType, photo_key::PhotoKey, rules::EventRules},
     store::StoredPart,
 };
 
@@ -35,7 +35,7 @@ const SWEEP_BATCH: u32 = 100;
 
 pub struct Start {
     pub event_id: Uuid,
-    pub image_type: ImageType,
+    pub media_type: MediaType,
     pub size: u64,
     pub guest_id: Option<Uuid>,
 }
@@ -96,12 +96,20 @@ pub async fn start(app: &App, command: Start) -> Result<Upload> {
     if command.size == 0 {
         return Err(Error::new(ErrorCode::EmptyUpload, "size must be above 0"));
     }
-    if command.size > app.max_upload_bytes {
+    if command.media_type.is_video() {
+        super::uploads::check_videos_accepted(app, &rules)?;
+    }
+    let limit = if command.media_type.is_video() {
+        app.video_limits.max_bytes
+    } else {
+        app.max_upload_bytes
+    };
+    if command.size > limit {
         return Err(Error::new(
             ErrorCode::UploadTooLarge,
             format!(
-                "Photo is too large ({} bytes; limit {} bytes)",
-                command.size, app.max_upload_bytes
+                "The file is too large ({} bytes; limit {limit} bytes)",
+                command.size
             ),
         ));
     }
@@ -110,7 +118,7 @@ pub async fn start(app: &App, command: Start) -> Result<Upload> {
     if part_count(command.size).is_none() {
         return Err(Error::new(ErrorCode::UploadTooLarge, "Too many parts"));
     }
-    let key = PhotoKey::generate(event.id, command.image_type);
+    let key = PhotoKey::generate(event.id, command.media_type);
     let store_upload_id = app.store.create_multipart(&key).await?;
     let record = MultipartRecord {
         id: Uuid::new_v4(),

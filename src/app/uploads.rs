@@ -1,6 +1,7 @@
 //! Ingest: the three-step upload. `init` issues a key and a URL the phone PUTs the bytes to;
 //! `finalize` checks what arrived (size, type, the event's rules, duplicates), records the
-//! photo, and announces it. A rejected upload is deleted ([`Received`]), even when the request is
+//! photo, and announces it. Video clips are checked by ffprobe on a local copy ([`video`]) for
+//! container, video stream and length. A rejected upload is deleted ([`Received`]), even when the request is
 //! cut short while deleting.
 
 use std::sync::Arc;
@@ -12,18 +13,19 @@ use super::{App, Error, ErrorCode, Result, events::ensure_open, guests, now};
 use crate::{
     db::{EventRecord, PhotoRecord, PhotoStatus, ThumbStatus},
     domain::{
-        image::ImageType,
+        media::{MediaType, VideoType},
         photo_key::{PhotoKey, Variant},
         rules::EventRules,
         values::Name,
     },
     events::LiveEvent,
     store::{PhotoStore, UPLOAD_URL_TTL},
+    thumbnails::video,
 };
 
 pub struct Init {
     pub event_id: Uuid,
-    pub image_type: ImageType,
+    pub media_type: MediaType,
     pub guest_id: Option<Uuid>,
 }
 
@@ -64,7 +66,10 @@ pub async fn init(app: &App, command: Init, base: &Url) -> Result<Ticket> {
     check_upload_limit(app, &event, &rules, guest_id).await?;
     // Refused here already when not one more byte fits; the photo's own size counts at finalize.
     check_quota(app, &event, &rules, 1).await?;
-    let key = PhotoKey::generate(event.id, command.image_type);
+    if command.media_type.is_video() {
+        check_videos_accepted(app, &rules)?;
+    }
+    let key = PhotoKey::generate(event.id, command.media_type);
     Ok(Ticket {
         upload_url: app.store.upload_url(&key, base),
         key,
@@ -99,16 +104,15 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
         )
     })?;
     let received = Received::new(app.store.clone(), key);
-    if size > app.max_upload_bytes {
-        return Err(received
-            .reject(Error::new(
-                ErrorCode::UploadTooLarge,
-                format!(
-                    "Photo is too large ({size} bytes; limit {} bytes)",
-                    app.max_upload_bytes
-                ),
-            ))
-            .await);
+    let too_large = |what: &str, limit: u64| {
+        Error::new(
+            ErrorCode::UploadTooLarge,
+            format!("{what} is too large ({size} bytes; limit {limit} bytes)"),
+        )
+    };
+    let largest = app.max_upload_bytes.max(app.video_limits.max_bytes);
+    if size > largest {
+        return Err(received.reject(too_large("Upload", largest)).await);
     }
     if size == 0 {
         return Err(received
@@ -118,14 +122,34 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
             ))
             .await);
     }
-    let head = app.store.read_head(&key, ImageType::SNIFF_LEN).await?;
-    let Some(image_type) = ImageType::sniff(&head) else {
-        return Err(received
-            .reject(Error::new(
-                ErrorCode::NotAnImage,
-                "The uploaded file is not a supported image",
-            ))
-            .await);
+    let head = app.store.read_head(&key, MediaType::SNIFF_LEN).await?;
+    let media_type = match MediaType::sniff(&head) {
+        Some(MediaType::Image(_)) if size > app.max_upload_bytes => {
+            return Err(received
+                .reject(too_large("Photo", app.max_upload_bytes))
+                .await);
+        }
+        Some(MediaType::Video(_)) if size > app.video_limits.max_bytes => {
+            return Err(received
+                .reject(too_large("Video", app.video_limits.max_bytes))
+                .await);
+        }
+        Some(media_type) => media_type,
+        None => {
+            return Err(received
+                .reject(Error::new(
+                    ErrorCode::NotAnImage,
+                    "The uploaded file is not a supported image or video",
+                ))
+                .await);
+        }
+    };
+    let duration_ms = match media_type {
+        MediaType::Image(_) => None,
+        MediaType::Video(video_type) => match check_clip(app, &rules, &key, video_type).await {
+            Ok(duration_ms) => Some(duration_ms),
+            Err(err) => return Err(received.reject(err).await),
+        },
     };
     if let Err(err) = check_upload_limit(app, &event, &rules, guest_id).await {
         return Err(received.reject(err).await);
@@ -152,7 +176,7 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
         original_filename: command.original_filename.unwrap_or_else(|| key.file_name()),
         object_key: key.to_string(),
         bucket: app.store.bucket().to_owned(),
-        mimetype: image_type.mime().to_owned(),
+        mimetype: media_type.mime().to_owned(),
         filesize_bytes: i64::try_from(size).unwrap_or(i64::MAX),
         mission_id: command.mission_id,
         created_at: now(),
@@ -166,6 +190,7 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
         thumb_key: None,
         display_key: None,
         thumb_status: ThumbStatus::Pending,
+        duration_ms,
     };
     let stored = app.db.insert_photo(&photo).await?;
     if stored.id == photo.id {
@@ -182,6 +207,74 @@ pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
         received.discard().await;
     }
     Ok(stored)
+}
+
+/// Clips need the event's consent (`videos`) and this server's ffmpeg.
+pub(super) fn check_videos_accepted(app: &App, rules: &EventRules) -> Result<()> {
+    if !rules.videos {
+        return Err(Error::new(
+            ErrorCode::VideosDisabled,
+            "This event accepts photos only",
+        ));
+    }
+    if !app.video_tools {
+        return Err(Error::new(
+            ErrorCode::VideoUnsupported,
+            "This server cannot take video clips (ffmpeg is not installed)",
+        ));
+    }
+    Ok(())
+}
+
+/// Probes an uploaded clip on a local copy: a readable container of the announced kind, a
+/// video stream, a length within the limit. Returns the length in milliseconds. Every error
+/// here rejects the upload (the caller deletes it), except storage trouble, which is retried.
+async fn check_clip(
+    app: &App,
+    rules: &EventRules,
+    key: &PhotoKey,
+    video_type: VideoType,
+) -> Result<i64> {
+    check_videos_accepted(app, rules)?;
+    let unreadable = || {
+        Error::new(
+            ErrorCode::VideoUnreadable,
+            "The uploaded file is not a readable video clip",
+        )
+    };
+    let work = video::Workspace::new().map_err(|e| Error::Internal(e.into()))?;
+    let local = work.file("upload");
+    app.store
+        .copy_to_file(key, &local, app.video_limits.max_bytes)
+        .await?;
+    let probe = match video::probe(&local, app.worker_nice).await {
+        Ok(probe) => probe,
+        Err(err) if err.is_bad_input() => {
+            tracing::info!(%key, error = %err, "uploaded clip refused");
+            return Err(unreadable());
+        }
+        Err(video::VideoError::ToolMissing(_)) => {
+            return Err(Error::new(
+                ErrorCode::VideoUnsupported,
+                "This server cannot take video clips (ffmpeg is not installed)",
+            ));
+        }
+        Err(err) => return Err(Error::Internal(err.into())),
+    };
+    if !probe.container_matches(video_type) {
+        return Err(unreadable());
+    }
+    let limit_secs = rules.video_secs_limit(app.video_limits.max_secs);
+    if probe.duration.as_secs_f64() > limit_secs as f64 + 0.5 {
+        return Err(Error::new(
+            ErrorCode::VideoTooLong,
+            format!(
+                "The clip is too long ({:.0} s; limit {limit_secs} s)",
+                probe.duration.as_secs_f64()
+            ),
+        ));
+    }
+    Ok(i64::try_from(probe.duration.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Checks the uploading guest against the event's rules; returns the guest id when given.

@@ -112,8 +112,11 @@ pub struct PhotoRecord {
     pub thumb_key: Option<String>,
     /// The metadata-free display copy (<= 2048 px) guests get instead of the original.
     pub display_key: Option<String>,
-    /// Whether the variants (thumbnail and display copy) exist.
+    /// Whether the variants (thumbnail and display copy; a clip's rendition) exist.
     pub thumb_status: ThumbStatus,
+    /// A video clip's length; `None` for photos.
+    #[serde(default)]
+    pub duration_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

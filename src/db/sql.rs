@@ -175,7 +175,7 @@ const EVENT_SELECT: &str = "id, user_id, CAST(settings AS TEXT) AS settings, \
 const GUEST_COLUMNS: &str = "id, session_id, user_name, created_at, last_seen";
 const PHOTO_COLUMNS: &str = "id, session_id, u_name, original_filename, s3_key, s3_bucket, \
      mimetype, filesize_bytes, mission_id, created_at, user_id, status, content_hash, thumb_key, \
-     thumb_status, display_key";
+     thumb_status, display_key, duration_ms";
 
 fn host_from_row(row: &impl SqlRow) -> Result<HostRecord, sqlx::Error> {
     Ok(HostRecord {
@@ -235,6 +235,8 @@ fn photo_from_row(row: &impl SqlRow) -> Result<PhotoRecord, sqlx::Error> {
         thumb_key: row.opt_text("thumb_key")?,
         thumb_status: ThumbStatus::parse(&row.text("thumb_status")?),
         display_key: row.opt_text("display_key")?,
+        // Stored as 0 for photos (the column is NOT NULL, like every integer the backends bind).
+        duration_ms: Some(row.int("duration_ms")?).filter(|ms| *ms > 0),
     })
 }
 
@@ -461,7 +463,7 @@ impl<B: Backend> Database for B {
     async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
         let sql = format!(
             "INSERT INTO pictures ({PHOTO_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
              ON CONFLICT DO NOTHING RETURNING {PHOTO_COLUMNS}"
         );
         let params = params![
@@ -481,6 +483,7 @@ impl<B: Backend> Database for B {
             picture.thumb_key.as_deref(),
             picture.thumb_status.as_str(),
             picture.display_key.as_deref(),
+            picture.duration_ms.unwrap_or(0),
         ];
         let job_sql = "INSERT INTO jobs (id, kind, photo_id, state, attempts, run_after, \
                        created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $4, $4)";

@@ -3,6 +3,7 @@
 pub mod identity;
 pub mod image;
 pub mod join_code;
+pub mod media;
 pub mod missions;
 pub mod password;
 pub mod photo_key;

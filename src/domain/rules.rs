@@ -1,5 +1,5 @@
 //! Event settings and the rules a host sets in them: when uploads close, pre-approval, reveal
-//! mode, whether guests may delete their own photos, and a per-guest upload limit.
+//! mode, whether guests may delete their own photos, a per-guest upload limit, and video clips.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
@@ -14,6 +14,8 @@ const MAX_DESCRIPTION_CHARS: usize = 2000;
 /// The largest per-event storage limit a host may set (1 TiB).
 const MAX_STORAGE_LIMIT_MB: u64 = 1024 * 1024;
 pub const MAX_UPLOAD_LIMIT: u64 = 10_000;
+/// The longest per-event clip length a host may set; `MAX_VIDEO_SECS` caps it further.
+const MAX_VIDEO_SECS_SETTING: u64 = 3600;
 
 /// The rules as the server enforces them; unknown or missing settings mean the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,10 @@ pub struct EventRules {
     pub storage_limit_mb: Option<u64>,
     /// Guests and the host may react to photos (`reactions`, on by default).
     pub reactions: bool,
+    /// Guests may upload video clips (`videos`, on by default).
+    pub videos: bool,
+    /// The host's own cap on a clip's length (`max_video_secs`), below the server's.
+    pub max_video_secs: Option<u64>,
 }
 
 impl EventRules {
@@ -48,12 +54,20 @@ impl EventRules {
                 .and_then(Value::as_u64),
             storage_limit_mb: settings.get("storage_limit_mb").and_then(Value::as_u64),
             reactions: flag("reactions", true),
+            videos: flag("videos", true),
+            max_video_secs: settings.get("max_video_secs").and_then(Value::as_u64),
         }
     }
 
     /// Whether guests (and anonymous visitors) see other people's approved photos.
     pub fn gallery_visible_to_guests(&self) -> bool {
         !self.reveal_later || self.revealed
+    }
+
+    /// The longest clip this event accepts, given the server's `MAX_VIDEO_SECS`.
+    pub fn video_secs_limit(&self, server_max_secs: u64) -> u64 {
+        self.max_video_secs
+            .map_or(server_max_secs, |own| own.min(server_max_secs))
     }
 
     /// Uploads must name their guest when a rule is per guest.
@@ -110,7 +124,13 @@ fn check_known_fields(settings: &mut Map<String, Value>) -> Result<(), Invalid> 
             Some(_) => return Err(invalid(format!("settings.{field} must be a string"))),
         }
     }
-    for field in ["require_approval", "revealed", "guest_delete", "reactions"] {
+    for field in [
+        "require_approval",
+        "revealed",
+        "guest_delete",
+        "reactions",
+        "videos",
+    ] {
         if settings
             .get(field)
             .is_some_and(|v| !v.is_boolean() && !v.is_null())
@@ -135,6 +155,17 @@ fn check_known_fields(settings: &mut Map<String, Value>) -> Result<(), Invalid> 
         Some(_) => {
             return Err(invalid(format!(
                 "settings.storage_limit_mb must be an integer from 1 to {MAX_STORAGE_LIMIT_MB}"
+            )));
+        }
+    }
+    match settings.get("max_video_secs") {
+        None | Some(Value::Null) => {}
+        Some(v)
+            if v.as_u64()
+                .is_some_and(|n| (1..=MAX_VIDEO_SECS_SETTING).contains(&n)) => {}
+        Some(_) => {
+            return Err(invalid(format!(
+                "settings.max_video_secs must be an integer from 1 to {MAX_VIDEO_SECS_SETTING}"
             )));
         }
     }
@@ -246,6 +277,9 @@ mod tests {
             json!({"reveal": "never"}),
             json!({"upload_limit_per_guest": 0}),
             json!({"upload_limit_per_guest": 2.5}),
+            json!({"videos": "no"}),
+            json!({"max_video_secs": 0}),
+            json!({"max_video_secs": 30.5}),
             json!({"n": 1.797_693_134_862_315_7e308}),
             json!({"deep": [{"n": -1e20}]}),
         ] {
@@ -258,6 +292,12 @@ mod tests {
         let rules = EventRules::from_settings(&json!({}));
         assert!(!rules.require_approval && rules.guest_delete && rules.gallery_visible_to_guests());
         assert!(!rules.needs_guest_id());
+        assert!(rules.videos);
+        assert_eq!(rules.video_secs_limit(180), 180);
+        let short = EventRules::from_settings(&json!({"videos": false, "max_video_secs": 20}));
+        assert!(!short.videos);
+        assert_eq!(short.video_secs_limit(180), 20);
+        assert_eq!(short.video_secs_limit(10), 10);
     }
 
     #[test]

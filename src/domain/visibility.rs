@@ -89,6 +89,7 @@ mod tests {
             thumb_key: None,
             display_key: None,
             thumb_status: ThumbStatus::Pending,
+            duration_ms: None,
         }
     }
 

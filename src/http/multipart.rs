@@ -22,7 +22,7 @@ use crate::{
         local_files::{self, SignedPart},
         multipart::{self, PART_SIZE, Target, Upload},
     },
-    domain::{image::ImageType, values::required},
+    domain::{media::MediaType, values::required},
     store::UPLOAD_URL_TTL,
 };
 
@@ -152,10 +152,10 @@ pub async fn start(
     JsonBody(body): JsonBody<StartMultipartRequest>,
 ) -> Result<(StatusCode, Json<MultipartView>), ApiError> {
     let content_type = required(body.content_type, "content_type")?;
-    let image_type = ImageType::from_mime(&content_type).ok_or_else(|| {
+    let media_type = MediaType::from_mime(&content_type).ok_or_else(|| {
         ApiError::new(
             ErrorCode::UnsupportedImageType,
-            "content_type must be one of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif",
+            "content_type must be one of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif, video/mp4, video/quicktime, video/webm",
         )
     })?;
     let size = body
@@ -165,7 +165,7 @@ pub async fn start(
         &app,
         multipart::Start {
             event_id: path.id,
-            image_type,
+            media_type,
             size,
             guest_id: optional_uuid(body.user_id.as_deref(), "user_id")?,
         },

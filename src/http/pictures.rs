@@ -30,7 +30,7 @@ use crate::{
     },
     db::{PhotoRecord, PhotoStatus, ThumbStatus},
     domain::{
-        image::ImageType,
+        media::MediaType,
         missions::parse_mission_id,
         reaction::{Reaction, ReactionCounts},
         values::{Name, parse_original_filename, required},
@@ -40,7 +40,8 @@ use crate::{
 #[derive(Deserialize, ToSchema)]
 pub struct InitUploadRequest {
     pub session_id: Option<String>,
-    /// One of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif.
+    /// One of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif, or a video
+    /// clip: video/mp4, video/quicktime, video/webm.
     pub mimetype: Option<String>,
     /// The uploading guest's id; required when the event has pre-approval or an upload limit.
     pub user_id: Option<String>,
@@ -109,6 +110,17 @@ pub struct PictureView {
     pub status: PhotoStatus,
     /// The uploading guest, when known.
     pub user_id: Option<Uuid>,
+    /// `photo` or `video`. For a video, `url` is (for guests) an H.264 MP4 without metadata
+    /// and `thumbUrl` a poster frame.
+    #[schema(value_type = String)]
+    pub media_type: &'static str,
+    /// A video's length in seconds (absent for photos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<f64>,
+    /// A video's web rendition (H.264 MP4 without metadata) once `variants` is `ready`, for
+    /// everybody: what players should play (absent for photos and until ready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_url: Option<String>,
     /// How many people reacted with each reaction (gallery entries only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reactions: Option<ReactionCounts>,
@@ -128,8 +140,17 @@ pub(super) fn picture_view(
         url,
         thumb_url,
         variants,
+        video_url,
     } = gallery::links(app, &photo, base, audience);
+    let media_type = if MediaType::mime_is_video(&photo.mimetype) {
+        "video"
+    } else {
+        "photo"
+    };
     PictureView {
+        media_type,
+        duration_secs: photo.duration_ms.map(|ms| ms as f64 / 1000.0),
+        video_url,
         id: photo.id,
         created_at: photo.created_at,
         u_name: photo.uploader_name,
@@ -156,15 +177,15 @@ impl TryFrom<InitUploadRequest> for uploads::Init {
     fn try_from(body: InitUploadRequest) -> Result<Self, ApiError> {
         let event_id = required_uuid(body.session_id.as_deref(), "session_id")?;
         let mimetype = required(body.mimetype, "mimetype")?;
-        let image_type = ImageType::from_mime(&mimetype).ok_or_else(|| {
+        let media_type = MediaType::from_mime(&mimetype).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::UnsupportedImageType,
-                "mimetype must be one of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif",
+                "mimetype must be one of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif, video/mp4, video/quicktime, video/webm",
             )
         })?;
         Ok(Self {
             event_id,
-            image_type,
+            media_type,
             guest_id: optional_uuid(body.user_id.as_deref(), "user_id")?,
         })
     }

@@ -272,6 +272,22 @@ impl PhotoStore for FilesystemStore {
         Ok(bytes.into())
     }
 
+    async fn copy_to_file(&self, key: &PhotoKey, path: &Path, max_len: u64) -> StoreResult<u64> {
+        let file = tokio::fs::File::open(self.path_of(key))
+            .await
+            .map_err(io_error)?;
+        let mut out = tokio::fs::File::create(path).await.map_err(io_error)?;
+        let copied = tokio::io::copy(&mut file.take(max_len.saturating_add(1)), &mut out)
+            .await
+            .map_err(io_error)?;
+        if copied > max_len {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "object {key} exceeds {max_len} bytes"
+            )));
+        }
+        Ok(copied)
+    }
+
     async fn sha256(&self, key: &PhotoKey) -> StoreResult<String> {
         let mut file = tokio::fs::File::open(self.path_of(key))
             .await

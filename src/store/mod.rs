@@ -55,6 +55,14 @@ pub trait PhotoStore: Send + Sync + 'static {
     async fn read_head(&self, key: &PhotoKey, len: usize) -> StoreResult<Vec<u8>>;
     /// The whole object, refused when larger than `max_len`.
     async fn read_all(&self, key: &PhotoKey, max_len: u64) -> StoreResult<Bytes>;
+    /// Streams the object into the local file `path` (created or truncated), refused when
+    /// larger than `max_len`: video tools need a seekable file. Returns the bytes written.
+    async fn copy_to_file(
+        &self,
+        key: &PhotoKey,
+        path: &std::path::Path,
+        max_len: u64,
+    ) -> StoreResult<u64>;
     /// SHA-256 of the object's content, streamed (duplicate detection).
     async fn sha256(&self, key: &PhotoKey) -> StoreResult<String>;
     /// Writes an object the server produced itself (thumbnails).

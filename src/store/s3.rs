@@ -314,6 +314,35 @@ impl PhotoStore for S3Store {
         Ok(bytes.into())
     }
 
+    async fn copy_to_file(
+        &self,
+        key: &PhotoKey,
+        path: &std::path::Path,
+        max_len: u64,
+    ) -> StoreResult<u64> {
+        use tokio::io::AsyncWriteExt;
+        let too_large =
+            || StoreError::Other(anyhow::anyhow!("object {key} exceeds {max_len} bytes"));
+        let local = |err: std::io::Error| StoreError::Other(err.into());
+        let response = self.get_object(key).await?;
+        if response.content_length().is_some_and(|len| len > max_len) {
+            return Err(too_large());
+        }
+        let mut out = tokio::fs::File::create(path).await.map_err(local)?;
+        let mut written = 0u64;
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(unavailable)?;
+            written += chunk.len() as u64;
+            if written > max_len {
+                return Err(too_large());
+            }
+            out.write_all(&chunk).await.map_err(local)?;
+        }
+        out.flush().await.map_err(local)?;
+        Ok(written)
+    }
+
     async fn sha256(&self, key: &PhotoKey) -> StoreResult<String> {
         let mut hasher = Sha256::new();
         let mut stream = self.get_object(key).await?.bytes_stream();
@@ -353,7 +382,7 @@ impl PhotoStore for S3Store {
         let response = self
             .http
             .post(url)
-            .header(header::CONTENT_TYPE, key.image_type.mime())
+            .header(header::CONTENT_TYPE, key.media_type.mime())
             .send()
             .await
             .map_err(unavailable)?;

@@ -27,3 +27,4 @@ mod retention;
 mod rules;
 mod sessions;
 mod variants;
+mod videos;

@@ -225,6 +225,7 @@ fn photo(event_id: Uuid, created_at: DateTime<Utc>) -> PhotoRecord {
         thumb_key: None,
         display_key: None,
         thumb_status: ThumbStatus::Pending,
+        duration_ms: None,
     }
 }
 

@@ -603,7 +603,10 @@ export interface components {
             success: boolean;
         };
         InitUploadRequest: {
-            /** @description One of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif. */
+            /**
+             * @description One of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif, or a video
+             *     clip: video/mp4, video/quicktime, video/webm.
+             */
             mimetype?: string | null;
             session_id?: string | null;
             /** @description The uploading guest's id; required when the event has pre-approval or an upload limit. */
@@ -730,10 +733,20 @@ export interface components {
         PictureView: {
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: double
+             * @description A video's length in seconds (absent for photos).
+             */
+            duration_secs?: number | null;
             /** Format: int64 */
             filesize_bytes: number;
             /** Format: uuid */
             id: string;
+            /**
+             * @description `photo` or `video`. For a video, `url` is (for guests) an H.264 MP4 without metadata
+             *     and `thumbUrl` a poster frame.
+             */
+            media_type: string;
             mimetype: string;
             mission_id?: string | null;
             my_reaction?: null | components["schemas"]["Reaction"];
@@ -767,6 +780,11 @@ export interface components {
              *     `ready`, or `failed` when the photo cannot be decoded (guests keep the placeholder).
              */
             variants: string;
+            /**
+             * @description A video's web rendition (H.264 MP4 without metadata) once `variants` is `ready`, for
+             *     everybody: what players should play (absent for photos and until ready).
+             */
+            video_url?: string | null;
         };
         ReactRequest: {
             /** @description One of `heart` (❤️), `laugh` (😂), `wow` (😮), `party` (🎉). */

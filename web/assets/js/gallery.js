@@ -202,6 +202,7 @@ export class Gallery extends EventTarget {
         type: 'button', 'aria-label': label, title: label,
         onclick: () => this.lightbox.open(this.pictures.findIndex((x) => x.id === p.id)),
       }, img),
+      p.media_type === 'video' ? h('span.play-badge', { 'aria-label': t('gallery.video') }, '▶ ', clipLength(p.duration_secs)) : null,
       p.status === 'pending' ? h('span.badge', null, t('gallery.pending')) : null,
       reactionTotal(p) ? h('span.react-count', { 'aria-label': t('reactions.count', { n: reactionTotal(p) }) }, '❤️ ', String(reactionTotal(p))) : null);
     this.tiles.set(p.id, li);
@@ -287,6 +288,12 @@ export class Gallery extends EventTarget {
   }
 }
 
+/** `m:ss` of a clip's length. @param {number | null | undefined} secs */
+export function clipLength(secs) {
+  const s = Math.round(secs || 0);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
 /** Full-screen viewer: arrows, keyboard, swipe; uploader and time; actions. */
 class Lightbox {
   /** @param {Gallery} gallery */
@@ -294,19 +301,23 @@ class Lightbox {
     this.gallery = gallery;
     this.index = -1;
     this.img = /** @type {HTMLImageElement} */ (h('img', { alt: '' }));
+    /** Clips play here (guests get an H.264 MP4); hidden for photos. */
+    this.video = /** @type {HTMLVideoElement} */ (h('video', { controls: true, playsInline: true, preload: 'metadata', hidden: true }));
     this.caption = h('div.caption');
     this.actions = h('div.actions');
     const prev = h('button.nav.prev', { type: 'button', 'aria-label': t('lightbox.prev'), onclick: () => this.step(-1) }, '‹');
     const next = h('button.nav.next', { type: 'button', 'aria-label': t('lightbox.next'), onclick: () => this.step(1) }, '›');
     const close = h('button.close', { type: 'button', 'aria-label': t('action.close'), onclick: () => this.close() }, '×');
     this.dialog = /** @type {HTMLDialogElement} */ (h('dialog.lightbox', { 'aria-label': t('lightbox.title') },
-      h('figure', null, this.img, h('figcaption', null, this.caption, this.actions)), prev, next, close));
+      h('figure', null, this.img, this.video, h('figcaption', null, this.caption, this.actions)), prev, next, close));
     this.dialog.addEventListener('keydown', (e) => {
       if (e.key === 'ArrowLeft') this.step(-1);
       if (e.key === 'ArrowRight') this.step(1);
     });
     this.dialog.addEventListener('close', () => {
       this.index = -1;
+      this.video.pause();
+      this.video.removeAttribute('src');
       this.dialog.remove();
       // Closed by its button, Escape or a swipe: take back the history entry the viewer added.
       if (this.pushed) {
@@ -397,11 +408,24 @@ class Lightbox {
     if (!p) return;
     this.index = i;
     this.dialog.dataset.index = String(i);
-    this.img.src = p.thumbUrl || p.url;
-    // Show the thumbnail at once, swap in the full image when it has loaded.
-    const full = new Image();
-    full.onload = () => { if (g.pictures[this.index]?.id === p.id) this.img.src = p.url; };
-    full.src = p.url;
+    // A clip plays its web MP4 once it exists (the host's `url`, the original, may be HEVC).
+    const clip = p.media_type === 'video' && p.video_url ? p.video_url : null;
+    this.img.hidden = !!clip;
+    this.video.hidden = !clip;
+    if (clip) {
+      if (this.video.getAttribute('src') !== clip) {
+        this.video.poster = p.thumbUrl || '';
+        this.video.src = clip;
+      }
+    } else {
+      this.video.pause();
+      this.video.removeAttribute('src');
+      this.img.src = p.thumbUrl || p.url;
+      // Show the thumbnail at once, swap in the full image when it has loaded.
+      const full = new Image();
+      full.onload = () => { if (g.pictures[this.index]?.id === p.id) this.img.src = p.url; };
+      full.src = p.url;
+    }
     for (const n of [g.pictures[i + 1], g.pictures[i - 1]]) if (n) new Image().src = n.thumbUrl || n.url;
     const mission = p.mission_id ? g.opts.missions?.().get(String(p.mission_id)) : null;
     replace(this.caption,

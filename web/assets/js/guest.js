@@ -161,8 +161,8 @@ export function guest(main, sessionId) {
     const addFiles = (files) => {
       for (const f of files || []) up.add(f, f.name, missionId);
     };
-    const pick = /** @type {HTMLInputElement} */ (h('input.visually-hidden', { id: 'pick', type: 'file', accept: 'image/*', multiple: true, onchange: () => { addFiles(pick.files); pick.value = ''; } }));
-    const capture = /** @type {HTMLInputElement} */ (h('input.visually-hidden', { id: 'capture', type: 'file', accept: 'image/*', capture: 'environment', onchange: () => { addFiles(capture.files); capture.value = ''; } }));
+    const pick = /** @type {HTMLInputElement} */ (h('input.visually-hidden', { id: 'pick', type: 'file', accept: 'image/*,video/*', multiple: true, onchange: () => { addFiles(pick.files); pick.value = ''; } }));
+    const capture = /** @type {HTMLInputElement} */ (h('input.visually-hidden', { id: 'capture', type: 'file', accept: 'image/*,video/*', capture: 'environment', onchange: () => { addFiles(capture.files); capture.value = ''; } }));
     const hasCamera = !!navigator.mediaDevices?.getUserMedia;
     const notice = h('div');
     const actions = h('section.capture', null,

@@ -9,8 +9,13 @@ import { t, missionText } from './i18n.js';
 import { live } from './live.js';
 
 const INTERVAL = 7000;
+/** Clips play muted and at most this long before the show goes on. */
+const CLIP_MAX = 20_000;
 
 /** @typedef {import('./api.js').Picture} Picture */
+
+/** A clip whose MP4 is ready to play. @param {Picture} p */
+const isClip = (p) => p.media_type === 'video' && !!p.video_url;
 
 /** The slideshow's stylesheet, beside this module's folder (so under the same versioned path). */
 function loadStyles() {
@@ -42,7 +47,8 @@ export function slideshow(main, id) {
 
   /** One layer: the photo whole, on a blurred copy of itself filling the screen. */
   const layer = () => h('div.slide', null,
-    h('img.slide-fill', { alt: '', 'aria-hidden': 'true' }), h('img.slide-photo', { alt: '' }));
+    h('img.slide-fill', { alt: '', 'aria-hidden': 'true' }), h('img.slide-photo', { alt: '' }),
+    h('video.slide-photo', { muted: true, playsInline: true, hidden: true, 'aria-hidden': 'true' }));
   const layers = [layer(), layer()];
   let front = 0;
   const caption = h('div.slide-caption', { 'aria-live': 'polite' });
@@ -101,14 +107,27 @@ export function slideshow(main, id) {
   /** @param {Picture} p */
   function show(p) {
     const back = layers[1 - front];
+    const video = /** @type {HTMLVideoElement} */ (back.querySelector('video'));
+    const clip = isClip(p);
+    video.hidden = !clip;
+    back.querySelector('img.slide-photo')?.toggleAttribute('hidden', clip);
+    if (clip) {
+      video.muted = true;
+      video.src = p.video_url || '';
+      video.play().catch(() => { /* autoplay refused: the poster stays */ });
+    } else {
+      video.removeAttribute('src');
+    }
     const img = new Image();
     img.onload = img.onerror = () => {
       for (const el of back.querySelectorAll('img')) el.setAttribute('src', img.src);
       back.classList.add('on');
       layers[front].classList.remove('on');
+      const old = /** @type {HTMLVideoElement} */ (layers[front].querySelector('video'));
+      old.pause();
       front = 1 - front;
     };
-    img.src = p.url;
+    img.src = clip ? p.thumbUrl : p.url;
     stage.dataset.current = p.id;
     const mission = p.mission_id && session ? session.missions.data.find((m) => String(m.id) === String(p.mission_id)) : null;
     replace(caption, h('strong', null, p.u_name), mission ? h('span', null, ' · ', missionText(mission.description)) : null);
@@ -134,7 +153,7 @@ export function slideshow(main, id) {
       p = pictures[index];
     }
     show(p);
-    if (!paused) timer = setTimeout(next, INTERVAL);
+    if (!paused) timer = setTimeout(next, isClip(p) ? Math.min(CLIP_MAX, Math.max(3000, (p.duration_secs || 0) * 1000)) : INTERVAL);
   }
 
   /** @param {Picture} p */

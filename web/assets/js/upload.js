@@ -8,6 +8,8 @@ export const MAX_EDGE = 2560;
 /** Files above this size go in parts (resumable); smaller ones in one PUT. */
 export const MULTIPART_ABOVE = 8 * 1024 * 1024;
 const ALLOWED = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/heif', 'image/gif'];
+/** Clips go as they are: the server probes them and makes the guests' MP4. */
+const VIDEO = ['video/mp4', 'video/quicktime', 'video/webm'];
 
 /**
  * A photo in the queue. `prepared`: `blob` is what is sent (downscaled); until then it is the
@@ -33,7 +35,8 @@ const ALLOWED = ['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/h
  */
 export const FINAL = new Set(['upload.unsupported', 'upload.not_an_image', 'upload.unsupported_type', 'upload.empty',
   'upload.too_large', 'upload.limit_reached', 'event.ended', 'event.not_found', 'guest.not_found', 'guest.other_event',
-  'upload.key_other_event', 'request.body_too_large']);
+  'upload.key_other_event', 'request.body_too_large', 'upload.videos_disabled', 'upload.video_unsupported',
+  'upload.video_unreadable', 'upload.video_too_long']);
 
 /** The guest-facing text of a job's error, in the current language. @param {Job} job */
 export function jobError(job) {
@@ -105,6 +108,7 @@ async function decode(blob) {
  * @returns {Promise<Blob>}
  */
 export async function downscale(blob, max = MAX_EDGE, quality = 0.86) {
+  if (VIDEO.includes(blob.type)) return blob;
   let src;
   try {
     src = await decode(blob);
