@@ -98,6 +98,8 @@ error_codes! {
     UnknownReaction = "reaction.unknown" => Invalid,
     ReactionIdentityRequired = "reaction.identity_required" => Unauthenticated,
     ReactionRateLimited = "reaction.rate_limited" => TooManyRequests,
+    DownloadDisabled = "download.disabled" => Forbidden,
+    DownloadIdentityRequired = "download.identity_required" => Unauthenticated,
     Internal = "internal" => Internal,
 }
 

@@ -24,4 +24,5 @@ mod replicas;
 mod retention;
 mod rules;
 mod sessions;
+mod together;
 mod variants;
