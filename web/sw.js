@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '827a59e80ac9';
+const VERSION = '08aa4a93d654';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

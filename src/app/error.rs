@@ -105,6 +105,8 @@ error_codes! {
     VideoUnsupported = "upload.video_unsupported" => UnsupportedType,
     VideoUnreadable = "upload.video_unreadable" => UnsupportedType,
     VideoTooLong = "upload.video_too_long" => TooLarge,
+    DownloadDisabled = "download.disabled" => Forbidden,
+    DownloadIdentityRequired = "download.identity_required" => Unauthenticated,
     Internal = "internal" => Internal,
 }
 

@@ -136,13 +136,7 @@ pub async fn export(
         .await?
         .context("the event's host is missing")?;
     let guests = db.guests_of_event(event.id).await?;
-    let everything = PhotoQuery {
-        everything: true,
-        approved_visible: true,
-        viewer: None,
-        before: None,
-        limit: None,
-    };
+    let everything = PhotoQuery::all();
     let mut records = db.photos(event.id, everything).await?;
     records.reverse();
 

@@ -251,13 +251,7 @@ pub async fn delete_stored(
     id: Uuid,
 ) -> Result<DeletedEvent> {
     db.event(id).await?.ok_or_else(Error::event_not_found)?;
-    let everything = PhotoQuery {
-        everything: true,
-        approved_visible: true,
-        viewer: None,
-        before: None,
-        limit: None,
-    };
+    let everything = PhotoQuery::all();
     let listed = db.photos(id, everything).await?;
     delete_objects(store, &listed).await?;
     // Photos finalized since the listing: their rows go now, their objects right after.

@@ -1,4 +1,5 @@
-//! Export: the host's ZIP of every approved photo of an event, streamed while it is written.
+//! Export: the host's ZIP of every approved photo of an event (originals), and the guests' ZIP
+//! when the host allows it (display copies, or originals if allowed), streamed while written.
 
 use std::{collections::HashSet, io::Write};
 
@@ -11,11 +12,11 @@ use zip::{CompressionMethod, ZipWriter, write::SimpleFileOptions};
 
 use super::{App, Error, ErrorCode, Host, Result};
 use crate::{
-    db::{PhotoRecord, PhotoStatus},
+    db::{EventRecord, PhotoRecord, PhotoStatus, ThumbStatus},
     domain::{
         media::MediaType,
         photo_key::PhotoKey,
-        rules::EventRules,
+        rules::{EventRules, GuestDownloads},
         visibility::{Viewer, Visibility},
     },
     store::PhotoStore,
@@ -37,6 +38,13 @@ pub enum Selection {
 
 /// The largest selection one request may name.
 pub const MAX_SELECTION: usize = 1000;
+
+/// One file of an archive: what it is called and which stored object it holds.
+struct Entry {
+    name: String,
+    key: PhotoKey,
+    taken_at: chrono::DateTime<chrono::Utc>,
+}
 
 pub async fn archive(
     app: &App,
@@ -65,7 +73,120 @@ pub async fn archive(
     }
     // In the order the photos were taken.
     photos.reverse();
+    let entries = photos
+        .iter()
+        .enumerate()
+        .filter_map(|(index, photo)| {
+            Some(Entry {
+                name: entry_name(photo, index + 1),
+                key: PhotoKey::parse(&photo.object_key)?,
+                taken_at: photo.created_at,
+            })
+        })
+        .collect();
+    Ok(stream_archive(app, &event, entries))
+}
 
+/// The guests' ZIP, when the host set `guest_downloads: "all"`: the approved photos the guest
+/// may see (a timed reveal still hides the others'), as display copies (no metadata), or as
+/// originals with `guest_originals`. Photos whose display copy is not made yet are left out.
+pub async fn guest_archive(app: &App, event_id: Uuid, guest_id: Option<Uuid>) -> Result<Archive> {
+    let event = app.event(event_id).await?;
+    let Some(guest_id) = guest_id else {
+        return Err(Error::new(
+            ErrorCode::DownloadIdentityRequired,
+            "Name the guest (X-Guest-Id or userId) to download the event",
+        ));
+    };
+    super::guests::member(app, event.id, guest_id).await?;
+    let rules = EventRules::from_settings(&event.settings);
+    if rules.guest_downloads != GuestDownloads::All {
+        return Err(Error::new(
+            ErrorCode::DownloadDisabled,
+            "The host does not offer the whole event for download",
+        ));
+    }
+    let visibility = Visibility::new(Viewer::Guest(guest_id), &rules);
+    let mut photos = app
+        .db
+        .photos(event.id, visibility.query(None, None))
+        .await?;
+    photos.retain(|p| p.status == PhotoStatus::Approved);
+    photos.reverse();
+    let entries = photos
+        .iter()
+        .enumerate()
+        .filter_map(|(index, photo)| {
+            let (key, name) = if rules.guest_originals {
+                (&photo.object_key, entry_name(photo, index + 1))
+            } else {
+                let display = photo
+                    .display_key
+                    .as_ref()
+                    .filter(|_| photo.thumb_status == ThumbStatus::Ready)?;
+                (display, display_entry_name(photo, index + 1))
+            };
+            Some(Entry {
+                name,
+                key: PhotoKey::parse(key)?,
+                taken_at: photo.created_at,
+            })
+        })
+        .collect();
+    Ok(stream_archive(app, &event, entries))
+}
+
+/// Where one photo is downloaded: the host gets the original; a guest (or anybody with the
+/// link) the display copy, or the original with `guest_originals`, unless the host set
+/// `guest_downloads: "none"`. Photos the asker may not see are "not found".
+pub async fn photo_download(
+    app: &App,
+    photo_id: Uuid,
+    host: Option<&Host>,
+    guest_id: Option<Uuid>,
+    base: &url::Url,
+) -> Result<String> {
+    let photo = app
+        .db
+        .photo(photo_id)
+        .await?
+        .ok_or_else(Error::photo_not_found)?;
+    let event = app.event(photo.event_id).await?;
+    app.require_store()?;
+    let viewer = super::guests::viewer(app, &event, host, guest_id).await?;
+    let rules = EventRules::from_settings(&event.settings);
+    if !Visibility::new(viewer, &rules).sees(&photo) {
+        return Err(Error::photo_not_found());
+    }
+    let key = match viewer {
+        Viewer::Host => Some(photo.object_key.as_str()),
+        Viewer::Guest(_) | Viewer::Anonymous => {
+            if rules.guest_downloads == GuestDownloads::None {
+                return Err(Error::new(
+                    ErrorCode::DownloadDisabled,
+                    "The host does not offer downloads for this event",
+                ));
+            }
+            if rules.guest_originals {
+                Some(photo.object_key.as_str())
+            } else {
+                photo
+                    .display_key
+                    .as_deref()
+                    .filter(|_| photo.thumb_status == ThumbStatus::Ready)
+            }
+        }
+    };
+    let key = key.and_then(PhotoKey::parse).ok_or_else(|| {
+        Error::new(
+            ErrorCode::PhotoNotFound,
+            "This photo's display copy is not ready (yet)",
+        )
+    })?;
+    Ok(app.store.download_url(&key, base).to_string())
+}
+
+fn stream_archive(app: &App, event: &EventRecord, entries: Vec<Entry>) -> Archive {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let handle = tokio::runtime::Handle::current();
     let store = app.store.clone();
@@ -75,7 +196,7 @@ pub async fn archive(
             store.as_ref(),
             max_bytes,
             &handle,
-            &photos,
+            &entries,
             ChannelWriter { tx: tx.clone() },
         ) {
             tracing::warn!(error = %err, "ZIP download aborted");
@@ -94,10 +215,10 @@ pub async fn archive(
     } else {
         format!("partypic-{name}.zip")
     };
-    Ok(Archive {
+    Archive {
         file_name,
         chunks: ReceiverStream::new(rx),
-    })
+    }
 }
 
 struct ChannelWriter {
@@ -121,16 +242,13 @@ fn write_archive(
     store: &dyn PhotoStore,
     max_bytes: u64,
     handle: &tokio::runtime::Handle,
-    pictures: &[PhotoRecord],
+    entries: &[Entry],
     out: ChannelWriter,
 ) -> anyhow::Result<()> {
     let mut zip = ZipWriter::new_stream(out);
-    for (index, picture) in pictures.iter().enumerate() {
-        let Some(key) = PhotoKey::parse(&picture.object_key) else {
-            continue;
-        };
-        let bytes = handle.block_on(store.read_all(&key, max_bytes))?;
-        let at = picture.created_at;
+    for entry in entries {
+        let bytes = handle.block_on(store.read_all(&entry.key, max_bytes))?;
+        let at = entry.taken_at;
         let modified = zip::DateTime::from_date_and_time(
             u16::try_from(at.year()).unwrap_or(1980),
             u8::try_from(at.month()).unwrap_or(1),
@@ -145,7 +263,7 @@ fn write_archive(
             .compression_method(CompressionMethod::Stored)
             .last_modified_time(modified)
             .large_file(bytes.len() as u64 >= u64::from(u32::MAX));
-        zip.start_file(entry_name(picture, index + 1), options)?;
+        zip.start_file(entry.name.as_str(), options)?;
         zip.write_all(&bytes)?;
     }
     zip.finish()?;
@@ -165,6 +283,15 @@ pub fn entry_name(picture: &PhotoRecord, n: usize) -> String {
         "{guest}_{}_{n}.{ext}",
         picture.created_at.format("%Y%m%d-%H%M%S")
     )
+}
+
+/// The same name for a display copy, which is always a JPEG.
+fn display_entry_name(picture: &PhotoRecord, n: usize) -> String {
+    let name = entry_name(picture, n);
+    let stem = name
+        .rsplit_once('.')
+        .map_or(name.as_str(), |(stem, _)| stem);
+    format!("{stem}.jpg")
 }
 
 /// Letters, digits, `-` and `_` only (other characters become `_`), so every unzip tool copes.

@@ -13,7 +13,7 @@ use super::{
     reactions::{self, GalleryReactions},
 };
 use crate::{
-    db::{EventRecord, PhotoRecord, ThumbStatus},
+    db::{EventRecord, PhotoOrder, PhotoQuery, PhotoRecord, ThumbStatus},
     domain::{
         media::MediaType,
         photo_key::PhotoKey,
@@ -32,6 +32,9 @@ pub struct PageRequest {
     /// Only photos older than this one (pagination).
     pub before: Option<Uuid>,
     pub limit: Option<u32>,
+    /// Only this guest's photos (what the viewer may see of them).
+    pub uploader: Option<Uuid>,
+    pub order: PhotoOrder,
 }
 
 /// Who a photo's links are for. Only the event's host gets the original (with its metadata);
@@ -153,7 +156,7 @@ pub fn guest_image_url(app: &App, photo: &PhotoRecord, base: &Url) -> String {
     }
 }
 
-/// One page of the gallery as `render` encodes it, newest first; served from the cache while
+/// One page of the gallery as `render` encodes it, newest (or most loved) first; served from the cache while
 /// nothing in the event changed.
 pub async fn page(
     app: &App,
@@ -196,6 +199,12 @@ pub async fn page(
     };
     let before = match request.before {
         None => None,
+        Some(_) if request.order != PhotoOrder::Newest => {
+            return Err(Error::new(
+                ErrorCode::InvalidField,
+                "before pages through the newest-first order only; use limit with sort=loved",
+            ));
+        }
         Some(id) => {
             let anchor = app
                 .db
@@ -212,7 +221,11 @@ pub async fn page(
         }
     };
     let visibility = Visibility::new(viewer, &EventRules::from_settings(&event.settings));
-    let query = visibility.query(before, request.limit);
+    let query = PhotoQuery {
+        uploader: request.uploader,
+        order: request.order,
+        ..visibility.query(before, request.limit)
+    };
     let page_key = cache.and_then(|(_, generation)| {
         super::gallery_cache::GalleryCache::page_key(
             event_id,

@@ -20,7 +20,7 @@ use quick_cache::{Weighter, sync::Cache};
 use url::Url;
 use uuid::Uuid;
 
-use crate::db::{EventRecord, PhotoQuery};
+use crate::db::{EventRecord, PhotoOrder, PhotoQuery};
 
 /// The oldest page or event record served.
 pub const MAX_AGE: Duration = Duration::from_secs(5);
@@ -39,6 +39,8 @@ pub struct PageKey {
     approved_visible: bool,
     viewer: Option<Uuid>,
     limit: Option<u32>,
+    uploader: Option<Uuid>,
+    order: PhotoOrder,
     /// Local-disk photo URLs are absolute URLs of the address the client used.
     base: String,
 }
@@ -114,6 +116,8 @@ impl GalleryCache {
             approved_visible: query.approved_visible,
             viewer: query.viewer,
             limit: query.limit,
+            uploader: query.uploader,
+            order: query.order,
             base: base.as_str().to_owned(),
         })
     }
@@ -158,6 +162,8 @@ mod tests {
             viewer: None,
             before: before.then(|| (chrono::Utc::now(), Uuid::new_v4())),
             limit: Some(50),
+            uploader: None,
+            order: crate::db::PhotoOrder::Newest,
         }
     }
 

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{App, Error, ErrorCode, Host, Result, now};
 use crate::{
     db::{EventRecord, GuestRecord},
-    domain::{presence, values::Name, visibility::Viewer},
+    domain::{presence, rules::EventRules, values::Name, visibility::Viewer},
     events::LiveEvent,
 };
 
@@ -61,6 +61,30 @@ pub async fn rejoin(app: &App, command: Rejoin) -> Result<GuestRecord> {
             .await;
     }
     Ok(guest)
+}
+
+/// A guest's "film roll": the photos they uploaded and, when the host set a per-guest limit,
+/// how many they may still take ("7 of 24 left").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilmRoll {
+    pub taken: u64,
+    pub limit: Option<u64>,
+}
+
+impl FilmRoll {
+    pub fn left(&self) -> Option<u64> {
+        self.limit.map(|limit| limit.saturating_sub(self.taken))
+    }
+}
+
+pub async fn film_roll(app: &App, guest: &GuestRecord) -> Result<FilmRoll> {
+    let event = app.event(guest.event_id).await?;
+    let limit = EventRules::from_settings(&event.settings).upload_limit_per_guest;
+    let taken = app.db.count_guest_photos(event.id, guest.id).await?;
+    Ok(FilmRoll {
+        taken: u64::try_from(taken).unwrap_or(0),
+        limit,
+    })
 }
 
 pub async fn heartbeat(app: &App, guest_id: Uuid) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Live updates for galleries and slideshows: this event's notifications, filtered by what the
-//! viewer may see, plus the number of guests online on connect and every 15 s.
+//! viewer may see, plus the number of guests online on connect and every 15 s, and the event
+//! itself again when its timed reveal comes.
 
 use std::{sync::Arc, time::Duration};
 
@@ -60,6 +61,14 @@ async fn guests_online(app: &App, event_id: Uuid) -> Option<Update> {
     Some(Update::GuestsOnline(online))
 }
 
+/// Sleeps until `at` (a moment late rather than early, so the rule already holds on waking).
+async fn sleep_until(at: Option<chrono::DateTime<chrono::Utc>>) {
+    let wait = at
+        .and_then(|at| (at - now()).to_std().ok())
+        .unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(50)).await;
+}
+
 async fn feed(
     app: Arc<App>,
     event: EventRecord,
@@ -70,6 +79,8 @@ async fn feed(
     let mut notifications = app.events.subscribe();
     let shutdown = app.shutdown.clone();
     let mut guests_ticker = tokio::time::interval(GUESTS_EVERY);
+    // A timed reveal opens the gallery with nobody asking: each live view wakes at the time.
+    let mut reveal_at = EventRules::from_settings(&event.settings).reveal_pending_until(now());
     if shutdown.is_cancelled() {
         return;
     }
@@ -78,6 +89,18 @@ async fn feed(
             _ = tx.closed() => return,
             _ = shutdown.cancelled() => return,
             _ = guests_ticker.tick() => guests_online(&app, event_id).await,
+            _ = sleep_until(reveal_at), if reveal_at.is_some() => {
+                reveal_at = None;
+                match app.db.event(event_id).await {
+                    Ok(Some(event)) => {
+                        let rules = EventRules::from_settings(&event.settings);
+                        visibility = Visibility::new(visibility.viewer(), &rules);
+                        reveal_at = rules.reveal_pending_until(now());
+                        Some(Update::EventChanged(event))
+                    }
+                    _ => None,
+                }
+            }
             received = notifications.recv() => match received {
                 Ok(notification) if notification.session_id() == event_id => match notification {
                     LiveEvent::PictureCreated { picture } => visibility.sees(&picture).then_some(Update::PhotoAdded(picture)),
@@ -89,7 +112,9 @@ async fn feed(
                     LiveEvent::GuestsChanged { .. } => guests_online(&app, event_id).await,
                     LiveEvent::SessionUpdated { .. } => match app.db.event(event_id).await {
                         Ok(Some(event)) => {
-                            visibility = Visibility::new(visibility.viewer(), &EventRules::from_settings(&event.settings));
+                            let rules = EventRules::from_settings(&event.settings);
+                            visibility = Visibility::new(visibility.viewer(), &rules);
+                            reveal_at = rules.reveal_pending_until(now());
                             Some(Update::EventChanged(event))
                         }
                         _ => None,

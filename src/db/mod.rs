@@ -254,6 +254,33 @@ pub struct PhotoQuery {
     /// Only pictures older than this one (`created_at`, `id`), for pagination.
     pub before: Option<(DateTime<Utc>, Uuid)>,
     pub limit: Option<u32>,
+    /// Only this guest's photos ("my photos", a guest's name tapped).
+    pub uploader: Option<Uuid>,
+    pub order: PhotoOrder,
+}
+
+impl PhotoQuery {
+    /// Every photo of the event, newest first (export, deletion).
+    pub fn all() -> Self {
+        Self {
+            everything: true,
+            approved_visible: true,
+            viewer: None,
+            before: None,
+            limit: None,
+            uploader: None,
+            order: PhotoOrder::Newest,
+        }
+    }
+}
+
+/// The order of a gallery page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PhotoOrder {
+    #[default]
+    Newest,
+    /// The most reactions first (newest first among equals).
+    MostLoved,
 }
 
 /// How many people gave a photo one reaction (its stored name).

@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::{
     Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
     GuestRecord, HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord,
-    JobState, MultipartRecord, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus,
-    VariantKeys, classify,
+    JobState, MultipartRecord, PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount,
+    ThumbStatus, VariantKeys, classify,
 };
 use crate::domain::missions::MissionList;
 
@@ -554,12 +554,20 @@ impl<B: Backend> Database for B {
     async fn photos(&self, session_id: Uuid, query: PhotoQuery) -> DbResult<Vec<PhotoRecord>> {
         let (before_at, before_id) = query.before.unzip();
         // Parameters carry their types, so `$5 IS NULL` needs no cast on PostgreSQL.
+        let order = match query.order {
+            PhotoOrder::Newest => "created_at DESC, id DESC",
+            PhotoOrder::MostLoved => {
+                "(SELECT COUNT(*) FROM reactions r WHERE r.picture_id = pictures.id) DESC,
+                 created_at DESC, id DESC"
+            }
+        };
         let sql = format!(
             "SELECT {PHOTO_COLUMNS} FROM pictures
              WHERE session_id = $1
                AND ($2 OR (status = 'approved' AND $3) OR user_id = $4)
                AND ($5 IS NULL OR (created_at, id) < ($5, $6))
-             ORDER BY created_at DESC, id DESC
+               AND ($8 IS NULL OR user_id = $8)
+             ORDER BY {order}
              LIMIT $7"
         );
         let params = params![
@@ -570,6 +578,7 @@ impl<B: Backend> Database for B {
             before_at,
             before_id,
             query.limit.map_or(i64::MAX, i64::from),
+            query.uploader,
         ];
         all(self, &sql, params, photo_from_row).await
     }

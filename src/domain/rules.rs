@@ -21,9 +21,12 @@ const MAX_VIDEO_SECS_SETTING: u64 = 3600;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventRules {
     pub require_approval: bool,
-    /// Guests see the gallery only once the host reveals it.
+    /// Guests see the gallery only once the host reveals it (`reveal: "after_reveal"`), or
+    /// once `reveal_at` has come.
     pub reveal_later: bool,
     pub revealed: bool,
+    /// The reveal happens by itself at this time (`reveal_at`, e.g. the morning after).
+    pub reveal_at: Option<DateTime<Utc>>,
     pub guest_delete: bool,
     pub upload_limit_per_guest: Option<u64>,
     /// The host's own cap on the event's stored photos, in MiB (`storage_limit_mb`).
@@ -34,6 +37,33 @@ pub struct EventRules {
     pub videos: bool,
     /// The host's own cap on a clip's length (`max_video_secs`), below the server's.
     pub max_video_secs: Option<u64>,
+    /// What guests may download (`guest_downloads`).
+    pub guest_downloads: GuestDownloads,
+    /// Guests' downloads are the originals, metadata included (`guest_originals`), instead of
+    /// the display copies.
+    pub guest_originals: bool,
+}
+
+/// What the host lets guests download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestDownloads {
+    /// No download buttons (the photos are still shown).
+    None,
+    /// Single photos from the viewer (the default).
+    Photos,
+    /// Single photos and the whole event as one ZIP.
+    All,
+}
+
+impl GuestDownloads {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "none" => Some(Self::None),
+            "photos" => Some(Self::Photos),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
 }
 
 impl EventRules {
@@ -44,9 +74,14 @@ impl EventRules {
                 .and_then(Value::as_bool)
                 .unwrap_or(default)
         };
+        let reveal_at = settings
+            .get("reveal_at")
+            .and_then(|v| parse_time(v, "reveal_at").ok());
         Self {
             require_approval: flag("require_approval", false),
-            reveal_later: settings.get("reveal").and_then(Value::as_str) == Some("after_reveal"),
+            reveal_later: settings.get("reveal").and_then(Value::as_str) == Some("after_reveal")
+                || reveal_at.is_some(),
+            reveal_at,
             revealed: flag("revealed", false),
             guest_delete: flag("guest_delete", true),
             upload_limit_per_guest: settings
@@ -56,12 +91,18 @@ impl EventRules {
             reactions: flag("reactions", true),
             videos: flag("videos", true),
             max_video_secs: settings.get("max_video_secs").and_then(Value::as_u64),
+            guest_downloads: settings
+                .get("guest_downloads")
+                .and_then(Value::as_str)
+                .and_then(GuestDownloads::parse)
+                .unwrap_or(GuestDownloads::Photos),
+            guest_originals: flag("guest_originals", false),
         }
     }
 
-    /// Whether guests (and anonymous visitors) see other people's approved photos.
-    pub fn gallery_visible_to_guests(&self) -> bool {
-        !self.reveal_later || self.revealed
+    /// Whether guests (and anonymous visitors) see other people's approved photos at `now`.
+    pub fn gallery_visible_to_guests(&self, now: DateTime<Utc>) -> bool {
+        !self.reveal_later || self.revealed || self.reveal_at.is_some_and(|at| at <= now)
     }
 
     /// The longest clip this event accepts, given the server's `MAX_VIDEO_SECS`.
@@ -70,6 +111,26 @@ impl EventRules {
             .map_or(server_max_secs, |own| own.min(server_max_secs))
     }
 
+    /// When the gallery will open to guests by itself: `reveal_at` while it lies ahead.
+    pub fn reveal_pending_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.reveal_at
+            .filter(|at| *at > now && !self.gallery_visible_to_guests(now))
+    }
+}
+
+/// The settings as clients should read them at `now`: once `reveal_at` has come, the gallery
+/// is revealed (`revealed: true`), as if the host had pressed the button at that moment.
+pub fn effective_settings(mut settings: Value, now: DateTime<Utc>) -> Value {
+    let rules = EventRules::from_settings(&settings);
+    if rules.reveal_later && !rules.revealed && rules.gallery_visible_to_guests(now) {
+        if let Some(map) = settings.as_object_mut() {
+            map.insert("revealed".into(), Value::Bool(true));
+        }
+    }
+    settings
+}
+
+impl EventRules {
     /// Uploads must name their guest when a rule is per guest.
     pub fn needs_guest_id(&self) -> bool {
         self.require_approval || self.upload_limit_per_guest.is_some()
@@ -80,12 +141,12 @@ fn invalid(message: impl Into<String>) -> Invalid {
     Invalid::new(message)
 }
 
-fn parse_time(value: &Value) -> Result<DateTime<Utc>, Invalid> {
+fn parse_time(value: &Value, field: &str) -> Result<DateTime<Utc>, Invalid> {
     value
         .as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|d| d.with_timezone(&Utc))
-        .ok_or_else(|| invalid("settings.ends_at must be an RFC 3339 date-time"))
+        .ok_or_else(|| invalid(format!("settings.{field} must be an RFC 3339 date-time")))
 }
 
 /// Numbers beyond ±2^53 do not survive every store and client (PostgreSQL keeps them exactly
@@ -130,6 +191,7 @@ fn check_known_fields(settings: &mut Map<String, Value>) -> Result<(), Invalid> 
         "guest_delete",
         "reactions",
         "videos",
+        "guest_originals",
     ] {
         if settings
             .get(field)
@@ -145,6 +207,21 @@ fn check_known_fields(settings: &mut Map<String, Value>) -> Result<(), Invalid> 
             return Err(invalid(
                 "settings.reveal must be \"always\" or \"after_reveal\"",
             ));
+        }
+    }
+    match settings.get("guest_downloads") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if GuestDownloads::parse(s).is_some() => {}
+        Some(_) => {
+            return Err(invalid(
+                "settings.guest_downloads must be \"none\", \"photos\" or \"all\"",
+            ));
+        }
+    }
+    match settings.get("reveal_at") {
+        None | Some(Value::Null) => {}
+        Some(value) => {
+            parse_time(value, "reveal_at")?;
         }
     }
     match settings.get("storage_limit_mb") {
@@ -208,7 +285,7 @@ pub fn new_event_settings(
     check_known_fields(&mut settings)?;
     let ends_at = match settings.get("ends_at").or_else(|| settings.get("endsAt")) {
         None | Some(Value::Null) => now + Duration::hours(DEFAULT_EVENT_LENGTH_HOURS),
-        Some(value) => parse_time(value)?,
+        Some(value) => parse_time(value, "ends_at")?,
     };
     if ends_at <= now || ends_at > now + Duration::days(MAX_EVENT_LENGTH_DAYS) {
         return Err(invalid(
@@ -234,7 +311,7 @@ pub fn merge_settings(
     for (key, value) in patch {
         match key.as_str() {
             "ends_at" | "endsAt" => {
-                ends_at = parse_time(&value)?;
+                ends_at = parse_time(&value, "ends_at")?;
                 if ends_at > now + Duration::days(MAX_EVENT_LENGTH_DAYS) {
                     return Err(invalid("settings.ends_at must lie within a year"));
                 }
@@ -275,6 +352,10 @@ mod tests {
             json!({"ends_at": "2000-01-01T00:00:00Z"}),
             json!({"require_approval": "yes"}),
             json!({"reveal": "never"}),
+            json!({"reveal_at": "tomorrow morning"}),
+            json!({"guest_downloads": "everything"}),
+            json!({"guest_originals": "yes"}),
+            json!({"reveal_at": 1_700_000_000}),
             json!({"upload_limit_per_guest": 0}),
             json!({"upload_limit_per_guest": 2.5}),
             json!({"videos": "no"}),
@@ -290,7 +371,11 @@ mod tests {
     #[test]
     fn rules_default_to_an_open_event() {
         let rules = EventRules::from_settings(&json!({}));
-        assert!(!rules.require_approval && rules.guest_delete && rules.gallery_visible_to_guests());
+        assert!(
+            !rules.require_approval
+                && rules.guest_delete
+                && rules.gallery_visible_to_guests(Utc::now())
+        );
         assert!(!rules.needs_guest_id());
         assert!(rules.videos);
         assert_eq!(rules.video_secs_limit(180), 180);
@@ -317,6 +402,41 @@ mod tests {
         assert!(merged.get("theme").is_none());
         assert!(new_end < now);
         let rules = EventRules::from_settings(&merged);
-        assert!(!rules.gallery_visible_to_guests());
+        assert!(!rules.gallery_visible_to_guests(Utc::now()));
+    }
+}
+
+#[cfg(test)]
+mod reveal_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_timed_reveal_opens_the_gallery_at_its_time() {
+        let at = Utc::now() + Duration::hours(8);
+        let settings = json!({"reveal_at": at.to_rfc3339()});
+        let rules = EventRules::from_settings(&settings);
+        assert!(rules.reveal_later);
+        assert!(!rules.gallery_visible_to_guests(at - Duration::seconds(1)));
+        assert_eq!(
+            rules.reveal_pending_until(at - Duration::seconds(1)),
+            Some(at)
+        );
+        assert!(rules.gallery_visible_to_guests(at));
+        assert_eq!(rules.reveal_pending_until(at), None);
+        assert_eq!(
+            effective_settings(settings.clone(), at - Duration::seconds(1)).get("revealed"),
+            None
+        );
+        assert_eq!(effective_settings(settings, at)["revealed"], json!(true));
+    }
+
+    #[test]
+    fn the_host_may_reveal_before_the_time() {
+        let at = Utc::now() + Duration::hours(8);
+        let rules =
+            EventRules::from_settings(&json!({"reveal_at": at.to_rfc3339(), "revealed": true}));
+        assert!(rules.gallery_visible_to_guests(Utc::now()));
+        assert_eq!(rules.reveal_pending_until(Utc::now()), None);
     }
 }

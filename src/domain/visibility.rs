@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::rules::EventRules;
-use crate::db::{PhotoQuery, PhotoRecord, PhotoStatus};
+use crate::db::{PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus};
 
 /// Who is looking at an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,10 +23,15 @@ pub struct Visibility {
 }
 
 impl Visibility {
+    /// The rule as it stands now (a timed reveal may have come).
     pub fn new(viewer: Viewer, rules: &EventRules) -> Self {
+        Self::at(viewer, rules, chrono::Utc::now())
+    }
+
+    pub fn at(viewer: Viewer, rules: &EventRules, now: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
             viewer,
-            others_visible: rules.gallery_visible_to_guests(),
+            others_visible: rules.gallery_visible_to_guests(now),
         }
     }
 
@@ -59,6 +64,8 @@ impl Visibility {
             },
             before,
             limit,
+            uploader: None,
+            order: PhotoOrder::Newest,
         }
     }
 }

@@ -1,4 +1,6 @@
 //! `GET /sessions/{id}/download`: the host's ZIP of the event, streamed; `POST`: of a selection.
+//! `GET /sessions/{id}/guest-download`: the guests' ZIP, when the host allows it;
+//! `GET /pictures/{id}/download`: one photo, as the asker may have it.
 
 use axum::{
     body::Body,
@@ -16,8 +18,9 @@ use uuid::Uuid;
 use super::{
     ApiError, SharedState,
     error::ErrorBody,
-    extract::{JsonOrFormBody, MaybeAuthHost, Path},
+    extract::{JsonOrFormBody, MaybeAuthHost, Path, PublicBase, RequestingGuest},
     hosting::EventPath,
+    pictures::PicturePath,
 };
 use crate::app::{
     ErrorCode,
@@ -136,4 +139,62 @@ fn zip_response(archive: Archive) -> Response {
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[utoipa::path(get, path = "/sessions/{id}/guest-download", tag = "guests",
+    params(EventPath, GuestQuery),
+    responses(
+        (status = 200, description = "With `guest_downloads: \"all\"`: a ZIP of the approved photos the guest may see, as display copies without metadata (originals with `guest_originals`), named like the host's download", content_type = "application/zip"),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "No guest named (`download.identity_required`)", body = ErrorBody),
+        (status = 403, description = "The host does not offer the ZIP (`download.disabled`), or the guest belongs to another event", body = ErrorBody),
+        (status = 404, description = "Unknown event or guest", body = ErrorBody),
+    ))]
+pub async fn guest_zip(
+    State(app): State<SharedState>,
+    RequestingGuest(guest_id): RequestingGuest,
+    Path(path): Path<EventPath>,
+) -> Result<Response, ApiError> {
+    let archive = export::guest_archive(&app, path.id, guest_id).await?;
+    Ok(zip_response(archive))
+}
+
+/// `?userId=`: the asking guest.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by RequestingGuest; declared here for the API description
+pub struct GuestQuery {
+    /// The asking guest (or the X-Guest-Id header)
+    #[serde(rename = "userId")]
+    #[param(rename = "userId", value_type = Option<Uuid>)]
+    user_id: Option<String>,
+}
+
+#[utoipa::path(get, path = "/pictures/{id}/download", tag = "pictures",
+    params(PicturePath, GuestQuery, DownloadQuery),
+    responses(
+        (status = 302, description = "To the photo (presigned, valid for an hour): the original for the event's host; for everybody else the display copy, or the original with `guest_originals`"),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 403, description = "`guest_downloads: \"none\"` (`download.disabled`), or the guest belongs to another event", body = ErrorBody),
+        (status = 404, description = "Unknown photo, one the asker may not see, or a display copy not made yet", body = ErrorBody),
+    ))]
+pub async fn photo(
+    State(app): State<SharedState>,
+    PublicBase(base): PublicBase,
+    MaybeAuthHost(host): MaybeAuthHost,
+    RequestingGuest(guest_id): RequestingGuest,
+    Path(path): Path<PicturePath>,
+) -> Result<Response, ApiError> {
+    let url = export::photo_download(&app, path.id, host.as_ref(), guest_id, &base).await?;
+    let location = HeaderValue::try_from(url).map_err(|e| {
+        ApiError::Internal(anyhow::anyhow!("download URL is not a header value: {e}"))
+    })?;
+    Ok((
+        axum::http::StatusCode::FOUND,
+        [
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+    )
+        .into_response())
 }

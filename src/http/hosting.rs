@@ -37,8 +37,10 @@ pub struct SessionListItem {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateSettingsRequest {
     /// Settings to change; `null` removes a key. Rules: `ends_at` (a past time ends the event),
-    /// `require_approval`, `reveal` ("always" | "after_reveal"), `revealed`, `guest_delete`,
-    /// `upload_limit_per_guest` (1-10000 or null), `storage_limit_mb` (1-1048576 or null).
+    /// `require_approval`, `reveal` ("always" | "after_reveal"), `revealed`, `reveal_at` (RFC 3339:
+    /// guests see only their own photos until then, then the gallery opens by itself and live
+    /// views get `session.updated`), `guest_delete`, `upload_limit_per_guest` (1-10000 or null:
+    /// the guest's "film roll"), `storage_limit_mb` (1-1048576 or null).
     /// Identity: `welcome_text` (≤ 500 characters), `accent_color` (`#rrggbb`),
     /// `cover_picture_id` (one of the event's approved photos).
     #[schema(value_type = Object)]

@@ -119,6 +119,7 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
         .routes(routes!(pictures::delete))
         .routes(routes!(pictures::approve))
         .routes(routes!(reactions::react, reactions::unreact))
+        .routes(routes!(download::photo))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
@@ -129,7 +130,8 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
     // Live events and ZIP downloads are long-lived by nature: no API timeout.
     let streams = OpenApiRouter::new()
         .routes(routes!(live::events))
-        .routes(routes!(download::zip, download::zip_selection));
+        .routes(routes!(download::zip, download::zip_selection))
+        .routes(routes!(download::guest_zip));
     api.merge(streams)
 }
 

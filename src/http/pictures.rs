@@ -28,7 +28,7 @@ use crate::{
         gallery_cache::Page,
         moderation, uploads,
     },
-    db::{PhotoRecord, PhotoStatus, ThumbStatus},
+    db::{PhotoOrder, PhotoRecord, PhotoStatus, ThumbStatus},
     domain::{
         media::MediaType,
         missions::parse_mission_id,
@@ -281,6 +281,12 @@ pub struct GalleryQuery {
     #[param(value_type = Option<String>)]
     #[allow(dead_code)] // read by MaybeAuthHost
     pub access_token: Option<String>,
+    /// Only the photos of this guest (their id; "my photos" with the asking guest's own id)
+    #[param(value_type = Option<Uuid>)]
+    pub uploader: Option<String>,
+    /// `newest` (default) or `loved`: the most reactions first (not with `before`)
+    #[param(value_type = Option<String>)]
+    pub sort: Option<String>,
 }
 
 #[utoipa::path(get, path = "/pictures/session", tag = "pictures",
@@ -321,6 +327,17 @@ pub async fn gallery(
         guest_id,
         before: optional_uuid(query.before.as_deref(), "before")?,
         limit,
+        uploader: optional_uuid(query.uploader.as_deref(), "uploader")?,
+        order: match query.sort.as_deref().filter(|v| !v.is_empty()) {
+            None | Some("newest") => PhotoOrder::Newest,
+            Some("loved") => PhotoOrder::MostLoved,
+            Some(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidField,
+                    "sort must be newest or loved",
+                ));
+            }
+        },
     };
     let page = gallery::page(&app, request, &base, |content| {
         let reactions = &content.reactions;

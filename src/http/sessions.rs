@@ -14,12 +14,13 @@ use super::{
     extract::{AuthHost, ClientBase, JsonBody, OptionalJsonBody, Path, Query, required_uuid},
 };
 use crate::{
-    app::{App, events, guests, retention},
+    app::{App, events, guests, guests::FilmRoll, retention},
     db::{EventRecord, GuestRecord},
     domain::{
         identity::EventIdentity,
         join_code::JoinCode,
         missions::MissionList,
+        rules,
         values::{Name, required},
     },
 };
@@ -28,7 +29,8 @@ use crate::{
 pub struct SessionView {
     pub id: Uuid,
     pub user_id: Uuid,
-    /// Free-form event settings (`name`, `description`, `ends_at`, ...).
+    /// Free-form event settings (`name`, `description`, `ends_at`, ...). Once `reveal_at` has
+    /// come, `revealed` reads `true`.
     #[schema(value_type = Object)]
     pub settings: Value,
     pub missions: MissionList,
@@ -51,7 +53,7 @@ impl SessionView {
             cover_url: base.and_then(|base| cover_url(base, &s)),
             id: s.id,
             user_id: s.host_id,
-            settings: s.settings,
+            settings: rules::effective_settings(s.settings, crate::app::now()),
             missions: s.missions,
             created_at: s.created_at,
             delete_after: retention::delete_after(s.ends_at, app.retention),
@@ -139,16 +141,22 @@ pub struct GuestView {
     pub session_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// Photos this guest has uploaded to the event.
+    pub uploads: u64,
+    /// How many more the host's per-guest limit allows ("7 of 24 left"); `null` without a limit.
+    pub uploads_left: Option<u64>,
 }
 
-impl From<GuestRecord> for GuestView {
-    fn from(g: GuestRecord) -> Self {
+impl GuestView {
+    fn new(g: GuestRecord, roll: FilmRoll) -> Self {
         Self {
             id: g.id,
             user_name: g.name,
             session_id: g.event_id,
             created_at: g.created_at,
             last_seen: g.last_seen,
+            uploads: roll.taken,
+            uploads_left: roll.left(),
         }
     }
 }
@@ -268,7 +276,8 @@ pub async fn register_guest(
     JsonBody(body): JsonBody<RegisterGuestRequest>,
 ) -> Result<(StatusCode, Json<GuestView>), ApiError> {
     let guest = guests::join(&app, body.try_into()?).await?;
-    Ok((StatusCode::CREATED, Json(guest.into())))
+    let roll = guests::film_roll(&app, &guest).await?;
+    Ok((StatusCode::CREATED, Json(GuestView::new(guest, roll))))
 }
 
 #[utoipa::path(post, path = "/sessions/loginSessionUser", tag = "guests", request_body = LoginGuestRequest,
@@ -282,7 +291,9 @@ pub async fn login_guest(
     State(app): State<SharedState>,
     JsonBody(body): JsonBody<LoginGuestRequest>,
 ) -> Result<Json<GuestView>, ApiError> {
-    Ok(Json(guests::rejoin(&app, body.try_into()?).await?.into()))
+    let guest = guests::rejoin(&app, body.try_into()?).await?;
+    let roll = guests::film_roll(&app, &guest).await?;
+    Ok(Json(GuestView::new(guest, roll)))
 }
 
 #[utoipa::path(post, path = "/sessions/heartbeat", tag = "guests", request_body = HeartbeatRequest,

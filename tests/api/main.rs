@@ -26,5 +26,6 @@ mod replicas;
 mod retention;
 mod rules;
 mod sessions;
+mod together;
 mod variants;
 mod videos;

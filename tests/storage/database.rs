@@ -585,6 +585,8 @@ async fn photos_show_what_the_query_allows_newest_first(db: &dyn Database) {
         viewer,
         before: None,
         limit: None,
+        uploader: None,
+        order: partypic::db::PhotoOrder::Newest,
     };
     let shown = async |query| ids(&db.photos(event.id, query).await.expect("query"));
     assert_eq!(
@@ -655,6 +657,8 @@ async fn photos_page_with_before_and_limit(db: &dyn Database) {
         viewer: None,
         before: before.map(|p| (p.created_at, p.id)),
         limit,
+        uploader: None,
+        order: partypic::db::PhotoOrder::Newest,
     };
     let mut seen = Vec::new();
     let mut last: Option<PhotoRecord> = None;

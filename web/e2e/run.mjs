@@ -478,6 +478,29 @@ try {
     await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
   });
 
+  await step('a guest filters the gallery: the most loved first, their own photos, one guest by name', async () => {
+    const tiles = guestPage.locator('.gallery .tile');
+    const last = await tiles.last().getAttribute('data-id');
+    const token = await hostPage.evaluate(() => JSON.parse(localStorage.getItem('pp.auth') || '{}').token);
+    const put = await hostPage.request.put(`/pictures/${last}/reaction`, { headers: { Authorization: `Bearer ${token}` }, data: { reaction: 'heart' } });
+    assert.equal(put.status(), 200);
+    await guestPage.getByRole('button', { name: '❤️ Most loved' }).click();
+    await guestPage.waitForFunction((id) => document.querySelector('.gallery .tile')?.getAttribute('data-id') === id, last, { timeout: 10_000 });
+    await guestPage.getByRole('button', { name: 'My photos' }).click();
+    await guestPage.locator('.gallery-filter .chip[aria-pressed="true"]').filter({ hasText: 'My photos' }).waitFor();
+    await tiles.first().waitFor();
+    const names = await guestPage.locator('.gallery .tile .who').allInnerTexts();
+    assert.ok(names.length > 0 && names.every((n) => n === 'Carla Guest'), `own photos only: ${names}`);
+    await guestPage.getByRole('button', { name: 'All' }).click();
+    await tiles.first().locator('button').click();
+    await guestPage.locator('dialog.lightbox[open] .caption button.who').click();
+    await guestPage.getByRole('button', { name: 'Only Carla Guest ✕' }).waitFor();
+    await shot(guestPage, '10b-guest-filter');
+    await guestPage.getByRole('button', { name: 'Only Carla Guest ✕' }).click();
+    await guestPage.locator('.gallery-filter .chip[aria-pressed="true"]').filter({ hasText: 'All' }).waitFor();
+    await hostPage.request.delete(`/pictures/${last}/reaction`, { headers: { Authorization: `Bearer ${token}` } });
+  });
+
   await step('host deletes a photo; it disappears for the guest live', async () => {
     await hostPage.evaluate(() => scrollTo(0, 0));
     await shot(hostPage, '12-host-photos');
@@ -530,6 +553,21 @@ try {
       assert.match(e.name, /^Carla[ _-]?Guest_.+_\d+\.jpe?g$/i);
       assert.ok(e.size > 1000);
     }
+  }, { server: true });
+
+  await step('a guest downloads the whole event as a ZIP once the host allows it', async () => {
+    await hostPage.getByLabel('Guests may download').selectOption('all');
+    await hostPage.getByRole('status').filter({ hasText: 'Saved' }).first().waitFor();
+    const link = guestPage.locator('#guest-zip');
+    await link.waitFor({ timeout: 20_000 });
+    const [download] = await Promise.all([guestPage.waitForEvent('download'), link.click()]);
+    const file = path.join(TMP, 'guest.zip');
+    await download.saveAs(file);
+    const entries = zipEntries(fs.readFileSync(file));
+    assert.equal(entries.length, 3);
+    for (const e of entries) assert.match(e.name, /_\d+\.jpg$/);
+    await hostPage.getByLabel('Guests may download').selectOption('photos');
+    await link.waitFor({ state: 'detached', timeout: 20_000 });
   }, { server: true });
 
   await step('the live stream (SSE) was used', async () => {
@@ -653,6 +691,20 @@ try {
     await guestPage.getByText('The host will reveal the gallery later').waitFor({ state: 'detached', timeout: 20_000 });
   }, { server: true });
 
+  await step('a timed reveal: the guest sees a countdown, and the gallery opens by itself at the time', async () => {
+    const token = await hostPage.evaluate(() => JSON.parse(localStorage.getItem('pp.auth') || '{}').token);
+    const at = new Date(Date.now() + 6000).toISOString();
+    const set = await hostPage.request.post(`/sessions/${sessionId}/settings`, { headers: { Authorization: `Bearer ${token}` }, data: { settings: { revealed: false, reveal_at: at } } });
+    assert.equal(set.status(), 200);
+    const countdown = guestPage.getByText('The gallery opens');
+    await countdown.waitFor({ timeout: 10_000 });
+    // Nobody does anything: at the time the server tells the guest's page, live.
+    await countdown.waitFor({ state: 'detached', timeout: 20_000 });
+    assert.ok(Date.now() >= Date.parse(at), 'not before the time');
+    await guestPage.locator('.gallery .tile').first().waitFor();
+    await hostPage.request.post(`/sessions/${sessionId}/settings`, { headers: { Authorization: `Bearer ${token}` }, data: { settings: { reveal_at: null, revealed: true } } });
+  }, { server: true });
+
   await step('a per-guest upload limit is explained, without a Retry that cannot work', async () => {
     // After the reveal the gallery reloads: count once it is back.
     await guestPage.locator('.gallery .tile').first().waitFor();
@@ -661,6 +713,8 @@ try {
     await hostPage.getByLabel('Upload limit per guest').press('Enter');
     await hostPage.getByRole('status').filter({ hasText: 'Saved' }).first().waitFor();
     await guestPage.getByText(`Up to ${mine} photo`).waitFor({ timeout: 20_000 });
+    // The film roll: every shot taken ("0 of N left") and the capture buttons gone.
+    await guestPage.getByText(`Your film roll is full: all ${mine} shots taken`).waitFor({ timeout: 10_000 });
     const file = await makeJpeg(guestPage, 'too-many.jpg', 800, 600, 'Limit');
     await guestPage.locator('#pick').setInputFiles(file);
     const failedItem = guestPage.locator('.uploads li.failed');

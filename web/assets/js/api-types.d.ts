@@ -181,6 +181,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/pictures/{id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["photo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/pictures/{id}/reaction": {
         parameters: {
             query?: never;
@@ -421,6 +437,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/{id}/guest-download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["guest_zip"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sessions/{id}/invite": {
         parameters: {
             query?: never;
@@ -565,7 +597,7 @@ export interface components {
          * @description Stable, machine-readable error codes (`area.reason`); the web client translates them.
          * @enum {string}
          */
-        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "upload.part_missing" | "upload.part_size_mismatch" | "upload.part_invalid" | "internal";
+        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "upload.part_missing" | "upload.part_size_mismatch" | "upload.part_invalid" | "upload.videos_disabled" | "upload.video_unsupported" | "upload.video_unreadable" | "upload.video_too_long" | "download.disabled" | "download.identity_required" | "internal";
         FinalizeUploadRequest: {
             /**
              * Format: int64
@@ -594,6 +626,16 @@ export interface components {
             last_seen: string;
             /** Format: uuid */
             session_id: string;
+            /**
+             * Format: int64
+             * @description Photos this guest has uploaded to the event.
+             */
+            uploads: number;
+            /**
+             * Format: int64
+             * @description How many more the host's per-guest limit allows ("7 of 24 left"); `null` without a limit.
+             */
+            uploads_left?: number | null;
             user_name: string;
         };
         HeartbeatRequest: {
@@ -870,7 +912,10 @@ export interface components {
             /** @description The short code guests may type instead of the link (`K7QM-2XDP`; short link `/j/K7QM2XDP`). */
             join_code?: string | null;
             missions: components["schemas"]["MissionList"];
-            /** @description Free-form event settings (`name`, `description`, `ends_at`, ...). */
+            /**
+             * @description Free-form event settings (`name`, `description`, `ends_at`, ...). Once `reveal_at` has
+             *     come, `revealed` reads `true`.
+             */
             settings: Record<string, never>;
             /** Format: uuid */
             user_id: string;
@@ -908,8 +953,10 @@ export interface components {
         UpdateSettingsRequest: {
             /**
              * @description Settings to change; `null` removes a key. Rules: `ends_at` (a past time ends the event),
-             *     `require_approval`, `reveal` ("always" | "after_reveal"), `revealed`, `guest_delete`,
-             *     `upload_limit_per_guest` (1-10000 or null), `storage_limit_mb` (1-1048576 or null).
+             *     `require_approval`, `reveal` ("always" | "after_reveal"), `revealed`, `reveal_at` (RFC 3339:
+             *     guests see only their own photos until then, then the gallery opens by itself and live
+             *     views get `session.updated`), `guest_delete`, `upload_limit_per_guest` (1-10000 or null:
+             *     the guest's "film roll"), `storage_limit_mb` (1-1048576 or null).
              *     Identity: `welcome_text` (≤ 500 characters), `accent_color` (`#rrggbb`),
              *     `cover_picture_id` (one of the event's approved photos).
              */
@@ -1324,6 +1371,10 @@ export interface operations {
                 userId?: string;
                 /** @description The host's token, as an alternative to the Authorization header (one that does not verify counts as none) */
                 access_token?: string;
+                /** @description Only the photos of this guest (their id; "my photos" with the asking guest's own id) */
+                uploader?: string;
+                /** @description `newest` (default) or `loved`: the most reactions first (not with `before`) */
+                sort?: string;
             };
             header?: never;
             path?: never;
@@ -1485,6 +1536,59 @@ export interface operations {
                 };
             };
             /** @description Unknown picture */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    photo: {
+        parameters: {
+            query?: {
+                /** @description The asking guest (or the X-Guest-Id header) */
+                userId?: string;
+                /** @description The host's token, so a plain link can download */
+                access_token?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The picture */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the photo (presigned, valid for an hour): the original for the event's host; for everybody else the display copy, or the original with `guest_originals` */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `guest_downloads: "none"` (`download.disabled`), or the guest belongs to another event */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown photo, one the asker may not see, or a display copy not made yet */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2335,6 +2439,68 @@ export interface operations {
             };
             /** @description Malformed id */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event or guest */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    guest_zip: {
+        parameters: {
+            query?: {
+                /** @description The asking guest (or the X-Guest-Id header) */
+                userId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description With `guest_downloads: "all"`: a ZIP of the approved photos the guest may see, as display copies without metadata (originals with `guest_originals`), named like the host's download */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No guest named (`download.identity_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The host does not offer the ZIP (`download.disabled`), or the guest belongs to another event */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -51,7 +51,7 @@ function byStatus(status) {
  * @typedef {Schemas extends {ErrorCode: infer C} ? C : string} ErrorCode
  * The server keeps event settings free-form; these are the keys this client reads and writes.
  * @typedef {{name?: string, description?: string, ends_at?: string, require_approval?: boolean,
- *   reveal?: 'always' | 'after_reveal', revealed?: boolean, guest_delete?: boolean,
+ *   reveal?: 'always' | 'after_reveal', revealed?: boolean, reveal_at?: string | null, guest_delete?: boolean,
  *   upload_limit_per_guest?: number | null, [key: string]: unknown}} Settings
  * An event as any endpoint returns it: create adds `sessionId`, the host's list adds the counts.
  * @typedef {Omit<Schemas['SessionView'], 'settings'> & {settings: Settings}
@@ -177,6 +177,16 @@ export function eventName(s) {
 export function isOpen(s) {
   const end = s.ends_at || s.settings?.ends_at;
   return !end || new Date(end).getTime() > Date.now();
+}
+
+/**
+ * Whether guests still wait for the reveal (the host's button, or `reveal_at`; once that time
+ * has come the server reports `revealed: true`).
+ * @param {Session} s
+ */
+export function revealPending(s) {
+  const st = s.settings || {};
+  return (st.reveal === 'after_reveal' || !!st.reveal_at) && !st.revealed;
 }
 
 /** @param {string} sessionId */

@@ -1,11 +1,13 @@
 // The photo grid: newest first, pages loaded as the end scrolls into view, live inserts and
 // removals, and a lightbox. Tiles use lazy images and `content-visibility` so thousands of
 // them stay cheap; only loaded pages are ever in the DOM.
-import { api } from './api.js';
+import { api, apiUrl } from './api.js';
 import { ask, h, icon, replace, timeOf, toast } from './dom.js';
 import { t } from './i18n.js';
 
 const PAGE = 60;
+/** The most-loved view is one ranked page, not a feed. */
+const LOVED_PAGE = 200;
 /** The reactions a photo can get, as the server names them, and how they look. */
 export const REACTIONS = /** @type {const} */ ([['heart', '❤️'], ['laugh', '😂'], ['wow', '😮'], ['party', '🎉']]);
 
@@ -18,9 +20,10 @@ const reactionTotal = (p) => Object.values(p.reactions || {}).reduce((a, b) => a
  * @typedef {{sessionId: string, token?: string, userId?: string, host?: boolean,
  *   canDelete?: (p: Picture) => boolean, missions?: () => Map<string, string>,
  *   empty?: () => string, actions?: (p: Picture) => (HTMLElement | null)[],
- *   reactions?: () => boolean}} GalleryOptions
+ *   reactions?: () => boolean, downloads?: () => string}} GalleryOptions
  * `actions`: more buttons for the viewer (the host's "Use as cover"). `reactions`: whether the
- * event takes reactions (the host's `reactions` setting; on by default).
+ * event takes reactions (the host's `reactions` setting; on by default). `downloads`: the host's
+ * `guest_downloads` (`none`, `photos`, `all`).
  */
 
 export class Gallery extends EventTarget {
@@ -37,10 +40,14 @@ export class Gallery extends EventTarget {
     this.fetchedAt = 0;
     this.refreshing = false;
     this.generation = 0;
+    /** @type {{uploader?: string, name?: string, sort?: 'loved'}} whose photos, in which order */
+    this.filter = {};
+    this.toolbar = h('div.gallery-filter', { role: 'toolbar', 'aria-label': t('gallery.filter') });
     this.grid = h('ul.grid', { 'aria-label': t('gallery.title') });
     this.sentinel = h('div.sentinel', { 'aria-hidden': 'true' });
     this.status = h('p.muted.center', { role: 'status' });
-    this.el = h('div.gallery', null, this.grid, this.status, this.sentinel);
+    this.el = h('div.gallery', null, this.toolbar, this.grid, this.status, this.sentinel);
+    this.drawToolbar();
     this.observer = new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) this.more();
     }, { rootMargin: '800px 0px' });
@@ -55,10 +62,37 @@ export class Gallery extends EventTarget {
 
   /** @param {string} [before] the id of the oldest picture already shown */
   query(before = '', limit = PAGE) {
-    const q = new URLSearchParams({ sessionId: this.opts.sessionId, limit: String(limit) });
-    if (before) q.set('before', before);
+    const loved = this.filter.sort === 'loved';
+    const q = new URLSearchParams({ sessionId: this.opts.sessionId, limit: String(loved ? LOVED_PAGE : limit) });
+    if (before && !loved) q.set('before', before);
     if (this.opts.userId) q.set('userId', this.opts.userId);
+    if (this.filter.uploader) q.set('uploader', this.filter.uploader);
+    if (loved) q.set('sort', 'loved');
     return api(`/pictures/session?${q}`, { token: this.opts.token });
+  }
+
+  /**
+   * Show only one guest's photos, the most loved first, or everything again.
+   * @param {{uploader?: string, name?: string, sort?: 'loved'}} filter
+   */
+  setFilter(filter) {
+    this.filter = filter;
+    this.drawToolbar();
+    this.reset();
+  }
+
+  drawToolbar() {
+    const f = this.filter;
+    /** @param {string} label @param {boolean} on @param {() => void} pick */
+    const chip = (label, on, pick) => h('button.chip', { type: 'button', 'aria-pressed': String(on), onclick: pick }, label);
+    const mine = this.opts.userId && !this.opts.host;
+    replace(this.toolbar,
+      chip(t('gallery.all'), !f.uploader && !f.sort, () => this.setFilter({})),
+      mine ? chip(t('gallery.mine'), f.uploader === this.opts.userId, () => this.setFilter({ uploader: this.opts.userId })) : null,
+      chip(t('gallery.loved'), f.sort === 'loved', () => this.setFilter({ sort: 'loved' })),
+      f.uploader && f.uploader !== this.opts.userId
+        ? chip(t('gallery.onlyOf', { name: f.name || '?' }) + ' ✕', true, () => this.setFilter({}))
+        : null);
   }
 
   /** @returns {Promise<void>} */
@@ -73,8 +107,8 @@ export class Gallery extends EventTarget {
       const page = await this.query(last ? last.id : '');
       if (generation !== this.generation) return; // reset meanwhile: this page is stale
       this.fetchedAt = Date.now();
-      // A server without pagination answers everything at once.
-      if (page.length < PAGE || page.length > PAGE) this.done = true;
+      // A server without pagination answers everything at once; the loved view is one page.
+      if (page.length < PAGE || page.length > PAGE || this.filter.sort === 'loved') this.done = true;
       let added = 0;
       for (const p of page) if (this.insert(p, false)) added++;
       if (!added && page.length) this.done = true;
@@ -107,6 +141,7 @@ export class Gallery extends EventTarget {
 
   /** Fetch the newest page again (after a reconnect, or as the polling fallback). */
   async resync() {
+    if (this.filter.sort === 'loved') { this.reset(); return; }
     try {
       /** @type {Picture[]} */
       const page = await this.query('');
@@ -133,15 +168,18 @@ export class Gallery extends EventTarget {
    */
   insert(p, live = true) {
     const old = this.pictures.findIndex((x) => x.id === p.id);
+    if (this.filter.uploader && p.user_id !== this.filter.uploader) return false;
+    // The ranking is the server's: a new photo (no reactions yet) waits for the next visit.
+    if (this.filter.sort === 'loved' && old < 0 && live) return false;
     if (old >= 0) {
       this.pictures[old] = { ...this.pictures[old], ...p };
       const tile = this.tiles.get(p.id);
       if (tile) tile.replaceWith(this.tile(this.pictures[old]));
       return false;
     }
-    // Newest first; live arrivals almost always go to the top.
+    // Newest first; live arrivals almost always go to the top. The loved page keeps its order.
     const at = Date.parse(p.created_at);
-    let i = 0;
+    let i = this.filter.sort === 'loved' ? this.pictures.length : 0;
     while (i < this.pictures.length && Date.parse(this.pictures[i].created_at) > at) i++;
     // Older than everything loaded while more pages remain: pagination will bring it in order.
     if (live && !this.done && i === this.pictures.length && i > 0) return false;
@@ -204,6 +242,7 @@ export class Gallery extends EventTarget {
       }, img),
       p.media_type === 'video' ? h('span.play-badge', { 'aria-label': t('gallery.video') }, '▶ ', clipLength(p.duration_secs)) : null,
       p.status === 'pending' ? h('span.badge', null, t('gallery.pending')) : null,
+      h('span.who', { 'aria-hidden': 'true' }, p.u_name),
       reactionTotal(p) ? h('span.react-count', { 'aria-label': t('reactions.count', { n: reactionTotal(p) }) }, '❤️ ', String(reactionTotal(p))) : null);
     this.tiles.set(p.id, li);
     return li;
@@ -428,12 +467,21 @@ class Lightbox {
     }
     for (const n of [g.pictures[i + 1], g.pictures[i - 1]]) if (n) new Image().src = n.thumbUrl || n.url;
     const mission = p.mission_id ? g.opts.missions?.().get(String(p.mission_id)) : null;
+    const byName = p.user_id && g.filter.uploader !== p.user_id
+      ? h('button.link.who', { type: 'button', title: t('gallery.onlyOf', { name: p.u_name }),
+        onclick: () => { this.close(); g.setFilter({ uploader: /** @type {string} */ (p.user_id), name: p.u_name }); } }, p.u_name)
+      : h('strong', null, p.u_name);
     replace(this.caption,
-      h('strong', null, p.u_name), ' · ', h('time', { datetime: p.created_at }, timeOf(p.created_at)),
+      byName, ' · ', h('time', { datetime: p.created_at }, timeOf(p.created_at)),
       p.status === 'pending' ? h('span.badge.inline', null, t('gallery.pending')) : null,
       mission ? h('div.muted', null, icon('target'), ' ', mission) : null);
     /** @type {HTMLElement[]} */
     const acts = [h('a.btn.small', { href: p.url, download: p.original_filename || 'photo.jpg', target: '_blank', rel: 'noopener' }, t('lightbox.open'))];
+    // A guest's download, as the host allows it (the display copy, or the original).
+    if (!g.opts.host && g.opts.downloads?.() !== 'none' && p.variants === 'ready') {
+      const q = g.opts.userId ? `?userId=${encodeURIComponent(g.opts.userId)}` : '';
+      acts.push(h('a.btn.small', { href: apiUrl(`/pictures/${p.id}/download${q}`), download: '' }, t('lightbox.download')));
+    }
     if (g.opts.host && p.status === 'pending') {
       acts.push(h('button.btn.small.primary', { type: 'button', onclick: () => g.approve(p) }, t('moderation.approve')));
     }

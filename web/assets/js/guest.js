@@ -1,5 +1,5 @@
 // `/s/{id}`: a guest joins with a name, gets missions, takes and uploads photos, sees the gallery.
-import { api, getSession, eventName, isOpen, ApiError } from './api.js';
+import { api, apiUrl, getSession, eventName, isOpen, revealPending, ApiError } from './api.js';
 import { openCamera } from './camera.js';
 import { h, icon, replace, sizeOf, toast } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
@@ -10,7 +10,7 @@ import { live } from './live.js';
 import { Uploader, jobError } from './upload.js';
 
 /** @typedef {import('./api.js').Session} Session */
-/** @typedef {{id: string, name: string}} Me */
+/** @typedef {{id: string, name: string, uploads?: number}} Me `uploads`: photos sent so far (the film roll) */
 
 /** @type {Map<string, Uploader>} kept across re-renders so uploads in flight are not started twice */
 const uploaders = new Map();
@@ -18,6 +18,13 @@ const uploaders = new Map();
 /** @param {string} sessionId @returns {Me | null} */
 function stored(sessionId) {
   try { return JSON.parse(localStorage.getItem(`pp.guest.${sessionId}`) || 'null'); } catch { return null; }
+}
+
+/** "in 7 h 12 min" / "in 4 min" until an ISO time. @param {string} iso */
+function untilText(iso) {
+  const min = Math.max(1, Math.ceil((Date.parse(iso) - Date.now()) / 60_000));
+  const when = new Date(iso).toLocaleString(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+  return min >= 60 ? `${when} (${t('time.hoursMinutes', { h: Math.floor(min / 60), m: min % 60 })})` : `${when} (${t('time.minutes', { n: min })})`;
 }
 
 /** The host's welcome text; a long one folds to a few lines with "Read more". @param {Session} session */
@@ -64,7 +71,7 @@ export function guest(main, sessionId) {
     if (me) {
       try {
         const g = await api('/sessions/loginSessionUser', { body: { userId: me.id, sessionId } });
-        me = { id: g.id, name: g.user_name };
+        me = { id: g.id, name: g.user_name, uploads: g.uploads };
         localStorage.setItem(`pp.guest.${sessionId}`, JSON.stringify(me));
       } catch (e) {
         // Unknown or foreign guest id: ask again. Offline: carry on with what we know.
@@ -98,7 +105,7 @@ export function guest(main, sessionId) {
           busy(submit, true);
           try {
             const g = await api('/sessions/registerSessionUser', { body: { username: name.input.value.trim(), sessionId } });
-            const me = { id: g.id, name: g.user_name };
+            const me = { id: g.id, name: g.user_name, uploads: g.uploads };
             localStorage.setItem(`pp.guest.${sessionId}`, JSON.stringify(me));
             run(session, me);
           } catch (err) {
@@ -127,12 +134,15 @@ export function guest(main, sessionId) {
       uploader.restore();
     }
     const up = uploader;
+    // The film roll: photos this guest sent, counted on from what the server said at join.
+    let shotsTaken = me.uploads ?? 0;
     const missionMap = () => new Map(session.missions.data.map((m) => [String(m.id), missionText(m.description)]));
     const gallery = new Gallery({
       sessionId, userId: me.id, missions: missionMap,
       canDelete: (p) => session.settings?.guest_delete !== false && !!p.user_id && p.user_id === me.id,
       empty: () => t('guest.galleryEmpty'),
       reactions: () => session.settings?.reactions !== false,
+      downloads: () => String(session.settings?.guest_downloads || 'photos'),
     });
     cleanups.push(() => gallery.destroy());
 
@@ -209,6 +219,7 @@ export function guest(main, sessionId) {
     const onUploaded = (e) => {
       const p = /** @type {CustomEvent} */ (e).detail;
       if (p && p.id) { gallery.insert(p, true); gallery.changed(); }
+      if (p?.user_id === me.id) { shotsTaken++; showRules(); }
       batch.n++;
       if (p?.status === 'pending') batch.pending++;
       clearTimeout(batch.timer);
@@ -248,14 +259,35 @@ export function guest(main, sessionId) {
       const st = session.settings || {};
       const notes = [];
       if (!isOpen(session)) notes.push(h('p.notice', null, t('guest.closed')));
-      if (st.reveal === 'after_reveal' && !st.revealed) notes.push(h('p.notice', null, t('guest.revealLater')));
+      if (revealPending(session)) {
+        notes.push(h('p.notice', null, st.reveal_at ? t('guest.revealAt', { time: untilText(String(st.reveal_at)) }) : t('guest.revealLater')));
+      }
       if (st.require_approval) notes.push(h('p.muted.small', null, t('guest.approvalNote')));
-      if (st.upload_limit_per_guest) notes.push(h('p.muted.small', null, t('guest.limitNote', { n: st.upload_limit_per_guest })));
+      const limit = Number(st.upload_limit_per_guest) || 0;
+      const left = Math.max(0, limit - shotsTaken);
+      if (limit) notes.push(h(left ? 'p.film-roll' : 'p.notice.film-roll', { 'data-left': String(left) }, left ? t('guest.shotsLeft', { n: left, of: limit }) : t('guest.rollFull', { n: limit })));
+      if (st.guest_downloads === 'all') {
+        notes.push(h('p', null, h('a.btn.small', { id: 'guest-zip', href: apiUrl(`/sessions/${sessionId}/guest-download?userId=${encodeURIComponent(me.id)}`), download: '' }, icon('images'), t('guest.downloadAll'))));
+      }
       replace(notice, notes);
-      actions.hidden = !isOpen(session);
+      actions.hidden = !isOpen(session) || (limit > 0 && left === 0);
       missionCard.hidden = !isOpen(session) || !session.missions.data.length;
     };
     showRules();
+    /** The film roll as the server counts it (a limit was set, photos were deleted elsewhere). */
+    const refreshRoll = () => api('/sessions/loginSessionUser', { body: { userId: me.id, sessionId } })
+      .then((g) => { if (typeof g.uploads === 'number' && !gone) { shotsTaken = g.uploads; showRules(); } })
+      .catch(() => {});
+    // The countdown to a timed reveal; at the time the server tells every live view, and this
+    // fetches the event itself too, should the live connection be down.
+    const revealTicker = setInterval(() => {
+      if (!revealPending(session) || !session.settings?.reveal_at) return;
+      showRules();
+      if (Date.parse(String(session.settings.reveal_at)) + 3000 < Date.now()) {
+        getSession(sessionId).then((s) => { if (!gone) sessionChanged(s); }).catch(() => {});
+      }
+    }, 15_000);
+    cleanups.push(() => clearInterval(revealTicker));
     const online = h('span.muted.small', { role: 'status' });
     // The event as the host dressed it (compact): cover thumbnail, name; the welcome text below.
     const head = h('div.event-title');
@@ -287,18 +319,23 @@ export function guest(main, sessionId) {
 
     /** @param {Partial<Session>} s */
     const sessionChanged = (s) => {
-      const wasHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
+      const wasHidden = revealPending(session);
       session = { ...session, ...s };
       showRules();
       drawHead();
-      const nowHidden = session.settings?.reveal === 'after_reveal' && !session.settings?.revealed;
+      const nowHidden = revealPending(session);
       if (wasHidden !== nowHidden) gallery.reset();
+      if (session.settings?.upload_limit_per_guest) refreshRoll();
     };
     cleanups.push(live(sessionId, { userId: me.id }, {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
       reactions: (d) => gallery.reacted(d),
-      deleted: (d) => gallery.remove(d.id),
+      deleted: (d) => {
+        // A deleted photo of one's own frees a shot on the film roll.
+        if (gallery.pictures.some((p) => p.id === d.id && p.user_id === me.id)) { shotsTaken = Math.max(0, shotsTaken - 1); showRules(); }
+        gallery.remove(d.id);
+      },
       guests: (d) => { online.textContent = t('guest.online', { n: d.online }); },
       session: sessionChanged,
       // Events may have been missed (reconnect, polling): the rules may have changed too.

@@ -313,6 +313,7 @@ function sharePanel(id) {
     h('div.row.wrap', null,
       h('a.btn', { href: `/print/${id}` }, t('share.print')),
       h('a.btn', { href: `/slideshow/${id}`, target: '_blank' }, t('share.slideshow')),
+      h('a.btn', { href: `/slideshow/${id}?mode=loved`, target: '_blank' }, t('share.slideshowLoved')),
       h('a.btn', { href: `/s/${id}`, target: '_blank' }, t('share.guestView'))));
 }
 
@@ -447,6 +448,7 @@ function rulesPanel(get, token, onSaved, identity) {
     const st = s();
     const after = st.reveal === 'after_reveal';
     const limit = /** @type {HTMLInputElement} */ (h('input', { id: 'rule-limit', type: 'number', min: 1, max: 10000, inputmode: 'numeric', value: st.upload_limit_per_guest ?? '', placeholder: t('rules.unlimited') }));
+    const revealAt = /** @type {HTMLInputElement} */ (h('input', { id: 'rule-reveal-at', type: 'datetime-local', value: st.reveal_at ? toLocalInput(new Date(String(st.reveal_at))) : '' }));
     const end = h('input', { id: 'rule-end', type: 'datetime-local', value: toLocalInput(new Date(get().ends_at || st.ends_at || Date.now())), max: toLocalInput(yearAhead()) });
     const open = isOpen(get());
     const a = auth();
@@ -454,10 +456,23 @@ function rulesPanel(get, token, onSaved, identity) {
       h('h2', null, t('rules.title')),
       toggle('approval', t('rules.approval'), t('rules.approvalHint'), !!st.require_approval, (on) => ({ require_approval: on })),
       toggle('reveal', t('rules.reveal'), t('rules.revealHint'), after, (on) => ({ reveal: on ? 'after_reveal' : 'always' })),
-      after ? h('div.row', null, st.revealed
+      after || st.reveal_at ? h('div.row', null, st.revealed
         ? h('span.pill.live', null, t('rules.revealed'))
         : h('button.btn.primary', { type: 'button', onclick: () => patch({ revealed: true }) }, t('rules.revealNow'))) : null,
+      // A timed reveal ("the morning after"): guests' galleries open by themselves at that time.
+      after || st.reveal_at ? h('form.field', {
+        onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); patch({ reveal_at: revealAt.value ? new Date(revealAt.value).toISOString() : null }); },
+      }, h('label', { for: 'rule-reveal-at' }, t('rules.revealAt')),
+      h('div.row', null, revealAt, h('button.btn.small', { type: 'submit' }, t('action.save')),
+        st.reveal_at ? h('button.btn.small.ghost', { type: 'button', onclick: () => patch({ reveal_at: null }) }, t('rules.revealAtClear')) : null),
+      h('p.muted.small', null, t('rules.revealAtHint'))) : null,
       toggle('guestdelete', t('rules.guestDelete'), t('rules.guestDeleteHint'), st.guest_delete !== false, (on) => ({ guest_delete: on })),
+      h('div.field', null, h('label', { for: 'rule-downloads' }, t('rules.downloads')),
+        h('select', { id: 'rule-downloads', onchange: (/** @type {Event} */ e) => patch({ guest_downloads: /** @type {HTMLSelectElement} */ (e.target).value }) },
+          ['none', 'photos', 'all'].map((v) => h('option', { value: v, selected: (st.guest_downloads || 'photos') === v }, t(`rules.downloads.${v}`))))),
+      st.guest_downloads !== 'none'
+        ? toggle('originals', t('rules.originals'), t('rules.originalsHint'), !!st.guest_originals, (on) => ({ guest_originals: on }))
+        : null,
       h('form.field', {
         onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); patch({ upload_limit_per_guest: limit.value ? Number(limit.value) : null }); },
       }, h('label', { for: 'rule-limit' }, t('rules.limit')), h('div.row', null, limit, h('button.btn.small', { type: 'submit' }, t('action.save')))),

@@ -2,7 +2,8 @@
 // welcome text, cover, a big join QR code and the join code). Then the newest photos first and the
 // loop; a photo that arrives is shown next, at once. Each photo sits on a blurred, cover-sized
 // copy of itself instead of black bars; the QR code and the code stay in a corner.
-import { api, apiUrl, getSession, eventName, joinUrl } from './api.js';
+// `?mode=loved` loops the most-loved photos (most reactions first) instead; arrivals still jump in.
+import { api, apiUrl, getSession, eventName, joinUrl, revealPending } from './api.js';
 import { h, replace } from './dom.js';
 import { applyAccent, coverOf, welcomeOf } from './identity.js';
 import { t, missionText } from './i18n.js';
@@ -74,14 +75,16 @@ export function slideshow(main, id) {
     qrImg.src = apiUrl(`/sessions/${id}/qr.svg?short=true`);
     link.textContent = `${location.host}/j/${s.join_code.replace('-', '')}`;
   };
+  const loved = new URLSearchParams(location.search).get('mode') === 'loved';
   const fs = h('button.btn.small.fs', { type: 'button', onclick: () => toggleFullscreen() }, t('slideshow.fullscreen'));
-  const stage = h('div.stage.empty', { tabindex: 0, 'aria-label': t('slideshow.title') }, ...layers, welcome, title, caption, qr, fs);
+  const stage = h('div.stage.empty', { tabindex: 0, 'aria-label': t('slideshow.title') }, ...layers, welcome, title, caption, qr, fs,
+    loved ? h('span.slide-mode', null, t('gallery.loved')) : null);
   main.append(stage);
 
   // A public screen shows what guests see: approved photos as their display copies, each once
   // it is made (`picture.updated` brings it), never a placeholder or a host's original.
   const visible = (/** @type {Picture} */ p) => p.status !== 'pending' && (p.variants ?? 'ready') === 'ready';
-  const hiddenByReveal = () => session?.settings?.reveal === 'after_reveal' && !session.settings.revealed;
+  const hiddenByReveal = () => !!session && revealPending(session);
 
   /** Name, welcome text, cover and colour: again whenever the host changes them. */
   function drawIdentity() {
@@ -169,7 +172,8 @@ export function slideshow(main, id) {
   }
 
   async function load() {
-    const q = new URLSearchParams({ sessionId: id, limit: '300' });
+    const q = new URLSearchParams({ sessionId: id, limit: loved ? '100' : '300' });
+    if (loved) q.set('sort', 'loved');
     /** @type {Picture[]} */
     const list = await api(`/pictures/session?${q}`);
     pictures = list.filter(visible);
