@@ -125,9 +125,23 @@ class World:
         self.event_to_delete = api.create_session(self.host_token).json()["sessionId"]
         self.join_code = api.req("GET", f"/sessions/get?sessionId={self.event}").json()["join_code"]
         cover = self.picture()
+        self.cover = cover
         r = api.req("POST", f"/sessions/{self.event}/settings", json={"settings": {"cover_picture_id": cover}},
                     headers={"Authorization": f"Bearer {self.host_token}"})
         assert r.status_code == 200, r.text
+        # Guests' downloads are display copies: wait until the cover's are made.
+        for _ in range(150):
+            page = api.req("GET", f"/pictures/session?sessionId={self.event}").json()
+            if any(p["id"] == cover and p.get("variants") == "ready" for p in page):
+                break
+            time.sleep(0.2)
+
+    def multipart(self) -> str:
+        """A fresh resumable upload of this event (nothing sent yet)."""
+        r = self.api.req("POST", f"/sessions/{self.event}/uploads/multipart",
+                         json={"content_type": "image/jpeg", "size": 1000})
+        assert r.status_code == 201, r.text
+        return r.json()["upload_id"]
 
     def picture(self, user_id: str | None = None) -> str:
         data = unique_jpeg()
@@ -212,6 +226,23 @@ def matrix_rows(w: World) -> list[dict]:
          "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
         {"op": f"DELETE /pictures/{w.pending_picture}/reaction",
          "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
+        # Resumable uploads are open like init-upload; each role gets its own upload to act on.
+        {"op": f"POST /sessions/{e}/uploads/multipart", "json": lambda r: {"content_type": "image/jpeg", "size": 1000},
+         "expect": dict.fromkeys(ROLES, 201)},
+        {"op": "POST /sessions/{id}/uploads/multipart/{upload_id}/parts", "path": lambda r: f"/sessions/{e}/uploads/multipart/{w.multipart()}/parts",
+         "json": lambda r: {"part_numbers": [1]}, "expect": dict.fromkeys(ROLES, 200)},
+        {"op": "GET /sessions/{id}/uploads/multipart/{upload_id}", "path": lambda r: f"/sessions/{e}/uploads/multipart/{w.multipart()}",
+         "expect": dict.fromkeys(ROLES, 200)},
+        # Nothing was sent: part 1 is missing.
+        {"op": "POST /sessions/{id}/uploads/multipart/{upload_id}/complete", "path": lambda r: f"/sessions/{e}/uploads/multipart/{w.multipart()}/complete",
+         "expect": dict.fromkeys(ROLES, 400)},
+        {"op": "DELETE /sessions/{id}/uploads/multipart/{upload_id}", "path": lambda r: f"/sessions/{e}/uploads/multipart/{w.multipart()}",
+         "expect": dict.fromkeys(ROLES, 204)},
+        # The guests' ZIP needs a guest of the event, and the host's `guest_downloads: "all"` (not set here).
+        {"op": f"GET /sessions/{e}/guest-download", "expect": {"anonymous": 401, "guest": 403, "host": 401, "other_host": 401}},
+        # One photo: everybody with the link gets the display copy (the host the original).
+        {"op": "GET /pictures/{id}/download", "path": lambda r: f"/pictures/{w.cover}/download",
+         "expect": dict.fromkeys(ROLES, 302), "redirects": False},
         {"op": "GET /healthz", "expect": dict.fromkeys(ROLES, 200)},
         {"op": "GET /readyz", "expect": dict.fromkeys(ROLES, 200)},
         {"op": "GET /openapi.json", "expect": dict.fromkeys(ROLES, 200)},
