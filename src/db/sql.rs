@@ -677,20 +677,23 @@ impl<B: Backend> Database for B {
         error: &str,
         now: DateTime<Utc>,
     ) -> DbResult<bool> {
-        let sql = "UPDATE jobs SET state = 'failed', lease_until = NULL, last_error = $3,
-                          updated_at = $4
-                   WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id";
+        // The photo first, then its job: the order a photo's deletion takes the two rows in
+        // (the picture, then its jobs by cascade), so the two never deadlock on PostgreSQL.
         let photo =
             "UPDATE pictures SET thumb_status = 'failed', thumb_key = NULL, display_key = NULL
-                     WHERE id = (SELECT photo_id FROM jobs WHERE id = $1)
-                       AND thumb_status = 'pending'";
+                     WHERE id = (SELECT photo_id FROM jobs
+                                 WHERE id = $1 AND locked_by = $2 AND state = 'running')
+                     RETURNING id";
+        let job = "UPDATE jobs SET state = 'failed', lease_until = NULL, last_error = $3,
+                          updated_at = $4
+                   WHERE id = $1 AND locked_by = $2 AND state = 'running'";
         let first = Statement {
-            sql,
-            params: params![id, worker, error, now],
+            sql: photo,
+            params: params![id, worker],
         };
         let then = vec![Statement {
-            sql: photo,
-            params: params![id],
+            sql: job,
+            params: params![id, worker, error, now],
         }];
         let row = self
             .fetch_optional_then(first, then)
