@@ -467,10 +467,10 @@ class Lightbox {
     }
     for (const n of [g.pictures[i + 1], g.pictures[i - 1]]) if (n) new Image().src = n.thumbUrl || n.url;
     const mission = p.mission_id ? g.opts.missions?.().get(String(p.mission_id)) : null;
-    const byName = p.user_id && g.filter.uploader !== p.user_id
+    const byName = h('strong', null, p.user_id && g.filter.uploader !== p.user_id
       ? h('button.link.who', { type: 'button', title: t('gallery.onlyOf', { name: p.u_name }),
         onclick: () => { this.close(); g.setFilter({ uploader: /** @type {string} */ (p.user_id), name: p.u_name }); } }, p.u_name)
-      : h('strong', null, p.u_name);
+      : p.u_name);
     replace(this.caption,
       byName, ' · ', h('time', { datetime: p.created_at }, timeOf(p.created_at)),
       p.status === 'pending' ? h('span.badge.inline', null, t('gallery.pending')) : null,
