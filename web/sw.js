@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '8a5ac50f8121';
+const VERSION = 'a452d4f555b3';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -346,7 +346,9 @@ class Lightbox {
     this.actions = h('div.actions');
     const prev = h('button.nav.prev', { type: 'button', 'aria-label': t('lightbox.prev'), onclick: () => this.step(-1) }, '‹');
     const next = h('button.nav.next', { type: 'button', 'aria-label': t('lightbox.next'), onclick: () => this.step(1) }, '›');
-    const close = h('button.close', { type: 'button', 'aria-label': t('action.close'), onclick: () => this.close() }, '×');
+    // Opened, the viewer focuses its close button: it stays while photos change (the caption's
+    // buttons are drawn anew), so the arrow keys keep reaching the dialog.
+    const close = h('button.close', { type: 'button', autofocus: true, 'aria-label': t('action.close'), onclick: () => this.close() }, '×');
     this.dialog = /** @type {HTMLDialogElement} */ (h('dialog.lightbox', { 'aria-label': t('lightbox.title') },
       h('figure', null, this.img, this.video, h('figcaption', null, this.caption, this.actions)), prev, next, close));
     this.dialog.addEventListener('keydown', (e) => {
