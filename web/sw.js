@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'a452d4f555b3';
+const VERSION = 'd472cc4f831b';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',
