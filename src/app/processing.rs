@@ -38,6 +38,12 @@ pub const MAX_ATTEMPTS: i64 = 5;
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
 /// How long shutdown waits for running jobs before it cuts them off and queues them again.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Finished jobs are kept this long (to see what ran where), then deleted: the table holds
+/// about a day of photos plus the failed ones, not every photo ever taken.
+pub const KEEP_DONE_JOBS: Duration = Duration::from_secs(24 * 3600);
+/// How often each replica deletes finished jobs, and at most how many per turn.
+const CLEAN_UP_EVERY: Duration = Duration::from_secs(3600);
+const CLEAN_UP_BATCH: u32 = 5_000;
 
 /// Why a job did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +123,13 @@ impl Processing {
         Ok(claimed)
     }
 
+    /// Deletes jobs finished [`KEEP_DONE_JOBS`] before `now`, a bounded batch per turn; how
+    /// many. Replicas may run it at the same time: each row goes once.
+    pub async fn clean_up(&self, now: DateTime<Utc>) -> DbResult<u64> {
+        let before = now - KEEP_DONE_JOBS;
+        self.db.delete_done_jobs(before, CLEAN_UP_BATCH).await
+    }
+
     async fn claim(&self, now: DateTime<Utc>, limit: u32) -> DbResult<Vec<JobRecord>> {
         let lease_until = now + self.lease;
         self.db
@@ -131,7 +144,16 @@ impl Processing {
             return tracing::info!("PROCESSING_CONCURRENCY=0: other replicas process photos");
         }
         let mut running = JoinSet::new();
+        let mut next_clean_up = Instant::now();
         loop {
+            if Instant::now() >= next_clean_up {
+                next_clean_up = Instant::now() + CLEAN_UP_EVERY;
+                match self.clean_up(now()).await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "finished processing jobs deleted"),
+                    Err(err) => tracing::warn!(error = %err, "cannot delete finished jobs"),
+                }
+            }
             while running.try_join_next().is_some() {}
             let free = self.concurrency.saturating_sub(running.len());
             let mut claimed = 0;

@@ -309,6 +309,10 @@ impl Database for FailFast {
     async fn jobs_of_photo(&self, photo_id: Uuid) -> DbResult<Vec<JobRecord>> {
         self.guard(self.shared.inner.jobs_of_photo(photo_id)).await
     }
+    async fn delete_done_jobs(&self, before: DateTime<Utc>, limit: u32) -> DbResult<u64> {
+        self.guard(self.shared.inner.delete_done_jobs(before, limit))
+            .await
+    }
 
     async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts> {
         self.guard(self.shared.inner.counts(now, online_since))
@@ -604,6 +608,9 @@ mod tests {
         }
         async fn jobs_of_photo(&self, _: Uuid) -> DbResult<Vec<JobRecord>> {
             self.call().await.map(|()| Vec::new())
+        }
+        async fn delete_done_jobs(&self, _: DateTime<Utc>, _: u32) -> DbResult<u64> {
+            self.call().await.map(|()| 0)
         }
         async fn counts(&self, _: DateTime<Utc>, _: DateTime<Utc>) -> DbResult<Counts> {
             self.call().await.map(|()| Counts::default())

@@ -467,6 +467,9 @@ pub trait Database: Send + Sync + 'static {
     ) -> DbResult<bool>;
     /// The photo's jobs, oldest first.
     async fn jobs_of_photo(&self, photo_id: Uuid) -> DbResult<Vec<JobRecord>>;
+    /// Deletes up to `limit` jobs that finished `done` before `before`; how many went. Failed jobs
+    /// stay (the host sees why a photo has no copies) until their photo is deleted.
+    async fn delete_done_jobs(&self, before: DateTime<Utc>, limit: u32) -> DbResult<u64>;
 
     async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts>;
 

@@ -708,6 +708,18 @@ impl<B: Backend> Database for B {
         all(self, &sql, params![photo_id], job_from_row).await
     }
 
+    async fn delete_done_jobs(&self, before: DateTime<Utc>, limit: u32) -> DbResult<u64> {
+        // No DELETE … LIMIT in PostgreSQL: the bound comes from the subquery.
+        let sql = "DELETE FROM jobs WHERE id IN (
+                       SELECT id FROM jobs WHERE state = 'done' AND updated_at < $1 LIMIT $2)
+                   RETURNING id";
+        let gone = all(self, sql, params![before, i64::from(limit)], |row| {
+            row.uuid("id")
+        })
+        .await?;
+        Ok(gone.len() as u64)
+    }
+
     async fn counts(&self, now: DateTime<Utc>, online_since: DateTime<Utc>) -> DbResult<Counts> {
         let sql = "SELECT (SELECT COUNT(*) FROM sessions WHERE ends_at > $1) AS active_sessions,
                           (SELECT COUNT(*) FROM session_users WHERE last_seen > $2) AS users_online,

@@ -26,6 +26,7 @@ on_both_backends!(
     photos_uploaded_to_two_working_replicas_are_each_processed_once,
     a_job_whose_replica_died_is_taken_over_after_its_lease,
     an_undecodable_photo_fails_after_one_attempt,
+    done_jobs_are_deleted_after_a_day_failed_ones_are_kept,
 );
 
 fn photo_id(picture: &Value) -> Uuid {
@@ -196,6 +197,34 @@ async fn an_undecodable_photo_fails_after_one_attempt(backend: Backend) {
     assert!(
         metrics.contains(r#"partypic_job_failures_total{outcome="final"} 1"#),
         "{metrics}"
+    );
+}
+
+async fn done_jobs_are_deleted_after_a_day_failed_ones_are_kept(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let host = app.register().await;
+    let session_id = app.create_session(&host).await;
+    let done = photo_id(&app.upload(session_id, photo_bytes(7)).await);
+    let failed = photo_id(&app.upload(session_id, jpeg_bytes(8)).await);
+    job_in_state(&app, done, JobState::Done).await;
+    job_in_state(&app, failed, JobState::Failed).await;
+
+    // Within the day nothing goes.
+    let soon = Utc::now() + TimeDelta::hours(23);
+    assert_eq!(processing(&app).clean_up(soon).await.expect("clean up"), 0);
+    assert_eq!(jobs_of(&app, done).await.len(), 1);
+
+    let next_day = Utc::now() + TimeDelta::hours(25);
+    assert_eq!(
+        processing(&app).clean_up(next_day).await.expect("clean up"),
+        1
+    );
+    assert!(jobs_of(&app, done).await.is_empty());
+    assert_eq!(jobs_of(&app, failed).await.len(), 1, "failed jobs stay");
+    assert_eq!(thumb_status(&app, done).await, ThumbStatus::Ready);
+    assert_eq!(
+        processing(&app).clean_up(next_day).await.expect("clean up"),
+        0
     );
 }
 
