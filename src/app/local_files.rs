@@ -36,8 +36,8 @@ impl Signed {
 }
 
 pub struct Download {
-    pub file: tokio::fs::File,
-    pub len: u64,
+    /// The stored file; the HTTP edge serves it with Range support (video seeking in Safari).
+    pub path: std::path::PathBuf,
     pub content_type: &'static str,
 }
 
@@ -256,26 +256,21 @@ where
     Ok(written)
 }
 
-/// Opens a stored photo for whoever holds a valid signed URL.
+/// Finds a stored photo for whoever holds a valid signed URL.
 pub async fn open(app: &App, request: Signed) -> Result<Download> {
     let store = local_store(app)?;
     check_signature(store, "GET", &request)?;
     let key = request.key;
-    let file = match tokio::fs::File::open(store.path_of(&key)).await {
-        Ok(file) => file,
+    let path = store.path_of(&key);
+    match tokio::fs::metadata(&path).await {
+        Ok(meta) if meta.is_file() => Ok(Download {
+            path,
+            content_type: key.media_type.mime(),
+        }),
+        Ok(_) => Err(Error::new(ErrorCode::PhotoNotFound, "Photo not found")),
         Err(err) if err.kind() == ErrorKind::NotFound => {
-            return Err(Error::new(ErrorCode::PhotoNotFound, "Photo not found"));
+            Err(Error::new(ErrorCode::PhotoNotFound, "Photo not found"))
         }
-        Err(err) => return Err(Error::Internal(err.into())),
-    };
-    let len = file
-        .metadata()
-        .await
-        .map_err(|e| Error::Internal(e.into()))?
-        .len();
-    Ok(Download {
-        file,
-        len,
-        content_type: key.media_type.mime(),
-    })
+        Err(err) => Err(Error::Internal(err.into())),
+    }
 }

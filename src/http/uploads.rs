@@ -3,12 +3,12 @@
 
 use axum::{
     body::Body,
-    extract::State,
+    extract::{Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use serde::Deserialize;
-use tokio_util::io::ReaderStream;
+use tower_http::services::ServeFile;
 
 use super::{
     ApiError, SharedState,
@@ -63,20 +63,28 @@ pub async fn put_photo(
     Ok(StatusCode::OK)
 }
 
-/// Serves a stored photo to whoever holds a valid signed URL.
+/// Serves a stored photo to whoever holds a valid signed URL, with byte ranges (`206`), which
+/// Safari needs to play a video and every browser uses to seek in one.
 pub async fn get_photo(
     State(app): State<SharedState>,
     Path(path): Path<ObjectPath>,
     Query(signature): Query<Signature>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let download = local_files::open(&app, signed(path, signature)?).await?;
-    let mut response = Body::from_stream(ReaderStream::new(download.file)).into_response();
+    let served = ServeFile::new(&download.path)
+        .try_call(request)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("serve {:?}: {e}", download.path)))?;
+    let mut response = served.map(Body::new);
+    let success = response.status().is_success();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(download.content_type),
-    );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(download.len));
+    if success {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(download.content_type),
+        );
+    }
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=3600, immutable"),

@@ -185,6 +185,45 @@ async fn fetch(app: &TestApp, url: &Value) -> Vec<u8> {
     response.bytes().await.expect("bytes").to_vec()
 }
 
+/// Players seek (and Safari plays at all) with `Range` requests: a slice comes back as `206`.
+async fn assert_byte_ranges_served(app: &TestApp, url: &Value, whole: &[u8]) {
+    let url = url.as_str().expect("url");
+    let response = app
+        .client
+        .get(url)
+        .header("range", "bytes=100-299")
+        .send()
+        .await
+        .expect("GET range");
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT, "{url}");
+    let range = response
+        .headers()
+        .get("content-range")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(
+        range.as_deref(),
+        Some(format!("bytes 100-299/{}", whole.len()).as_str())
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("video/mp4")
+    );
+    let slice = response.bytes().await.expect("bytes");
+    assert_eq!(&slice[..], &whole[100..300]);
+    let beyond = app
+        .client
+        .get(url)
+        .header("range", format!("bytes={}-", whole.len() + 10))
+        .send()
+        .await
+        .expect("GET beyond");
+    assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{url}");
+}
+
 /// init → PUT (declared `mimetype`) → finalize as `guest`; returns the key and the response.
 async fn send_clip(
     app: &TestApp,
@@ -273,7 +312,9 @@ async fn clips_get_a_poster_and_a_metadata_free_rendition_while_the_host_gets_th
             seen["url"].as_str().expect("url").contains(".web.mp4"),
             "{seen}"
         );
-        let rendition = probe(&fetch(&app, &seen["url"]).await);
+        let whole = fetch(&app, &seen["url"]).await;
+        assert_byte_ranges_served(&app, &seen["url"], &whole).await;
+        let rendition = probe(&whole);
         assert!(
             rendition["format"]["format_name"]
                 .as_str()
