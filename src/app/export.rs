@@ -5,6 +5,7 @@ use std::{collections::HashSet, io::Write};
 
 use bytes::Bytes;
 use chrono::{Datelike, Timelike};
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
@@ -247,7 +248,7 @@ fn write_archive(
 ) -> anyhow::Result<()> {
     let mut zip = ZipWriter::new_stream(out);
     for entry in entries {
-        let bytes = handle.block_on(store.read_all(&entry.key, max_bytes))?;
+        let mut object = handle.block_on(store.read_stream(&entry.key, max_bytes))?;
         let at = entry.taken_at;
         let modified = zip::DateTime::from_date_and_time(
             u16::try_from(at.year()).unwrap_or(1980),
@@ -262,9 +263,17 @@ fn write_archive(
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Stored)
             .last_modified_time(modified)
-            .large_file(bytes.len() as u64 >= u64::from(u32::MAX));
+            .large_file(object.len >= u64::from(u32::MAX));
         zip.start_file(entry.name.as_str(), options)?;
-        zip.write_all(&bytes)?;
+        // Chunk by chunk: a 300 MB clip passes through, it is never held whole.
+        let mut written = 0u64;
+        while let Some(chunk) = handle.block_on(object.chunks.next()) {
+            let chunk = chunk?;
+            written += chunk.len() as u64;
+            anyhow::ensure!(written <= object.len, "{} grew while read", entry.key);
+            zip.write_all(&chunk)?;
+        }
+        anyhow::ensure!(written == object.len, "{} ended early", entry.key);
     }
     zip.finish()?;
     Ok(())

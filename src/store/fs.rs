@@ -16,7 +16,11 @@ use tokio::io::AsyncReadExt;
 use url::Url;
 use uuid::Uuid;
 
-use super::{DOWNLOAD_URL_TTL, PhotoStore, StoreError, StoreResult, StoredPart, UPLOAD_URL_TTL};
+use futures_util::TryStreamExt;
+
+use super::{
+    DOWNLOAD_URL_TTL, ObjectStream, PhotoStore, StoreError, StoreResult, StoredPart, UPLOAD_URL_TTL,
+};
 use crate::domain::photo_key::PhotoKey;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -272,6 +276,23 @@ impl PhotoStore for FilesystemStore {
         Ok(bytes.into())
     }
 
+    async fn read_stream(&self, key: &PhotoKey, max_len: u64) -> StoreResult<ObjectStream> {
+        let file = tokio::fs::File::open(self.path_of(key))
+            .await
+            .map_err(io_error)?;
+        let len = file.metadata().await.map_err(io_error)?.len();
+        if len > max_len {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "object {key} exceeds {max_len} bytes"
+            )));
+        }
+        let chunks = tokio_util::io::ReaderStream::new(file.take(len)).map_err(io_error);
+        Ok(ObjectStream {
+            len,
+            chunks: Box::pin(chunks),
+        })
+    }
+
     async fn copy_to_file(&self, key: &PhotoKey, path: &Path, max_len: u64) -> StoreResult<u64> {
         let file = tokio::fs::File::open(self.path_of(key))
             .await
@@ -314,6 +335,30 @@ impl PhotoStore for FilesystemStore {
                 tokio::fs::create_dir_all(dir).await?;
             }
             tokio::fs::write(&staging, &bytes).await?;
+            tokio::fs::rename(&staging, &target).await
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&staging).await;
+        }
+        result.map_err(io_error)
+    }
+
+    async fn put_file(
+        &self,
+        key: &PhotoKey,
+        path: &std::path::Path,
+        _content_type: &str,
+    ) -> StoreResult<()> {
+        let target = self.path_of(key);
+        let staging = self
+            .staging_dir()
+            .join(format!("{}.part", uuid::Uuid::new_v4()));
+        let result = async {
+            if let Some(dir) = target.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            tokio::fs::copy(path, &staging).await?;
             tokio::fs::rename(&staging, &target).await
         }
         .await;

@@ -38,6 +38,12 @@ pub struct StoredPart {
     pub etag: String,
 }
 
+/// An object being read: its length, then its bytes.
+pub struct ObjectStream {
+    pub len: u64,
+    pub chunks: futures_util::stream::BoxStream<'static, StoreResult<Bytes>>,
+}
+
 #[async_trait]
 pub trait PhotoStore: Send + Sync + 'static {
     /// The bucket name reported with each picture.
@@ -55,6 +61,9 @@ pub trait PhotoStore: Send + Sync + 'static {
     async fn read_head(&self, key: &PhotoKey, len: usize) -> StoreResult<Vec<u8>>;
     /// The whole object, refused when larger than `max_len`.
     async fn read_all(&self, key: &PhotoKey, max_len: u64) -> StoreResult<Bytes>;
+    /// The object as a stream of chunks with its length, refused when larger than `max_len`
+    /// (ZIP downloads: a clip of hundreds of megabytes never sits in memory).
+    async fn read_stream(&self, key: &PhotoKey, max_len: u64) -> StoreResult<ObjectStream>;
     /// Streams the object into the local file `path` (created or truncated), refused when
     /// larger than `max_len`: video tools need a seekable file. Returns the bytes written.
     async fn copy_to_file(
@@ -67,6 +76,14 @@ pub trait PhotoStore: Send + Sync + 'static {
     async fn sha256(&self, key: &PhotoKey) -> StoreResult<String>;
     /// Writes an object the server produced itself (thumbnails).
     async fn put(&self, key: &PhotoKey, bytes: Bytes, content_type: &str) -> StoreResult<()>;
+    /// Writes an object the server produced itself from the local file `path`, streamed (a
+    /// clip's rendition can be hundreds of megabytes: it never sits in memory).
+    async fn put_file(
+        &self,
+        key: &PhotoKey,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> StoreResult<()>;
     async fn delete(&self, key: &PhotoKey) -> StoreResult<()>;
 
     /// Starts a multipart upload that becomes `key`; returns the store's upload id.

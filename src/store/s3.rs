@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use md5::Md5;
 use reqwest::{Client, Method, StatusCode, header};
 use rusty_s3::{
@@ -19,7 +19,9 @@ use sha2::Digest;
 use sha2::Sha256;
 use url::Url;
 
-use super::{DOWNLOAD_URL_TTL, PhotoStore, StoreError, StoreResult, StoredPart, UPLOAD_URL_TTL};
+use super::{
+    DOWNLOAD_URL_TTL, ObjectStream, PhotoStore, StoreError, StoreResult, StoredPart, UPLOAD_URL_TTL,
+};
 use crate::{config::S3Settings, domain::photo_key::PhotoKey};
 
 /// Server-side requests are signed for this long; they are sent at once.
@@ -314,6 +316,23 @@ impl PhotoStore for S3Store {
         Ok(bytes.into())
     }
 
+    async fn read_stream(&self, key: &PhotoKey, max_len: u64) -> StoreResult<ObjectStream> {
+        let response = self.get_object(key).await?;
+        let len = response.content_length().ok_or_else(|| {
+            StoreError::Other(anyhow::anyhow!("GetObject {key}: no Content-Length"))
+        })?;
+        if len > max_len {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "object {key} exceeds {max_len} bytes"
+            )));
+        }
+        let chunks = response.bytes_stream().map_err(unavailable);
+        Ok(ObjectStream {
+            len,
+            chunks: Box::pin(chunks),
+        })
+    }
+
     async fn copy_to_file(
         &self,
         key: &PhotoKey,
@@ -363,6 +382,37 @@ impl PhotoStore for S3Store {
             .header(header::CONTENT_TYPE, content_type)
             .header(header::CONTENT_LENGTH, bytes.len())
             .body(bytes)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(unexpected("PutObject", status, &body))
+    }
+
+    async fn put_file(
+        &self,
+        key: &PhotoKey,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> StoreResult<()> {
+        let local = |err: std::io::Error| StoreError::Other(err.into());
+        let file = tokio::fs::File::open(path).await.map_err(local)?;
+        let len = file.metadata().await.map_err(local)?.len();
+        let url = self
+            .bucket
+            .put_object(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+        let response = self
+            .transfer_http
+            .put(url)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::CONTENT_LENGTH, len)
+            .body(body)
             .send()
             .await
             .map_err(unavailable)?;

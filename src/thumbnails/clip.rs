@@ -83,11 +83,8 @@ impl Thumbnailer {
             Ok(Err(err)) => return Err(ClipFailure::Unusable(err.to_string())),
             Err(err) => return Err(transient(&err)),
         };
-        let rendition = tokio::fs::read(&rendition)
-            .await
-            .map_err(|e| transient(&e))?;
         self.store
-            .put(&key.rendition(), rendition.into(), "video/mp4")
+            .put_file(&key.rendition(), &rendition, "video/mp4")
             .await
             .map_err(|e| transient(&e))?;
         self.store_variants(key, variants)

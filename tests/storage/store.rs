@@ -92,6 +92,7 @@ on_both_stores!(
     a_deleted_object_is_gone,
     upload_and_download_urls_are_signed_and_name_the_key,
     a_prepared_store_is_healthy,
+    a_local_file_is_stored_streamed_and_reads_back_the_same,
 );
 
 fn key() -> PhotoKey {
@@ -135,6 +136,36 @@ async fn a_stored_object_reads_back_whole_in_part_and_hashed(store: &dyn PhotoSt
     assert_eq!(
         store.sha256(&key).await.expect("hash"),
         hex::encode(Sha256::digest(&bytes))
+    );
+    store.delete(&key).await.expect("clean up");
+}
+
+/// What `put_file` stores (a clip's rendition) is the file, byte for byte; the file stays.
+async fn a_local_file_is_stored_streamed_and_reads_back_the_same(store: &dyn PhotoStore) {
+    let key = key();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("rendition.mp4");
+    // Several megabytes: more than one chunk of the stream.
+    let bytes: Vec<u8> = (0..15u8).flat_map(|seed| content(seed).to_vec()).collect();
+    std::fs::write(&path, &bytes).expect("write");
+    store
+        .put_file(&key, &path, "video/mp4")
+        .await
+        .expect("put_file");
+    assert_eq!(
+        store.size(&key).await.expect("size"),
+        Some(bytes.len() as u64)
+    );
+    assert_eq!(
+        store.sha256(&key).await.expect("hash"),
+        hex::encode(Sha256::digest(&bytes))
+    );
+    assert!(path.exists(), "the local file is left to its owner");
+    let missing = dir.path().join("gone.mp4");
+    assert!(store.put_file(&key, &missing, "video/mp4").await.is_err());
+    assert_eq!(
+        store.size(&key).await.expect("size"),
+        Some(bytes.len() as u64)
     );
     store.delete(&key).await.expect("clean up");
 }
