@@ -5,7 +5,7 @@
 //! (the store is down) or never will (the photo cannot be decoded).
 
 mod clip;
-mod heif;
+pub mod heif;
 pub mod video;
 
 use std::sync::Arc;

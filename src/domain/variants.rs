@@ -1,13 +1,17 @@
-//! A photo's variants: one decode with the `image` crate, turned upright by the EXIF orientation,
-//! then a ~400 px thumbnail and a ≤ 2048 px display copy, both re-encoded as JPEG that carries no
-//! metadata at all (no EXIF, so no GPS position). Guests are only ever served these.
+//! A photo's variants: one decode, turned upright by the EXIF orientation, then a ~400 px
+//! thumbnail and a ≤ 2048 px display copy, both re-encoded as JPEG that carries no metadata at
+//! all (no EXIF, so no GPS position). Guests are only ever served these.
+//!
+//! A JPEG (what phones and cameras send) is decoded at a reduced DCT scale (1/2, 1/4 or 1/8,
+//! `jpeg-decoder`): a 12 MP photo's display copy needs a quarter of its pixels, and the inverse
+//! DCT at half size does a quarter of the work. Other formats go through the `image` crate.
+//! Encoding uses `jpeg-encoder` (AVX2 where the CPU has it).
 
 use std::io::Cursor;
 
 use image::{
-    DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits,
-    codecs::jpeg::JpegEncoder,
-    error::{DecodingError, ImageFormatHint},
+    DynamicImage, GrayImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage,
+    error::{DecodingError, EncodingError, ImageFormatHint, LimitError, LimitErrorKind},
     metadata::Orientation,
 };
 
@@ -17,10 +21,15 @@ use super::image::jpeg_is_complete;
 pub const THUMBNAIL_MAX_SIDE: u32 = 400;
 /// Longest side of the display copy: sharp on a phone or a TV, a fraction of a 12 MP original.
 pub const DISPLAY_MAX_SIDE: u32 = 2048;
+/// A JPEG is decoded at the smallest DCT scale that still leaves this long a side: a 12 MP
+/// photo (4032 px) at half scale gives a 2016 px display copy without any resize.
+pub const DISPLAY_MIN_SIDE: u32 = 1536;
 /// Largest side an image may declare before it is decoded; also bounds HEIC conversion.
 pub const MAX_SIDE: u32 = 16_384;
 /// Largest pixel count decoded (a 100 MP photo decodes to ~300 MB of RGB).
 pub const MAX_PIXELS: u64 = 100_000_000;
+/// Most memory one decode may take.
+const MAX_DECODE_BYTES: u64 = 384 * 1024 * 1024;
 const THUMBNAIL_QUALITY: u8 = 80;
 const DISPLAY_QUALITY: u8 = 85;
 
@@ -45,7 +54,7 @@ fn limits() -> Limits {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(384 * 1024 * 1024);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
     limits
 }
 
@@ -58,53 +67,145 @@ pub fn dimensions_allowed(width: u32, height: u32) -> bool {
         && u64::from(width) * u64::from(height) <= MAX_PIXELS
 }
 
+fn too_large() -> ImageError {
+    ImageError::Limits(LimitError::from_kind(LimitErrorKind::DimensionError))
+}
+
+fn undecodable(format: ImageFormat, why: impl std::fmt::Display) -> ImageError {
+    ImageError::Decoding(DecodingError::new(
+        ImageFormatHint::Exact(format),
+        why.to_string(),
+    ))
+}
+
 /// Decodes once and makes both variants; an error means the photo cannot be decoded.
-pub fn make_variants(bytes: &[u8], orient: Orient) -> Result<Variants, image::ImageError> {
-    if bytes.starts_with(&[0xFF, 0xD8]) && !jpeg_is_complete(bytes) {
-        return Err(image::ImageError::Decoding(DecodingError::new(
-            ImageFormatHint::Exact(ImageFormat::Jpeg),
+pub fn make_variants(bytes: &[u8], orient: Orient) -> Result<Variants, ImageError> {
+    let is_jpeg = bytes.starts_with(&[0xFF, 0xD8]);
+    if is_jpeg && !jpeg_is_complete(bytes) {
+        return Err(undecodable(
+            ImageFormat::Jpeg,
             "truncated JPEG (no end-of-image marker)",
-        )));
-    }
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
-    reader.limits(limits());
-    let mut decoder = reader.into_decoder()?;
-    let (width, height) = decoder.dimensions();
-    if !dimensions_allowed(width, height) {
-        return Err(image::ImageError::Limits(
-            image::error::LimitError::from_kind(image::error::LimitErrorKind::DimensionError),
         ));
     }
-    let orientation = match orient {
-        Orient::FromExif => decoder.orientation().unwrap_or(Orientation::NoTransforms),
-        Orient::AsDecoded => Orientation::NoTransforms,
+    let decoded = if is_jpeg {
+        decode_jpeg_scaled(bytes)?
+    } else {
+        None
     };
-    let mut image = DynamicImage::from_decoder(decoder)?;
-    image.apply_orientation(orientation);
+    let (mut image, orientation) = match decoded {
+        Some(decoded) => decoded,
+        None => decode_any(bytes)?,
+    };
+    if orient == Orient::FromExif {
+        image.apply_orientation(orientation);
+    }
     // The thumbnail is made from the (smaller) display copy: one full-size pass only.
-    let display = fit_within(&image, DISPLAY_MAX_SIDE);
-    drop(image);
-    let thumbnail = fit_within(&display, THUMBNAIL_MAX_SIDE);
+    let display = fit_within(image, DISPLAY_MAX_SIDE);
+    let thumbnail = fit_within(display.clone(), THUMBNAIL_MAX_SIDE);
     Ok(Variants {
         thumbnail: encode_jpeg(&thumbnail, THUMBNAIL_QUALITY)?,
         display: encode_jpeg(&display, DISPLAY_QUALITY)?,
     })
 }
 
+/// Any format the `image` crate reads, at full size, with its EXIF orientation.
+fn decode_any(bytes: &[u8]) -> Result<(DynamicImage, Orientation), ImageError> {
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    reader.limits(limits());
+    let mut decoder = reader.into_decoder()?;
+    let (width, height) = decoder.dimensions();
+    if !dimensions_allowed(width, height) {
+        return Err(too_large());
+    }
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    Ok((DynamicImage::from_decoder(decoder)?, orientation))
+}
+
+/// The DCT scale denominator (8, 4, 2 or 1) for a JPEG of this size: the smallest picture whose
+/// long side is still at least [`DISPLAY_MIN_SIDE`].
+pub fn jpeg_scale_denominator(width: u32, height: u32) -> u32 {
+    let long = width.max(height);
+    [8, 4, 2]
+        .into_iter()
+        .find(|denominator| long / denominator >= DISPLAY_MIN_SIDE)
+        .unwrap_or(1)
+}
+
+/// A JPEG decoded at a reduced scale, with its EXIF orientation; `None` for the rare pixel
+/// formats (CMYK, 16-bit) left to the general decoder.
+fn decode_jpeg_scaled(bytes: &[u8]) -> Result<Option<(DynamicImage, Orientation)>, ImageError> {
+    let bad = |err: jpeg_decoder::Error| undecodable(ImageFormat::Jpeg, err);
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.set_max_decoding_buffer_size(MAX_DECODE_BYTES as usize);
+    decoder.read_info().map_err(bad)?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| undecodable(ImageFormat::Jpeg, "no frame header"))?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    if !dimensions_allowed(width, height) {
+        return Err(too_large());
+    }
+    let denominator = jpeg_scale_denominator(width, height);
+    let requested = |side: u32| u16::try_from(side.div_ceil(denominator)).unwrap_or(u16::MAX);
+    let (out_width, out_height) = decoder
+        .scale(requested(width), requested(height))
+        .map_err(bad)?;
+    let (out_width, out_height) = (u32::from(out_width), u32::from(out_height));
+    let pixels = decoder.decode().map_err(bad)?;
+    let orientation = decoder
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let short = || undecodable(ImageFormat::Jpeg, "fewer pixels than the frame declares");
+    let image = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => DynamicImage::ImageRgb8(
+            RgbImage::from_raw(out_width, out_height, pixels).ok_or_else(short)?,
+        ),
+        jpeg_decoder::PixelFormat::L8 => DynamicImage::ImageLuma8(
+            GrayImage::from_raw(out_width, out_height, pixels).ok_or_else(short)?,
+        ),
+        jpeg_decoder::PixelFormat::L16 | jpeg_decoder::PixelFormat::CMYK32 => return Ok(None),
+    };
+    Ok(Some((image, orientation)))
+}
+
 /// Shrinks to fit a `max_side` box with the crate's fast integer resize; never enlarges.
-fn fit_within(image: &DynamicImage, max_side: u32) -> DynamicImage {
+fn fit_within(image: DynamicImage, max_side: u32) -> DynamicImage {
     if image.width() <= max_side && image.height() <= max_side {
-        image.clone()
+        image
     } else {
         image.thumbnail(max_side, max_side)
     }
 }
 
-/// Baseline JPEG from RGB pixels: the encoder writes no EXIF, XMP or ICC segment.
-fn encode_jpeg(image: &DynamicImage, quality: u8) -> Result<Vec<u8>, image::ImageError> {
-    let rgb = image.to_rgb8();
+/// Baseline JPEG from RGB (or grey) pixels: the encoder writes a JFIF header and no EXIF, XMP
+/// or ICC segment.
+fn encode_jpeg(image: &DynamicImage, quality: u8) -> Result<Vec<u8>, ImageError> {
+    let failed = |why: String| {
+        ImageError::Encoding(EncodingError::new(
+            ImageFormatHint::Exact(ImageFormat::Jpeg),
+            why,
+        ))
+    };
+    let side = |n: u32| u16::try_from(n).map_err(|_| failed(format!("{n} px is too wide")));
+    let (width, height) = (side(image.width())?, side(image.height())?);
     let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, quality).encode_image(&rgb)?;
+    let encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    let encoded = match image {
+        DynamicImage::ImageLuma8(grey) => {
+            encoder.encode(grey.as_raw(), width, height, jpeg_encoder::ColorType::Luma)
+        }
+        DynamicImage::ImageRgb8(rgb) => {
+            encoder.encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
+        }
+        other => encoder.encode(
+            other.to_rgb8().as_raw(),
+            width,
+            height,
+            jpeg_encoder::ColorType::Rgb,
+        ),
+    };
+    encoded.map_err(|err| failed(err.to_string()))?;
     Ok(out)
 }
 
@@ -156,6 +257,32 @@ mod tests {
         ] {
             assert!(make_variants(bad, Orient::FromExif).is_err());
         }
+    }
+
+    #[test]
+    fn a_twelve_megapixel_jpeg_is_decoded_at_half_scale_into_its_display_copy() {
+        assert_eq!(jpeg_scale_denominator(4032, 3024), 2);
+        assert_eq!(jpeg_scale_denominator(3024, 4032), 2);
+        assert_eq!(jpeg_scale_denominator(8064, 6048), 4);
+        assert_eq!(jpeg_scale_denominator(2048, 1536), 1);
+        assert_eq!(jpeg_scale_denominator(16_000, 1_000), 8);
+        let made = make_variants(&encode(4032, 3024, ImageFormat::Jpeg), Orient::FromExif)
+            .expect("variants");
+        assert_eq!(size_of(&made.display), (2016, 1512));
+        assert_eq!(size_of(&made.thumbnail), (400, 300));
+    }
+
+    #[test]
+    fn grey_jpegs_and_odd_sizes_decode_too() {
+        let grey =
+            image::GrayImage::from_fn(3001, 1999, |x, y| image::Luma([((x ^ y) % 256) as u8]));
+        let mut out = Cursor::new(Vec::new());
+        DynamicImage::ImageLuma8(grey)
+            .write_to(&mut out, ImageFormat::Jpeg)
+            .expect("encode");
+        let made = make_variants(&out.into_inner(), Orient::FromExif).expect("variants");
+        assert_eq!(size_of(&made.display).0, 2048);
+        assert_eq!(size_of(&made.thumbnail).0, 400);
     }
 
     #[test]
