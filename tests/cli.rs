@@ -1,6 +1,14 @@
 //! The binary's edge: bad configuration is one clear line and a non-zero exit, never a panic.
 
-use std::process::Command;
+#[allow(dead_code, unused_macros, unused_imports)]
+#[path = "api/helpers.rs"]
+mod helpers;
+
+use std::{process::Command, time::Duration};
+
+use helpers::{TestApp, error_code, eventually};
+use reqwest::StatusCode;
+use serde_json::json;
 
 fn partypic(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let data = tempfile::tempdir().expect("temp dir");
@@ -134,4 +142,80 @@ fn admin_commands_work_on_a_fresh_data_dir_and_refuse_bad_arguments() {
     assert!(stderr.contains("no event with id"), "{stderr}");
     let (code, _, stderr) = run(&["admin", "frobnicate"]);
     assert_eq!(code, 2, "{stderr}");
+}
+
+/// Without ffmpeg on the PATH the server still starts, says so in one log line and refuses clips
+/// with `upload.video_unsupported` (announced or recognised by their bytes); photos go in.
+#[tokio::test]
+async fn without_ffmpeg_the_server_starts_says_so_once_and_refuses_clips() {
+    let data = tempfile::tempdir().expect("data dir");
+    let no_tools = tempfile::tempdir().expect("an empty PATH");
+    let logs = tempfile::tempdir().expect("log dir");
+    let log_path = logs.path().join("server.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_partypic"))
+        .env_clear()
+        .env("PATH", no_tools.path())
+        .env("DATA_DIR", data.path())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("METRICS_PORT", "0")
+        .env("LOG_FORMAT", "json")
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start partypic");
+    let app = TestApp::attach(format!("http://127.0.0.1:{port}"));
+    let ready = eventually(Duration::from_secs(30), || async {
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    assert!(
+        ready,
+        "not ready: {}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
+
+    let host = app.register().await;
+    let session_id = app.create_session(&host).await;
+    let init = app
+        .post_json(
+            "/pictures/init-upload",
+            &json!({"session_id": session_id, "mimetype": "video/mp4"}),
+        )
+        .await;
+    assert_eq!(
+        error_code(init, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+        "upload.video_unsupported"
+    );
+    // An MP4 announced as a photo is recognised by its `ftyp` box at finalize.
+    let mut clip = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();
+    clip.extend_from_slice(&[0u8; 4096]);
+    let (key, put) = app.put_photo(session_id, "image/jpeg", clip).await;
+    assert_eq!(put.status(), StatusCode::OK);
+    let finalize = app.finalize(session_id, &key, "Ben").await;
+    assert_eq!(
+        error_code(finalize, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
+        "upload.video_unsupported"
+    );
+    // Photos are unaffected.
+    let photo = app.upload(session_id, helpers::jpeg_bytes(1)).await;
+    assert!(photo["id"].is_string(), "{photo}");
+
+    server.start_kill().expect("stop the server");
+    let _ = server.wait().await;
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    let about_ffmpeg: Vec<&str> = log.lines().filter(|l| l.contains("ffmpeg")).collect();
+    assert_eq!(about_ffmpeg.len(), 1, "{log}");
+    assert!(about_ffmpeg[0].contains("video clips are refused"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
 }
