@@ -126,7 +126,8 @@ replica_start() {
     # shellcheck disable=SC1091
     . "$CLUSTER_DIR/server.env"
     set +a
-    export HOST=127.0.0.1 PORT=$port METRICS_PORT=$metrics_port DATA_DIR=$dir/data
+    # HOSTNAME as a pod's: it names the replica in the jobs it holds (jobs.locked_by).
+    export HOST=127.0.0.1 PORT=$port METRICS_PORT=$metrics_port DATA_DIR=$dir/data HOSTNAME=replica-$i
     cd "$dir" && exec setsid "$PARTYPIC_BIN" serve
   ) >>"$dir/server.log" 2>&1 </dev/null &
   pid=$!

@@ -14,6 +14,8 @@ acknowledged counts (k6's summary counters plus the recorder's). Each phase writ
 OUT/<phase>.json and exits non-zero when a check fails.
 
   any-replica   (no load, no failure) one user's story with every step on another replica
+  jobs          (no load) the replica processing a video clip is killed mid-job; another takes
+                the job over once its lease expires (the cluster runs with a short JOB_LEASE_SECS)
 
 Usage: failures.py PHASE OUT_DIR
 """
@@ -664,6 +666,73 @@ def phase_any_replica(c: Cluster, out: Path) -> dict:
     return finish("any-replica", out, checks, {})
 
 
+def clip_for_transcoding(path: Path, seconds: int = 20) -> bytes:
+    """A VP9 WebM clip (quick to make): the server transcodes it to H.264, which takes seconds."""
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30:duration={seconds}",
+                    "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M", "-an", "-y", str(path)],
+                   check=True, timeout=120)
+    return path.read_bytes()
+
+
+def phase_jobs(c: Cluster, out: Path) -> dict:
+    """A clip's processing job survives the death of the replica running it: the job's lease
+    runs out, another replica claims it, and the clip ends `ready` with its rendition."""
+    checks = Checks()
+    api = Api(c.url)
+    token, _ = api.host()
+    session_id = api.create_session(token).json()["sessionId"]
+    clip = clip_for_transcoding(out / "jobs-clip.webm")
+    init = api.init_upload(session_id, mimetype="video/webm").json()
+    put = api.put(init["uploadUrl"], clip, mimetype="video/webm")
+    fin = api.finalize(session_id, init["key"], len(clip), mimetype="video/webm")
+    checks.check("the clip is accepted", put.status_code == 200 and fin.status_code == 201, [put.status_code, fin.status_code, fin.text[:200]])
+    if not checks.ok:
+        return finish("jobs", out, checks, {})
+    photo_id = fin.json()["id"]
+
+    def job() -> list[str]:
+        rows = c.psql(f"SELECT state, coalesce(locked_by, ''), attempts FROM jobs WHERE photo_id = '{photo_id}'")
+        return rows[0] if rows else []
+
+    # Each replica runs as HOSTNAME=replica-N (a pod's name): the lock names the one to kill.
+    deadline, holder = time.time() + 30, None
+    while time.time() < deadline and holder is None:
+        row = job()
+        if row and row[0] == "running" and row[1].startswith("replica-"):
+            holder = int(row[1].split("/")[0].removeprefix("replica-"))
+        elif row and row[0] in ("done", "failed"):
+            break
+        else:
+            time.sleep(0.05)
+    checks.check("a replica is processing the clip", holder is not None, job())
+    if holder is None:
+        return finish("jobs", out, checks, {})
+    t_kill = time.time()
+    c.replica(holder, "kill")
+    log(f"SIGKILL replica {holder}, which held the clip's job")
+    killed_row = job()
+    checks.check("the job was still running when its replica died", killed_row[0] == "running", killed_row)
+    restart_s = c.replica(holder, "start")
+    lease = int(c.env.get("JOB_LEASE_SECS", "300"))
+    deadline = time.time() + lease + 120
+    row = job()
+    while time.time() < deadline and row[0] not in ("done", "failed"):
+        time.sleep(0.5)
+        row = job()
+    took = time.time() - t_kill
+    checks.check("another replica took the job over and finished it", row[0] == "done" and row[1] != killed_row[1] and int(row[2]) == 2,
+                 {"job": row, "killed_worker": killed_row[1], "seconds_after_kill": round(took, 1)})
+    picture = next((p for p in api.gallery(session_id, token=token).json() if p["id"] == photo_id), {})
+    checks.check("the clip is ready with its H.264 rendition", picture.get("variants") == "ready" and ".web.mp4" in (picture.get("video_url") or ""),
+                 {k: picture.get(k) for k in ("variants", "video_url", "media_type")})
+    if picture.get("video_url"):
+        head = requests.get(picture["video_url"], headers={"Range": "bytes=0-11"}, timeout=10)
+        checks.check("the rendition is an MP4 in the store", head.status_code == 206 and head.content[4:8] == b"ftyp", head.status_code)
+    return finish("jobs", out, checks, {"killed_replica": holder, "lease_seconds": lease,
+                                        "finished_seconds_after_kill": round(took, 1), "replacement_ready_seconds": round(restart_s, 2),
+                                        "clip_bytes": len(clip)})
+
+
 def finish(name: str, out: Path, checks: Checks, result: dict) -> dict:
     result = {"phase": name, "ok": checks.ok, "checks": checks.results, **result}
     (out / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
@@ -672,7 +741,7 @@ def finish(name: str, out: Path, checks: Checks, result: dict) -> dict:
 
 
 def main() -> int:
-    phases = {"any-replica": phase_any_replica, "kill-drain": phase_kill_drain,
+    phases = {"any-replica": phase_any_replica, "jobs": phase_jobs, "kill-drain": phase_kill_drain,
               "postgres": phase_postgres, "s3": phase_s3, "overload": phase_overload}
     if len(sys.argv) != 3 or sys.argv[1] not in phases:
         print(__doc__, file=sys.stderr)

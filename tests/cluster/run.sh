@@ -2,6 +2,7 @@
 # The local cluster's tests (issue 6), as CI runs them: starts a 3-replica cluster
 # (scripts/local-cluster) on its own ports and database, then
 #   1. any-replica   one user's story with every step on another replica
+#      jobs          the replica processing a video clip is SIGKILLed mid-job; another finishes it
 #   2. kill-drain    SIGKILL + replacement, SIGTERM drain          } each while the k6 smoke
 #   3. postgres      PostgreSQL stopped and started again          } peak profile runs through the
 #   4. s3            the S3 server stopped and started again       } load balancer; nothing
@@ -26,7 +27,7 @@ PY=$TOOLS/venv/bin/python
 OUT=${CLUSTER_TEST_OUT:-$ROOT/target/cluster-tests}
 export PARTYPIC_BIN=${PARTYPIC_BIN:-$ROOT/target/release/partypic}
 STEPS=("$@")
-((${#STEPS[@]})) || STEPS=(any-replica kill-drain postgres s3 overload schemathesis security logs)
+((${#STEPS[@]})) || STEPS=(any-replica jobs kill-drain postgres s3 overload schemathesis security logs)
 
 # shellcheck source=../../scripts/cluster/lib.sh
 . "$ROOT/scripts/cluster/lib.sh"
@@ -41,8 +42,9 @@ PARTYPIC_CLUSTER_DIR=$(mktemp -d /tmp/partypic-cluster-test.XXXXXX)
 CLUSTER_PORT=$(free_port)
 CLUSTER_PROM_PORT=$(free_port)
 export PARTYPIC_CLUSTER_DIR CLUSTER_PORT CLUSTER_PROM_PORT CLUSTER_DB=partypic_cluster_test_$$
-# Small uploads limit for the oversize tests; rate limiting off under load (security turns it on).
-export PARTYPIC_CLUSTER_ENV="MAX_UPLOAD_BYTES=1048576 RATE_LIMIT_AUTH_PER_MINUTE=0"
+# Small uploads limit for the oversize tests; rate limiting off under load (security turns it on);
+# a short job lease, so the jobs step sees a dead replica's job taken over within seconds.
+export PARTYPIC_CLUSTER_ENV="MAX_UPLOAD_BYTES=1048576 RATE_LIMIT_AUTH_PER_MINUTE=0 JOB_LEASE_SECS=10"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -117,7 +119,7 @@ logs_step() {
 for s in "${STEPS[@]}"; do
   case $s in
   # Each step bounded; SIGINT lets a step clean up (PostgreSQL is started again in a finally).
-  any-replica | kill-drain | postgres | s3 | overload)
+  any-replica | jobs | kill-drain | postgres | s3 | overload)
     run_step "$s" timeout --signal=INT --kill-after=30 400 "$PY" tests/cluster/failures.py "$s" "$OUT" ;;
   schemathesis) run_step schemathesis schemathesis_step ;;
   security) run_step security timeout --signal=INT --kill-after=30 400 "$PY" tests/cluster/security.py "$OUT" ;;
