@@ -4,6 +4,7 @@
 // camera and from a file (one of them queued offline); the host sees them live, deletes one,
 // downloads the ZIP. Phone-size screenshots of each screen go to target/screenshots/.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -604,6 +605,48 @@ try {
     assert.ok((await p.locator('.slide-caption').last().textContent())?.includes('Carla Guest'), 'the caption names the guest');
     console.log(`     new photo on the slideshow ${Date.now() - t0} ms after choosing it`);
     await p.close();
+  });
+
+  await step('a guest uploads a video clip: a poster with its length in the gallery, the viewer plays it', async () => {
+    // An iPhone-style QuickTime clip with sound, made by ffmpeg (the server remuxes it to MP4).
+    const clip = path.join(TMP, 'party-clip.mov');
+    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25:duration=3',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-y', clip]);
+    await guestPage.locator('#pick').setInputFiles(clip);
+    /** @type {any} */
+    let made = null;
+    for (let i = 0; i < 600 && !made; i++) {
+      const page = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}&limit=10`)).json();
+      made = page.find((/** @type {any} */ p) => p.original_filename === 'party-clip.mov' && p.variants === 'ready') || null;
+      if (!made) await guestPage.waitForTimeout(100);
+    }
+    assert.ok(made, 'the clip arrived and got its poster and rendition');
+    assert.equal(made.media_type, 'video');
+    assert.ok(Math.abs(made.duration_secs - 3) < 0.3, `duration ${made.duration_secs}`);
+    assert.match(made.video_url, /\.web\.mp4/);
+    const tile = guestPage.locator(`.gallery .tile[data-id="${made.id}"]`);
+    await tile.locator('.play-badge').filter({ hasText: '0:03' }).waitFor({ timeout: 20_000 });
+    await tile.locator('button').click();
+    const video = guestPage.locator('dialog.lightbox[open] video');
+    await video.waitFor();
+    await video.evaluate(async (el) => {
+      const v = /** @type {HTMLVideoElement} */ (el);
+      v.muted = true;
+      await v.play();
+    });
+    await guestPage.waitForFunction(() => {
+      const v = /** @type {HTMLVideoElement | null} */ (document.querySelector('dialog.lightbox[open] video'));
+      return !!v && v.currentTime > 0.5 && v.videoWidth === 640;
+    }, null, { timeout: 20_000 });
+    // Seeking (byte ranges from the store) lands near the end.
+    await video.evaluate((el) => { /** @type {HTMLVideoElement} */ (el).currentTime = 2.5; });
+    await guestPage.waitForFunction(() => {
+      const v = /** @type {HTMLVideoElement | null} */ (document.querySelector('dialog.lightbox[open] video'));
+      return !!v && v.currentTime >= 2.5 && v.readyState >= 2;
+    }, null, { timeout: 10_000 });
+    await shot(guestPage, '11c-guest-video');
+    await guestPage.keyboard.press('Escape');
+    await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
   });
 
   await step('printable table cards', async () => {
