@@ -557,14 +557,21 @@ try {
     await hostPage.getByRole('status').filter({ hasText: 'Saved' }).first().waitFor();
     const link = guestPage.locator('#guest-zip');
     await link.waitFor({ timeout: 20_000 });
+    // Display copies: the approved photos whose copy is made (one that cannot be decoded is left
+    // out). Wait until every copy is decided, so the count below is the final one.
+    /** @type {any[]} */
+    let page = [];
+    for (let i = 0; i < 300; i++) {
+      page = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}`)).json();
+      if (page.every((/** @type {any} */ p) => p.variants !== 'pending')) break;
+      await guestPage.waitForTimeout(100);
+    }
+    const ready = page.filter((/** @type {any} */ p) => p.status === 'approved' && p.variants === 'ready').length;
     const [download] = await Promise.all([guestPage.waitForEvent('download'), link.click()]);
     const file = path.join(TMP, 'guest.zip');
     await download.saveAs(file);
     const entries = zipEntries(fs.readFileSync(file));
-    // Display copies: the approved photos whose copy is made (one that cannot be decoded is left out).
-    const page = await (await guestPage.request.get(`/pictures/session?sessionId=${sessionId}`)).json();
-    const ready = page.filter((/** @type {any} */ p) => p.status === 'approved' && p.variants === 'ready').length;
-    assert.ok(entries.length > 0);
+    assert.ok(ready > 0, `no display copy made: ${JSON.stringify(page.map((/** @type {any} */ p) => p.variants))}`);
     assert.equal(entries.length, ready);
     for (const e of entries) assert.match(e.name, /_\d+\.jpg$/);
     await hostPage.getByLabel('Guests may download').selectOption('photos');
