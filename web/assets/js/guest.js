@@ -87,6 +87,13 @@ export function guest(main, sessionId) {
   function prompt(session) {
     const name = field(t('guest.nameLabel'), { name: 'name', autocomplete: 'given-name', maxlength: 50, required: true, autofocus: true },
       (v) => (!v.trim() ? t('guest.nameRequired') : v.trim().length > 50 ? t('auth.nameTooLong') : ''));
+    // A protected event asks for its PIN up front (a number pad when it is all digits).
+    const pin = session.protected
+      ? field(t('guest.pinLabel'), {
+        name: 'pin', type: 'text', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', maxlength: 64, required: true,
+        inputmode: session.settings?.pin_numeric ? 'numeric' : undefined,
+      }, (v) => (!v.trim() ? t('guest.pinRequired') : ''))
+      : null;
     const error = h('p.form-error', { role: 'alert' });
     const submit = /** @type {HTMLButtonElement} */ (h('button.btn.primary.big', { type: 'submit' }, t('guest.join')));
     const cover = coverOf(session);
@@ -101,10 +108,13 @@ export function guest(main, sessionId) {
         onsubmit: async (/** @type {Event} */ e) => {
           e.preventDefault();
           error.textContent = '';
-          if (!validateAll([name])) return;
+          if (!validateAll(pin ? [name, pin] : [name])) return;
           busy(submit, true);
           try {
-            const g = await api('/sessions/registerSessionUser', { body: { username: name.input.value.trim(), sessionId } });
+            /** @type {{username: string, sessionId: string, pin?: string}} */
+            const body = { username: name.input.value.trim(), sessionId };
+            if (pin) body.pin = pin.input.value.trim();
+            const g = await api('/sessions/registerSessionUser', { body });
             const me = { id: g.id, name: g.user_name, uploads: g.uploads };
             localStorage.setItem(`pp.guest.${sessionId}`, JSON.stringify(me));
             run(session, me);
@@ -114,13 +124,18 @@ export function guest(main, sessionId) {
             if (e2.code === 'request.invalid_field' || e2.code === 'request.missing_field') {
               name.setError(e2.message);
               name.input.focus();
+            } else if (pin && e2.code?.startsWith('join.pin_')) {
+              pin.setError(e2.message);
+              pin.input.select();
+              pin.input.focus();
             } else {
               error.textContent = e2.message;
             }
             busy(submit, false);
           }
         },
-      }, name.wrap, h('p.muted.small', null, t('guest.nameHint')), error, submit)));
+      }, name.wrap, h('p.muted.small', null, t('guest.nameHint')),
+      pin ? pin.wrap : null, pin ? h('p.muted.small', null, t('guest.pinHint')) : null, error, submit)));
     name.input.focus();
   }
 

@@ -444,6 +444,25 @@ function rulesPanel(get, token, onSaved, identity) {
     h('label', { for: `rule-${key}` }, label),
     h('p.muted', { id: `rule-${key}-hint` }, hint));
 
+  // The event PIN: set or replace (never shown back: the server keeps only its hash), or remove.
+  function pinForm() {
+    const isSet = !!get().protected;
+    const pin = /** @type {HTMLInputElement} */ (h('input', {
+      id: 'rule-pin', type: 'text', autocomplete: 'off', minlength: 4, maxlength: 64,
+      placeholder: isSet ? t('rules.pinReplace') : '', 'aria-describedby': 'rule-pin-hint',
+    }));
+    return h('form.field', {
+      onsubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        if (pin.value.trim().length < 4) { toast(t('rules.pinTooShort'), 'error'); pin.focus(); return; }
+        patch({ pin: pin.value.trim() });
+      },
+    }, h('label', { for: 'rule-pin' }, t('rules.pin')),
+    h('div.row', null, pin, h('button.btn.small', { type: 'submit' }, t('action.save')),
+      isSet ? h('button.btn.small.ghost', { type: 'button', id: 'rule-pin-clear', onclick: () => patch({ pin: null }) }, t('rules.pinClear')) : null),
+    h('p.muted.small', { id: 'rule-pin-hint' }, isSet ? t('rules.pinSet') : t('rules.pinHint')));
+  }
+
   function draw() {
     const st = s();
     const after = st.reveal === 'after_reveal';
@@ -467,6 +486,7 @@ function rulesPanel(get, token, onSaved, identity) {
         st.reveal_at ? h('button.btn.small.ghost', { type: 'button', onclick: () => patch({ reveal_at: null }) }, t('rules.revealAtClear')) : null),
       h('p.muted.small', null, t('rules.revealAtHint'))) : null,
       toggle('guestdelete', t('rules.guestDelete'), t('rules.guestDeleteHint'), st.guest_delete !== false, (on) => ({ guest_delete: on })),
+      pinForm(),
       h('div.field', null, h('label', { for: 'rule-downloads' }, t('rules.downloads')),
         h('select', { id: 'rule-downloads', onchange: (/** @type {Event} */ e) => patch({ guest_downloads: /** @type {HTMLSelectElement} */ (e.target).value }) },
           ['none', 'photos', 'all'].map((v) => h('option', { value: v, selected: (st.guest_downloads || 'photos') === v }, t(`rules.downloads.${v}`))))),
