@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '5e7ec8773b9d';
+const VERSION = 'a743ecb2c352';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

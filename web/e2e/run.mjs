@@ -312,7 +312,7 @@ try {
     assert.equal(await pin.getAttribute('inputmode'), 'numeric');
     await pin.fill('1234');
     await page.getByRole('button', { name: 'Let\'s go' }).click();
-    await page.getByText('That PIN is not right').waitFor();
+    await page.getByText('Wrong PIN').waitFor();
     await shot(page, '06b-guest-pin-wrong');
     await a11y(page, '06b-guest-pin-wrong');
     await pin.fill('4711');

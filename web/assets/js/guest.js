@@ -87,13 +87,7 @@ export function guest(main, sessionId) {
   function prompt(session) {
     const name = field(t('guest.nameLabel'), { name: 'name', autocomplete: 'given-name', maxlength: 50, required: true, autofocus: true },
       (v) => (!v.trim() ? t('guest.nameRequired') : v.trim().length > 50 ? t('auth.nameTooLong') : ''));
-    // A protected event asks for its PIN up front (a number pad when it is all digits).
-    const pin = session.protected
-      ? field(t('guest.pinLabel'), {
-        name: 'pin', type: 'text', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', maxlength: 64, required: true,
-        inputmode: session.settings?.pin_numeric ? 'numeric' : undefined,
-      }, (v) => (!v.trim() ? t('guest.pinRequired') : ''))
-      : null;
+    const pin = session.protected ? field(t('guest.pinLabel'), { name: 'pin', autocomplete: 'off', maxlength: 64, inputmode: session.settings?.pin_numeric ? 'numeric' : undefined }) : null;
     const error = h('p.form-error', { role: 'alert' });
     const submit = /** @type {HTMLButtonElement} */ (h('button.btn.primary.big', { type: 'submit' }, t('guest.join')));
     const cover = coverOf(session);
@@ -108,13 +102,10 @@ export function guest(main, sessionId) {
         onsubmit: async (/** @type {Event} */ e) => {
           e.preventDefault();
           error.textContent = '';
-          if (!validateAll(pin ? [name, pin] : [name])) return;
+          if (!validateAll([name])) return;
           busy(submit, true);
           try {
-            /** @type {{username: string, sessionId: string, pin?: string}} */
-            const body = { username: name.input.value.trim(), sessionId };
-            if (pin) body.pin = pin.input.value.trim();
-            const g = await api('/sessions/registerSessionUser', { body });
+            const g = await api('/sessions/registerSessionUser', { body: { username: name.input.value.trim(), sessionId, pin: pin?.input.value.trim() } });
             const me = { id: g.id, name: g.user_name, uploads: g.uploads };
             localStorage.setItem(`pp.guest.${sessionId}`, JSON.stringify(me));
             run(session, me);
@@ -126,7 +117,6 @@ export function guest(main, sessionId) {
               name.input.focus();
             } else if (pin && e2.code?.startsWith('join.pin_')) {
               pin.setError(e2.message);
-              pin.input.select();
               pin.input.focus();
             } else {
               error.textContent = e2.message;
@@ -134,8 +124,7 @@ export function guest(main, sessionId) {
             busy(submit, false);
           }
         },
-      }, name.wrap, h('p.muted.small', null, t('guest.nameHint')),
-      pin ? pin.wrap : null, pin ? h('p.muted.small', null, t('guest.pinHint')) : null, error, submit)));
+      }, name.wrap, h('p.muted.small', null, t('guest.nameHint')), pin?.wrap, error, submit)));
     name.input.focus();
   }
 

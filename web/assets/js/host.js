@@ -444,23 +444,16 @@ function rulesPanel(get, token, onSaved, identity) {
     h('label', { for: `rule-${key}` }, label),
     h('p.muted', { id: `rule-${key}-hint` }, hint));
 
-  // The event PIN: set or replace (never shown back: the server keeps only its hash), or remove.
+  // The event PIN: set, replace or remove; never shown back (the server keeps only its hash).
   function pinForm() {
     const isSet = !!get().protected;
-    const pin = /** @type {HTMLInputElement} */ (h('input', {
-      id: 'rule-pin', type: 'text', autocomplete: 'off', minlength: 4, maxlength: 64,
-      placeholder: isSet ? t('rules.pinReplace') : '', 'aria-describedby': 'rule-pin-hint',
-    }));
+    const pin = h('input', { id: 'rule-pin', autocomplete: 'off', minlength: 4, maxlength: 64, required: true, placeholder: isSet ? '••••' : undefined, 'aria-describedby': 'rule-pin-hint' });
     return h('form.field', {
-      onsubmit: (/** @type {Event} */ e) => {
-        e.preventDefault();
-        if (pin.value.trim().length < 4) { toast(t('rules.pinTooShort'), 'error'); pin.focus(); return; }
-        patch({ pin: pin.value.trim() });
-      },
+      onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); patch({ pin: pin.value.trim() }); },
     }, h('label', { for: 'rule-pin' }, t('rules.pin')),
     h('div.row', null, pin, h('button.btn.small', { type: 'submit' }, t('action.save')),
       isSet ? h('button.btn.small.ghost', { type: 'button', id: 'rule-pin-clear', onclick: () => patch({ pin: null }) }, t('rules.pinClear')) : null),
-    h('p.muted.small', { id: 'rule-pin-hint' }, isSet ? t('rules.pinSet') : t('rules.pinHint')));
+    h('p.muted.small', { id: 'rule-pin-hint' }, t('rules.pinHint')));
   }
 
   function draw() {
