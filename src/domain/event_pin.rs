@@ -91,12 +91,13 @@ pub fn store_pin(settings: &mut Value, pin: Option<(String, bool)>) {
     }
 }
 
-/// The stored hash of the event's PIN; `None` when the event is not protected.
+/// The stored hash of the event's PIN; `None` when the event is not protected. Only an Argon2
+/// PHC string counts: a `pin_hash` key some client stored before PINs existed protects nothing.
 pub fn pin_hash(settings: &Value) -> Option<&str> {
     settings
         .get(PIN_HASH)
         .and_then(Value::as_str)
-        .filter(|h| !h.is_empty())
+        .filter(|h| h.starts_with("$argon2"))
 }
 
 pub fn is_protected(settings: &Value) -> bool {
@@ -109,7 +110,7 @@ pub fn public_view(map: &mut Map<String, Value>) {
     let protected = map
         .get(PIN_HASH)
         .and_then(Value::as_str)
-        .is_some_and(|h| !h.is_empty());
+        .is_some_and(|h| h.starts_with("$argon2"));
     map.remove(PIN_HASH);
     if protected {
         map.insert(PROTECTED.into(), Value::Bool(true));
@@ -163,6 +164,7 @@ mod tests {
         );
         store_pin(&mut settings, None);
         assert!(!is_protected(&settings));
+        assert!(!is_protected(&json!({"pin_hash": "not a hash"})));
         let mut view = settings.as_object().cloned().expect("object");
         public_view(&mut view);
         assert_eq!(Value::Object(view), json!({"name": "A"}));
