@@ -969,6 +969,8 @@ export interface components {
              *     the guest's "film roll"), `storage_limit_mb` (1-1048576 or null).
              *     Identity: `welcome_text` (≤ 500 characters), `accent_color` (`#rrggbb`),
              *     `cover_picture_id` (one of the event's approved photos).
+             *     Protection: `pin` (4-64 characters; `null` or `""` removes it): guests send it once at
+             *     `registerSessionUser`. Stored as a hash, never shown: views read `protected: true`.
              */
             settings: Record<string, never>;
         };
