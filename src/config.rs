@@ -241,6 +241,13 @@ pub struct Config {
     /// Join-code lookups a client IP may make at once before the per-minute rate applies.
     #[arg(long, env = "RATE_LIMIT_JOIN_CODE_BURST", default_value_t = 10)]
     pub rate_limit_join_code_burst: u32,
+    /// Wrong PINs of a protected event one client IP may try within the window below; the
+    /// next attempts get 429 until the window ends. Kept in the database: holds across replicas.
+    #[arg(long, env = "RATE_LIMIT_JOIN_PIN_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_join_pin_attempts: u32,
+    /// The window of RATE_LIMIT_JOIN_PIN_ATTEMPTS, in seconds.
+    #[arg(long, env = "RATE_LIMIT_JOIN_PIN_WINDOW_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_join_pin_window_secs: u64,
 
     /// PEM certificate chain (leaf first) for HTTPS on PORT; reloaded when the file changes.
     #[arg(long, env = "TLS_CERT_FILE")]
@@ -436,6 +443,8 @@ pub struct Settings {
     pub auth_rate_limit: (u32, u32),
     /// Per-IP join-code lookup limit: (per minute, burst); per minute 0 = off.
     pub join_code_rate_limit: (u32, u32),
+    /// Wrong event PINs per event and client IP in a window.
+    pub join_pin_limit: crate::app::throttle::PinAttemptLimit,
     /// `Some`: the main listener serves HTTPS.
     pub tls: Option<TlsSettings>,
     /// The plain-HTTP listener that redirects to HTTPS; only with `tls`.
@@ -712,6 +721,10 @@ impl Config {
                 self.rate_limit_join_code_per_minute,
                 self.rate_limit_join_code_burst,
             ),
+            join_pin_limit: crate::app::throttle::PinAttemptLimit {
+                attempts: self.rate_limit_join_pin_attempts,
+                window: Duration::from_secs(self.rate_limit_join_pin_window_secs),
+            },
             tls,
             http_redirect_listen,
             hsts_max_age: Duration::from_secs(self.hsts_max_age_secs),

@@ -297,6 +297,7 @@ impl Application {
                 settings.join_code_rate_limit.0,
                 settings.join_code_rate_limit.1,
             ),
+            join_pin_limit: settings.join_pin_limit,
             store_available: true.into(),
             hasher: PasswordHasher::new(&settings.hashing)?,
             tokens: TokenIssuer::new(secret.expose_secret().as_bytes(), settings.jwt_expires_in),

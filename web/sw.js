@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'd472cc4f831b';
+const VERSION = 'a743ecb2c352';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

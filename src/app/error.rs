@@ -107,6 +107,9 @@ error_codes! {
     VideoTooLong = "upload.video_too_long" => TooLarge,
     DownloadDisabled = "download.disabled" => Forbidden,
     DownloadIdentityRequired = "download.identity_required" => Unauthenticated,
+    JoinPinRequired = "join.pin_required" => Unauthenticated,
+    JoinPinWrong = "join.pin_wrong" => Forbidden,
+    JoinPinLocked = "join.pin_locked" => TooManyRequests,
     Internal = "internal" => Internal,
 }
 

@@ -9,6 +9,7 @@ use super::{App, Error, ErrorCode, Host, Result, now};
 use crate::{
     db::{Database, DbError, EventRecord, EventSummary, PhotoQuery, PhotoRecord, PhotoStatus},
     domain::{
+        event_pin::{PinChange, store_pin, take_pin_change},
         identity::EventIdentity,
         join_code::JoinCode,
         missions::MissionList,
@@ -19,9 +20,11 @@ use crate::{
     store::PhotoStore,
 };
 
-pub async fn create(app: &App, host: &Host, settings: Option<Value>) -> Result<EventRecord> {
+pub async fn create(app: &App, host: &Host, mut settings: Option<Value>) -> Result<EventRecord> {
     let now = now();
-    let (settings, ends_at) = new_event_settings(settings, now)?;
+    let pin = take_pin_change(&mut settings)?;
+    let (mut settings, ends_at) = new_event_settings(settings, now)?;
+    apply_pin(app, &mut settings, pin).await?;
     let mut event = EventRecord {
         id: Uuid::new_v4(),
         host_id: host.id,
@@ -116,10 +119,12 @@ pub async fn update_settings(
     app: &App,
     host: &Host,
     id: Uuid,
-    patch: Option<Value>,
+    mut patch: Option<Value>,
 ) -> Result<EventRecord> {
     let event = app.hosted_event(host, id).await?;
-    let (settings, ends_at) = merge_settings(&event.settings, patch, event.ends_at, now())?;
+    let pin = take_pin_change(&mut patch)?;
+    let (mut settings, ends_at) = merge_settings(&event.settings, patch, event.ends_at, now())?;
+    apply_pin(app, &mut settings, pin).await?;
     let cover = EventIdentity::from_settings(&settings).cover_picture_id;
     if let Some(cover) =
         cover.filter(|c| Some(*c) != EventIdentity::from_settings(&event.settings).cover_picture_id)
@@ -132,6 +137,20 @@ pub async fn update_settings(
         }
     }
     save(app, id, &settings, ends_at).await
+}
+
+/// Hashes a new PIN into the settings, or removes the PIN; the PIN itself is never stored or
+/// logged.
+async fn apply_pin(app: &App, settings: &mut Value, change: PinChange) -> Result<()> {
+    match change {
+        PinChange::Keep => {}
+        PinChange::Clear => store_pin(settings, None),
+        PinChange::Set(pin) => {
+            let hash = app.hasher.hash(pin.as_str()).await?;
+            store_pin(settings, Some((hash, pin.is_numeric())));
+        }
+    }
+    Ok(())
 }
 
 /// The event's cover photo, for its join page, slideshow and link previews. 404 when the host

@@ -1,18 +1,25 @@
 //! Guests: joining an event with a name, coming back, staying "online", and the one check that a
 //! guest belongs to an event.
 
+use std::net::IpAddr;
+
+use chrono::TimeDelta;
 use uuid::Uuid;
 
 use super::{App, Error, ErrorCode, Host, Result, now};
 use crate::{
     db::{EventRecord, GuestRecord},
-    domain::{presence, rules::EventRules, values::Name, visibility::Viewer},
+    domain::{event_pin, presence, rules::EventRules, values::Name, visibility::Viewer},
     events::LiveEvent,
 };
 
 pub struct Join {
     pub event_id: Uuid,
     pub name: Name,
+    /// The event's PIN as the guest typed it; only a protected event asks for one.
+    pub pin: Option<String>,
+    /// Where the request came from: wrong PINs are limited per address.
+    pub client: IpAddr,
 }
 
 pub struct Rejoin {
@@ -21,8 +28,16 @@ pub struct Rejoin {
 }
 
 pub async fn join(app: &App, command: Join) -> Result<GuestRecord> {
-    let Join { event_id, name } = command;
-    app.event(event_id).await?;
+    let Join {
+        event_id,
+        name,
+        pin,
+        client,
+    } = command;
+    let event = app.event(event_id).await?;
+    if let Some(hash) = event_pin::pin_hash(&event.settings) {
+        check_pin(app, event_id, hash, pin.as_deref(), client).await?;
+    }
     let now = now();
     let guest = GuestRecord {
         id: Uuid::new_v4(),
@@ -38,6 +53,56 @@ pub async fn join(app: &App, command: Join) -> Result<GuestRecord> {
         })
         .await;
     Ok(guest)
+}
+
+/// Longer input is wrong without hashing it.
+const MAX_PIN_CHARS: usize = 64;
+
+/// A protected event's PIN check. Every attempt is counted first, in the database, so parallel
+/// guesses on any replica cannot slip past the limit; the right PIN forgets the address's count.
+async fn check_pin(
+    app: &App,
+    event_id: Uuid,
+    hash: &str,
+    pin: Option<&str>,
+    client: IpAddr,
+) -> Result<()> {
+    let pin = pin
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::JoinPinRequired,
+                "This event is protected: please enter its PIN",
+            )
+        })?;
+    let limit = app.join_pin_limit;
+    let window = TimeDelta::from_std(limit.window).unwrap_or(TimeDelta::minutes(15));
+    let now = now();
+    let window_after = now - window;
+    let client = client.to_string();
+    let (attempts, started) = app
+        .db
+        .count_pin_attempt(event_id, &client, now, window_after)
+        .await?;
+    if attempts > i64::from(limit.attempts) {
+        let wait_ms = (started + window - now).num_milliseconds().max(1);
+        let wait = u64::try_from((wait_ms + 999) / 1000).unwrap_or(1);
+        tracing::info!(event_id = %event_id, client = %client, "too many wrong event PINs");
+        return Err(Error::unavailable(
+            ErrorCode::JoinPinLocked,
+            "Too many wrong PINs from this address, please wait",
+            wait,
+        ));
+    }
+    let right = pin.chars().count() <= MAX_PIN_CHARS && app.hasher.verify(pin, Some(hash)).await?;
+    if !right {
+        return Err(Error::new(ErrorCode::JoinPinWrong, "That PIN is not right"));
+    }
+    app.db
+        .clear_pin_attempts(event_id, &client, window_after)
+        .await?;
+    Ok(())
 }
 
 /// A returning guest (same phone, later): marks them online again.

@@ -73,6 +73,8 @@ pub struct App {
     pub auth_limiter: Option<throttle::AuthRateLimiter>,
     /// Join-code lookups per client address; `None` when off.
     pub join_code_limiter: Option<throttle::AuthRateLimiter>,
+    /// Wrong event PINs per event and client address (`RATE_LIMIT_JOIN_PIN_*`).
+    pub join_pin_limit: throttle::PinAttemptLimit,
     /// Kept current by a background probe; uploads and galleries answer 503 while it is false.
     pub store_available: AtomicBool,
     /// Events are deleted this long after their end (`RETENTION_DAYS`); `None` = never.

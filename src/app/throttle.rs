@@ -1,7 +1,7 @@
 //! Login and sign-up attempts per client address: brute force and sign-up floods are turned away
 //! long before they cost hashing capacity. Off unless configured.
 
-use std::{net::IpAddr, num::NonZeroU32};
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
 use uuid::Uuid;
 
@@ -90,4 +90,13 @@ impl ReactionRateLimiter {
     pub fn forget_idle(&self) {
         self.limiter.retain_recent();
     }
+}
+
+/// Wrong PINs of a protected event allowed per client address within `window`. Counted in the
+/// database (`join_pin_attempts`), so the limit holds across replicas; keyed by address, so one
+/// guesser cannot lock every guest out.
+#[derive(Debug, Clone, Copy)]
+pub struct PinAttemptLimit {
+    pub attempts: u32,
+    pub window: Duration,
 }

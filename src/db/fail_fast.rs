@@ -460,6 +460,35 @@ impl Database for FailFast {
         )
         .await
     }
+
+    async fn count_pin_attempt(
+        &self,
+        event_id: Uuid,
+        client: &str,
+        now: DateTime<Utc>,
+        window_after: DateTime<Utc>,
+    ) -> DbResult<(i64, DateTime<Utc>)> {
+        self.guard(
+            self.shared
+                .inner
+                .count_pin_attempt(event_id, client, now, window_after),
+        )
+        .await
+    }
+
+    async fn clear_pin_attempts(
+        &self,
+        event_id: Uuid,
+        client: &str,
+        window_after: DateTime<Utc>,
+    ) -> DbResult<()> {
+        self.guard(
+            self.shared
+                .inner
+                .clear_pin_attempts(event_id, client, window_after),
+        )
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -691,6 +720,18 @@ mod tests {
             _: u32,
         ) -> DbResult<Vec<MultipartRecord>> {
             self.call().await.map(|()| Vec::new())
+        }
+        async fn count_pin_attempt(
+            &self,
+            _: Uuid,
+            _: &str,
+            now: DateTime<Utc>,
+            _: DateTime<Utc>,
+        ) -> DbResult<(i64, DateTime<Utc>)> {
+            self.call().await.map(|()| (1, now))
+        }
+        async fn clear_pin_attempts(&self, _: Uuid, _: &str, _: DateTime<Utc>) -> DbResult<()> {
+            self.call().await
         }
     }
 

@@ -550,4 +550,23 @@ pub trait Database: Send + Sync + 'static {
         created_before: DateTime<Utc>,
         limit: u32,
     ) -> DbResult<Vec<MultipartRecord>>;
+
+    /// Counts one PIN attempt of `client` at the event, in a window that began at `now` unless
+    /// the current one began after `window_after`; returns (attempts in the window, its start).
+    /// One statement: concurrent attempts on any replica are all counted.
+    async fn count_pin_attempt(
+        &self,
+        event_id: Uuid,
+        client: &str,
+        now: DateTime<Utc>,
+        window_after: DateTime<Utc>,
+    ) -> DbResult<(i64, DateTime<Utc>)>;
+    /// Forgets `client`'s attempts at the event (a right PIN) and every window that began
+    /// before `window_after`.
+    async fn clear_pin_attempts(
+        &self,
+        event_id: Uuid,
+        client: &str,
+        window_after: DateTime<Utc>,
+    ) -> DbResult<()>;
 }

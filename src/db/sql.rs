@@ -975,6 +975,46 @@ impl<B: Backend> Database for B {
         )
         .await
     }
+
+    async fn count_pin_attempt(
+        &self,
+        event_id: Uuid,
+        client: &str,
+        now: DateTime<Utc>,
+        window_after: DateTime<Utc>,
+    ) -> DbResult<(i64, DateTime<Utc>)> {
+        // Both SET expressions read the row as it was: an expired window starts over at 1.
+        let sql = "INSERT INTO join_pin_attempts (session_id, client, window_start, attempts)
+                   VALUES ($1, $2, $3, 1)
+                   ON CONFLICT (session_id, client) DO UPDATE SET
+                   attempts = CASE WHEN join_pin_attempts.window_start <= $4 THEN 1
+                                   ELSE join_pin_attempts.attempts + 1 END,
+                   window_start = CASE WHEN join_pin_attempts.window_start <= $4
+                                       THEN excluded.window_start
+                                       ELSE join_pin_attempts.window_start END
+                   RETURNING attempts, window_start";
+        let row = optional(
+            self,
+            sql,
+            params![event_id, client, now, window_after],
+            |row| Ok((row.int("attempts")?, row.time("window_start")?)),
+        )
+        .await?;
+        row.ok_or_else(|| DbError::Other(anyhow::anyhow!("PIN attempt not counted")))
+    }
+
+    async fn clear_pin_attempts(
+        &self,
+        event_id: Uuid,
+        client: &str,
+        window_after: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let sql = "DELETE FROM join_pin_attempts
+                   WHERE session_id = $1 AND (client = $2 OR window_start <= $3)";
+        self.execute(sql, params![event_id, client, window_after])
+            .await
+            .map_err(classify)
+    }
 }
 
 const MULTIPART_COLUMNS: &str =

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
-use super::{identity::check_identity_fields, values::Invalid};
+use super::{event_pin, identity::check_identity_fields, values::Invalid};
 
 /// Events stay open for uploads this long unless the host sets `ends_at`.
 pub const DEFAULT_EVENT_LENGTH_HOURS: i64 = 48;
@@ -120,12 +120,14 @@ impl EventRules {
 
 /// The settings as clients should read them at `now`: once `reveal_at` has come, the gallery
 /// is revealed (`revealed: true`), as if the host had pressed the button at that moment.
+/// The PIN's hash never leaves the server: views read `protected: true` instead.
 pub fn effective_settings(mut settings: Value, now: DateTime<Utc>) -> Value {
     let rules = EventRules::from_settings(&settings);
-    if rules.reveal_later && !rules.revealed && rules.gallery_visible_to_guests(now) {
-        if let Some(map) = settings.as_object_mut() {
+    if let Some(map) = settings.as_object_mut() {
+        if rules.reveal_later && !rules.revealed && rules.gallery_visible_to_guests(now) {
             map.insert("revealed".into(), Value::Bool(true));
         }
+        event_pin::public_view(map);
     }
     settings
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use url::Url;
 use uuid::Uuid;
 
-use super::{ApiError, SharedState};
+use super::{ApiError, SharedState, rate_limit::client_ip};
 use crate::{
     app::{ErrorCode, Host, hosts},
     domain::values::parse_uuid,
@@ -318,6 +318,22 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestingGuest {
             .find(|(name, _)| name == "userId")
             .map(|(_, value)| value.into_owned());
         optional_uuid(from_query.as_deref(), "userId").map(Self)
+    }
+}
+
+/// The client's address as the rate limits see it ([`client_ip`]: the proxy-appended
+/// `X-Forwarded-For` entry, `X-Real-IP`, or the peer).
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(Self(client_ip(&parts.headers, peer)))
     }
 }
 

@@ -43,6 +43,8 @@ pub struct UpdateSettingsRequest {
     /// the guest's "film roll"), `storage_limit_mb` (1-1048576 or null).
     /// Identity: `welcome_text` (≤ 500 characters), `accent_color` (`#rrggbb`),
     /// `cover_picture_id` (one of the event's approved photos).
+    /// Protection: `pin` (4-64 characters; `null` or `""` removes it): guests send it once at
+    /// `registerSessionUser`. Stored as a hash, never shown: views read `protected: true`.
     #[schema(value_type = Object)]
     pub settings: Option<Value>,
 }

@@ -1,5 +1,7 @@
 //! Events ("sessions"), their missions, and the guests who join them.
 
+use std::net::IpAddr;
+
 use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,12 +13,15 @@ use uuid::Uuid;
 use super::{
     ApiError, SharedState,
     error::ErrorBody,
-    extract::{AuthHost, ClientBase, JsonBody, OptionalJsonBody, Path, Query, required_uuid},
+    extract::{
+        AuthHost, ClientBase, ClientIp, JsonBody, OptionalJsonBody, Path, Query, required_uuid,
+    },
 };
 use crate::{
     app::{App, events, guests, guests::FilmRoll, retention},
     db::{EventRecord, GuestRecord},
     domain::{
+        event_pin,
         identity::EventIdentity,
         join_code::JoinCode,
         missions::MissionList,
@@ -44,6 +49,9 @@ pub struct SessionView {
     /// The event's cover photo (`settings.cover_picture_id`) as an image URL for `<img src>`
     /// (`/sessions/{id}/cover`), or `null` without one.
     pub cover_url: Option<String>,
+    /// Guests need the event's PIN to join (`pin` at `registerSessionUser`); the host sets it
+    /// as `settings.pin`. The PIN itself is never shown.
+    pub protected: bool,
 }
 
 impl SessionView {
@@ -51,6 +59,7 @@ impl SessionView {
     pub fn new(app: &App, s: EventRecord, base: Option<&Url>) -> Self {
         Self {
             cover_url: base.and_then(|base| cover_url(base, &s)),
+            protected: event_pin::is_protected(&s.settings),
             id: s.id,
             user_id: s.host_id,
             settings: rules::effective_settings(s.settings, crate::app::now()),
@@ -113,6 +122,9 @@ pub struct RegisterGuestRequest {
     pub username: Option<String>,
     #[serde(rename = "sessionId")]
     pub session_id: Option<String>,
+    /// The event's PIN or password, when the event is `protected` (ignored otherwise). Wrong
+    /// PINs are limited per client address: `RATE_LIMIT_JOIN_PIN_*`.
+    pub pin: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -172,13 +184,15 @@ impl TryFrom<SetMissionsRequest> for events::SetMissions {
     }
 }
 
-impl TryFrom<RegisterGuestRequest> for guests::Join {
+impl TryFrom<(RegisterGuestRequest, IpAddr)> for guests::Join {
     type Error = ApiError;
 
-    fn try_from(body: RegisterGuestRequest) -> Result<Self, ApiError> {
+    fn try_from((body, client): (RegisterGuestRequest, IpAddr)) -> Result<Self, ApiError> {
         Ok(Self {
             name: Name::parse(&required(body.username, "username")?, "username")?,
             event_id: required_uuid(body.session_id.as_deref(), "sessionId")?,
+            pin: body.pin,
+            client,
         })
     }
 }
@@ -269,13 +283,17 @@ pub async fn set_missions(
     responses(
         (status = 201, description = "Guest joined", body = GuestView),
         (status = 400, description = "Invalid name or sessionId", body = ErrorBody),
+        (status = 401, description = "The event is protected and no `pin` was sent (`join.pin_required`)", body = ErrorBody),
+        (status = 403, description = "Wrong PIN (`join.pin_wrong`)", body = ErrorBody),
         (status = 404, description = "Unknown event", body = ErrorBody),
+        (status = 429, description = "Too many wrong PINs from this address (`join.pin_locked`); see Retry-After", body = ErrorBody),
     ))]
 pub async fn register_guest(
     State(app): State<SharedState>,
+    ClientIp(client): ClientIp,
     JsonBody(body): JsonBody<RegisterGuestRequest>,
 ) -> Result<(StatusCode, Json<GuestView>), ApiError> {
-    let guest = guests::join(&app, body.try_into()?).await?;
+    let guest = guests::join(&app, (body, client).try_into()?).await?;
     let roll = guests::film_roll(&app, &guest).await?;
     Ok((StatusCode::CREATED, Json(GuestView::new(guest, roll))))
 }

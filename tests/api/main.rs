@@ -20,6 +20,7 @@ mod operations;
 mod outages;
 mod password_reset;
 mod pictures;
+mod protected;
 mod quotas;
 mod reactions;
 mod replicas;

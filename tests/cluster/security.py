@@ -124,6 +124,11 @@ class World:
         self.pending_picture = self.picture()
         self.event_to_delete = api.create_session(self.host_token).json()["sessionId"]
         self.join_code = api.req("GET", f"/sessions/get?sessionId={self.event}").json()["join_code"]
+        # A protected event: guests join with its PIN.
+        self.protected_event = api.create_session(self.host_token).json()["sessionId"]
+        r = api.req("POST", f"/sessions/{self.protected_event}/settings", json={"settings": {"pin": "4711"}},
+                    headers={"Authorization": f"Bearer {self.host_token}"})
+        assert r.status_code == 200 and r.json()["protected"] is True, r.text
         cover = self.picture()
         self.cover = cover
         r = api.req("POST", f"/sessions/{self.event}/settings", json={"settings": {"cover_picture_id": cover}},
@@ -212,6 +217,17 @@ def matrix_rows(w: World) -> list[dict]:
          "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}, "stream": True},
         {"op": f"GET /sessions/{e}/events?userId={g}", "expect": dict.fromkeys(ROLES, 200), "stream": True},
         {"op": "POST /sessions/registerSessionUser", "json": lambda r: {"username": "M", "sessionId": e}, "expect": dict.fromkeys(ROLES, 201)},
+        # A protected event: joining needs its PIN, whoever asks (a host's token is no PIN).
+        {"op": "POST /sessions/registerSessionUser (protected event, no PIN)", "method": "POST", "path": lambda r: "/sessions/registerSessionUser",
+         "json": lambda r: {"username": "M", "sessionId": w.protected_event}, "expect": dict.fromkeys(ROLES, 401)},
+        {"op": "POST /sessions/registerSessionUser (protected event, wrong PIN)", "method": "POST", "path": lambda r: "/sessions/registerSessionUser",
+         "json": lambda r: {"username": "M", "sessionId": w.protected_event, "pin": "0000"}, "expect": dict.fromkeys(ROLES, 403)},
+        {"op": "POST /sessions/registerSessionUser (protected event, right PIN)", "method": "POST", "path": lambda r: "/sessions/registerSessionUser",
+         "json": lambda r: {"username": "M", "sessionId": w.protected_event, "pin": "4711"}, "expect": dict.fromkeys(ROLES, 201),
+         "body_check": lambda role, body: "4711" not in json.dumps(body)},
+        {"op": "POST /sessions/{id}/settings (the PIN)", "method": "POST", "path": lambda r: f"/sessions/{w.protected_event}/settings",
+         "json": lambda r: {"settings": {"pin": "4711"}}, "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403},
+         "body_check": lambda role, body: body.get("protected") is True and "pin_hash" not in json.dumps(body)},
         {"op": "POST /sessions/loginSessionUser", "json": lambda r: {"userId": g, "sessionId": e}, "expect": dict.fromkeys(ROLES, 200)},
         {"op": "POST /sessions/heartbeat", "json": lambda r: {"userId": g}, "expect": dict.fromkeys(ROLES, 200)},
         {"op": "POST /pictures/init-upload", "json": lambda r: {"session_id": e, "mimetype": "image/jpeg"}, "expect": dict.fromkeys(ROLES, 201)},

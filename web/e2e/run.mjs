@@ -291,6 +291,36 @@ try {
     await guestPage.getByText('Hi Carla Guest').waitFor();
   });
 
+  await step('a protected event: the host sets a PIN; a guest is told a wrong one, then joins with the right one', async () => {
+    const token = await hostPage.evaluate(() => JSON.parse(localStorage.getItem('pp.auth') || '{}').token);
+    const created = await hostPage.request.post('/sessions/create', { headers: { Authorization: `Bearer ${token}` }, data: { settings: { name: 'Secret Party' } } });
+    assert.equal(created.status(), 201);
+    const secretId = (await created.json()).sessionId;
+    const hostTab = await hostCtx.newPage();
+    await hostTab.goto(`/host/${secretId}`);
+    await hostTab.getByRole('tab', { name: 'Settings' }).click();
+    await hostTab.getByLabel('Event PIN or password').fill('4711');
+    await hostTab.getByLabel('Event PIN or password').press('Enter');
+    await hostTab.getByRole('button', { name: 'Remove PIN' }).waitFor();
+    await hostTab.close();
+    const ctx = await browser.newContext({ ...phone, baseURL: BASE });
+    const page = await ctx.newPage();
+    watch(page, 'pin-guest');
+    await page.goto(`/s/${secretId}`);
+    await page.getByLabel('Your name').fill('Dora Guest');
+    const pin = page.getByLabel('Event PIN');
+    assert.equal(await pin.getAttribute('inputmode'), 'numeric');
+    await pin.fill('1234');
+    await page.getByRole('button', { name: 'Let\'s go' }).click();
+    await page.getByText('Wrong PIN').waitFor();
+    await shot(page, '06b-guest-pin-wrong');
+    await a11y(page, '06b-guest-pin-wrong');
+    await pin.fill('4711');
+    await page.getByRole('button', { name: 'Let\'s go' }).click();
+    await page.getByText('Hi Dora Guest').waitFor();
+    await ctx.close();
+  }, { server: true });
+
   await step('the app shell works offline (service worker) and the guest page still opens', async () => {
     await guestPage.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 20_000 });
     await guestCtx.setOffline(true);

@@ -597,7 +597,7 @@ export interface components {
          * @description Stable, machine-readable error codes (`area.reason`); the web client translates them.
          * @enum {string}
          */
-        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "upload.part_missing" | "upload.part_size_mismatch" | "upload.part_invalid" | "upload.videos_disabled" | "upload.video_unsupported" | "upload.video_unreadable" | "upload.video_too_long" | "download.disabled" | "download.identity_required" | "internal";
+        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "upload.part_missing" | "upload.part_size_mismatch" | "upload.part_invalid" | "upload.videos_disabled" | "upload.video_unsupported" | "upload.video_unreadable" | "upload.video_too_long" | "download.disabled" | "download.identity_required" | "join.pin_required" | "join.pin_wrong" | "join.pin_locked" | "internal";
         FinalizeUploadRequest: {
             /**
              * Format: int64
@@ -852,6 +852,11 @@ export interface components {
             reactions: components["schemas"]["ReactionCounts"];
         };
         RegisterGuestRequest: {
+            /**
+             * @description The event's PIN or password, when the event is `protected` (ignored otherwise). Wrong
+             *     PINs are limited per client address: `RATE_LIMIT_JOIN_PIN_*`.
+             */
+            pin?: string | null;
             sessionId?: string | null;
             /** @description The guest's name, 1-50 characters. */
             username?: string | null;
@@ -913,6 +918,11 @@ export interface components {
             join_code?: string | null;
             missions: components["schemas"]["MissionList"];
             /**
+             * @description Guests need the event's PIN to join (`pin` at `registerSessionUser`); the host sets it
+             *     as `settings.pin`. The PIN itself is never shown.
+             */
+            protected: boolean;
+            /**
              * @description Free-form event settings (`name`, `description`, `ends_at`, ...). Once `reveal_at` has
              *     come, `revealed` reads `true`.
              */
@@ -959,6 +969,8 @@ export interface components {
              *     the guest's "film roll"), `storage_limit_mb` (1-1048576 or null).
              *     Identity: `welcome_text` (≤ 500 characters), `accent_color` (`#rrggbb`),
              *     `cover_picture_id` (one of the event's approved photos).
+             *     Protection: `pin` (4-64 characters; `null` or `""` removes it): guests send it once at
+             *     `registerSessionUser`. Stored as a hash, never shown: views read `protected: true`.
              */
             settings: Record<string, never>;
         };
@@ -2056,8 +2068,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The event is protected and no `pin` was sent (`join.pin_required`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong PIN (`join.pin_wrong`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Unknown event */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong PINs from this address (`join.pin_locked`); see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -87,6 +87,7 @@ export function guest(main, sessionId) {
   function prompt(session) {
     const name = field(t('guest.nameLabel'), { name: 'name', autocomplete: 'given-name', maxlength: 50, required: true, autofocus: true },
       (v) => (!v.trim() ? t('guest.nameRequired') : v.trim().length > 50 ? t('auth.nameTooLong') : ''));
+    const pin = session.protected ? field(t('guest.pinLabel'), { name: 'pin', autocomplete: 'off', maxlength: 64, inputmode: session.settings?.pin_numeric ? 'numeric' : undefined }) : null;
     const error = h('p.form-error', { role: 'alert' });
     const submit = /** @type {HTMLButtonElement} */ (h('button.btn.primary.big', { type: 'submit' }, t('guest.join')));
     const cover = coverOf(session);
@@ -104,7 +105,7 @@ export function guest(main, sessionId) {
           if (!validateAll([name])) return;
           busy(submit, true);
           try {
-            const g = await api('/sessions/registerSessionUser', { body: { username: name.input.value.trim(), sessionId } });
+            const g = await api('/sessions/registerSessionUser', { body: { username: name.input.value.trim(), sessionId, pin: pin?.input.value.trim() } });
             const me = { id: g.id, name: g.user_name, uploads: g.uploads };
             localStorage.setItem(`pp.guest.${sessionId}`, JSON.stringify(me));
             run(session, me);
@@ -114,13 +115,16 @@ export function guest(main, sessionId) {
             if (e2.code === 'request.invalid_field' || e2.code === 'request.missing_field') {
               name.setError(e2.message);
               name.input.focus();
+            } else if (pin && e2.code?.startsWith('join.pin_')) {
+              pin.setError(e2.message);
+              pin.input.focus();
             } else {
               error.textContent = e2.message;
             }
             busy(submit, false);
           }
         },
-      }, name.wrap, h('p.muted.small', null, t('guest.nameHint')), error, submit)));
+      }, name.wrap, h('p.muted.small', null, t('guest.nameHint')), pin?.wrap, error, submit)));
     name.input.focus();
   }
 

@@ -444,6 +444,18 @@ function rulesPanel(get, token, onSaved, identity) {
     h('label', { for: `rule-${key}` }, label),
     h('p.muted', { id: `rule-${key}-hint` }, hint));
 
+  // The event PIN: set, replace or remove; never shown back (the server keeps only its hash).
+  function pinForm() {
+    const isSet = !!get().protected;
+    const pin = h('input', { id: 'rule-pin', autocomplete: 'off', minlength: 4, maxlength: 64, required: true, placeholder: isSet ? '••••' : undefined, 'aria-describedby': 'rule-pin-hint' });
+    return h('form.field', {
+      onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); patch({ pin: pin.value.trim() }); },
+    }, h('label', { for: 'rule-pin' }, t('rules.pin')),
+    h('div.row', null, pin, h('button.btn.small', { type: 'submit' }, t('action.save')),
+      isSet ? h('button.btn.small.ghost', { type: 'button', id: 'rule-pin-clear', onclick: () => patch({ pin: null }) }, t('rules.pinClear')) : null),
+    h('p.muted.small', { id: 'rule-pin-hint' }, t('rules.pinHint')));
+  }
+
   function draw() {
     const st = s();
     const after = st.reveal === 'after_reveal';
@@ -467,6 +479,7 @@ function rulesPanel(get, token, onSaved, identity) {
         st.reveal_at ? h('button.btn.small.ghost', { type: 'button', onclick: () => patch({ reveal_at: null }) }, t('rules.revealAtClear')) : null),
       h('p.muted.small', null, t('rules.revealAtHint'))) : null,
       toggle('guestdelete', t('rules.guestDelete'), t('rules.guestDeleteHint'), st.guest_delete !== false, (on) => ({ guest_delete: on })),
+      pinForm(),
       h('div.field', null, h('label', { for: 'rule-downloads' }, t('rules.downloads')),
         h('select', { id: 'rule-downloads', onchange: (/** @type {Event} */ e) => patch({ guest_downloads: /** @type {HTMLSelectElement} */ (e.target).value }) },
           ['none', 'photos', 'all'].map((v) => h('option', { value: v, selected: (st.guest_downloads || 'photos') === v }, t(`rules.downloads.${v}`))))),

@@ -159,6 +159,9 @@ const en = {
   'rules.downloads.none': 'Nothing',
   'rules.downloads.photos': 'Single photos',
   'rules.downloads.all': 'Single photos and all photos as a ZIP',
+  'rules.pin': 'Event PIN or password',
+  'rules.pinHint': 'Optional. Guests enter it once, when they join.',
+  'rules.pinClear': 'Remove PIN',
   'rules.originals': 'Originals for guests',
   'rules.originalsHint': 'Guests download the original files, including their metadata (e.g. where a photo was taken). Off: copies without metadata, up to 2048 px.',
 
@@ -166,6 +169,7 @@ const en = {
   'guest.nameLabel': 'Your name',
   'guest.nameHint': 'Shown next to your photos. Remembered on this device.',
   'guest.nameRequired': 'Please tell us your name.',
+  'guest.pinLabel': 'Event PIN',
   'guest.join': 'Let\'s go',
   'guest.hello': 'Hi {name}',
   'guest.notYou': 'Not you?',
@@ -475,6 +479,9 @@ const de = {
   'rules.downloads.none': 'Nichts',
   'rules.downloads.photos': 'Einzelne Fotos',
   'rules.downloads.all': 'Einzelne Fotos und alle als ZIP',
+  'rules.pin': 'Event-PIN oder Passwort',
+  'rules.pinHint': 'Optional: Gäste geben sie einmal beim Beitreten ein.',
+  'rules.pinClear': 'PIN entfernen',
   'rules.originals': 'Originale für Gäste',
   'rules.originalsHint': 'Gäste laden die Originaldateien mit ihren Metadaten (z. B. dem Aufnahmeort). Aus: Kopien ohne Metadaten, bis 2048 px.',
 
@@ -482,6 +489,7 @@ const de = {
   'guest.nameLabel': 'Dein Name',
   'guest.nameHint': 'Steht neben deinen Fotos. Wird auf diesem Gerät gemerkt.',
   'guest.nameRequired': 'Bitte verrate uns deinen Namen.',
+  'guest.pinLabel': 'Event-PIN',
   'guest.join': 'Los geht\'s',
   'guest.hello': 'Hallo {name}',
   'guest.notYou': 'Nicht du?',
@@ -774,6 +782,9 @@ const ERRORS = {
   'reaction.rate_limited': { en: 'That was a lot of reactions. Please wait a moment.', de: 'Das waren viele Reaktionen. Bitte warte einen Moment.' },
   'download.disabled': { en: 'The host does not offer this download.', de: 'Der Gastgeber bietet diesen Download nicht an.' },
   'download.identity_required': { en: 'Join the event to download its photos.', de: 'Tritt dem Event bei, um die Fotos herunterzuladen.' },
+  'join.pin_required': { en: 'Please enter the event PIN.', de: 'Bitte gib die Event-PIN ein.' },
+  'join.pin_wrong': { en: 'Wrong PIN.', de: 'Falsche PIN.' },
+  'join.pin_locked': { en: 'Too many wrong PINs. Please wait a few minutes.', de: 'Zu viele falsche PINs. Bitte warte ein paar Minuten.' },
 };
 
 /**
