@@ -1,5 +1,6 @@
 //! Domain rules: validated values ("parse, don't validate"), password hashing, tokens, photo keys.
 
+pub mod comment;
 pub mod identity;
 pub mod image;
 pub mod join_code;
