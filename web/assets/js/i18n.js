@@ -772,6 +772,13 @@ const ERRORS = {
   'reaction.unknown': { en: 'This reaction is not available.', de: 'Diese Reaktion gibt es nicht.' },
   'reaction.identity_required': { en: 'Join the event to react to photos.', de: 'Tritt dem Event bei, um auf Fotos zu reagieren.' },
   'reaction.rate_limited': { en: 'That was a lot of reactions. Please wait a moment.', de: 'Das waren viele Reaktionen. Bitte warte einen Moment.' },
+  'comment.disabled': { en: 'The host has turned off comments.', de: 'Der Gastgeber hat Kommentare ausgeschaltet.' },
+  'comment.empty': { en: 'Write something first.', de: 'Schreib zuerst etwas.' },
+  'comment.too_long': { en: 'Comments can be at most 280 characters long.', de: 'Kommentare dürfen höchstens 280 Zeichen lang sein.' },
+  'comment.identity_required': { en: 'Join the event to comment on photos.', de: 'Tritt dem Event bei, um Fotos zu kommentieren.' },
+  'comment.rate_limited': { en: 'That was a lot of comments. Please wait a moment.', de: 'Das waren viele Kommentare. Bitte warte einen Moment.' },
+  'comment.not_found': { en: 'This comment no longer exists.', de: 'Diesen Kommentar gibt es nicht mehr.' },
+  'comment.not_author': { en: 'You can only delete your own comments.', de: 'Du kannst nur deine eigenen Kommentare löschen.' },
   'download.disabled': { en: 'The host does not offer this download.', de: 'Der Gastgeber bietet diesen Download nicht an.' },
   'download.identity_required': { en: 'Join the event to download its photos.', de: 'Tritt dem Event bei, um die Fotos herunterzuladen.' },
 };
