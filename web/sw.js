@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'd472cc4f831b';
+const VERSION = '9617d45dce6c';
 const SHELL = [
   '/assets/app.css',
   '/assets/icon-192.png',

@@ -166,7 +166,7 @@ export function hostEvent(main, id) {
       return h('button.btn.small', { type: 'button', 'data-cover': isCover ? 'remove' : 'use', onclick: () => setCover(isCover ? null : p.id) },
         isCover ? t('identity.removeCover') : t('identity.useCover'));
     };
-    const gallery = new Gallery({ sessionId: id, token, host: true, canDelete: () => true, missions, empty: () => t('host.noPhotos'), actions: (p) => [coverAction(p)], reactions: () => session.settings?.reactions !== false });
+    const gallery = new Gallery({ sessionId: id, token, host: true, canDelete: () => true, missions, empty: () => t('host.noPhotos'), actions: (p) => [coverAction(p)], reactions: () => session.settings?.reactions !== false, comments: () => session.settings?.comments !== false });
     cleanups.push(() => gallery.destroy());
     const queue = h('div.queue');
     const showState = () => {
@@ -254,6 +254,8 @@ export function hostEvent(main, id) {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
       reactions: (d) => gallery.reacted(d),
+      commentAdded: (c) => gallery.commentAdded(c),
+      commentDeleted: (d) => gallery.commentDeleted(d),
       deleted: (d) => gallery.remove(d.id),
       guests: (d) => { online.textContent = t('host.online', { n: d.online }); },
       session: (s) => { session = { ...session, ...s }; showState(); identity.draw(); },
@@ -467,6 +469,10 @@ function rulesPanel(get, token, onSaved, identity) {
         st.reveal_at ? h('button.btn.small.ghost', { type: 'button', onclick: () => patch({ reveal_at: null }) }, t('rules.revealAtClear')) : null),
       h('p.muted.small', null, t('rules.revealAtHint'))) : null,
       toggle('guestdelete', t('rules.guestDelete'), t('rules.guestDeleteHint'), st.guest_delete !== false, (on) => ({ guest_delete: on })),
+      toggle('comments', t('rules.comments'), t('rules.commentsHint'), st.comments !== false, (on) => ({ comments: on })),
+      st.comments !== false
+        ? toggle('commentapproval', t('rules.commentApproval'), t('rules.commentApprovalHint'), !!st.comment_approval, (on) => ({ comment_approval: on }))
+        : null,
       h('div.field', null, h('label', { for: 'rule-downloads' }, t('rules.downloads')),
         h('select', { id: 'rule-downloads', onchange: (/** @type {Event} */ e) => patch({ guest_downloads: /** @type {HTMLSelectElement} */ (e.target).value }) },
           ['none', 'photos', 'all'].map((v) => h('option', { value: v, selected: (st.guest_downloads || 'photos') === v }, t(`rules.downloads.${v}`))))),
