@@ -5,9 +5,10 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '9617d45dce6c';
+const VERSION = 'e51e0dcdda1b';
 const SHELL = [
   '/assets/app.css',
+  '/assets/comments.css',
   '/assets/icon-192.png',
   '/assets/icon-512.png',
   '/assets/icon-maskable-512.png',
@@ -15,6 +16,7 @@ const SHELL = [
   '/assets/js/api.js',
   '/assets/js/app.js',
   '/assets/js/camera.js',
+  '/assets/js/comments.js',
   '/assets/js/dom.js',
   '/assets/js/forms.js',
   '/assets/js/gallery.js',

@@ -271,9 +271,10 @@ fn comment_not_found() -> Error {
     Error::new(ErrorCode::CommentNotFound, "Comment not found")
 }
 
+/// Like deleting a photo: a guest's id or the host's token.
 fn identity_required() -> Error {
     Error::new(
-        ErrorCode::CommentIdentityRequired,
+        ErrorCode::MissingToken,
         "Comments need X-Guest-Id (a guest of this session) or the host's token",
     )
 }

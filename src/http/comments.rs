@@ -117,9 +117,11 @@ pub async fn post(
     JsonBody(body): JsonBody<CommentRequest>,
 ) -> Result<(StatusCode, Json<CommentView>), ApiError> {
     let text = CommentText::parse(&required(body.text, "text")?).map_err(|e| match e {
-        CommentTextError::Empty => ApiError::new(ErrorCode::CommentEmpty, "text must not be empty"),
+        CommentTextError::Empty => {
+            ApiError::new(ErrorCode::CommentInvalidText, "text must not be empty")
+        }
         CommentTextError::TooLong => ApiError::new(
-            ErrorCode::CommentTooLong,
+            ErrorCode::CommentInvalidText,
             format!("text must be at most {MAX_COMMENT_CHARS} characters"),
         ),
     })?;

@@ -241,25 +241,25 @@ async fn bad_comments_are_rejected_and_change_nothing(backend: Backend) {
             As::Guest(guest),
             "",
             StatusCode::BAD_REQUEST,
-            "comment.empty",
+            "comment.invalid_text",
         ),
         (
             As::Guest(guest),
             " \n\t ",
             StatusCode::BAD_REQUEST,
-            "comment.empty",
+            "comment.invalid_text",
         ),
         (
             As::Guest(guest),
             too_long.as_str(),
             StatusCode::BAD_REQUEST,
-            "comment.too_long",
+            "comment.invalid_text",
         ),
         (
             As::Nobody,
             "hi",
             StatusCode::UNAUTHORIZED,
-            "comment.identity_required",
+            "auth.missing_token",
         ),
         (
             As::Guest(stranger),
@@ -286,11 +286,7 @@ async fn bad_comments_are_rejected_and_change_nothing(backend: Backend) {
     }
     // Reading asks for the same membership.
     for (who, status, code) in [
-        (
-            As::Nobody,
-            StatusCode::UNAUTHORIZED,
-            "comment.identity_required",
-        ),
+        (As::Nobody, StatusCode::UNAUTHORIZED, "auth.missing_token"),
         (
             As::Guest(stranger),
             StatusCode::FORBIDDEN,

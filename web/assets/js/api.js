@@ -52,7 +52,7 @@ function byStatus(status) {
  * The server keeps event settings free-form; these are the keys this client reads and writes.
  * @typedef {{name?: string, description?: string, ends_at?: string, require_approval?: boolean,
  *   reveal?: 'always' | 'after_reveal', revealed?: boolean, reveal_at?: string | null, guest_delete?: boolean,
- *   comments?: boolean, comment_approval?: boolean, upload_limit_per_guest?: number | null, [key: string]: unknown}} Settings
+ *   upload_limit_per_guest?: number | null, [key: string]: unknown}} Settings
  * An event as any endpoint returns it: create adds `sessionId`, the host's list adds the counts.
  * @typedef {Omit<Schemas['SessionView'], 'settings'> & {settings: Settings}
  *   & Partial<Pick<Schemas['CreateSessionResponse'], 'sessionId'>>

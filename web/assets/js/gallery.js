@@ -15,7 +15,6 @@ export const REACTIONS = /** @type {const} */ ([['heart', '❤️'], ['laugh', '
 const reactionTotal = (p) => Object.values(p.reactions || {}).reduce((a, b) => a + (Number(b) || 0), 0);
 
 /** @typedef {import('./api.js').Picture} Picture */
-/** @typedef {import('./api-types').components['schemas']['CommentView']} Comment */
 
 /**
  * @typedef {{sessionId: string, token?: string, userId?: string, host?: boolean,
@@ -317,25 +316,9 @@ export class Gallery extends EventTarget {
     if (this.pictures[this.lightbox.index]?.id === p.id) this.refreshViewer();
   }
 
-  /**
-   * How this viewer asks about comments: the host's token or the guest's id; `null` for
-   * anonymous visitors, who see no comments.
-   * @returns {{token?: string, headers?: Record<string, string>} | null}
-   */
-  commentAuth() {
-    if (this.opts.token) return { token: this.opts.token };
-    if (this.opts.userId) return { headers: { 'X-Guest-Id': this.opts.userId } };
-    return null;
-  }
-
-  /** A comment written or approved (`comment.added` live, or the answer to our own). @param {Comment} c */
-  commentAdded(c) {
-    this.lightbox.commentAdded(c);
-  }
-
-  /** @param {{picture_id: string, id: string}} d */
-  commentDeleted(d) {
-    this.lightbox.commentDeleted(d);
+  /** @param {'added' | 'deleted'} k @param {any} d */
+  comment(k, d) {
+    this.lightbox.panel?.then((c) => c[k](d));
   }
 
   /** @param {Picture} p */
@@ -366,26 +349,15 @@ class Lightbox {
     this.video = /** @type {HTMLVideoElement} */ (h('video', { controls: true, playsInline: true, preload: 'metadata', hidden: true }));
     this.caption = h('div.caption');
     this.actions = h('div.actions');
-    // Comments: the list is drawn anew, the form stays (so live updates keep a half-typed text).
-    /** @type {string | null} the photo whose comments are shown */
-    this.commentsOf = null;
-    /** @type {Comment[]} */
-    this.commentList = [];
-    this.commentItems = h('ol.comment-list');
-    this.commentInput = /** @type {HTMLInputElement} */ (h('input', { type: 'text', name: 'comment', maxlength: 280, autocomplete: 'off', enterkeyhint: 'send' }));
-    this.commentSend = h('button.btn.primary', { type: 'submit' }, t('comments.send'));
-    this.commentForm = h('form.comment-form', { onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); this.sendComment(); } },
-      h('label', null, h('span.visually-hidden', null, t('comments.field')), this.commentInput), this.commentSend);
-    this.commentInput.placeholder = t('comments.field');
-    this.comments = h('section.comments', { 'aria-label': t('comments.label'), hidden: true },
-      h('h2.visually-hidden', null, t('comments.label')), this.commentItems, this.commentForm);
+    /** @type {Promise<import('./comments.js').Comments> | undefined} */
+    this.panel = undefined;
     const prev = h('button.nav.prev', { type: 'button', 'aria-label': t('lightbox.prev'), onclick: () => this.step(-1) }, '‹');
     const next = h('button.nav.next', { type: 'button', 'aria-label': t('lightbox.next'), onclick: () => this.step(1) }, '›');
     // Opened, the viewer focuses its close button: it stays while photos change (the caption's
     // buttons are drawn anew), so the arrow keys keep reaching the dialog.
     const close = h('button.close', { type: 'button', autofocus: true, 'aria-label': t('action.close'), onclick: () => this.close() }, '×');
     this.dialog = /** @type {HTMLDialogElement} */ (h('dialog.lightbox', { 'aria-label': t('lightbox.title') },
-      h('figure', null, this.img, this.video, h('figcaption', null, this.caption, this.actions, this.comments)), prev, next, close));
+      h('figure', null, this.img, this.video, h('figcaption', null, this.caption, this.actions)), prev, next, close));
     this.dialog.addEventListener('keydown', (e) => {
       if (e.key === 'ArrowLeft') this.step(-1);
       if (e.key === 'ArrowRight') this.step(1);
@@ -534,104 +506,7 @@ class Lightbox {
         'aria-label': t(`reactions.${name}`), onclick: () => g.react(p, name),
       }, emoji, ' ', h('span.n', null, String(p.reactions?.[name] || 0))))) : null, acts);
     this.img.alt = t('gallery.photoBy', { name: p.u_name, time: timeOf(p.created_at) });
-    this.showComments(p);
-  }
-
-  /** Loads the photo's comments when another photo is shown. @param {Picture} p */
-  showComments(p) {
-    const g = this.gallery;
-    const who = g.commentAuth();
-    if (!who || p.status !== 'approved') {
-      this.commentsOf = null;
-      this.comments.hidden = true;
-      return;
-    }
-    this.comments.hidden = false;
-    this.commentForm.hidden = g.opts.comments?.() === false;
-    if (this.commentsOf === p.id) return this.drawComments();
-    this.commentsOf = p.id;
-    this.commentList = [];
-    this.commentInput.value = '';
-    this.drawComments();
-    const id = p.id;
-    api(`/pictures/${id}/comments`, who).then((/** @type {Comment[]} */ list) => {
-      if (this.commentsOf !== id) return;
-      // Live comments may have arrived while loading: keep them.
-      for (const c of this.commentList) if (!list.some((x) => x.id === c.id)) list.push(c);
-      this.commentList = list;
-      this.drawComments();
-    }).catch((e) => { if (this.commentsOf === id) toast(/** @type {Error} */ (e).message, 'error'); });
-  }
-
-  drawComments() {
-    const g = this.gallery;
-    const me = g.opts.token ? null : g.opts.userId;
-    const list = [...this.commentList].sort((a, b) => a.created_at.localeCompare(b.created_at));
-    replace(this.commentItems, list.length ? list.map((c) => {
-      const id = this.commentsOf;
-      /** @type {HTMLElement[]} */
-      const acts = [];
-      if (g.opts.host && c.status === 'pending') {
-        acts.push(h('button.btn.small.primary', { type: 'button', 'data-comment-action': 'approve',
-          onclick: () => this.commentAction(`/pictures/${id}/comments/${c.id}/approve`, 'POST') }, t('comments.approve')));
-      }
-      if (g.opts.host || (me && c.author_id === me)) {
-        acts.push(h('button.btn.small.danger', { type: 'button', 'data-comment-action': 'delete',
-          onclick: () => this.commentAction(`/pictures/${id}/comments/${c.id}`, 'DELETE', c.id) }, t('comments.delete')));
-      }
-      // The text is a text node (h never parses markup): what was typed shows as typed.
-      return h('li.comment', { 'data-id': c.id, 'data-status': c.status },
-        h('div.comment-meta', null,
-          h('strong', null, c.by_host ? t('comments.byHost', { name: c.author_name }) : c.author_name), ' · ',
-          h('time', { datetime: c.created_at }, timeOf(c.created_at)),
-          c.status === 'pending' ? h('span.badge.inline', null, t('comments.pending')) : null),
-        h('p.comment-text', null, c.text),
-        acts.length ? h('div.comment-actions', null, acts) : null);
-    }) : h('li.muted', null, t('comments.none')));
-  }
-
-  async sendComment() {
-    const id = this.commentsOf;
-    const who = this.gallery.commentAuth();
-    const text = this.commentInput.value.trim();
-    if (!id || !who || !text) return;
-    this.commentSend.disabled = true;
-    try {
-      const c = await api(`/pictures/${id}/comments`, { ...who, method: 'POST', body: { text } });
-      if (this.commentsOf === id) this.commentInput.value = '';
-      this.commentAdded(c);
-    } catch (e) {
-      toast(/** @type {Error} */ (e).message, 'error');
-    } finally {
-      this.commentSend.disabled = false;
-    }
-  }
-
-  /** Approves or deletes a comment. @param {string} path @param {string} method @param {string} [deleted] */
-  async commentAction(path, method, deleted) {
-    const id = this.commentsOf;
-    try {
-      const c = await api(path, { ...this.gallery.commentAuth(), method });
-      if (deleted && id) this.commentDeleted({ picture_id: id, id: deleted });
-      else if (c) this.commentAdded(c);
-    } catch (e) {
-      toast(/** @type {Error} */ (e).message, 'error');
-    }
-  }
-
-  /** @param {Comment} c */
-  commentAdded(c) {
-    if (this.commentsOf !== c.picture_id) return;
-    const i = this.commentList.findIndex((x) => x.id === c.id);
-    if (i >= 0) this.commentList[i] = c;
-    else this.commentList.push(c);
-    this.drawComments();
-  }
-
-  /** @param {{picture_id: string, id: string}} d */
-  commentDeleted(d) {
-    if (this.commentsOf !== d.picture_id) return;
-    this.commentList = this.commentList.filter((x) => x.id !== d.id);
-    this.drawComments();
+    this.panel ||= import('./comments.js').then((m) => new m.Comments(g, /** @type {HTMLElement} */ (this.actions.parentElement)));
+    this.panel.then((c) => c.show(p), () => (this.panel = undefined));
   }
 }

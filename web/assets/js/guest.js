@@ -331,8 +331,7 @@ export function guest(main, sessionId) {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
       reactions: (d) => gallery.reacted(d),
-      commentAdded: (c) => gallery.commentAdded(c),
-      commentDeleted: (d) => gallery.commentDeleted(d),
+      comment: (k, d) => gallery.comment(k, d),
       deleted: (d) => {
         // A deleted photo of one's own frees a shot on the film roll.
         if (gallery.pictures.some((p) => p.id === d.id && p.user_id === me.id)) { shotsTaken = Math.max(0, shotsTaken - 1); showRules(); }

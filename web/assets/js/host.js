@@ -1,6 +1,7 @@
 // `/host` (the host's events, create one) and `/host/{id}` (run one event: share, missions,
 // photos with moderation, rules, download, end).
 import { api, apiUrl, auth, logout, getSession, eventName, isOpen, joinUrl, ApiError } from './api.js';
+import { ct } from './comments.js';
 import { ask, h, replace, timeOf, toast, uid } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
@@ -254,8 +255,7 @@ export function hostEvent(main, id) {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
       reactions: (d) => gallery.reacted(d),
-      commentAdded: (c) => gallery.commentAdded(c),
-      commentDeleted: (d) => gallery.commentDeleted(d),
+      comment: (k, d) => gallery.comment(k, d),
       deleted: (d) => gallery.remove(d.id),
       guests: (d) => { online.textContent = t('host.online', { n: d.online }); },
       session: (s) => { session = { ...session, ...s }; showState(); identity.draw(); },
@@ -469,9 +469,9 @@ function rulesPanel(get, token, onSaved, identity) {
         st.reveal_at ? h('button.btn.small.ghost', { type: 'button', onclick: () => patch({ reveal_at: null }) }, t('rules.revealAtClear')) : null),
       h('p.muted.small', null, t('rules.revealAtHint'))) : null,
       toggle('guestdelete', t('rules.guestDelete'), t('rules.guestDeleteHint'), st.guest_delete !== false, (on) => ({ guest_delete: on })),
-      toggle('comments', t('rules.comments'), t('rules.commentsHint'), st.comments !== false, (on) => ({ comments: on })),
+      toggle('comments', ct('rule'), ct('ruleHint'), st.comments !== false, (on) => ({ comments: on })),
       st.comments !== false
-        ? toggle('commentapproval', t('rules.commentApproval'), t('rules.commentApprovalHint'), !!st.comment_approval, (on) => ({ comment_approval: on }))
+        ? toggle('commentapproval', ct('approval'), ct('approvalHint'), !!st.comment_approval, (on) => ({ comment_approval: on }))
         : null,
       h('div.field', null, h('label', { for: 'rule-downloads' }, t('rules.downloads')),
         h('select', { id: 'rule-downloads', onchange: (/** @type {Event} */ e) => patch({ guest_downloads: /** @type {HTMLSelectElement} */ (e.target).value }) },
