@@ -38,13 +38,12 @@ impl Comment {
     }
 }
 
-/// Whether `viewer` may read `comment`: approved ones everybody who sees the photo, pending
-/// ones their author and the host.
+/// Whether `viewer` may read `comment`: approved ones the event's guests and host who see the
+/// photo, pending ones their author and the host. Anybody with the link (a slideshow) reads none.
 pub fn sees(viewer: Viewer, comment: &CommentRecord) -> bool {
     match viewer {
-        _ if comment.status == CommentStatus::Approved => true,
         Viewer::Host => true,
-        Viewer::Guest(id) => id == comment.author_id,
+        Viewer::Guest(id) => comment.status == CommentStatus::Approved || id == comment.author_id,
         Viewer::Anonymous => false,
     }
 }
@@ -308,5 +307,9 @@ mod tests {
         assert!(!sees(Viewer::Anonymous, &pending));
         let approved = comment(ada, CommentStatus::Approved);
         assert!(sees(Viewer::Guest(ben), &approved));
+        assert!(
+            !sees(Viewer::Anonymous, &approved),
+            "comments are for the event's people"
+        );
     }
 }

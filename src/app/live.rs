@@ -14,7 +14,12 @@ use super::{
 };
 use crate::{
     db::{CommentRecord, EventRecord, PhotoRecord},
-    domain::{presence, reaction::ReactionCounts, rules::EventRules, visibility::Visibility},
+    domain::{
+        presence,
+        reaction::ReactionCounts,
+        rules::EventRules,
+        visibility::{Viewer, Visibility},
+    },
     events::LiveEvent,
 };
 
@@ -122,9 +127,8 @@ async fn feed(
                     LiveEvent::CommentAdded { picture, comment } => (visibility.sees(&picture)
                         && comments::sees(visibility.viewer(), &comment))
                         .then(|| Update::CommentAdded { by_host: comment.author_id == host_id, comment }),
-                    LiveEvent::CommentDeleted { picture_id, comment_id, .. } => {
-                        Some(Update::CommentDeleted { photo_id: picture_id, comment_id })
-                    }
+                    LiveEvent::CommentDeleted { picture_id, comment_id, .. } => (visibility.viewer() != Viewer::Anonymous)
+                        .then_some(Update::CommentDeleted { photo_id: picture_id, comment_id }),
                     LiveEvent::GuestsChanged { .. } => guests_online(&app, event_id).await,
                     LiveEvent::SessionUpdated { .. } => match app.db.event(event_id).await {
                         Ok(Some(event)) => {

@@ -561,8 +561,11 @@ async fn comments_reach_live_viewers_who_may_read_them(backend: Backend) {
     .await;
     let mut bens =
         EventStream::open(&app, &format!("/sessions/{session_id}/events?userId={ben}")).await;
+    // Anybody with the link (a slideshow) gets no comments: they are for the event's people.
+    let mut anybody = EventStream::open(&app, &format!("/sessions/{session_id}/events")).await;
     hosts.next_named("guests", Duration::from_secs(5)).await;
     bens.next_named("guests", Duration::from_secs(5)).await;
+    anybody.next_named("guests", Duration::from_secs(5)).await;
 
     let pending = comment(&app, As::Guest(ada), &picture, "<b>live</b>").await;
     let live = hosts
@@ -589,6 +592,24 @@ async fn comments_reach_live_viewers_who_may_read_them(backend: Backend) {
         live,
         json!({"picture_id": picture["id"], "id": pending["id"]})
     );
+    // The photo's deletion comes after the comment events: had they reached the anonymous
+    // stream, one of them would come first.
+    let deleted = with(
+        app.client
+            .delete(app.url(&format!("/pictures/{}", id_of(&picture)))),
+        As::Host(&host),
+    )
+    .send()
+    .await
+    .expect("delete");
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let (first, _) = anybody
+        .next_of(
+            &["comment.added", "comment.deleted", "picture.deleted"],
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(first, "picture.deleted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
