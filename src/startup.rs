@@ -48,6 +48,9 @@ const RESET_MAILS_PER_HOUR: std::num::NonZeroU32 = std::num::NonZeroU32::new(3).
 /// Reactions per person: a burst of 30 (tapping through a gallery), then one every 2 s.
 const REACTIONS_PER_MINUTE: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expect("non-zero");
 const REACTION_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expect("non-zero");
+/// Comments per person: a burst of 10, then one every 6 s; a real conversation stays below.
+const COMMENTS_PER_MINUTE: std::num::NonZeroU32 = std::num::NonZeroU32::new(10).expect("non-zero");
+const COMMENT_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(10).expect("non-zero");
 
 /// How long start-up waits for the database and the object store to come up.
 const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
@@ -316,6 +319,7 @@ impl Application {
                 .transpose()?,
             reset_limiter: AddressRateLimiter::new(RESET_MAILS_PER_HOUR),
             reaction_limiter: ReactionRateLimiter::new(REACTIONS_PER_MINUTE, REACTION_BURST),
+            comment_limiter: ReactionRateLimiter::new(COMMENTS_PER_MINUTE, COMMENT_BURST),
             event_quota_bytes: settings.event_quota_bytes,
             host_quota_bytes: settings.host_quota_bytes,
         });
@@ -553,6 +557,7 @@ async fn housekeeping(state: SharedState, stop: CancellationToken) {
             }
             state.reset_limiter.forget_idle();
             state.reaction_limiter.forget_idle();
+            state.comment_limiter.forget_idle();
         }
     }
 }

@@ -5,9 +5,10 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'a743ecb2c352';
+const VERSION = '20bf80fdf85a';
 const SHELL = [
   '/assets/app.css',
+  '/assets/comments.css',
   '/assets/icon-192.png',
   '/assets/icon-512.png',
   '/assets/icon-maskable-512.png',
@@ -15,6 +16,7 @@ const SHELL = [
   '/assets/js/api.js',
   '/assets/js/app.js',
   '/assets/js/camera.js',
+  '/assets/js/comments.js',
   '/assets/js/dom.js',
   '/assets/js/forms.js',
   '/assets/js/gallery.js',

@@ -1,13 +1,13 @@
 //! The gallery: which photos a viewer sees (the domain's [`Visibility`]), page by page, with
 //! rendered pages kept briefly in the [`GalleryCache`](super::gallery_cache::GalleryCache).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use url::Url;
 use uuid::Uuid;
 
 use super::{
-    App, Error, ErrorCode, Host, Result,
+    App, Error, ErrorCode, Host, Result, comments,
     gallery_cache::Page,
     guests,
     reactions::{self, GalleryReactions},
@@ -137,6 +137,8 @@ pub struct PageContent {
     pub photos: Vec<PhotoRecord>,
     pub audience: Audience,
     pub reactions: GalleryReactions,
+    /// Comments per photo (approved ones; for the host pending ones too).
+    pub comment_counts: HashMap<Uuid, i64>,
 }
 
 /// The image every guest may see of a photo (the cover, link previews): its display copy, or
@@ -257,10 +259,13 @@ pub async fn page(
         Viewer::Anonymous => None,
     };
     let reactions = reactions::for_gallery(app, event_id, reactor).await?;
+    // The count differs for the host only (pending comments), whom the page key tells apart.
+    let comment_counts = comments::counts_for_gallery(app, event_id, viewer).await?;
     let page = Page::new(render(PageContent {
         photos,
         audience: visibility.viewer().into(),
         reactions,
+        comment_counts,
     })?);
     if let (Some((cache, _)), Some(key)) = (cache, page_key) {
         cache.keep_page(key, page.clone());

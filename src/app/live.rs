@@ -8,13 +8,18 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use uuid::Uuid;
 
 use super::{
-    App, Host, Result,
+    App, Host, Result, comments,
     gallery::{self, Audience},
     now,
 };
 use crate::{
-    db::{EventRecord, PhotoRecord},
-    domain::{presence, reaction::ReactionCounts, rules::EventRules, visibility::Visibility},
+    db::{CommentRecord, EventRecord, PhotoRecord},
+    domain::{
+        presence,
+        reaction::ReactionCounts,
+        rules::EventRules,
+        visibility::{Viewer, Visibility},
+    },
     events::LiveEvent,
 };
 
@@ -29,6 +34,15 @@ pub enum Update {
     Reactions {
         photo_id: Uuid,
         reactions: ReactionCounts,
+    },
+    /// A comment the viewer may read was written or approved.
+    CommentAdded {
+        comment: CommentRecord,
+        by_host: bool,
+    },
+    CommentDeleted {
+        photo_id: Uuid,
+        comment_id: Uuid,
     },
     EventChanged(EventRecord),
     GuestsOnline(i64),
@@ -76,6 +90,7 @@ async fn feed(
     tx: mpsc::Sender<Update>,
 ) {
     let event_id = event.id;
+    let host_id = event.host_id;
     let mut notifications = app.events.subscribe();
     let shutdown = app.shutdown.clone();
     let mut guests_ticker = tokio::time::interval(GUESTS_EVERY);
@@ -109,6 +124,11 @@ async fn feed(
                     LiveEvent::PictureReactions { picture, reactions } => visibility
                         .sees(&picture)
                         .then_some(Update::Reactions { photo_id: picture.id, reactions }),
+                    LiveEvent::CommentAdded { picture, comment } => (visibility.sees(&picture)
+                        && comments::sees(visibility.viewer(), &comment))
+                        .then(|| Update::CommentAdded { by_host: comment.author_id == host_id, comment }),
+                    LiveEvent::CommentDeleted { picture_id, comment_id, .. } => (visibility.viewer() != Viewer::Anonymous)
+                        .then_some(Update::CommentDeleted { photo_id: picture_id, comment_id }),
                     LiveEvent::GuestsChanged { .. } => guests_online(&app, event_id).await,
                     LiveEvent::SessionUpdated { .. } => match app.db.event(event_id).await {
                         Ok(Some(event)) => {

@@ -3,6 +3,7 @@
 //! The HTTP layer calls workflows and maps their results; it never touches storage itself.
 
 pub mod admin;
+pub mod comments;
 pub mod error;
 pub mod event_archive;
 pub mod events;
@@ -84,6 +85,8 @@ pub struct App {
     pub reset_limiter: throttle::AddressRateLimiter,
     /// Reactions per guest or host.
     pub reaction_limiter: throttle::ReactionRateLimiter,
+    /// Comments per guest or host (the same kind of per-person limit).
+    pub comment_limiter: throttle::ReactionRateLimiter,
     /// Bytes of photos per event (`EVENT_QUOTA_MB`) and per host (`HOST_QUOTA_MB`).
     pub event_quota_bytes: Option<u64>,
     pub host_quota_bytes: Option<u64>,

@@ -20,9 +20,9 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
-    GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, JobRecord, MultipartRecord,
-    PhotoQuery, PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
+    CommentRecord, Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary,
+    EventTransport, GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, JobRecord,
+    MultipartRecord, PhotoQuery, PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
 };
 use crate::domain::missions::MissionList;
 
@@ -436,6 +436,35 @@ impl Database for FailFast {
             .await
     }
 
+    async fn insert_comment(&self, comment: &CommentRecord) -> DbResult<()> {
+        self.guard(self.shared.inner.insert_comment(comment)).await
+    }
+
+    async fn comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>> {
+        self.guard(self.shared.inner.comment(id)).await
+    }
+
+    async fn photo_comments(&self, photo_id: Uuid) -> DbResult<Vec<CommentRecord>> {
+        self.guard(self.shared.inner.photo_comments(photo_id)).await
+    }
+
+    async fn delete_comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>> {
+        self.guard(self.shared.inner.delete_comment(id)).await
+    }
+
+    async fn approve_comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>> {
+        self.guard(self.shared.inner.approve_comment(id)).await
+    }
+
+    async fn comment_counts(
+        &self,
+        event_id: Uuid,
+        with_pending: bool,
+    ) -> DbResult<Vec<(Uuid, i64)>> {
+        self.guard(self.shared.inner.comment_counts(event_id, with_pending))
+            .await
+    }
+
     async fn insert_multipart(&self, upload: &MultipartRecord) -> DbResult<()> {
         self.guard(self.shared.inner.insert_multipart(upload)).await
     }
@@ -703,6 +732,24 @@ mod tests {
             self.call().await.map(|()| Vec::new())
         }
         async fn reactions_by(&self, _: Uuid, _: Uuid) -> DbResult<Vec<(Uuid, String)>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn insert_comment(&self, _: &CommentRecord) -> DbResult<()> {
+            self.call().await
+        }
+        async fn comment(&self, _: Uuid) -> DbResult<Option<CommentRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn photo_comments(&self, _: Uuid) -> DbResult<Vec<CommentRecord>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn delete_comment(&self, _: Uuid) -> DbResult<Option<CommentRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn approve_comment(&self, _: Uuid) -> DbResult<Option<CommentRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn comment_counts(&self, _: Uuid, _: bool) -> DbResult<Vec<(Uuid, i64)>> {
             self.call().await.map(|()| Vec::new())
         }
         async fn insert_multipart(&self, _: &MultipartRecord) -> DbResult<()> {

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::domain::missions::MissionList;
+use crate::domain::{comment::CommentStatus, missions::MissionList};
 
 /// How live events reach the other replicas: chosen with the database.
 #[derive(Clone)]
@@ -291,6 +291,21 @@ pub struct ReactionCount {
     pub count: i64,
 }
 
+/// A comment on a photo, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommentRecord {
+    pub id: Uuid,
+    pub photo_id: Uuid,
+    pub event_id: Uuid,
+    /// The guest's id, or the host's.
+    pub author_id: Uuid,
+    /// The author's name when they wrote it.
+    pub author_name: String,
+    pub text: String,
+    pub status: CommentStatus,
+    pub created_at: DateTime<Utc>,
+}
+
 /// An open multipart (resumable) upload: the object it becomes and the store's own upload id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MultipartRecord {
@@ -539,6 +554,23 @@ pub trait Database: Send + Sync + 'static {
     /// What `reactor_id` reacted with in the event: (photo, stored name).
     async fn reactions_by(&self, event_id: Uuid, reactor_id: Uuid)
     -> DbResult<Vec<(Uuid, String)>>;
+
+    /// Stores a comment; [`DbError::MissingReference`] when the photo (or event) is gone.
+    async fn insert_comment(&self, comment: &CommentRecord) -> DbResult<()>;
+    async fn comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>>;
+    /// The photo's comments, oldest first.
+    async fn photo_comments(&self, photo_id: Uuid) -> DbResult<Vec<CommentRecord>>;
+    /// Removes a comment; the removed comment, or `None` when it was already gone.
+    async fn delete_comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>>;
+    /// Marks a comment approved; the comment, or `None` when it is gone.
+    async fn approve_comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>>;
+    /// How many comments each of the event's photos has: approved ones only, or pending ones
+    /// too (`with_pending`).
+    async fn comment_counts(
+        &self,
+        event_id: Uuid,
+        with_pending: bool,
+    ) -> DbResult<Vec<(Uuid, i64)>>;
 
     async fn insert_multipart(&self, upload: &MultipartRecord) -> DbResult<()>;
     async fn multipart(&self, id: Uuid) -> DbResult<Option<MultipartRecord>>;

@@ -9,12 +9,12 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::{
-    Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary, EventTransport,
-    GuestRecord, HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord,
-    JobState, MultipartRecord, PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount,
-    ThumbStatus, VariantKeys, classify,
+    CommentRecord, Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary,
+    EventTransport, GuestRecord, HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey,
+    JobRecord, JobState, MultipartRecord, PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus,
+    ReactionCount, ThumbStatus, VariantKeys, classify,
 };
-use crate::domain::missions::MissionList;
+use crate::domain::{comment::CommentStatus, missions::MissionList};
 
 /// A value bound to a query; each backend encodes the kinds its own way.
 #[derive(Debug)]
@@ -237,6 +237,22 @@ fn photo_from_row(row: &impl SqlRow) -> Result<PhotoRecord, sqlx::Error> {
         display_key: row.opt_text("display_key")?,
         // Stored as 0 for photos (the column is NOT NULL, like every integer the backends bind).
         duration_ms: Some(row.int("duration_ms")?).filter(|ms| *ms > 0),
+    })
+}
+
+const COMMENT_COLUMNS: &str =
+    "id, picture_id, session_id, author_id, author_name, body, status, created_at";
+
+fn comment_from_row(row: &impl SqlRow) -> Result<CommentRecord, sqlx::Error> {
+    Ok(CommentRecord {
+        id: row.uuid("id")?,
+        photo_id: row.uuid("picture_id")?,
+        event_id: row.uuid("session_id")?,
+        author_id: row.uuid("author_id")?,
+        author_name: row.text("author_name")?,
+        text: row.text("body")?,
+        status: CommentStatus::parse(&row.text("status")?),
+        created_at: row.time("created_at")?,
     })
 }
 
@@ -923,6 +939,66 @@ impl<B: Backend> Database for B {
                    WHERE session_id = $1 AND reactor_id = $2";
         all(self, sql, params![event_id, reactor_id], |row| {
             Ok((row.uuid("picture_id")?, row.text("reaction")?))
+        })
+        .await
+    }
+
+    async fn insert_comment(&self, comment: &CommentRecord) -> DbResult<()> {
+        let sql = "INSERT INTO comments
+                   (id, picture_id, session_id, author_id, author_name, body, status, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        self.execute(
+            sql,
+            params![
+                comment.id,
+                comment.photo_id,
+                comment.event_id,
+                comment.author_id,
+                &comment.author_name,
+                &comment.text,
+                comment.status.as_str(),
+                comment.created_at,
+            ],
+        )
+        .await
+        .map_err(classify)
+    }
+
+    async fn comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>> {
+        let sql = format!("SELECT {COMMENT_COLUMNS} FROM comments WHERE id = $1");
+        optional(self, &sql, params![id], comment_from_row).await
+    }
+
+    async fn photo_comments(&self, photo_id: Uuid) -> DbResult<Vec<CommentRecord>> {
+        let sql = format!(
+            "SELECT {COMMENT_COLUMNS} FROM comments WHERE picture_id = $1
+             ORDER BY created_at, id"
+        );
+        all(self, &sql, params![photo_id], comment_from_row).await
+    }
+
+    async fn delete_comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>> {
+        let sql = format!("DELETE FROM comments WHERE id = $1 RETURNING {COMMENT_COLUMNS}");
+        optional(self, &sql, params![id], comment_from_row).await
+    }
+
+    async fn approve_comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>> {
+        let sql = format!(
+            "UPDATE comments SET status = 'approved' WHERE id = $1 RETURNING {COMMENT_COLUMNS}"
+        );
+        optional(self, &sql, params![id], comment_from_row).await
+    }
+
+    async fn comment_counts(
+        &self,
+        event_id: Uuid,
+        with_pending: bool,
+    ) -> DbResult<Vec<(Uuid, i64)>> {
+        let sql = "SELECT picture_id, COUNT(*) AS n FROM comments
+                   WHERE session_id = $1 AND ($2 OR status = 'approved')
+                   GROUP BY picture_id";
+        all(self, sql, params![event_id, with_pending], |row| {
+            Ok((row.uuid("picture_id")?, row.int("n")?))
         })
         .await
     }

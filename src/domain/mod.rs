@@ -1,5 +1,6 @@
 //! Domain rules: validated values ("parse, don't validate"), password hashing, tokens, photo keys.
 
+pub mod comment;
 pub mod event_pin;
 pub mod identity;
 pub mod image;

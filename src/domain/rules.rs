@@ -33,6 +33,11 @@ pub struct EventRules {
     pub storage_limit_mb: Option<u64>,
     /// Guests and the host may react to photos (`reactions`, on by default).
     pub reactions: bool,
+    /// Guests and the host may comment on photos (`comments`, on by default).
+    pub comments: bool,
+    /// Guests' comments wait for the host's approval before others see them
+    /// (`comment_approval`, off by default).
+    pub comment_approval: bool,
     /// Guests may upload video clips (`videos`, on by default).
     pub videos: bool,
     /// The host's own cap on a clip's length (`max_video_secs`), below the server's.
@@ -89,6 +94,8 @@ impl EventRules {
                 .and_then(Value::as_u64),
             storage_limit_mb: settings.get("storage_limit_mb").and_then(Value::as_u64),
             reactions: flag("reactions", true),
+            comments: flag("comments", true),
+            comment_approval: flag("comment_approval", false),
             videos: flag("videos", true),
             max_video_secs: settings.get("max_video_secs").and_then(Value::as_u64),
             guest_downloads: settings
@@ -192,6 +199,8 @@ fn check_known_fields(settings: &mut Map<String, Value>) -> Result<(), Invalid> 
         "revealed",
         "guest_delete",
         "reactions",
+        "comments",
+        "comment_approval",
         "videos",
         "guest_originals",
     ] {

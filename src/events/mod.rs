@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
-    db::{EventTransport as Transport, PhotoRecord},
+    db::{CommentRecord, EventTransport as Transport, PhotoRecord},
     domain::reaction::ReactionCounts,
 };
 
@@ -50,6 +50,17 @@ pub enum LiveEvent {
         picture: PhotoRecord,
         reactions: ReactionCounts,
     },
+    /// A comment was written, or approved by the host. The photo travels along so each live
+    /// view can apply the visibility rules (of the photo, and of a pending comment).
+    CommentAdded {
+        picture: PhotoRecord,
+        comment: CommentRecord,
+    },
+    CommentDeleted {
+        session_id: Uuid,
+        picture_id: Uuid,
+        comment_id: Uuid,
+    },
     /// A guest joined or came back: live views refresh their "online" count at once.
     GuestsChanged {
         session_id: Uuid,
@@ -67,9 +78,11 @@ impl LiveEvent {
         match self {
             Self::PictureCreated { picture }
             | Self::PictureUpdated { picture }
-            | Self::PictureReactions { picture, .. } => picture.event_id,
+            | Self::PictureReactions { picture, .. }
+            | Self::CommentAdded { picture, .. } => picture.event_id,
             Self::PictureDeleted { session_id, .. }
             | Self::SessionUpdated { session_id }
+            | Self::CommentDeleted { session_id, .. }
             | Self::GuestsChanged { session_id } => *session_id,
         }
     }

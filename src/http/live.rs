@@ -1,6 +1,7 @@
 //! `GET /sessions/{id}/events`: Server-Sent Events for live galleries and slideshows.
 //! Events: `picture.created`, `picture.updated`, `picture.deleted`, `picture.reactions`
-//! ({picture_id, reactions}), `session.updated`,
+//! ({picture_id, reactions}), `comment.added` (a comment, also once approved),
+//! `comment.deleted` ({picture_id, id}), `session.updated`,
 //! `guests` ({online}) on connect and every 15 s, and `resync` when the client fell behind.
 
 use std::convert::Infallible;
@@ -20,6 +21,7 @@ use utoipa::IntoParams;
 
 use super::{
     ApiError, SharedState,
+    comments::CommentView,
     error::ErrorBody,
     extract::{MaybeAuthHost, Path, PublicBase, RequestingGuest},
     hosting::EventPath,
@@ -27,6 +29,7 @@ use super::{
     sessions::SessionView,
 };
 use crate::app::{
+    comments,
     gallery::Audience,
     live::{self, Update},
 };
@@ -83,6 +86,20 @@ fn sse_event(
         } => named(
             "picture.reactions",
             &json!({ "picture_id": photo_id, "reactions": reactions }),
+        ),
+        Update::CommentAdded { comment, by_host } => named(
+            "comment.added",
+            &CommentView::from(comments::Comment {
+                record: comment,
+                by_host,
+            }),
+        ),
+        Update::CommentDeleted {
+            photo_id,
+            comment_id,
+        } => named(
+            "comment.deleted",
+            &json!({ "picture_id": photo_id, "id": comment_id }),
         ),
         Update::EventChanged(record) => named(
             "session.updated",

@@ -3,6 +3,7 @@
 //! workflow in [`crate::app`], and map its result to the contract's JSON.
 
 mod auth;
+mod comments;
 mod cors;
 mod download;
 pub mod error;
@@ -119,6 +120,9 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
         .routes(routes!(pictures::delete))
         .routes(routes!(pictures::approve))
         .routes(routes!(reactions::react, reactions::unreact))
+        .routes(routes!(comments::list, comments::post))
+        .routes(routes!(comments::delete))
+        .routes(routes!(comments::approve))
         .routes(routes!(download::photo))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

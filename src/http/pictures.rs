@@ -128,6 +128,10 @@ pub struct PictureView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Reaction>)]
     pub my_reaction: Option<Option<Reaction>>,
+    /// How many comments the photo has: approved ones, for the host pending ones too (gallery
+    /// entries only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment_count: Option<i64>,
 }
 
 pub(super) fn picture_view(
@@ -168,6 +172,7 @@ pub(super) fn picture_view(
         user_id: photo.guest_id,
         reactions: None,
         my_reaction: None,
+        comment_count: None,
     }
 }
 
@@ -341,6 +346,7 @@ pub async fn gallery(
     };
     let page = gallery::page(&app, request, &base, |content| {
         let reactions = &content.reactions;
+        let comment_counts = &content.comment_counts;
         let views: Vec<PictureView> = content
             .photos
             .into_iter()
@@ -349,6 +355,7 @@ pub async fn gallery(
                 PictureView {
                     reactions: Some(reactions.counts(id)),
                     my_reaction: Some(reactions.mine(id)),
+                    comment_count: Some(comment_counts.get(&id).copied().unwrap_or(0)),
                     ..picture_view(&app, &base, p, content.audience)
                 }
             })

@@ -41,6 +41,12 @@ impl EventStream {
 
     /// The next event named `name`, skipping others; panics after `timeout`.
     pub(crate) async fn next_named(&mut self, name: &str, timeout: Duration) -> Value {
+        self.next_of(&[name], timeout).await.1
+    }
+
+    /// The next event with one of `names`, skipping others: (its name, its data).
+    pub(crate) async fn next_of(&mut self, names: &[&str], timeout: Duration) -> (String, Value) {
+        let name = names.join(" or ");
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
@@ -54,8 +60,11 @@ impl EventStream {
                         data.push_str(value.trim());
                     }
                 }
-                if event == name {
-                    return serde_json::from_str(&data).expect("JSON data");
+                if names.contains(&event) {
+                    return (
+                        event.to_owned(),
+                        serde_json::from_str(&data).expect("JSON data"),
+                    );
                 }
             }
             let chunk = tokio::time::timeout_at(deadline, self.stream.next())

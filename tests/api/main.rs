@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod comments;
 mod compression;
 mod cors;
 mod disk_full;

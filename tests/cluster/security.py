@@ -160,6 +160,13 @@ class World:
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
+    def comment(self, by_host: bool = False) -> str:
+        """A fresh comment on the approved picture, by this event's guest or its host."""
+        who = {"Authorization": f"Bearer {self.host_token}"} if by_host else {"X-Guest-Id": self.guest}
+        r = self.api.req("POST", f"/pictures/{self.pending_picture}/comments", json={"text": "Matrix"}, headers=who)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
     def uploaded_key(self) -> tuple[str, int]:
         data = unique_jpeg()
         init = self.api.init_upload(self.event).json()
@@ -242,6 +249,18 @@ def matrix_rows(w: World) -> list[dict]:
          "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
         {"op": f"DELETE /pictures/{w.pending_picture}/reaction",
          "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
+        # Comments: the event's guest and host read and write; a guest deletes their own, the host
+        # any (here the guest's); approving is the host's (an approved comment stays approved).
+        {"op": f"GET /pictures/{w.pending_picture}/comments",
+         "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
+        {"op": f"POST /pictures/{w.pending_picture}/comments", "json": lambda r: {"text": "<b>Matrix</b>"},
+         "expect": {"anonymous": 401, "guest": 201, "host": 201, "other_host": 403}},
+        {"op": "DELETE /pictures/{id}/comments/{comment_id}",
+         "path": lambda r: f"/pictures/{w.pending_picture}/comments/{w.comment()}",
+         "expect": {"anonymous": 401, "guest": 204, "host": 204, "other_host": 403}},
+        {"op": "POST /pictures/{id}/comments/{comment_id}/approve",
+         "path": lambda r: f"/pictures/{w.pending_picture}/comments/{w.comment()}/approve",
+         "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}},
         # Resumable uploads are open like init-upload; each role gets its own upload to act on.
         {"op": f"POST /sessions/{e}/uploads/multipart", "json": lambda r: {"content_type": "image/jpeg", "size": 1000},
          "expect": dict.fromkeys(ROLES, 201)},
@@ -276,6 +295,15 @@ def matrix_rows(w: World) -> list[dict]:
          "json": lambda r: {"reaction": "heart"}, "expect": {"guest": 403}},
         {"op": "DELETE /pictures/{id}/reaction (guest of another event)", "method": "DELETE",
          "path": lambda r: f"/pictures/{w.pending_picture}/reaction", "headers": {"X-Guest-Id": w.other_guest},
+         "expect": {"guest": 403}},
+        {"op": "GET /pictures/{id}/comments (guest of another event)", "method": "GET",
+         "path": lambda r: f"/pictures/{w.pending_picture}/comments", "headers": {"X-Guest-Id": w.other_guest},
+         "expect": {"guest": 403}},
+        {"op": "POST /pictures/{id}/comments (guest of another event)", "method": "POST",
+         "path": lambda r: f"/pictures/{w.pending_picture}/comments", "headers": {"X-Guest-Id": w.other_guest},
+         "json": lambda r: {"text": "Matrix"}, "expect": {"guest": 403}},
+        {"op": "DELETE /pictures/{id}/comments/{comment_id} (not the author)", "method": "DELETE",
+         "path": lambda r: f"/pictures/{w.pending_picture}/comments/{w.comment(by_host=True)}",
          "expect": {"guest": 403}},
     ]
 

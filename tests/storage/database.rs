@@ -5,11 +5,14 @@ use std::{ops::Deref, time::Duration};
 use chrono::{DateTime, TimeDelta, Utc};
 use partypic::{
     db::{
-        Database, DbError, EventRecord, GuestRecord, HostRecord, JobLockKey, JobRecord, JobState,
-        PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus, VariantKeys,
-        postgres::PostgresDatabase, sqlite::SqliteDatabase,
+        CommentRecord, Database, DbError, EventRecord, GuestRecord, HostRecord, JobLockKey,
+        JobRecord, JobState, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus,
+        VariantKeys, postgres::PostgresDatabase, sqlite::SqliteDatabase,
     },
-    domain::missions::{Mission, MissionList},
+    domain::{
+        comment::CommentStatus,
+        missions::{Mission, MissionList},
+    },
 };
 use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection};
@@ -114,6 +117,7 @@ on_both_databases!(
     admin_overviews_stored_bytes_and_deleting_an_event,
     a_reset_token_is_used_once_and_only_before_it_expires,
     one_reaction_per_person_and_photo_that_goes_with_its_photo_and_event,
+    comments_are_listed_oldest_first_counted_approved_and_go_with_their_photo_and_event,
 );
 
 async fn join_codes_are_unique_and_a_taken_one_is_drawn_again(db: &dyn Database) {
@@ -1208,4 +1212,87 @@ async fn one_reaction_per_person_and_photo_that_goes_with_its_photo_and_event(db
             .expect("mine")
             .is_empty()
     );
+}
+
+fn comment(
+    photo: &PhotoRecord,
+    author_id: Uuid,
+    status: CommentStatus,
+    at: DateTime<Utc>,
+) -> CommentRecord {
+    CommentRecord {
+        id: Uuid::new_v4(),
+        photo_id: photo.id,
+        event_id: photo.event_id,
+        author_id,
+        author_name: "Ada".into(),
+        text: "<b>schön</b> 🎉".into(),
+        status,
+        created_at: at,
+    }
+}
+
+async fn comments_are_listed_oldest_first_counted_approved_and_go_with_their_photo_and_event(
+    db: &dyn Database,
+) {
+    let event = an_event(db).await;
+    let (first, second) = (photo(event.id, at(1)), photo(event.id, at(2)));
+    db.insert_photo(&first).await.expect("insert");
+    db.insert_photo(&second).await.expect("insert");
+    let (ada, ben) = (Uuid::new_v4(), Uuid::new_v4());
+    let later = comment(&first, ben, CommentStatus::Pending, at(4));
+    let earlier = comment(&first, ada, CommentStatus::Approved, at(3));
+    let on_second = comment(&second, ada, CommentStatus::Approved, at(5));
+    for c in [&later, &earlier, &on_second] {
+        db.insert_comment(c).await.expect("insert comment");
+    }
+    assert_eq!(
+        db.photo_comments(first.id).await.expect("list"),
+        vec![earlier.clone(), later.clone()],
+        "oldest first, text and status as written"
+    );
+    assert_eq!(
+        db.comment(later.id).await.expect("one"),
+        Some(later.clone())
+    );
+    let mut approved = db.comment_counts(event.id, false).await.expect("counts");
+    approved.sort_by_key(|(id, _)| *id == second.id);
+    assert_eq!(approved, vec![(first.id, 1), (second.id, 1)]);
+    let mut all = db.comment_counts(event.id, true).await.expect("counts");
+    all.sort_by_key(|(id, _)| *id == second.id);
+    assert_eq!(all, vec![(first.id, 2), (second.id, 1)]);
+
+    let approved = db.approve_comment(later.id).await.expect("approve");
+    assert_eq!(approved.map(|c| c.status), Some(CommentStatus::Approved));
+    assert_eq!(
+        db.approve_comment(Uuid::new_v4()).await.expect("unknown"),
+        None
+    );
+    assert_eq!(
+        db.delete_comment(earlier.id)
+            .await
+            .expect("delete")
+            .map(|c| c.id),
+        Some(earlier.id)
+    );
+    assert_eq!(db.delete_comment(earlier.id).await.expect("again"), None);
+    let mut orphan = comment(&first, ada, CommentStatus::Approved, at(6));
+    orphan.photo_id = Uuid::new_v4();
+    assert!(
+        matches!(
+            db.insert_comment(&orphan).await,
+            Err(DbError::MissingReference(_))
+        ),
+        "a comment on an unknown photo is a missing reference"
+    );
+
+    db.delete_photo(first.id).await.expect("delete photo");
+    assert_eq!(db.comment(later.id).await.expect("gone"), None);
+    assert_eq!(
+        db.comment_counts(event.id, true).await.expect("counts"),
+        vec![(second.id, 1)],
+        "the deleted photo's comments went with it"
+    );
+    db.delete_event(event.id).await.expect("delete event");
+    assert_eq!(db.comment(on_second.id).await.expect("gone"), None);
 }

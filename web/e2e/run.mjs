@@ -509,6 +509,30 @@ try {
     await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
   });
 
+  await step('a guest comments in the viewer; the host sees it live, markup shows as text', async () => {
+    const id = await guestPage.locator('.gallery .tile').first().getAttribute('data-id');
+    await hostPage.locator(`.gallery .tile[data-id="${id}"] button`).first().click();
+    await hostPage.locator('dialog.lightbox[open] .comments .comment-list').getByText('No comments yet.').waitFor();
+    await guestPage.locator('.gallery .tile button').first().click();
+    const xss = '<img src=x onerror=alert(1)>';
+    await guestPage.getByRole('textbox', { name: 'Write a comment' }).fill(xss);
+    await guestPage.locator('dialog.lightbox[open] .comment-form').getByRole('button', { name: 'Send' }).click();
+    const mine = guestPage.locator('dialog.lightbox[open] .comment').filter({ hasText: xss });
+    await mine.waitFor();
+    assert.equal(await mine.locator('strong').innerText(), 'Carla Guest');
+    await mine.getByRole('button', { name: 'Delete' }).waitFor();
+    const live = hostPage.locator('dialog.lightbox[open] .comment .comment-text');
+    await live.filter({ hasText: xss }).waitFor({ timeout: 10_000 });
+    assert.equal(await live.first().innerText(), xss);
+    assert.equal(await hostPage.locator('dialog.lightbox[open] .comment img').count(), 0, 'no markup was rendered');
+    await a11y(guestPage, '11c-guest-comments');
+    await shot(guestPage, '11c-guest-comments');
+    await guestPage.keyboard.press('Escape');
+    await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
+    await hostPage.keyboard.press('Escape');
+    await hostPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
+  });
+
   await step('a guest filters the gallery: the most loved first, their own photos', async () => {
     const tiles = guestPage.locator('.gallery .tile');
     const last = await tiles.last().getAttribute('data-id');

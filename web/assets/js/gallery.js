@@ -20,7 +20,7 @@ const reactionTotal = (p) => Object.values(p.reactions || {}).reduce((a, b) => a
  * @typedef {{sessionId: string, token?: string, userId?: string, host?: boolean,
  *   canDelete?: (p: Picture) => boolean, missions?: () => Map<string, string>,
  *   empty?: () => string, actions?: (p: Picture) => (HTMLElement | null)[],
- *   reactions?: () => boolean, downloads?: () => string}} GalleryOptions
+ *   reactions?: () => boolean, comments?: () => boolean, downloads?: () => string}} GalleryOptions
  * `actions`: more buttons for the viewer (the host's "Use as cover"). `reactions`: whether the
  * event takes reactions (the host's `reactions` setting; on by default). `downloads`: the host's
  * `guest_downloads` (`none`, `photos`, `all`).
@@ -316,6 +316,11 @@ export class Gallery extends EventTarget {
     if (this.pictures[this.lightbox.index]?.id === p.id) this.refreshViewer();
   }
 
+  /** @param {'added' | 'deleted'} k @param {any} d */
+  comment(k, d) {
+    this.lightbox.panel?.then((c) => c[k](d));
+  }
+
   /** @param {Picture} p */
   async approve(p) {
     try {
@@ -344,6 +349,8 @@ class Lightbox {
     this.video = /** @type {HTMLVideoElement} */ (h('video', { controls: true, playsInline: true, preload: 'metadata', hidden: true }));
     this.caption = h('div.caption');
     this.actions = h('div.actions');
+    /** @type {Promise<import('./comments.js').Comments> | undefined} */
+    this.panel = undefined;
     const prev = h('button.nav.prev', { type: 'button', 'aria-label': t('lightbox.prev'), onclick: () => this.step(-1) }, '‹');
     const next = h('button.nav.next', { type: 'button', 'aria-label': t('lightbox.next'), onclick: () => this.step(1) }, '›');
     // Opened, the viewer focuses its close button: it stays while photos change (the caption's
@@ -499,5 +506,7 @@ class Lightbox {
         'aria-label': t(`reactions.${name}`), onclick: () => g.react(p, name),
       }, emoji, ' ', h('span.n', null, String(p.reactions?.[name] || 0))))) : null, acts);
     this.img.alt = t('gallery.photoBy', { name: p.u_name, time: timeOf(p.created_at) });
+    this.panel ||= import('./comments.js').then((m) => new m.Comments(g, /** @type {HTMLElement} */ (this.actions.parentElement)));
+    this.panel.then((c) => c.show(p), () => (this.panel = undefined));
   }
 }

@@ -145,7 +145,7 @@ export function guest(main, sessionId) {
       sessionId, userId: me.id, missions: missionMap,
       canDelete: (p) => session.settings?.guest_delete !== false && !!p.user_id && p.user_id === me.id,
       empty: () => t('guest.galleryEmpty'),
-      reactions: () => session.settings?.reactions !== false,
+      reactions: () => session.settings?.reactions !== false, comments: () => session.settings?.comments !== false,
       downloads: () => String(session.settings?.guest_downloads || 'photos'),
     });
     cleanups.push(() => gallery.destroy());
@@ -335,6 +335,7 @@ export function guest(main, sessionId) {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
       reactions: (d) => gallery.reacted(d),
+      comment: (k, d) => gallery.comment(k, d),
       deleted: (d) => {
         // A deleted photo of one's own frees a shot on the film roll.
         if (gallery.pictures.some((p) => p.id === d.id && p.user_id === me.id)) { shotsTaken = Math.max(0, shotsTaken - 1); showRules(); }

@@ -1,6 +1,7 @@
 // `/host` (the host's events, create one) and `/host/{id}` (run one event: share, missions,
 // photos with moderation, rules, download, end).
 import { api, apiUrl, auth, logout, getSession, eventName, isOpen, joinUrl, ApiError } from './api.js';
+import { ct } from './comments.js';
 import { ask, h, replace, timeOf, toast, uid } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
 import { Gallery } from './gallery.js';
@@ -166,7 +167,7 @@ export function hostEvent(main, id) {
       return h('button.btn.small', { type: 'button', 'data-cover': isCover ? 'remove' : 'use', onclick: () => setCover(isCover ? null : p.id) },
         isCover ? t('identity.removeCover') : t('identity.useCover'));
     };
-    const gallery = new Gallery({ sessionId: id, token, host: true, canDelete: () => true, missions, empty: () => t('host.noPhotos'), actions: (p) => [coverAction(p)], reactions: () => session.settings?.reactions !== false });
+    const gallery = new Gallery({ sessionId: id, token, host: true, canDelete: () => true, missions, empty: () => t('host.noPhotos'), actions: (p) => [coverAction(p)], reactions: () => session.settings?.reactions !== false, comments: () => session.settings?.comments !== false });
     cleanups.push(() => gallery.destroy());
     const queue = h('div.queue');
     const showState = () => {
@@ -254,6 +255,7 @@ export function hostEvent(main, id) {
       created: (p) => { if (gallery.insert(p, true)) gallery.changed(); },
       updated: (p) => gallery.update(p),
       reactions: (d) => gallery.reacted(d),
+      comment: (k, d) => gallery.comment(k, d),
       deleted: (d) => gallery.remove(d.id),
       guests: (d) => { online.textContent = t('host.online', { n: d.online }); },
       session: (s) => { session = { ...session, ...s }; showState(); identity.draw(); },
@@ -479,6 +481,10 @@ function rulesPanel(get, token, onSaved, identity) {
         st.reveal_at ? h('button.btn.small.ghost', { type: 'button', onclick: () => patch({ reveal_at: null }) }, t('rules.revealAtClear')) : null),
       h('p.muted.small', null, t('rules.revealAtHint'))) : null,
       toggle('guestdelete', t('rules.guestDelete'), t('rules.guestDeleteHint'), st.guest_delete !== false, (on) => ({ guest_delete: on })),
+      toggle('comments', ct('rule'), ct('ruleHint'), st.comments !== false, (on) => ({ comments: on })),
+      st.comments !== false
+        ? toggle('commentapproval', ct('approval'), ct('approvalHint'), !!st.comment_approval, (on) => ({ comment_approval: on }))
+        : null,
       pinForm(),
       h('div.field', null, h('label', { for: 'rule-downloads' }, t('rules.downloads')),
         h('select', { id: 'rule-downloads', onchange: (/** @type {Event} */ e) => patch({ guest_downloads: /** @type {HTMLSelectElement} */ (e.target).value }) },
