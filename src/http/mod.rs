@@ -196,6 +196,8 @@ pub fn router(state: SharedState, cors_origins: &CorsOrigins) -> Router {
                     )
                 })),
         )
+        // Outermost: takes the API's headers off the web client's own files again.
+        .layer(middleware::from_fn(web::lean_web_headers))
         .with_state(state)
 }
 

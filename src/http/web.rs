@@ -101,7 +101,7 @@ pub async fn static_or_not_found(
     };
     let path = if path.is_empty() { "index.html" } else { path };
     if let Some(file) = WebAssets::get(path) {
-        return serve(path, file, headers, immutable).await;
+        return web_file(serve(path, file, headers, immutable).await);
     }
     // A client route (no file extension in the last segment) gets the app shell; an event's
     // join link gets it with the event's link preview.
@@ -109,13 +109,53 @@ pub async fn static_or_not_found(
     if !last.contains('.') && !path.starts_with("assets/") {
         let event = event_of_link(&app, uri.path(), headers, peer).await;
         if let (Some(event), Ok(PublicBase(base))) = (event, base) {
-            return preview_page(&event, &base, uri.path());
+            return web_file(preview_page(&event, &base, uri.path()));
         }
         if let Some(index) = WebAssets::get("index.html") {
-            return serve("index.html", index, headers, false).await;
+            return web_file(serve("index.html", index, headers, false).await);
         }
     }
     not_found()
+}
+
+/// Marks a response as one of the web client's own files (see [`lean_web_headers`]).
+#[derive(Clone, Copy)]
+struct WebFile;
+
+fn web_file(mut response: Response) -> Response {
+    response.extensions_mut().insert(WebFile);
+    response
+}
+
+/// The web client's own files (shell, scripts, styles, icons) are loaded by its own pages only:
+/// they need none of the API's CORS and request-id headers. Without them each file is ~240
+/// bytes lighter, about 4.5 KB of a guest's first visit over a venue's network.
+pub async fn lean_web_headers(request: Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    if response.extensions().get::<WebFile>().is_none() {
+        return response;
+    }
+    let headers = response.headers_mut();
+    for name in [
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        super::REQUEST_ID,
+    ] {
+        headers.remove(name);
+    }
+    // The CORS layer's `vary: origin, …` goes with it; `vary: accept-encoding` stays.
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter(|v| !v.to_str().is_ok_and(|v| v.contains("origin")))
+        .cloned()
+        .collect();
+    headers.remove(header::VARY);
+    for value in kept {
+        headers.append(header::VARY, value);
+    }
+    response
 }
 
 /// The event a join link (`/s/{id}`, `/j/{code}`) names, if any. Codes are looked up within

@@ -163,3 +163,57 @@ async fn the_client_is_cached_for_good_under_versioned_urls_and_its_html_is_reva
     let missing = get_with(&app, &app.url("/v/abc/assets/js/nope.js"), "br").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+/// The web client's own files carry none of the API's CORS and request-id headers (lighter on a
+/// venue's network); the API keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_files_leave_out_the_apis_cors_and_request_id_headers() {
+    let (app, _env) = TestApp::spawn(Backend::SqliteFs).await;
+    let get = |path: &str| {
+        app.client
+            .get(app.url(path))
+            .header(header::ORIGIN, "https://elsewhere.example")
+            .header(header::ACCEPT_ENCODING, "br")
+            .send()
+    };
+    for path in [
+        "/",
+        "/assets/js/app.js",
+        "/assets/app.css",
+        "/sw.js",
+        "/s/00000000-0000-0000-0000-000000000000",
+    ] {
+        let response = get(path).await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers();
+        for gone in [
+            "access-control-allow-origin",
+            "access-control-expose-headers",
+            "x-request-id",
+        ] {
+            assert!(headers.get(gone).is_none(), "{path}: {gone}");
+        }
+        let vary: Vec<&str> = headers
+            .get_all(header::VARY)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(
+            vary.iter().any(|v| v.contains("accept-encoding")),
+            "{path}: {vary:?}"
+        );
+        assert!(
+            !vary.iter().any(|v| v.contains("origin")),
+            "{path}: {vary:?}"
+        );
+    }
+    let api = get("/healthz").await.expect("request");
+    assert_eq!(api.headers()["access-control-allow-origin"], "*");
+    assert!(api.headers().get("x-request-id").is_some());
+    let missing = get("/no/such/file.js").await.expect("request");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        missing.headers().get("x-request-id").is_some(),
+        "errors keep their id"
+    );
+}
