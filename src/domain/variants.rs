@@ -5,7 +5,7 @@
 //! A JPEG (what phones and cameras send) is decoded at a reduced DCT scale (1/2, 1/4 or 1/8,
 //! `jpeg-decoder`): a 12 MP photo's display copy needs a quarter of its pixels, and the inverse
 //! DCT at half size does a quarter of the work. Other formats go through the `image` crate.
-//! Encoding uses `jpeg-encoder` (AVX2 where the CPU has it).
+//! Resizing uses `fast_image_resize`, encoding `jpeg-encoder` (both AVX2 where the CPU has it).
 
 use std::io::Cursor;
 
@@ -14,6 +14,8 @@ use image::{
     error::{DecodingError, EncodingError, ImageFormatHint, LimitError, LimitErrorKind},
     metadata::Orientation,
 };
+
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 
 use super::image::jpeg_is_complete;
 
@@ -100,10 +102,10 @@ pub fn make_variants(bytes: &[u8], orient: Orient) -> Result<Variants, ImageErro
         image.apply_orientation(orientation);
     }
     // The thumbnail is made from the (smaller) display copy: one full-size pass only.
-    let display = fit_within(image, DISPLAY_MAX_SIDE);
-    let thumbnail = fit_within(display.clone(), THUMBNAIL_MAX_SIDE);
+    let display = shrink_to_fit(&image, DISPLAY_MAX_SIDE).unwrap_or(image);
+    let thumbnail = shrink_to_fit(&display, THUMBNAIL_MAX_SIDE);
     Ok(Variants {
-        thumbnail: encode_jpeg(&thumbnail, THUMBNAIL_QUALITY)?,
+        thumbnail: encode_jpeg(thumbnail.as_ref().unwrap_or(&display), THUMBNAIL_QUALITY)?,
         display: encode_jpeg(&display, DISPLAY_QUALITY)?,
     })
 }
@@ -169,12 +171,28 @@ fn decode_jpeg_scaled(bytes: &[u8]) -> Result<Option<(DynamicImage, Orientation)
     Ok(Some((image, orientation)))
 }
 
-/// Shrinks to fit a `max_side` box with the crate's fast integer resize; never enlarges.
-fn fit_within(image: DynamicImage, max_side: u32) -> DynamicImage {
-    if image.width() <= max_side && image.height() <= max_side {
-        image
+/// The image shrunk to fit a `max_side` box, keeping its aspect ratio; `None` when it fits
+/// already (never enlarged). A Catmull-Rom convolution with `fast_image_resize` (SIMD).
+fn shrink_to_fit(image: &DynamicImage, max_side: u32) -> Option<DynamicImage> {
+    let (width, height) = (image.width(), image.height());
+    if width <= max_side && height <= max_side {
+        return None;
+    }
+    let scaled = |side: u32, long: u32| {
+        let exact = f64::from(side) * f64::from(max_side) / f64::from(long);
+        (exact.round() as u32).max(1)
+    };
+    let (to_width, to_height) = if width >= height {
+        (max_side, scaled(height, width))
     } else {
-        image.thumbnail(max_side, max_side)
+        (scaled(width, height), max_side)
+    };
+    let mut resized = DynamicImage::new(to_width, to_height, image.color());
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
+    match Resizer::new().resize(image, &mut resized, &options) {
+        Ok(()) => Some(resized),
+        // A pixel format the crate does not take (e.g. 32-bit float): the image crate's resize.
+        Err(_) => Some(image.thumbnail(to_width, to_height)),
     }
 }
 
