@@ -71,7 +71,7 @@ pub struct CommentPath {
     pub comment_id: Uuid,
 }
 
-#[utoipa::path(get, path = "/pictures/{id}/comments", tag = "pictures",
+#[utoipa::path(get, path = "/pictures/{id}/comments", operation_id = "list_comments", tag = "pictures",
     params(
         PicturePath,
         ("X-Guest-Id" = Option<Uuid>, Header, description = "The reading guest"),
@@ -94,7 +94,7 @@ pub async fn list(
     Ok(Json(comments.into_iter().map(CommentView::from).collect()))
 }
 
-#[utoipa::path(post, path = "/pictures/{id}/comments", tag = "pictures",
+#[utoipa::path(post, path = "/pictures/{id}/comments", operation_id = "post_comment", tag = "pictures",
     params(
         PicturePath,
         ("X-Guest-Id" = Option<Uuid>, Header, description = "The writing guest"),
@@ -129,7 +129,7 @@ pub async fn post(
     Ok((StatusCode::CREATED, Json(comment.into())))
 }
 
-#[utoipa::path(delete, path = "/pictures/{id}/comments/{comment_id}", tag = "pictures",
+#[utoipa::path(delete, path = "/pictures/{id}/comments/{comment_id}", operation_id = "delete_comment", tag = "pictures",
     params(
         CommentPath,
         ("X-Guest-Id" = Option<Uuid>, Header, description = "The guest who wrote the comment"),
@@ -152,7 +152,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/pictures/{id}/comments/{comment_id}/approve", tag = "pictures",
+#[utoipa::path(post, path = "/pictures/{id}/comments/{comment_id}/approve", operation_id = "approve_comment", tag = "pictures",
     params(CommentPath),
     security(("bearer" = [])),
     responses(

@@ -113,6 +113,18 @@ async fn openapi_describes_the_whole_api(backend: Backend) {
             .as_str()
             .is_some_and(|v| v.starts_with("3.1"))
     );
+    // Generated clients name operations by their id: each must be unique.
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            if let Some(id) = operation["operationId"].as_str() {
+                assert!(
+                    ids.insert(id.to_owned()),
+                    "operationId {id} twice ({method} {path})"
+                );
+            }
+        }
+    }
     for path in [
         "/auth/register",
         "/auth/login",

@@ -188,9 +188,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["list_comments"];
         put?: never;
-        post: operations["post"];
+        post: operations["post_comment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -207,7 +207,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete: operations["delete"];
+        delete: operations["delete_comment"];
         options?: never;
         head?: never;
         patch?: never;
@@ -222,7 +222,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["approve"];
+        post: operations["approve_comment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1646,7 +1646,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_comments: {
         parameters: {
             query?: never;
             header?: {
@@ -1708,7 +1708,7 @@ export interface operations {
             };
         };
     };
-    post: {
+    post_comment: {
         parameters: {
             query?: never;
             header?: {
@@ -1783,7 +1783,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    delete_comment: {
         parameters: {
             query?: never;
             header?: {
@@ -1845,7 +1845,7 @@ export interface operations {
             };
         };
     };
-    approve: {
+    approve_comment: {
         parameters: {
             query?: never;
             header?: never;
