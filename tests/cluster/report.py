@@ -23,7 +23,7 @@ def main() -> int:
     out = Path(sys.argv[1])
     lines = ["# Cluster test results", ""]
     lines += ["| step | result |", "|---|---|"]
-    for name in ("any-replica", "kill-drain", "postgres", "s3", "overload", "security"):
+    for name in ("any-replica", "jobs", "kill-drain", "postgres", "s3", "overload", "security"):
         lines.append(f"| {name} | {verdict(load(out, name))} |")
     for name in ("single", "stateful"):
         log = out / f"schemathesis-{name}.log"
@@ -34,6 +34,13 @@ def main() -> int:
             lines.append(f"| schemathesis {name} | {cases.group(0) if cases else 'see log'}"
                          f"{'; links ' + links.group(1) if links else ''} |")
     lines.append("")
+
+    jobs = load(out, "jobs")
+    if jobs and jobs.get("killed_replica"):
+        lines += ["## A replica killed mid-job", "",
+                  f"- replica {jobs['killed_replica']} was transcoding a {jobs['clip_bytes'] // 1024} KB VP9 clip when it got SIGKILL; "
+                  f"another replica finished the job {jobs['finished_seconds_after_kill']} s later (lease {jobs['lease_seconds']} s)",
+                  ""]
 
     kd = load(out, "kill-drain")
     if kd:
