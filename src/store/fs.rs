@@ -205,6 +205,33 @@ fn io_error(err: std::io::Error) -> StoreError {
     StoreError::Other(anyhow::Error::new(err))
 }
 
+impl FilesystemStore {
+    /// Writes `key` whole or not at all: `fill` writes a staging file, which is then renamed
+    /// into place (readers never see half an object).
+    async fn install<F, Fut>(&self, key: &PhotoKey, fill: F) -> StoreResult<()>
+    where
+        F: FnOnce(PathBuf) -> Fut,
+        Fut: Future<Output = std::io::Result<()>>,
+    {
+        let target = self.path_of(key);
+        let staging = self
+            .staging_dir()
+            .join(format!("{}.part", uuid::Uuid::new_v4()));
+        let result = async {
+            if let Some(dir) = target.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            fill(staging.clone()).await?;
+            tokio::fs::rename(&staging, &target).await
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&staging).await;
+        }
+        result.map_err(io_error)
+    }
+}
+
 #[async_trait]
 impl PhotoStore for FilesystemStore {
     fn bucket(&self) -> &str {
@@ -269,9 +296,7 @@ impl PhotoStore for FilesystemStore {
             .await
             .map_err(io_error)?;
         if bytes.len() as u64 > max_len {
-            return Err(StoreError::Other(anyhow::anyhow!(
-                "object {key} exceeds {max_len} bytes"
-            )));
+            return Err(StoreError::too_large(key, max_len));
         }
         Ok(bytes.into())
     }
@@ -282,9 +307,7 @@ impl PhotoStore for FilesystemStore {
             .map_err(io_error)?;
         let len = file.metadata().await.map_err(io_error)?.len();
         if len > max_len {
-            return Err(StoreError::Other(anyhow::anyhow!(
-                "object {key} exceeds {max_len} bytes"
-            )));
+            return Err(StoreError::too_large(key, max_len));
         }
         let chunks = tokio_util::io::ReaderStream::new(file.take(len)).map_err(io_error);
         Ok(ObjectStream {
@@ -302,9 +325,7 @@ impl PhotoStore for FilesystemStore {
             .await
             .map_err(io_error)?;
         if copied > max_len {
-            return Err(StoreError::Other(anyhow::anyhow!(
-                "object {key} exceeds {max_len} bytes"
-            )));
+            return Err(StoreError::too_large(key, max_len));
         }
         Ok(copied)
     }
@@ -326,22 +347,10 @@ impl PhotoStore for FilesystemStore {
     }
 
     async fn put(&self, key: &PhotoKey, bytes: Bytes, _content_type: &str) -> StoreResult<()> {
-        let target = self.path_of(key);
-        let staging = self
-            .staging_dir()
-            .join(format!("{}.part", uuid::Uuid::new_v4()));
-        let result = async {
-            if let Some(dir) = target.parent() {
-                tokio::fs::create_dir_all(dir).await?;
-            }
-            tokio::fs::write(&staging, &bytes).await?;
-            tokio::fs::rename(&staging, &target).await
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&staging).await;
-        }
-        result.map_err(io_error)
+        self.install(key, |staging| async move {
+            tokio::fs::write(staging, &bytes).await
+        })
+        .await
     }
 
     async fn put_file(
@@ -350,22 +359,10 @@ impl PhotoStore for FilesystemStore {
         path: &std::path::Path,
         _content_type: &str,
     ) -> StoreResult<()> {
-        let target = self.path_of(key);
-        let staging = self
-            .staging_dir()
-            .join(format!("{}.part", uuid::Uuid::new_v4()));
-        let result = async {
-            if let Some(dir) = target.parent() {
-                tokio::fs::create_dir_all(dir).await?;
-            }
-            tokio::fs::copy(path, &staging).await?;
-            tokio::fs::rename(&staging, &target).await
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&staging).await;
-        }
-        result.map_err(io_error)
+        self.install(key, |staging| async move {
+            tokio::fs::copy(path, staging).await.map(drop)
+        })
+        .await
     }
 
     async fn delete(&self, key: &PhotoKey) -> StoreResult<()> {

@@ -26,6 +26,13 @@ pub enum StoreError {
     Other(#[from] anyhow::Error),
 }
 
+impl StoreError {
+    /// The object is larger than the caller allows.
+    pub fn too_large(key: &PhotoKey, max_len: u64) -> Self {
+        Self::Other(anyhow::anyhow!("object {key} exceeds {max_len} bytes"))
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// One part of a multipart upload as the store holds it.

@@ -187,6 +187,35 @@ impl S3Store {
 
 impl S3Store {
     /// A streaming GetObject of the whole object.
+    /// One PutObject of `len` bytes (a server-made object: thumbnails, renditions).
+    async fn put_object(
+        &self,
+        key: &PhotoKey,
+        body: reqwest::Body,
+        len: u64,
+        content_type: &str,
+    ) -> StoreResult<()> {
+        let url = self
+            .bucket
+            .put_object(Some(&self.credentials), &key.to_string())
+            .sign(REQUEST_TTL);
+        let response = self
+            .transfer_http
+            .put(url)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::CONTENT_LENGTH, len)
+            .body(body)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(unexpected("PutObject", status, &body))
+    }
+
     async fn get_object(&self, key: &PhotoKey) -> StoreResult<reqwest::Response> {
         let url = self
             .bucket
@@ -299,18 +328,14 @@ impl PhotoStore for S3Store {
     async fn read_all(&self, key: &PhotoKey, max_len: u64) -> StoreResult<Bytes> {
         let response = self.get_object(key).await?;
         if response.content_length().is_some_and(|len| len > max_len) {
-            return Err(StoreError::Other(anyhow::anyhow!(
-                "object {key} exceeds {max_len} bytes"
-            )));
+            return Err(StoreError::too_large(key, max_len));
         }
         let mut bytes = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             bytes.extend_from_slice(&chunk.map_err(unavailable)?);
             if bytes.len() as u64 > max_len {
-                return Err(StoreError::Other(anyhow::anyhow!(
-                    "object {key} exceeds {max_len} bytes"
-                )));
+                return Err(StoreError::too_large(key, max_len));
             }
         }
         Ok(bytes.into())
@@ -322,9 +347,7 @@ impl PhotoStore for S3Store {
             StoreError::Other(anyhow::anyhow!("GetObject {key}: no Content-Length"))
         })?;
         if len > max_len {
-            return Err(StoreError::Other(anyhow::anyhow!(
-                "object {key} exceeds {max_len} bytes"
-            )));
+            return Err(StoreError::too_large(key, max_len));
         }
         let chunks = response.bytes_stream().map_err(unavailable);
         Ok(ObjectStream {
@@ -340,8 +363,7 @@ impl PhotoStore for S3Store {
         max_len: u64,
     ) -> StoreResult<u64> {
         use tokio::io::AsyncWriteExt;
-        let too_large =
-            || StoreError::Other(anyhow::anyhow!("object {key} exceeds {max_len} bytes"));
+        let too_large = || StoreError::too_large(key, max_len);
         let local = |err: std::io::Error| StoreError::Other(err.into());
         let response = self.get_object(key).await?;
         if response.content_length().is_some_and(|len| len > max_len) {
@@ -372,25 +394,8 @@ impl PhotoStore for S3Store {
     }
 
     async fn put(&self, key: &PhotoKey, bytes: Bytes, content_type: &str) -> StoreResult<()> {
-        let url = self
-            .bucket
-            .put_object(Some(&self.credentials), &key.to_string())
-            .sign(REQUEST_TTL);
-        let response = self
-            .transfer_http
-            .put(url)
-            .header(header::CONTENT_TYPE, content_type)
-            .header(header::CONTENT_LENGTH, bytes.len())
-            .body(bytes)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = response.text().await.unwrap_or_default();
-        Err(unexpected("PutObject", status, &body))
+        let len = bytes.len() as u64;
+        self.put_object(key, bytes.into(), len, content_type).await
     }
 
     async fn put_file(
@@ -402,26 +407,8 @@ impl PhotoStore for S3Store {
         let local = |err: std::io::Error| StoreError::Other(err.into());
         let file = tokio::fs::File::open(path).await.map_err(local)?;
         let len = file.metadata().await.map_err(local)?.len();
-        let url = self
-            .bucket
-            .put_object(Some(&self.credentials), &key.to_string())
-            .sign(REQUEST_TTL);
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
-        let response = self
-            .transfer_http
-            .put(url)
-            .header(header::CONTENT_TYPE, content_type)
-            .header(header::CONTENT_LENGTH, len)
-            .body(body)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = response.text().await.unwrap_or_default();
-        Err(unexpected("PutObject", status, &body))
+        self.put_object(key, body, len, content_type).await
     }
 
     async fn create_multipart(&self, key: &PhotoKey) -> StoreResult<String> {
