@@ -54,6 +54,9 @@ const COMMENT_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(10).expect
 
 /// How long start-up waits for the database and the object store to come up.
 const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
+/// How long a draining server keeps answering on its open connections, each answer with
+/// `Connection: close`, before it closes the idle ones (capped at half the drain time).
+const CLOSE_WINDOW: Duration = Duration::from_secs(1);
 
 /// Opens the configured database backend; while it is down, calls fail fast ([`FailFast`]).
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Arc<dyn Database>> {
@@ -413,10 +416,16 @@ impl Application {
         let draining = state.shutdown.clone();
         let on_shutdown = {
             let draining = draining.clone();
+            // Closing an idle keep-alive connection races a proxy that is just sending a request
+            // on it (nginx does not retry a POST). First every answer says `Connection: close`
+            // (http::close_while_draining), so the connections the proxy uses end cleanly; only
+            // then does the server stop accepting and close the idle rest.
+            let close_window = CLOSE_WINDOW.min(settings.shutdown_timeout / 2);
             async move {
                 shutdown.await;
                 tracing::info!("shutdown requested: draining in-flight requests");
                 draining.cancel();
+                tokio::time::sleep(close_window).await;
             }
         };
 

@@ -29,7 +29,7 @@ use std::{
 use axum::{
     Router,
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
-    http::{HeaderName, Method, StatusCode, Uri},
+    http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header},
     middleware::{self, Next},
     response::Response,
     routing::{get, put},
@@ -166,6 +166,7 @@ pub fn router(state: SharedState, cors_origins: &CorsOrigins) -> Router {
         .fallback(web::static_or_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), close_while_draining))
         .layer(compression())
         .layer(
             ServiceBuilder::new()
@@ -239,6 +240,23 @@ async fn record_metrics(
         response.status().as_u16(),
         started.elapsed(),
     );
+    response
+}
+
+/// While the server drains, every HTTP/1 answer ends its connection, so a proxy stops reusing
+/// it before the server closes the idle ones (startup.rs, `CLOSE_WINDOW`).
+async fn close_while_draining(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let http1 = request.version() <= axum::http::Version::HTTP_11;
+    let mut response = next.run(request).await;
+    if http1 && state.is_shutting_down() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 

@@ -425,3 +425,48 @@ async fn the_embedded_web_client_is_served_with_etags_and_security_headers() {
     let manifest = app.get("/manifest.webmanifest").await;
     assert_eq!(manifest.status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_server_ends_each_connection_after_its_answer() {
+    let (mut app, _env) = TestApp::spawn(Backend::SqliteFs).await;
+    let before = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert!(
+        before.headers().get("connection").is_none(),
+        "keep-alive before the drain"
+    );
+    let server = app.begin_shutdown();
+    // A proxy's pooled connection, used once more right after SIGTERM: answered, then closed,
+    // so the proxy never sends a request on a connection the server is closing.
+    let during = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let r = app
+                .client
+                .get(app.url("/readyz"))
+                .send()
+                .await
+                .expect("readyz");
+            if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+                break r;
+            }
+        }
+    })
+    .await
+    .expect("readiness turned off");
+    assert_eq!(
+        during
+            .headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("drained in time")
+        .expect("join")
+        .expect("clean stop");
+}
