@@ -525,6 +525,12 @@ try {
     await live.filter({ hasText: xss }).waitFor({ timeout: 10_000 });
     assert.equal(await live.first().innerText(), xss);
     assert.equal(await hostPage.locator('dialog.lightbox[open] .comment img').count(), 0, 'no markup was rendered');
+    // Both galleries count the comment on the photo's tile, live.
+    for (const page of [guestPage, hostPage]) {
+      const count = page.locator(`.gallery .tile[data-id="${id}"] .comment-count`);
+      await count.waitFor({ timeout: 10_000 });
+      assert.match(await count.textContent() || '', /💬 1$/);
+    }
     await a11y(guestPage, '11c-guest-comments');
     await shot(guestPage, '11c-guest-comments');
     await guestPage.keyboard.press('Escape');
@@ -544,7 +550,8 @@ try {
     await guestPage.getByRole('button', { name: 'My photos' }).click();
     await guestPage.locator('.gallery-filter .chip[aria-pressed="true"]').filter({ hasText: 'My photos' }).waitFor();
     await tiles.first().waitFor();
-    const names = await guestPage.locator('.gallery .tile .who').allInnerTexts();
+    // textContent: tiles scrolled out of view skip rendering (content-visibility), so their innerText is empty.
+    const names = await guestPage.locator('.gallery .tile .who').allTextContents();
     assert.ok(names.length > 0 && names.every((n) => n === 'Carla Guest'), `own photos only: ${names}`);
     await guestPage.getByRole('button', { name: 'All' }).click();
     await guestPage.locator('.gallery-filter .chip[aria-pressed="true"]').filter({ hasText: 'All' }).waitFor();
