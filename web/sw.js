@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '20bf80fdf85a';
+const VERSION = '192416d6c912';
 const SHELL = [
   '/assets/app.css',
   '/assets/comments.css',

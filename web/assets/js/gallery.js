@@ -42,6 +42,8 @@ export class Gallery extends EventTarget {
     this.generation = 0;
     /** @type {{uploader?: string, name?: string, sort?: 'loved'}} whose photos, in which order */
     this.filter = {};
+    /** Comments already counted on their tile from live updates. */
+    this.countedComments = new Set();
     this.toolbar = h('div.gallery-filter', { role: 'toolbar', 'aria-label': t('gallery.filter') });
     this.grid = h('ul.grid', { 'aria-label': t('gallery.title') });
     this.sentinel = h('div.sentinel', { 'aria-hidden': 'true' });
@@ -243,7 +245,9 @@ export class Gallery extends EventTarget {
       p.media_type === 'video' ? h('span.play-badge', { 'aria-label': t('gallery.video') }, '▶ ', clipLength(p.duration_secs)) : null,
       p.status === 'pending' ? h('span.badge', null, t('gallery.pending')) : null,
       h('span.who', { 'aria-hidden': 'true' }, p.u_name),
-      reactionTotal(p) ? h('span.react-count', { 'aria-label': t('reactions.count', { n: reactionTotal(p) }) }, '❤️ ', String(reactionTotal(p))) : null);
+      h('span.counts', null,
+        reactionTotal(p) ? h('span.react-count', { 'aria-label': t('reactions.count', { n: reactionTotal(p) }) }, '❤️ ', String(reactionTotal(p))) : null,
+        p.comment_count ? h('span.comment-count', { 'aria-label': t('gallery.comments', { n: p.comment_count }) }, '💬 ', String(p.comment_count)) : null));
     this.tiles.set(p.id, li);
     return li;
   }
@@ -316,9 +320,25 @@ export class Gallery extends EventTarget {
     if (this.pictures[this.lightbox.index]?.id === p.id) this.refreshViewer();
   }
 
-  /** @param {'added' | 'deleted'} k @param {any} d */
+  /**
+   * A comment came or went (live): the open viewer's list and the tile's count. An approved
+   * comment may arrive twice (once pending for its author or the host), so ids are remembered.
+   * @param {'added' | 'deleted'} k @param {any} d
+   */
   comment(k, d) {
     this.lightbox.panel?.then((c) => c[k](d));
+    const p = this.pictures.find((x) => x.id === d.picture_id);
+    if (!p) return;
+    const n = p.comment_count || 0;
+    if (k === 'added') {
+      // Guests' counts hold approved comments only, as the server's do.
+      if (this.countedComments.has(d.id) || (d.status === 'pending' && !this.opts.host)) return;
+      this.countedComments.add(d.id);
+      this.insert({ ...p, comment_count: n + 1 }, false);
+    } else if (n > 0) {
+      this.countedComments.delete(d.id);
+      this.insert({ ...p, comment_count: n - 1 }, false);
+    }
   }
 
   /** @param {Picture} p */
