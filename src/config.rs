@@ -209,9 +209,15 @@ pub struct Config {
     /// Password hashes run at once (default: the cores available to the process).
     #[arg(long, env = "HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
-    /// Password hashes allowed to wait before answering 503 + Retry-After (default: 16 per hashing slot).
+    /// Hard cap on password hashes waiting; beyond it 503 + Retry-After (default: 128 per
+    /// hashing slot). Admission is normally decided by `HASH_MAX_WAIT_MS`.
     #[arg(long, env = "HASH_QUEUE_LIMIT")]
     pub hash_queue_limit: Option<usize>,
+    /// A register/login is admitted while its password hash would probably start within this
+    /// many milliseconds (from the measured time per hash); beyond it 503 + Retry-After.
+    /// 0: the queue's hard cap alone decides.
+    #[arg(long, env = "HASH_MAX_WAIT_MS", default_value_t = 2000)]
+    pub hash_max_wait_ms: u64,
     /// Nice value (0-19) of the threads that hash passwords and make thumbnails: under load,
     /// request handling and the database get the CPU first (Linux).
     #[arg(long, env = "WORKER_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
@@ -383,6 +389,8 @@ pub struct HashSettings {
     pub parallelism: u32,
     pub concurrency: usize,
     pub queue_limit: usize,
+    /// Admit a hash while it would start within this; `None`: the queue cap alone.
+    pub max_wait: Option<Duration>,
     /// Nice value of the hashing threads.
     pub nice: i32,
 }
@@ -682,7 +690,7 @@ impl Config {
             .map(|n| n.get())
             .unwrap_or(1);
         let concurrency = self.hash_concurrency.unwrap_or(cores).max(1);
-        let queue_limit = self.hash_queue_limit.unwrap_or(concurrency * 16);
+        let queue_limit = self.hash_queue_limit.unwrap_or(concurrency * 128);
 
         Ok(Settings {
             listen,
@@ -706,6 +714,8 @@ impl Config {
                 parallelism: self.argon2_parallelism,
                 concurrency,
                 queue_limit,
+                max_wait: (self.hash_max_wait_ms > 0)
+                    .then(|| Duration::from_millis(self.hash_max_wait_ms)),
                 nice: self.worker_nice,
             },
             worker_nice: self.worker_nice,

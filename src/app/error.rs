@@ -236,9 +236,11 @@ impl From<StoreError> for Error {
 impl From<HashError> for Error {
     fn from(err: HashError) -> Self {
         match err {
-            HashError::Saturated => {
-                Self::unavailable(ErrorCode::Busy, "Server busy, please retry in a moment", 1)
-            }
+            HashError::Saturated { retry_after } => Self::unavailable(
+                ErrorCode::Busy,
+                "Server busy, please retry in a moment",
+                retry_after.as_secs_f64().ceil() as u64,
+            ),
             HashError::Failed(source) => Self::Internal(source),
         }
     }

@@ -9,6 +9,12 @@
 //! and heartbeats under a registration flood took 4-6 × their usual p95. A burst of logins alone
 //! still hashes on every core.
 //!
+//! Admission is by expected waiting time, not by queue length: a new hash is admitted while the
+//! hashes ahead of it, at the measured time per hash (a moving average of recent ones), would let
+//! it start within `HASH_MAX_WAIT_MS`. A fixed queue length refused registrations during a fast
+//! ramp while the CPU still had headroom (short hashes on a quiet core), and would queue far too
+//! many when hashes run slowly. `HASH_QUEUE_LIMIT` stays as a hard cap.
+//!
 //! Each hashing thread keeps its argon2 working memory (19 MiB with the default parameters) and
 //! reuses it: allocating it per hash let the allocator scatter fresh copies over its heaps, and a
 //! registration burst grew the process by hundreds of MiB it never gave back.
@@ -34,7 +40,10 @@ use argon2::{
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     #[error("password hashing is saturated")]
-    Saturated,
+    Saturated {
+        /// When a retry would probably be admitted.
+        retry_after: Duration,
+    },
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
 }
@@ -46,6 +55,7 @@ pub struct PasswordHasher {
     /// Running plus waiting hashes; exported as `partypic_password_hash_queue`.
     in_queue: Arc<AtomicUsize>,
     queue_limit: usize,
+    admission: Arc<Admission>,
     /// Verified against for unknown emails so that their login takes as long as a wrong password.
     dummy_hash: Arc<String>,
 }
@@ -79,6 +89,10 @@ impl PasswordHasher {
             lanes: Arc::new(Lanes::new(settings.concurrency, settings.nice)?),
             in_queue: Arc::new(AtomicUsize::new(0)),
             queue_limit: settings.concurrency + settings.queue_limit,
+            admission: Arc::new(Admission {
+                max_wait: settings.max_wait,
+                hash_micros: AtomicU64::new(0),
+            }),
             dummy_hash: Arc::new(dummy_hash),
         })
     }
@@ -120,16 +134,75 @@ impl PasswordHasher {
         F: FnOnce() -> anyhow::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let previous = self.in_queue.fetch_add(1, Ordering::SeqCst);
+        let ahead = self.in_queue.fetch_add(1, Ordering::SeqCst);
         let ticket = QueueTicket(self.in_queue.clone());
-        if previous >= self.queue_limit {
-            return Err(HashError::Saturated);
+        let expected_wait = self
+            .admission
+            .expected_wait(ahead, self.lanes.usable_threads());
+        if ahead >= self.queue_limit || !self.admission.admits(expected_wait) {
+            return Err(HashError::Saturated {
+                retry_after: expected_wait.max(Duration::from_secs(1)),
+            });
         }
         let lane = self.lanes.choose();
         let _in_flight = InFlight(lane.busy.clone());
-        let result = lane.pool.run(work).await.map_err(|e| anyhow::anyhow!(e))?;
+        let (result, took) = lane
+            .pool
+            .run(move || {
+                let started = Instant::now();
+                let result = work();
+                (result, started.elapsed())
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        self.admission.record(took);
         drop(ticket);
         Ok(result?)
+    }
+
+    /// How long a hash takes now (moving average; zero before the first).
+    pub fn hash_time(&self) -> Duration {
+        Duration::from_micros(self.admission.hash_micros.load(Ordering::Relaxed))
+    }
+}
+
+/// Admits a hash while it would probably start within `max_wait`.
+struct Admission {
+    /// `None`: only the queue's hard cap decides.
+    max_wait: Option<Duration>,
+    /// Moving average of a hash's duration in µs, 0 until the first hash ends.
+    hash_micros: AtomicU64,
+}
+
+impl Admission {
+    /// With `ahead` hashes running or waiting and `threads` hashing, the new one starts after
+    /// the rounds of hashes before it.
+    fn expected_wait(&self, ahead: usize, threads: usize) -> Duration {
+        let threads = threads.max(1);
+        if ahead < threads {
+            return Duration::ZERO;
+        }
+        let rounds = (ahead - threads) / threads + 1;
+        Duration::from_micros(self.hash_micros.load(Ordering::Relaxed))
+            .saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX))
+    }
+
+    fn admits(&self, expected_wait: Duration) -> bool {
+        self.max_wait.is_none_or(|max| expected_wait <= max)
+    }
+
+    /// A quarter of each new measurement: follows a slower CPU within a few hashes.
+    fn record(&self, took: Duration) {
+        let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        let _ = self
+            .hash_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 {
+                    sample
+                } else {
+                    (old.saturating_mul(3).saturating_add(sample)) / 4
+                })
+            });
     }
 }
 
@@ -189,6 +262,11 @@ impl Lanes {
         let last = self.last_other_request.load(Ordering::Relaxed);
         last == 0
             || self.now_micros().saturating_sub(last) >= OTHER_REQUESTS_QUIET.as_micros() as u64
+    }
+
+    /// Threads hashing now: the spare one only while other requests are quiet.
+    fn usable_threads(&self) -> usize {
+        self.primary.threads + usize::from(self.spare.is_some() && self.others_quiet())
     }
 
     /// The less loaded lane, the spare one only while other requests are quiet.
@@ -287,6 +365,7 @@ mod tests {
             parallelism: 1,
             concurrency,
             queue_limit,
+            max_wait: None,
             nice: 0,
         }
     }
@@ -374,6 +453,7 @@ mod tests {
             parallelism: 1,
             concurrency: 1,
             queue_limit: 0,
+            max_wait: None,
             nice: 0,
         })
         .expect("hasher");
@@ -384,9 +464,39 @@ mod tests {
         }
         assert!(matches!(
             hasher.hash("password two").await,
-            Err(HashError::Saturated)
+            Err(HashError::Saturated { .. })
         ));
         assert!(first.await.expect("join").is_ok());
         assert_eq!(hasher.queue_len(), 0);
+    }
+
+    #[test]
+    fn admission_is_by_expected_wait() {
+        let admission = Admission {
+            max_wait: Some(Duration::from_secs(2)),
+            hash_micros: AtomicU64::new(0),
+        };
+        // Nothing measured yet: every hash is admitted (the hard cap still applies).
+        assert_eq!(admission.expected_wait(500, 1), Duration::ZERO);
+        admission.record(Duration::from_millis(30));
+        assert_eq!(admission.expected_wait(0, 1), Duration::ZERO);
+        assert_eq!(admission.expected_wait(1, 2), Duration::ZERO);
+        assert_eq!(admission.expected_wait(1, 1), Duration::from_millis(30));
+        // 66 ahead on one thread start in 1.98 s; 67 in 2.01 s.
+        assert!(admission.admits(admission.expected_wait(66, 1)));
+        assert!(!admission.admits(admission.expected_wait(67, 1)));
+        // Two threads take twice as many.
+        assert!(admission.admits(admission.expected_wait(133, 2)));
+        assert!(!admission.admits(admission.expected_wait(136, 2)));
+        // Slower hashes (a busy CPU) shrink the queue it accepts within a few hashes.
+        for _ in 0..8 {
+            admission.record(Duration::from_millis(120));
+        }
+        assert!(!admission.admits(admission.expected_wait(20, 1)));
+        let unlimited = Admission {
+            max_wait: None,
+            hash_micros: AtomicU64::new(1_000_000),
+        };
+        assert!(unlimited.admits(unlimited.expected_wait(1000, 1)));
     }
 }
