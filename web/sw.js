@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '192416d6c912';
+const VERSION = '18acb6e06756';
 const SHELL = [
   '/assets/app.css',
   '/assets/comments.css',

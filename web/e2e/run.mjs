@@ -477,13 +477,16 @@ try {
     await guestPage.keyboard.press('Escape');
     await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
     const t1 = Date.now();
-    // The phone's Back button closes the viewer and stays in the event.
+    // The phone's Back button closes the viewer and stays in the event, on the same page (not
+    // drawn anew: the gallery keeps its scroll position and loaded pages).
+    await guestPage.evaluate(() => { /** @type {HTMLElement} */ (document.querySelector('.gallery')).dataset.kept = '1'; });
     await guestPage.locator('.gallery .tile button').first().click();
     await guestPage.locator('dialog.lightbox[open]').waitFor();
     await guestPage.goBack();
     await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
     assert.ok(guestPage.url().endsWith(`/s/${sessionId}`), `still in the event: ${guestPage.url()}`);
     await guestPage.getByText('Hi Carla Guest').waitFor();
+    assert.equal(await guestPage.evaluate(() => /** @type {HTMLElement} */ (document.querySelector('.gallery')).dataset.kept), '1', 'the page was drawn anew');
     console.log(`     back closes the viewer (${Date.now() - t1} ms)`);
     await guestPage.evaluate(() => scrollTo(0, document.querySelector('.gallery')?.getBoundingClientRect().top ?? 0));
     await shot(guestPage, '10-guest-gallery');
@@ -553,6 +556,18 @@ try {
     // textContent: tiles scrolled out of view skip rendering (content-visibility), so their innerText is empty.
     const names = await guestPage.locator('.gallery .tile .who').allTextContents();
     assert.ok(names.length > 0 && names.every((n) => n === 'Carla Guest'), `own photos only: ${names}`);
+    await guestPage.getByRole('button', { name: 'All' }).click();
+    await guestPage.locator('.gallery-filter .chip[aria-pressed="true"]').filter({ hasText: 'All' }).waitFor();
+    // Tapping the uploader's name in the viewer shows only their photos.
+    await tiles.first().locator('button').click();
+    const who = guestPage.locator('dialog.lightbox[open] .caption button.who');
+    const name = await who.innerText();
+    await who.click();
+    await guestPage.locator('dialog.lightbox[open]').waitFor({ state: 'detached' });
+    await guestPage.locator('.gallery-filter .chip[aria-pressed="true"]').filter({ hasNotText: 'All' }).waitFor();
+    await tiles.first().waitFor();
+    const theirs = await guestPage.locator('.gallery .tile .who').allTextContents();
+    assert.ok(theirs.length > 0 && theirs.every((n) => n === name), `only ${name}'s photos: ${theirs}`);
     await guestPage.getByRole('button', { name: 'All' }).click();
     await guestPage.locator('.gallery-filter .chip[aria-pressed="true"]').filter({ hasText: 'All' }).waitFor();
     await shot(guestPage, '10b-guest-filter');

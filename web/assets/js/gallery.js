@@ -4,6 +4,7 @@
 import { api, apiUrl } from './api.js';
 import { ask, h, icon, replace, timeOf, toast } from './dom.js';
 import { t } from './i18n.js';
+import { onBack } from './router.js';
 
 const PAGE = 60;
 /** The most-loved view is one ranked page, not a feed. */
@@ -405,24 +406,23 @@ class Lightbox {
       else if (dy > 90) this.close();
     });
     // The viewer is a history entry, so the phone's Back button closes it instead of leaving the
-    // event. Listening in the capture phase runs before the router's listener (both are on
-    // window), which must not re-render the page for this entry.
+    // event; the router leaves the page alone while the viewer takes the Back press.
     this.pushed = false;
     this.backing = false;
-    /** @param {PopStateEvent} e */
-    this.onPop = (e) => {
+    this.offBack = onBack(() => {
       if (this.backing) {
         // Our own history.back(); the viewer may have been opened again meanwhile.
         this.backing = false;
-        e.stopImmediatePropagation();
         if (this.dialog.open) this.push();
-      } else if (this.pushed) {
-        this.pushed = false;
-        e.stopImmediatePropagation();
-        this.close();
+        return true;
       }
-    };
-    addEventListener('popstate', this.onPop, { capture: true });
+      if (this.pushed) {
+        this.pushed = false;
+        this.close();
+        return true;
+      }
+      return false;
+    });
   }
 
   /** @param {number} i */
@@ -447,7 +447,7 @@ class Lightbox {
 
   /** The page is going away: close without touching history. */
   destroy() {
-    removeEventListener('popstate', this.onPop, { capture: true });
+    this.offBack();
     this.pushed = false;
     this.close();
     this.backing = false;
@@ -519,7 +519,8 @@ class Lightbox {
         g.opts.host && p.status === 'pending' ? t('moderation.reject') : t('action.delete')));
     }
     for (const extra of g.opts.actions?.(p) || []) if (extra) acts.push(extra);
-    const reactable = p.status === 'approved' && p.reactions && (g.opts.reactions?.() ?? true);
+    // A photo that arrived live carries no counts yet: none is zero.
+    const reactable = p.status === 'approved' && (g.opts.reactions?.() ?? true);
     replace(this.actions, reactable ? h('div.reactions', { role: 'group', 'aria-label': t('reactions.label') },
       REACTIONS.map(([name, emoji]) => h('button.btn.small.reaction', {
         type: 'button', 'data-reaction': name, 'aria-pressed': String(p.my_reaction === name),

@@ -48,7 +48,24 @@ export function render() {
   if (fallback) cleanup = fallback(main);
 }
 
-addEventListener('popstate', render);
+/** @type {Set<() => boolean>} */
+const backHandlers = new Set();
+
+/**
+ * Lets an overlay (the photo viewer) take a Back press for itself: when `handler` returns true,
+ * the page is not rendered anew. (A capture listener on window does not run first: listeners
+ * on the event's own target run in the order they were added.)
+ * @param {() => boolean} handler @returns {() => void} removes it
+ */
+export function onBack(handler) {
+  backHandlers.add(handler);
+  return () => backHandlers.delete(handler);
+}
+
+addEventListener('popstate', () => {
+  for (const handler of backHandlers) if (handler()) return;
+  render();
+});
 // Same-origin links navigate inside the app.
 document.addEventListener('click', (e) => {
   const a = /** @type {HTMLElement} */ (e.target).closest?.('a');
