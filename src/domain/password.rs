@@ -15,7 +15,7 @@
 //! ramp while the CPU still had headroom (short hashes on a quiet core), and would queue far too
 //! many when hashes run slowly. `HASH_QUEUE_LIMIT` stays as a hard cap.
 //!
-//! Each hashing thread keeps its argon2 working memory (19 MiB with the default parameters) and
+//! Each hashing thread keeps its argon2 working memory (7 MiB with the default parameters) and
 //! reuses it: allocating it per hash let the allocator scatter fresh copies over its heaps, and a
 //! registration burst grew the process by hundreds of MiB it never gave back.
 
