@@ -393,6 +393,14 @@ async fn backup_and_restore_refuse_postgresql_and_s3_with_one_line_naming_the_do
 
 /// The settings, missions, guests and photos of an exported event (`event.json`), without the
 /// export's own time.
+fn without_thumbnails(mut document: Value) -> Value {
+    for photo in document["photos"].as_array_mut().into_iter().flatten() {
+        photo["thumbnail"] = Value::Null;
+        photo["thumb_status"] = Value::Null;
+    }
+    document
+}
+
 fn exported_event(file: &Path) -> Value {
     let bytes = std::fs::read(file).expect("archive");
     let mut archive = tar::Archive::new(Cursor::new(bytes));
@@ -602,7 +610,12 @@ async fn an_event_moves_to_and_back(middle: Backend) {
     )
     .await;
     assert!(output.status.success(), "{}", text(&output));
-    assert_eq!(exported_event(&second), exported_event(&first));
+    // The importing server makes every photo's variants again, so whether a thumbnail was in
+    // the store at the moment of the second export depends on its jobs: compared without it.
+    assert_eq!(
+        without_thumbnails(exported_event(&second)),
+        without_thumbnails(exported_event(&first))
+    );
 
     let (back, back_env) = TestApp::spawn(Backend::SqliteFs).await;
     let other = back.register().await;
