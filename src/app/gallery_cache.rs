@@ -177,13 +177,15 @@ mod tests {
         let base = Url::parse("http://127.0.0.1:8080/").expect("url");
         let session = Uuid::new_v4();
         assert!(GalleryCache::page_key(session, 1, &query(true), false, None, &base).is_none());
-        let key = GalleryCache::page_key(session, 1, &query(false), false, None, &base).expect("key");
+        let key =
+            GalleryCache::page_key(session, 1, &query(false), false, None, &base).expect("key");
         cache.keep_page(key.clone(), Page::new(b"[]".to_vec()));
         assert_eq!(
             cache.page(&key).expect("hit").body,
             Bytes::from_static(b"[]")
         );
-        let next = GalleryCache::page_key(session, 2, &query(false), false, None, &base).expect("key");
+        let next =
+            GalleryCache::page_key(session, 2, &query(false), false, None, &base).expect("key");
         assert!(cache.page(&next).is_none());
     }
 
@@ -192,9 +194,11 @@ mod tests {
         let cache = GalleryCache::new(1024 * 1024).expect("cache");
         let base = Url::parse("http://127.0.0.1:8080/").expect("url");
         let session = Uuid::new_v4();
-        let host = GalleryCache::page_key(session, 1, &query(false), true, None, &base).expect("key");
+        let host =
+            GalleryCache::page_key(session, 1, &query(false), true, None, &base).expect("key");
         cache.keep_page(host, Page::new(b"[\"original\"]".to_vec()));
-        let guest = GalleryCache::page_key(session, 1, &query(false), false, None, &base).expect("key");
+        let guest =
+            GalleryCache::page_key(session, 1, &query(false), false, None, &base).expect("key");
         assert!(cache.page(&guest).is_none());
     }
 

@@ -20,9 +20,10 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary,
-    EventTransport, GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, JobRecord,
-    MultipartRecord, PhotoQuery, PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
+    CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
+    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, HostOverview,
+    HostRecord, JobLock, JobLockKey, JobRecord, MultipartRecord, PhotoQuery, PhotoRecord,
+    ReactionCount, ThumbStatus, VariantKeys,
 };
 use crate::domain::missions::MissionList;
 

@@ -9,10 +9,11 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::{
-    CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary,
-    EventTransport, GuestRecord, HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey,
-    JobRecord, JobState, MultipartRecord, PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus,
-    ReactionCount, ThumbStatus, VariantKeys, classify,
+    CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
+    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, HostOverview,
+    HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord, JobState, MultipartRecord,
+    PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus, VariantKeys,
+    classify,
 };
 use crate::domain::{comment::CommentStatus, missions::MissionList};
 

@@ -1,5 +1,5 @@
 //! Co-hosts: `POST /sessions/{id}/cohost-invites` (the owner makes a one-time link),
-//! `POST /cohost-invites/accept` (a logged-in host uses it), `GET /sessions/{id}/cohosts` and
+//! `POST /sessions/cohost-invites/accept` (a logged-in host uses it), `GET /sessions/{id}/cohosts` and
 //! `DELETE /sessions/{id}/cohosts/{host_id}` (the owner removes one; a co-host leaves).
 
 use axum::{Json, extract::State, http::StatusCode};
@@ -74,7 +74,7 @@ pub struct AcceptCohostInviteResponse {
     pub role: HostRole,
 }
 
-#[utoipa::path(post, path = "/cohost-invites/accept", operation_id = "accept_cohost_invite", tag = "host",
+#[utoipa::path(post, path = "/sessions/cohost-invites/accept", operation_id = "accept_cohost_invite", tag = "host",
     request_body = AcceptCohostInviteRequest,
     security(("bearer" = [])),
     responses(

@@ -69,7 +69,7 @@ async fn accept(app: &TestApp, host: &Host, token: &str) -> Response {
     send_json(
         app,
         Method::POST,
-        "/cohost-invites/accept",
+        "/sessions/cohost-invites/accept",
         Some(host),
         &json!({ "token": token }),
     )
@@ -88,7 +88,12 @@ async fn co_host_of(app: &TestApp, owner: &Host, session_id: Uuid) -> Host {
     co_host
 }
 
-async fn settings(app: &TestApp, host: Option<&Host>, session_id: Uuid, settings: Value) -> Response {
+async fn settings(
+    app: &TestApp,
+    host: Option<&Host>,
+    session_id: Uuid,
+    settings: Value,
+) -> Response {
     send_json(
         app,
         Method::POST,
@@ -214,7 +219,11 @@ async fn an_invited_co_host_moderates_changes_settings_downloads_and_sees_the_ho
         url.split('?').next().unwrap_or_default().to_owned()
     };
     assert_eq!(co_view[0]["id"], photo_id.as_str());
-    assert_eq!(without_query(&co_view), without_query(&owner_view), "the original");
+    assert_eq!(
+        without_query(&co_view),
+        without_query(&owner_view),
+        "the original"
+    );
     let anonymous = body(
         app.get(&format!("/pictures/session?sessionId={session_id}"))
             .await,
@@ -243,10 +252,7 @@ async fn an_invited_co_host_moderates_changes_settings_downloads_and_sees_the_ho
         .await
         .expect("request");
     assert_eq!(comment.status(), StatusCode::CREATED);
-    let comment_id = body(comment).await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let comment_id = body(comment).await["id"].as_str().expect("id").to_owned();
     let response = send(
         &app,
         Method::DELETE,
@@ -349,7 +355,10 @@ async fn used_expired_and_unknown_links_are_refused_and_change_nothing(backend: 
     // A co-host with a second link: refused, and that link stays unused for somebody else.
     let second = invite(&app, &owner, session_id).await;
     let again = accept(&app, &ada, &second).await;
-    assert_eq!(error_code(again, StatusCode::CONFLICT).await, "cohost.already");
+    assert_eq!(
+        error_code(again, StatusCode::CONFLICT).await,
+        "cohost.already"
+    );
 
     // Reused: 410 for anybody, Ben gains nothing.
     let reused = accept(&app, &ben, &token).await;
@@ -372,7 +381,7 @@ async fn used_expired_and_unknown_links_are_refused_and_change_nothing(backend: 
     let missing = send_json(
         &app,
         Method::POST,
-        "/cohost-invites/accept",
+        "/sessions/cohost-invites/accept",
         Some(&ben),
         &json!({}),
     )
@@ -384,7 +393,7 @@ async fn used_expired_and_unknown_links_are_refused_and_change_nothing(backend: 
     let not_logged_in = send_json(
         &app,
         Method::POST,
-        "/cohost-invites/accept",
+        "/sessions/cohost-invites/accept",
         None,
         &json!({ "token": second }),
     )
@@ -424,16 +433,31 @@ async fn hosts_of_other_events_guests_and_anonymous_callers_are_refused(backend:
 
     // A host of another event.
     let response = invite_response(&app, &stranger, session_id).await;
-    assert_eq!(error_code(response, StatusCode::FORBIDDEN).await, "event.not_host");
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "event.not_host"
+    );
     let response = cohosts(&app, Some(&stranger), session_id).await;
-    assert_eq!(error_code(response, StatusCode::FORBIDDEN).await, "event.not_host");
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "event.not_host"
+    );
     let response = remove(&app, Some(&stranger), session_id, co_host.id).await;
-    assert_eq!(error_code(response, StatusCode::FORBIDDEN).await, "event.not_host");
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "event.not_host"
+    );
     let response = settings(&app, Some(&stranger), session_id, json!({"revealed": true})).await;
-    assert_eq!(error_code(response, StatusCode::FORBIDDEN).await, "event.not_host");
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "event.not_host"
+    );
     // A co-host of one event is nobody at another.
     let response = settings(&app, Some(&co_host), own_event, json!({"revealed": true})).await;
-    assert_eq!(error_code(response, StatusCode::FORBIDDEN).await, "event.not_host");
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "event.not_host"
+    );
     assert_eq!(
         my_roles(&app, &co_host).await,
         vec![(session_id.to_string(), "co_host".to_owned())]
@@ -469,7 +493,10 @@ async fn hosts_of_other_events_guests_and_anonymous_callers_are_refused(backend:
     );
     // Unknown event, malformed ids.
     let response = invite_response(&app, &owner, Uuid::new_v4()).await;
-    assert_eq!(error_code(response, StatusCode::NOT_FOUND).await, "event.not_found");
+    assert_eq!(
+        error_code(response, StatusCode::NOT_FOUND).await,
+        "event.not_found"
+    );
     let response = send(
         &app,
         Method::DELETE,
@@ -493,7 +520,10 @@ async fn a_removed_co_host_is_refused_afterwards_and_a_co_host_may_leave(backend
     let response = remove(&app, Some(&owner), session_id, co_host.id).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let response = settings(&app, Some(&co_host), session_id, json!({"revealed": true})).await;
-    assert_eq!(error_code(response, StatusCode::FORBIDDEN).await, "event.not_host");
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "event.not_host"
+    );
     let response = send(
         &app,
         Method::DELETE,
@@ -509,10 +539,16 @@ async fn a_removed_co_host_is_refused_afterwards_and_a_co_host_may_leave(backend
         Some(&co_host),
     )
     .await;
-    assert_eq!(error_code(response, StatusCode::FORBIDDEN).await, "event.not_host");
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "event.not_host"
+    );
     assert!(my_roles(&app, &co_host).await.is_empty());
     let again = remove(&app, Some(&owner), session_id, co_host.id).await;
-    assert_eq!(error_code(again, StatusCode::NOT_FOUND).await, "cohost.not_found");
+    assert_eq!(
+        error_code(again, StatusCode::NOT_FOUND).await,
+        "cohost.not_found"
+    );
 
     // Leaving: a co-host removes themselves.
     let response = remove(&app, Some(&leaver), session_id, leaver.id).await;
@@ -521,7 +557,13 @@ async fn a_removed_co_host_is_refused_afterwards_and_a_co_host_may_leave(backend
         hosts_of(&app, &owner, session_id).await,
         vec![(owner.id.to_string(), "owner".to_owned())]
     );
-    assert_eq!(app.host_gallery(&owner, session_id).await.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        app.host_gallery(&owner, session_id)
+            .await
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }
 
 async fn of_two_concurrent_accepts_one_wins(backend: Backend) {

@@ -138,7 +138,7 @@ class World:
         assert r.status_code == 200, r.text
         # A co-host of the event, through the owner's one-time link.
         self.co_token, self.co_id = api.host()
-        r = api.req("POST", "/cohost-invites/accept", token=self.co_token, json={"token": self.cohost_link()})
+        r = api.req("POST", "/sessions/cohost-invites/accept", token=self.co_token, json={"token": self.cohost_link()})
         assert r.status_code == 200 and r.json()["session_id"] == self.event, r.text
         self.co_host_picture = self.picture()
         # Links the matrix accepts are for an event of the host's apart from `event`, so that the
@@ -147,7 +147,7 @@ class World:
         # A used link of the other host's event.
         self.used_link = self.cohost_link(self.other_token, self.other_event)
         user_token, _ = api.host()
-        r = api.req("POST", "/cohost-invites/accept", token=user_token, json={"token": self.used_link})
+        r = api.req("POST", "/sessions/cohost-invites/accept", token=user_token, json={"token": self.used_link})
         assert r.status_code == 200, r.text
         # Guests' downloads are display copies: wait until the cover's are made.
         for _ in range(150):
@@ -166,7 +166,7 @@ class World:
     def fresh_co_host(self) -> str:
         """The id of a new account made co-host of `event` (for the owner to remove)."""
         token, user_id = self.api.host()
-        r = self.api.req("POST", "/cohost-invites/accept", token=token, json={"token": self.cohost_link()})
+        r = self.api.req("POST", "/sessions/cohost-invites/accept", token=token, json={"token": self.cohost_link()})
         assert r.status_code == 200, r.text
         return user_id
 
@@ -363,12 +363,12 @@ def matrix_rows(w: World) -> list[dict]:
         # Co-hosts: the owner makes one-time links and removes co-hosts; co-hosts list them.
         {"op": f"POST /sessions/{e}/cohost-invites",
          "expect": {"anonymous": 401, "guest": 401, "host": 201, "co_host": 403, "other_host": 403}},
-        {"op": "POST /cohost-invites/accept", "json": lambda r: {"token": w.cohost_link(event=w.invite_event)},
+        {"op": "POST /sessions/cohost-invites/accept", "json": lambda r: {"token": w.cohost_link(event=w.invite_event)},
          "expect": {"anonymous": 401, "guest": 401, "host": 409, "co_host": 200, "other_host": 200}},
-        {"op": "POST /cohost-invites/accept (used link)", "method": "POST", "path": lambda r: "/cohost-invites/accept",
+        {"op": "POST /sessions/cohost-invites/accept (used link)", "method": "POST", "path": lambda r: "/sessions/cohost-invites/accept",
          "json": lambda r: {"token": w.used_link},
          "expect": {"anonymous": 401, "guest": 401, "other_guest": 401, "host": 410, "co_host": 410, "other_host": 409}},
-        {"op": "POST /cohost-invites/accept (unknown link)", "method": "POST", "path": lambda r: "/cohost-invites/accept",
+        {"op": "POST /sessions/cohost-invites/accept (unknown link)", "method": "POST", "path": lambda r: "/sessions/cohost-invites/accept",
          "json": lambda r: {"token": "0" * 64},
          "expect": {"anonymous": 401, "guest": 401, "other_guest": 401, "host": 404, "co_host": 404, "other_host": 404}},
         {"op": f"GET /sessions/{e}/cohosts", "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403},
