@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '7aaf0b3d5a50';
+const VERSION = '8f4cd563e54b';
 const SHELL = [
   '/assets/app.css',
   '/assets/comments.css',
