@@ -8,7 +8,10 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use std::time::Duration;
+
 use crate::helpers::{Backend, Host, TestApp, body, error_code, jpeg_bytes};
+use crate::live::EventStream;
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -18,6 +21,7 @@ on_both_backends!(
     hosts_of_other_events_guests_and_anonymous_callers_are_refused,
     a_removed_co_host_is_refused_afterwards_and_a_co_host_may_leave,
     of_two_concurrent_accepts_one_wins,
+    a_co_host_follows_live_as_the_host_until_removed,
 );
 
 async fn send(app: &TestApp, method: Method, path: &str, host: Option<&Host>) -> Response {
@@ -578,4 +582,44 @@ async fn of_two_concurrent_accepts_one_wins(backend: Backend) {
     assert_eq!(statuses, [StatusCode::OK, StatusCode::GONE]);
     let hosts = hosts_of(&app, &owner, session_id).await;
     assert_eq!(hosts.len(), 2, "{hosts:?}");
+}
+
+async fn a_co_host_follows_live_as_the_host_until_removed(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let owner = app.register().await;
+    let session_id = app.create_session(&owner).await;
+    let co_host = co_host_of(&app, &owner, session_id).await;
+    let response = settings(
+        &app,
+        Some(&owner),
+        session_id,
+        json!({"require_approval": true}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut live = EventStream::open(
+        &app,
+        &format!(
+            "/sessions/{session_id}/events?access_token={}",
+            co_host.token
+        ),
+    )
+    .await;
+    // A pending photo reaches the host view only.
+    let guest = app.join(session_id, "Ada").await;
+    let finalized = app
+        .upload_as_guest(session_id, guest, "image/jpeg", jpeg_bytes(7))
+        .await;
+    assert_eq!(finalized.status(), StatusCode::CREATED);
+    let created = live
+        .next_named("picture.created", Duration::from_secs(10))
+        .await;
+    assert_eq!(created["status"], "pending");
+
+    let response = remove(&app, Some(&owner), session_id, co_host.id).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(
+        live.ends_within(Duration::from_secs(10)).await,
+        "the removed co-host's live view ends"
+    );
 }
