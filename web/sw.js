@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '8f4cd563e54b';
+const VERSION = 'de05d2e97f41';
 const SHELL = [
   '/assets/app.css',
   '/assets/comments.css',

@@ -37,6 +37,13 @@ pub async fn create_invite(
     now: DateTime<Utc>,
 ) -> Result<NewInvite> {
     let event = app.owned_event(host, event_id).await?;
+    if let Some(wait) = app.cohost_invite_limiter.check(host.id) {
+        return Err(Error::unavailable(
+            ErrorCode::CohostInviteRateLimited,
+            "Too many co-host links, please wait a moment",
+            wait,
+        ));
+    }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = hex::encode(bytes);

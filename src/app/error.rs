@@ -124,6 +124,7 @@ error_codes! {
     CohostInviteOwnEvent = "cohost_invite.own_event" => Conflict,
     AlreadyCohost = "cohost.already" => Conflict,
     CohostNotFound = "cohost.not_found" => NotFound,
+    CohostInviteRateLimited = "cohost_invite.rate_limited" => TooManyRequests,
     Internal = "internal" => Internal,
 }
 

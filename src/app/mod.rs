@@ -88,6 +88,8 @@ pub struct App {
     pub reaction_limiter: throttle::ReactionRateLimiter,
     /// Comments per guest or host (the same kind of per-person limit).
     pub comment_limiter: throttle::ReactionRateLimiter,
+    /// Co-host links an owner makes (the same kind of per-person limit).
+    pub cohost_invite_limiter: throttle::ReactionRateLimiter,
     /// Bytes of photos per event (`EVENT_QUOTA_MB`) and per host (`HOST_QUOTA_MB`).
     pub event_quota_bytes: Option<u64>,
     pub host_quota_bytes: Option<u64>,

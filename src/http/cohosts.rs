@@ -38,6 +38,7 @@ pub struct CohostInviteView {
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Not the event's owner (`event.owner_only` for its co-hosts)", body = ErrorBody),
         (status = 404, description = "Unknown event", body = ErrorBody),
+        (status = 429, description = "More than 20 links in a burst, then 2 a minute per owner (`cohost_invite.rate_limited`, see Retry-After)", body = ErrorBody),
     ))]
 pub async fn create_invite(
     State(app): State<SharedState>,

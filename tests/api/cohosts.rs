@@ -22,6 +22,7 @@ on_both_backends!(
     a_removed_co_host_is_refused_afterwards_and_a_co_host_may_leave,
     of_two_concurrent_accepts_one_wins,
     a_co_host_follows_live_as_the_host_until_removed,
+    a_flood_of_co_host_links_is_stopped_with_429,
 );
 
 async fn send(app: &TestApp, method: Method, path: &str, host: Option<&Host>) -> Response {
@@ -622,4 +623,25 @@ async fn a_co_host_follows_live_as_the_host_until_removed(backend: Backend) {
         live.ends_within(Duration::from_secs(10)).await,
         "the removed co-host's live view ends"
     );
+}
+
+async fn a_flood_of_co_host_links_is_stopped_with_429(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let owner = app.register().await;
+    let session_id = app.create_session(&owner).await;
+    for _ in 0..20 {
+        let response = invite_response(&app, &owner, session_id).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let flooded = invite_response(&app, &owner, session_id).await;
+    assert!(flooded.headers().contains_key("retry-after"));
+    assert_eq!(
+        error_code(flooded, StatusCode::TOO_MANY_REQUESTS).await,
+        "cohost_invite.rate_limited"
+    );
+    // Per owner: another host's links are not held up.
+    let other = app.register().await;
+    let own_event = app.create_session(&other).await;
+    let response = invite_response(&app, &other, own_event).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
 }

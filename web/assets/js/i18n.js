@@ -796,6 +796,7 @@ const ERRORS = {
   'cohost_invite.expired': { en: 'This co-host link has expired. Please ask the event\'s owner for a new one.', de: 'Dieser Co-Gastgeber-Link ist abgelaufen. Bitte frag den Inhaber des Events nach einem neuen.' },
   'cohost_invite.own_event': { en: 'This is your own event: you run it already.', de: 'Das ist dein eigenes Event: Du leitest es schon.' },
   'cohost.already': { en: 'You are a co-host of this event already.', de: 'Du bist schon Co-Gastgeber dieses Events.' },
+  'cohost_invite.rate_limited': { en: 'Too many co-host links at once. Please wait a minute.', de: 'Zu viele Co-Gastgeber-Links auf einmal. Bitte warte eine Minute.' },
   'cohost.not_found': { en: 'This person is not a co-host of this event (any more).', de: 'Diese Person ist nicht (mehr) Co-Gastgeber dieses Events.' },
 };
 
