@@ -51,6 +51,10 @@ const REACTION_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expec
 /// Comments per person: a burst of 10, then one every 6 s; a real conversation stays below.
 const COMMENTS_PER_MINUTE: std::num::NonZeroU32 = std::num::NonZeroU32::new(10).expect("non-zero");
 const COMMENT_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(10).expect("non-zero");
+/// Co-host links per owner: plenty for any party, too few to flood the table.
+const COHOST_INVITES_PER_MINUTE: std::num::NonZeroU32 =
+    std::num::NonZeroU32::new(2).expect("non-zero");
+const COHOST_INVITE_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(20).expect("non-zero");
 
 /// How long start-up waits for the database and the object store to come up.
 const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
@@ -323,6 +327,10 @@ impl Application {
             reset_limiter: AddressRateLimiter::new(RESET_MAILS_PER_HOUR),
             reaction_limiter: ReactionRateLimiter::new(REACTIONS_PER_MINUTE, REACTION_BURST),
             comment_limiter: ReactionRateLimiter::new(COMMENTS_PER_MINUTE, COMMENT_BURST),
+            cohost_invite_limiter: ReactionRateLimiter::new(
+                COHOST_INVITES_PER_MINUTE,
+                COHOST_INVITE_BURST,
+            ),
             event_quota_bytes: settings.event_quota_bytes,
             host_quota_bytes: settings.host_quota_bytes,
         });
@@ -567,6 +575,7 @@ async fn housekeeping(state: SharedState, stop: CancellationToken) {
             state.reset_limiter.forget_idle();
             state.reaction_limiter.forget_idle();
             state.comment_limiter.forget_idle();
+            state.cohost_invite_limiter.forget_idle();
         }
     }
 }

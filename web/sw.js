@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '18acb6e06756';
+const VERSION = '1106590cef9c';
 const SHELL = [
   '/assets/app.css',
   '/assets/comments.css',
@@ -16,6 +16,7 @@ const SHELL = [
   '/assets/js/api.js',
   '/assets/js/app.js',
   '/assets/js/camera.js',
+  '/assets/js/cohosts.js',
   '/assets/js/comments.js',
   '/assets/js/dom.js',
   '/assets/js/forms.js',
@@ -45,7 +46,7 @@ const CACHE = `partypic-shell-${VERSION}`;
 // install prompts and home screens: cached when the browser asks for them, not up front.
 const PRECACHE = SHELL.filter((url) => !url.endsWith('.png'));
 // The client's own routes (see assets/js/app.js); everything else is the server's business.
-const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+|j\/[^/]+|reset)?\/?$/;
+const ROUTES = /^\/(host(\/[^/]+)?|s\/[^/]+|slideshow\/[^/]+|print\/[^/]+|j\/[^/]+|reset|cohost)?\/?$/;
 
 /**
  * A shell file for the precache. The page loaded the assets under `/v/{VERSION}/assets/…` (the

@@ -293,6 +293,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/cohost-invites/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["accept_cohost_invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sessions/create": {
         parameters: {
             query?: never;
@@ -400,6 +416,54 @@ export interface paths {
         put?: never;
         post: operations["set_missions"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/cohost-invites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["create_cohost_invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/cohosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_cohosts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/cohosts/{host_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["remove_cohost"];
         options?: never;
         head?: never;
         patch?: never;
@@ -617,6 +681,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AcceptCohostInviteRequest: {
+            /** @description The token of the co-host link (after `#` in its URL). */
+            token?: string | null;
+        };
+        AcceptCohostInviteResponse: {
+            role: components["schemas"]["HostRole"];
+            /**
+             * Format: uuid
+             * @description The event the asker now co-hosts.
+             */
+            session_id: string;
+        };
+        CohostInviteView: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The one-time token; shown only now (the server keeps its hash). */
+            token: string;
+            /**
+             * @description The web client's page that accepts it: `{base}/cohost#{token}` (the token stays out of
+             *     server logs and referrers).
+             */
+            url: string;
+        };
         CommentRequest: {
             /** @description 1 to 280 characters after trimming; shown as plain text. */
             text?: string | null;
@@ -679,7 +766,20 @@ export interface components {
          * @description Stable, machine-readable error codes (`area.reason`); the web client translates them.
          * @enum {string}
          */
-        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "comment.disabled" | "comment.invalid_text" | "comment.rate_limited" | "comment.not_found" | "comment.not_author" | "upload.part_missing" | "upload.part_size_mismatch" | "upload.part_invalid" | "upload.videos_disabled" | "upload.video_unsupported" | "upload.video_unreadable" | "upload.video_too_long" | "download.disabled" | "download.identity_required" | "join.pin_required" | "join.pin_wrong" | "join.pin_locked" | "internal";
+        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "comment.disabled" | "comment.invalid_text" | "comment.rate_limited" | "comment.not_found" | "comment.not_author" | "upload.part_missing" | "upload.part_size_mismatch" | "upload.part_invalid" | "upload.videos_disabled" | "upload.video_unsupported" | "upload.video_unreadable" | "upload.video_too_long" | "download.disabled" | "download.identity_required" | "join.pin_required" | "join.pin_wrong" | "join.pin_locked" | "event.owner_only" | "cohost_invite.not_found" | "cohost_invite.used" | "cohost_invite.expired" | "cohost_invite.own_event" | "cohost.already" | "cohost.not_found" | "cohost_invite.rate_limited" | "internal";
+        EventHostView: {
+            /**
+             * Format: date-time
+             * @description When they became a host of the event (the owner: when the event was created).
+             */
+            added_at: string;
+            email: string;
+            /** Format: uuid */
+            host_id: string;
+            role: components["schemas"]["HostRole"];
+            /** @description The account's display name. */
+            username: string;
+        };
         FinalizeUploadRequest: {
             /**
              * Format: int64
@@ -726,6 +826,8 @@ export interface components {
         HeartbeatResponse: {
             success: boolean;
         };
+        /** @enum {string} */
+        HostRole: "owner" | "co_host";
         InitUploadRequest: {
             /**
              * @description One of image/jpeg, image/png, image/webp, image/heic, image/heif, image/gif, or a video
@@ -983,6 +1085,8 @@ export interface components {
              * @description Approved photos.
              */
             picture_count: number;
+            /** @description The asker's role: `owner` (their own event) or `co_host`. */
+            role: components["schemas"]["HostRole"];
         };
         SessionView: {
             /**
@@ -2180,6 +2284,75 @@ export interface operations {
             };
         };
     };
+    accept_cohost_invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptCohostInviteRequest"];
+            };
+        };
+        responses: {
+            /** @description The asker co-hosts the event now; the link is used up */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptCohostInviteResponse"];
+                };
+            };
+            /** @description Missing token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token (log in first) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown link (`cohost_invite.not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The asker owns (`cohost_invite.own_event`) or co-hosts (`cohost.already`) the event already; the link stays unused */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The link was used (`cohost_invite.used`) or has expired (`cohost_invite.expired`) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     create: {
         parameters: {
             query?: never;
@@ -2365,7 +2538,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The host's events, newest first */
+            /** @description The host's events, the ones they co-host included, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2514,6 +2687,192 @@ export interface operations {
             };
         };
     };
+    create_cohost_invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A one-time co-host link, valid for 7 days */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CohostInviteView"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not the event's owner (`event.owner_only` for its co-hosts) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description More than 20 links in a burst, then 2 a minute per owner (`cohost_invite.rate_limited`, see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_cohosts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event's owner, then its co-hosts in the order they joined */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventHostView"][];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Neither the event's owner nor a co-host */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_cohost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+                /** @description The co-host's account */
+                host_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed: they can no longer run the event */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id, or the owner's own id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not the event's host, or a co-host removing somebody else (`event.owner_only`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event, or not a co-host of it (`cohost.not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     cover: {
         parameters: {
             query?: never;
@@ -2590,7 +2949,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not the event's host */
+            /** @description Not the event's owner (`event.owner_only` for its co-hosts) */
             403: {
                 headers: {
                     [name: string]: unknown;

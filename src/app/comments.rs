@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::{App, Error, ErrorCode, Host, Result, guests, now, require_host};
+use super::{App, Error, ErrorCode, Host, Result, guests, now};
 use crate::{
     db::{CommentRecord, DbError, EventRecord, PhotoRecord, PhotoStatus},
     domain::{
@@ -25,14 +25,15 @@ use crate::{
 /// A comment as its readers see it.
 pub struct Comment {
     pub record: CommentRecord,
-    /// Written by the event's host.
+    /// Written by the event's host (its owner or a co-host).
     pub by_host: bool,
 }
 
 impl Comment {
-    fn new(record: CommentRecord, event: &EventRecord) -> Self {
+    /// `hosts`: everybody who runs the event ([`App::host_ids`]).
+    fn new(record: CommentRecord, hosts: &[Uuid]) -> Self {
         Self {
-            by_host: record.author_id == event.host_id,
+            by_host: hosts.contains(&record.author_id),
             record,
         }
     }
@@ -71,7 +72,8 @@ async fn context(
     let event = app.event(photo.event_id).await?;
     let viewer = guests::viewer(app, &event, host, guest_id).await?;
     let person_id = match viewer {
-        Viewer::Host => event.host_id,
+        // The owner or a co-host, each under their own id.
+        Viewer::Host => host.map_or(event.host_id, |host| host.id),
         Viewer::Guest(id) => id,
         Viewer::Anonymous if host.is_some() => {
             return Err(Error::new(
@@ -104,13 +106,14 @@ pub async fn list(
     photo_id: Uuid,
 ) -> Result<Vec<Comment>> {
     let cx = context(app, host, guest_id, photo_id).await?;
+    let hosts = app.host_ids(&cx.event).await?;
     Ok(app
         .db
         .photo_comments(cx.photo.id)
         .await?
         .into_iter()
         .filter(|c| sees(cx.viewer, c))
-        .map(|c| Comment::new(c, &cx.event))
+        .map(|c| Comment::new(c, &hosts))
         .collect())
 }
 
@@ -148,7 +151,7 @@ pub async fn post(
         _ => {
             let name = app
                 .db
-                .host(cx.event.host_id)
+                .host(cx.person_id)
                 .await?
                 .map(|h| h.username)
                 .unwrap_or_default();
@@ -176,7 +179,8 @@ pub async fn post(
             comment: record.clone(),
         })
         .await;
-    Ok(Comment::new(record, &cx.event))
+    let by_host = cx.viewer == Viewer::Host;
+    Ok(Comment { record, by_host })
 }
 
 /// Deletes a comment: a guest their own, the host any.
@@ -217,12 +221,12 @@ pub async fn delete(
 pub async fn approve(app: &App, host: &Host, photo_id: Uuid, comment_id: Uuid) -> Result<Comment> {
     let photo = app.photo(photo_id).await?;
     let event = app.event(photo.event_id).await?;
-    require_host(&event, Some(host))?;
+    app.require_host(&event, Some(host)).await?;
     let comment = photo_comment(app, &photo, comment_id)
         .await?
         .ok_or_else(comment_not_found)?;
     if comment.status == CommentStatus::Approved {
-        return Ok(Comment::new(comment, &event));
+        return Ok(Comment::new(comment, &app.host_ids(&event).await?));
     }
     let approved = app
         .db
@@ -235,7 +239,7 @@ pub async fn approve(app: &App, host: &Host, photo_id: Uuid, comment_id: Uuid) -
             comment: approved.clone(),
         })
         .await;
-    Ok(Comment::new(approved, &event))
+    Ok(Comment::new(approved, &app.host_ids(&event).await?))
 }
 
 /// How many comments each photo of the event has: approved ones, and for the host pending ones

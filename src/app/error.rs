@@ -17,6 +17,8 @@ pub enum Kind {
     Forbidden,
     NotFound,
     Conflict,
+    /// Existed once, and no more (a used or expired one-time link): 410.
+    Gone,
     TooLarge,
     UnsupportedType,
     MethodNotAllowed,
@@ -115,6 +117,14 @@ error_codes! {
     JoinPinRequired = "join.pin_required" => Unauthenticated,
     JoinPinWrong = "join.pin_wrong" => Forbidden,
     JoinPinLocked = "join.pin_locked" => TooManyRequests,
+    OwnerOnly = "event.owner_only" => Forbidden,
+    CohostInviteNotFound = "cohost_invite.not_found" => NotFound,
+    CohostInviteUsed = "cohost_invite.used" => Gone,
+    CohostInviteExpired = "cohost_invite.expired" => Gone,
+    CohostInviteOwnEvent = "cohost_invite.own_event" => Conflict,
+    AlreadyCohost = "cohost.already" => Conflict,
+    CohostNotFound = "cohost.not_found" => NotFound,
+    CohostInviteRateLimited = "cohost_invite.rate_limited" => TooManyRequests,
     Internal = "internal" => Internal,
 }
 

@@ -10,6 +10,7 @@ use crate::{
     db::{Database, DbError, EventRecord, EventSummary, PhotoQuery, PhotoRecord, PhotoStatus},
     domain::{
         event_pin::{PinChange, store_pin, take_pin_change},
+        host_role::HostRole,
         identity::EventIdentity,
         join_code::JoinCode,
         missions::MissionList,
@@ -87,8 +88,22 @@ pub async fn by_join_code(app: &App, input: &str) -> Result<EventRecord> {
         .ok_or_else(Error::event_not_found)
 }
 
-pub async fn of_host(app: &App, host: &Host) -> Result<Vec<EventSummary>> {
-    Ok(app.db.events_of_host(host.id).await?)
+/// The host's events, co-hosted ones included, each with the host's role in it.
+pub async fn of_host(app: &App, host: &Host) -> Result<Vec<(EventSummary, HostRole)>> {
+    Ok(app
+        .db
+        .events_of_host(host.id)
+        .await?
+        .into_iter()
+        .map(|summary| {
+            let role = if summary.event.host_id == host.id {
+                HostRole::Owner
+            } else {
+                HostRole::CoHost
+            };
+            (summary, role)
+        })
+        .collect())
 }
 
 pub struct SetMissions {
@@ -101,13 +116,7 @@ pub async fn set_missions(app: &App, host: &Host, command: SetMissions) -> Resul
         event_id: id,
         missions,
     } = command;
-    let event = app.event(id).await?;
-    if event.host_id != host.id {
-        return Err(Error::new(
-            ErrorCode::NotHost,
-            "Only the host of this session can change its missions",
-        ));
-    }
+    app.hosted_event(host, id).await?;
     app.db
         .update_missions(id, &missions)
         .await?
@@ -232,9 +241,9 @@ pub fn ensure_open(event: &EventRecord) -> Result<()> {
 }
 
 /// Deletes an event for good: uploads close at once, then its records (photos, guests, the
-/// event) and every photo's original and thumbnail in the store. Only its host may.
+/// event) and every photo's original and thumbnail in the store. Only its owner may.
 pub async fn delete_event(app: &App, host: &Host, id: Uuid) -> Result<()> {
-    let event = app.hosted_event(host, id).await?;
+    let event = app.owned_event(host, id).await?;
     // Ended first: init-upload and finalize refuse new photos while the records go.
     if event.ends_at > now() {
         save(app, id, &event.settings, now()).await?;

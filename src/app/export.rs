@@ -54,7 +54,7 @@ pub async fn archive(
     selection: Selection,
 ) -> Result<Archive> {
     let event = app.event(event_id).await?;
-    super::require_host(&event, host)?;
+    app.require_host(&event, host).await?;
     let visibility = Visibility::new(Viewer::Host, &EventRules::from_settings(&event.settings));
     let mut photos = app
         .db

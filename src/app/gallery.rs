@@ -54,13 +54,13 @@ impl From<Viewer> for Audience {
     }
 }
 
-/// The audience of a response about `event_id`: the host when `host` owns the event.
+/// The audience of a response about `event_id`: the host when `host` runs the event.
 pub async fn audience(app: &App, event_id: Uuid, host: Option<&Host>) -> Result<Audience> {
     let Some(host) = host else {
         return Ok(Audience::Guests);
     };
     let event = app.event(event_id).await?;
-    Ok(if event.host_id == host.id {
+    Ok(if app.host_role(&event, host).await?.is_some() {
         Audience::Host
     } else {
         Audience::Guests
@@ -183,10 +183,10 @@ pub async fn page(
         }
     };
     app.require_store()?;
-    let is_host = request.host.as_ref().is_some_and(|h| h.id == event.host_id);
+    // A host token always takes the full check: it may be the owner's or a co-host's.
     let viewer = match request.guest_id {
         Some(id)
-            if !is_host
+            if request.host.is_none()
                 && cache.is_some_and(|(cache, _)| cache.guest_event(id) == Some(event.id)) =>
         {
             Viewer::Guest(id)
@@ -228,12 +228,21 @@ pub async fn page(
         order: request.order,
         ..visibility.query(before, request.limit)
     };
+    // The viewer's own reactions are cached with the page, so the key names whose they are:
+    // the guest's, or the owner's or a co-host's (both see the host view); anonymous pages carry
+    // none. Reactions move the event's generation, so counts are as fresh as the photos.
+    let reactor = match viewer {
+        Viewer::Host => request.host.as_ref().map(|host| host.id),
+        Viewer::Guest(id) => Some(id),
+        Viewer::Anonymous => None,
+    };
     let page_key = cache.and_then(|(_, generation)| {
         super::gallery_cache::GalleryCache::page_key(
             event_id,
             generation,
             &query,
             Audience::from(visibility.viewer()) == Audience::Host,
+            reactor,
             base,
         )
     });
@@ -250,14 +259,6 @@ pub async fn page(
         return Ok(page);
     }
     let photos = app.db.photos(event_id, query).await?;
-    // The viewer's own reactions may be cached with the page: its key already tells guests
-    // apart (`viewer`) and the host (`everything`); anonymous pages carry none. Reactions move
-    // the event's generation, so counts are as fresh as the photos.
-    let reactor = match viewer {
-        Viewer::Host => Some(event.host_id),
-        Viewer::Guest(id) => Some(id),
-        Viewer::Anonymous => None,
-    };
     let reactions = reactions::for_gallery(app, event_id, reactor).await?;
     // The count differs for the host only (pending comments), whom the page key tells apart.
     let comment_counts = comments::counts_for_gallery(app, event_id, viewer).await?;

@@ -38,6 +38,8 @@ pub struct PageKey {
     originals: bool,
     approved_visible: bool,
     viewer: Option<Uuid>,
+    /// Whose own reactions the page marks (a guest, the owner or a co-host).
+    reactor: Option<Uuid>,
     limit: Option<u32>,
     uploader: Option<Uuid>,
     order: PhotoOrder,
@@ -106,6 +108,7 @@ impl GalleryCache {
         generation: u64,
         query: &PhotoQuery,
         originals: bool,
+        reactor: Option<Uuid>,
         base: &Url,
     ) -> Option<PageKey> {
         query.before.is_none().then(|| PageKey {
@@ -115,6 +118,7 @@ impl GalleryCache {
             originals,
             approved_visible: query.approved_visible,
             viewer: query.viewer,
+            reactor,
             limit: query.limit,
             uploader: query.uploader,
             order: query.order,
@@ -172,14 +176,16 @@ mod tests {
         let cache = GalleryCache::new(1024 * 1024).expect("cache");
         let base = Url::parse("http://127.0.0.1:8080/").expect("url");
         let session = Uuid::new_v4();
-        assert!(GalleryCache::page_key(session, 1, &query(true), false, &base).is_none());
-        let key = GalleryCache::page_key(session, 1, &query(false), false, &base).expect("key");
+        assert!(GalleryCache::page_key(session, 1, &query(true), false, None, &base).is_none());
+        let key =
+            GalleryCache::page_key(session, 1, &query(false), false, None, &base).expect("key");
         cache.keep_page(key.clone(), Page::new(b"[]".to_vec()));
         assert_eq!(
             cache.page(&key).expect("hit").body,
             Bytes::from_static(b"[]")
         );
-        let next = GalleryCache::page_key(session, 2, &query(false), false, &base).expect("key");
+        let next =
+            GalleryCache::page_key(session, 2, &query(false), false, None, &base).expect("key");
         assert!(cache.page(&next).is_none());
     }
 
@@ -188,10 +194,28 @@ mod tests {
         let cache = GalleryCache::new(1024 * 1024).expect("cache");
         let base = Url::parse("http://127.0.0.1:8080/").expect("url");
         let session = Uuid::new_v4();
-        let host = GalleryCache::page_key(session, 1, &query(false), true, &base).expect("key");
+        let host =
+            GalleryCache::page_key(session, 1, &query(false), true, None, &base).expect("key");
         cache.keep_page(host, Page::new(b"[\"original\"]".to_vec()));
-        let guest = GalleryCache::page_key(session, 1, &query(false), false, &base).expect("key");
+        let guest =
+            GalleryCache::page_key(session, 1, &query(false), false, None, &base).expect("key");
         assert!(cache.page(&guest).is_none());
+    }
+
+    #[test]
+    fn the_owners_page_is_never_a_co_hosts_page() {
+        // Both see the host view, but each page marks its reader's own reactions.
+        let cache = GalleryCache::new(1024 * 1024).expect("cache");
+        let base = Url::parse("http://127.0.0.1:8080/").expect("url");
+        let session = Uuid::new_v4();
+        let key = |reactor| {
+            GalleryCache::page_key(session, 1, &query(false), true, Some(reactor), &base)
+                .expect("key")
+        };
+        let (owner, co_host) = (Uuid::new_v4(), Uuid::new_v4());
+        cache.keep_page(key(owner), Page::new(b"[\"mine\"]".to_vec()));
+        assert!(cache.page(&key(co_host)).is_none());
+        assert!(cache.page(&key(owner)).is_some());
     }
 
     #[test]

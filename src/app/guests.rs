@@ -176,15 +176,17 @@ pub async fn member(app: &App, event_id: Uuid, guest_id: Uuid) -> Result<GuestRe
     Ok(guest)
 }
 
-/// Who is asking about `event`: its host, one of its guests (checked), or anybody with the link.
+/// Who is asking about `event`: its host (owner or co-host), one of its guests (checked), or anybody with the link.
 pub async fn viewer(
     app: &App,
     event: &EventRecord,
     host: Option<&Host>,
     guest_id: Option<Uuid>,
 ) -> Result<Viewer> {
-    if host.is_some_and(|h| h.id == event.host_id) {
-        return Ok(Viewer::Host);
+    if let Some(host) = host {
+        if app.host_role(event, host).await?.is_some() {
+            return Ok(Viewer::Host);
+        }
     }
     match guest_id {
         None => Ok(Viewer::Anonymous),

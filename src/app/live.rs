@@ -61,8 +61,13 @@ pub async fn follow(
     let event = app.event(event_id).await?;
     let visibility = gallery::visibility(&app, &event, host, guest_id).await?;
     let audience = Audience::from(visibility.viewer());
+    // A co-host's host view lasts while they are one (checked again on each event change).
+    let co_host = host
+        .filter(|host| visibility.viewer() == Viewer::Host && host.id != event.host_id)
+        .map(|host| host.id);
+    let hosts = app.host_ids(&event).await?;
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(feed(app, event, visibility, tx));
+    tokio::spawn(feed(app, event, visibility, co_host, hosts, tx));
     Ok((audience, rx))
 }
 
@@ -87,10 +92,11 @@ async fn feed(
     app: Arc<App>,
     event: EventRecord,
     mut visibility: Visibility,
+    co_host: Option<Uuid>,
+    mut hosts: Vec<Uuid>,
     tx: mpsc::Sender<Update>,
 ) {
     let event_id = event.id;
-    let host_id = event.host_id;
     let mut notifications = app.events.subscribe();
     let shutdown = app.shutdown.clone();
     let mut guests_ticker = tokio::time::interval(GUESTS_EVERY);
@@ -126,12 +132,20 @@ async fn feed(
                         .then_some(Update::Reactions { photo_id: picture.id, reactions }),
                     LiveEvent::CommentAdded { picture, comment } => (visibility.sees(&picture)
                         && comments::sees(visibility.viewer(), &comment))
-                        .then(|| Update::CommentAdded { by_host: comment.author_id == host_id, comment }),
+                        .then(|| Update::CommentAdded { by_host: hosts.contains(&comment.author_id), comment }),
                     LiveEvent::CommentDeleted { picture_id, comment_id, .. } => (visibility.viewer() != Viewer::Anonymous)
                         .then_some(Update::CommentDeleted { photo_id: picture_id, comment_id }),
                     LiveEvent::GuestsChanged { .. } => guests_online(&app, event_id).await,
                     LiveEvent::SessionUpdated { .. } => match app.db.event(event_id).await {
                         Ok(Some(event)) => {
+                            // Co-hosts come and go with this notification.
+                            match app.host_ids(&event).await {
+                                Ok(now_hosts) => hosts = now_hosts,
+                                Err(err) => tracing::warn!(%event_id, error = %err, "could not reload the event's hosts"),
+                            }
+                            if co_host.is_some_and(|id| !hosts.contains(&id)) {
+                                return;
+                            }
                             let rules = EventRules::from_settings(&event.settings);
                             visibility = Visibility::new(visibility.viewer(), &rules);
                             reveal_at = rules.reveal_pending_until(now());

@@ -3,6 +3,7 @@
 //! The HTTP layer calls workflows and maps their results; it never touches storage itself.
 
 pub mod admin;
+pub mod cohosts;
 pub mod comments;
 pub mod error;
 pub mod event_archive;
@@ -38,7 +39,7 @@ pub use error::{Error, ErrorCode, Result};
 
 use crate::{
     db::{Database, EventRecord, PhotoRecord},
-    domain::{password::PasswordHasher, token::TokenIssuer},
+    domain::{host_role::HostRole, password::PasswordHasher, token::TokenIssuer},
     events::EventBus,
     metrics::Metrics,
     store::{PhotoStore, fs::FilesystemStore},
@@ -87,6 +88,8 @@ pub struct App {
     pub reaction_limiter: throttle::ReactionRateLimiter,
     /// Comments per guest or host (the same kind of per-person limit).
     pub comment_limiter: throttle::ReactionRateLimiter,
+    /// Co-host links an owner makes (the same kind of per-person limit).
+    pub cohost_invite_limiter: throttle::ReactionRateLimiter,
     /// Bytes of photos per event (`EVENT_QUOTA_MB`) and per host (`HOST_QUOTA_MB`).
     pub event_quota_bytes: Option<u64>,
     pub host_quota_bytes: Option<u64>,
@@ -123,24 +126,67 @@ impl App {
         self.db.photo(id).await?.ok_or_else(Error::photo_not_found)
     }
 
-    /// The event when `host` runs it: `event.not_found` or `event.not_host` otherwise.
+    /// The role `host` holds at `event`: its owner, a co-host, or none. Every host check asks
+    /// this (through [`App::require_host`] and the functions built on it).
+    pub async fn host_role(&self, event: &EventRecord, host: &Host) -> Result<Option<HostRole>> {
+        if host.id == event.host_id {
+            return Ok(Some(HostRole::Owner));
+        }
+        Ok(self
+            .db
+            .is_co_host(event.id, host.id)
+            .await?
+            .then_some(HostRole::CoHost))
+    }
+
+    /// Everybody who runs `event`: its owner, then its co-hosts.
+    pub async fn host_ids(&self, event: &EventRecord) -> Result<Vec<Uuid>> {
+        let co_hosts = self.db.co_hosts(event.id).await?;
+        Ok(std::iter::once(event.host_id)
+            .chain(co_hosts.into_iter().map(|co_host| co_host.host_id))
+            .collect())
+    }
+
+    /// The asker's role at `event`, or `auth.missing_token` / `event.not_host`.
+    pub async fn require_host(&self, event: &EventRecord, host: Option<&Host>) -> Result<HostRole> {
+        let Some(host) = host else {
+            return Err(Error::new(ErrorCode::MissingToken, "Missing bearer token"));
+        };
+        self.host_role(event, host).await?.ok_or_else(not_host)
+    }
+
+    /// The event when `host` runs it (as its owner or a co-host): `event.not_found` or
+    /// `event.not_host` otherwise.
     pub async fn hosted_event(&self, host: &Host, id: Uuid) -> Result<EventRecord> {
         let event = self.event(id).await?;
-        require_host(&event, Some(host))?;
+        self.require_host(&event, Some(host)).await?;
         Ok(event)
+    }
+
+    /// The event when `host` owns it: `event.owner_only` for its co-hosts, `event.not_host` for
+    /// everybody else.
+    pub async fn owned_event(&self, host: &Host, id: Uuid) -> Result<EventRecord> {
+        let event = self.event(id).await?;
+        match self.require_host(&event, Some(host)).await? {
+            HostRole::Owner => Ok(event),
+            HostRole::CoHost => Err(owner_only()),
+        }
     }
 }
 
-/// The host of `event`, or `auth.missing_token` / `event.not_host`.
-pub fn require_host(event: &EventRecord, host: Option<&Host>) -> Result<()> {
-    match host {
-        None => Err(Error::new(ErrorCode::MissingToken, "Missing bearer token")),
-        Some(host) if host.id == event.host_id => Ok(()),
-        Some(_) => Err(Error::new(
-            ErrorCode::NotHost,
-            "Only the host of this session can do this",
-        )),
-    }
+fn not_host() -> Error {
+    Error::new(
+        ErrorCode::NotHost,
+        "Only the host of this session can do this",
+    )
+}
+
+/// What only the event's owner may do, asked by a co-host.
+pub fn owner_only() -> Error {
+    Error::new(
+        ErrorCode::OwnerOnly,
+        "Only the owner of this session can do this, not its co-hosts",
+    )
 }
 
 /// Timestamps are kept to the microsecond, as PostgreSQL stores them.

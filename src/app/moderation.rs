@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{App, Error, ErrorCode, Host, Result, events, require_host};
+use super::{App, Error, ErrorCode, Host, Result, events};
 use crate::{
     db::PhotoRecord, domain::photo_key::PhotoKey, domain::rules::EventRules, events::LiveEvent,
 };
@@ -11,7 +11,7 @@ use crate::{
 pub async fn approve(app: &App, host: &Host, photo_id: Uuid) -> Result<PhotoRecord> {
     let photo = app.photo(photo_id).await?;
     let event = app.event(photo.event_id).await?;
-    require_host(&event, Some(host))?;
+    app.require_host(&event, Some(host)).await?;
     let approved = app
         .db
         .approve_photo(photo_id)
@@ -25,7 +25,7 @@ pub async fn approve(app: &App, host: &Host, photo_id: Uuid) -> Result<PhotoReco
     Ok(approved)
 }
 
-/// Deletes a photo for its event's host, or for the guest who uploaded it.
+/// Deletes a photo for its event's host (owner or co-host), or for the guest who uploaded it.
 pub async fn delete(
     app: &App,
     host: Option<&Host>,
@@ -40,7 +40,10 @@ pub async fn delete(
     }
     let photo = app.photo(photo_id).await?;
     let event = app.event(photo.event_id).await?;
-    let is_host = host.is_some_and(|h| h.id == event.host_id);
+    let is_host = match host {
+        Some(host) => app.host_role(&event, host).await?.is_some(),
+        None => false,
+    };
     if !is_host {
         if guest_id.is_none() || guest_id != photo.guest_id {
             return Err(Error::new(

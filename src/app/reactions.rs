@@ -59,7 +59,8 @@ pub async fn react(
     let event = app.event(photo.event_id).await?;
     let viewer = guests::viewer(app, &event, host, guest_id).await?;
     let reactor_id = match viewer {
-        Viewer::Host => event.host_id,
+        // The owner's or a co-host's own reaction.
+        Viewer::Host => host.map_or(event.host_id, |host| host.id),
         Viewer::Guest(id) => id,
         Viewer::Anonymous if host.is_some() => {
             return Err(Error::new(

@@ -20,9 +20,10 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    CommentRecord, Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary,
-    EventTransport, GuestRecord, HostOverview, HostRecord, JobLock, JobLockKey, JobRecord,
-    MultipartRecord, PhotoQuery, PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
+    CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
+    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, HostOverview,
+    HostRecord, JobLock, JobLockKey, JobRecord, MultipartRecord, PhotoQuery, PhotoRecord,
+    ReactionCount, ThumbStatus, VariantKeys,
 };
 use crate::domain::missions::MissionList;
 
@@ -518,6 +519,44 @@ impl Database for FailFast {
         )
         .await
     }
+
+    async fn is_co_host(&self, event_id: Uuid, host_id: Uuid) -> DbResult<bool> {
+        self.guard(self.shared.inner.is_co_host(event_id, host_id))
+            .await
+    }
+
+    async fn co_hosts(&self, event_id: Uuid) -> DbResult<Vec<CoHostRecord>> {
+        self.guard(self.shared.inner.co_hosts(event_id)).await
+    }
+
+    async fn delete_co_host(&self, event_id: Uuid, host_id: Uuid) -> DbResult<bool> {
+        self.guard(self.shared.inner.delete_co_host(event_id, host_id))
+            .await
+    }
+
+    async fn insert_cohost_invite(&self, invite: &CohostInviteRecord) -> DbResult<()> {
+        self.guard(self.shared.inner.insert_cohost_invite(invite))
+            .await
+    }
+
+    async fn cohost_invite(&self, token_hash: &str) -> DbResult<Option<CohostInviteRecord>> {
+        self.guard(self.shared.inner.cohost_invite(token_hash))
+            .await
+    }
+
+    async fn accept_cohost_invite(
+        &self,
+        token_hash: &str,
+        host_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Uuid>> {
+        self.guard(
+            self.shared
+                .inner
+                .accept_cohost_invite(token_hash, host_id, now),
+        )
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -779,6 +818,29 @@ mod tests {
         }
         async fn clear_pin_attempts(&self, _: Uuid, _: &str, _: DateTime<Utc>) -> DbResult<()> {
             self.call().await
+        }
+        async fn is_co_host(&self, _: Uuid, _: Uuid) -> DbResult<bool> {
+            self.call().await.map(|()| false)
+        }
+        async fn co_hosts(&self, _: Uuid) -> DbResult<Vec<CoHostRecord>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn delete_co_host(&self, _: Uuid, _: Uuid) -> DbResult<bool> {
+            self.call().await.map(|()| false)
+        }
+        async fn insert_cohost_invite(&self, _: &CohostInviteRecord) -> DbResult<()> {
+            self.call().await
+        }
+        async fn cohost_invite(&self, _: &str) -> DbResult<Option<CohostInviteRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn accept_cohost_invite(
+            &self,
+            _: &str,
+            _: Uuid,
+            _: DateTime<Utc>,
+        ) -> DbResult<Option<Uuid>> {
+            self.call().await.map(|()| None)
         }
     }
 

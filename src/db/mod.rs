@@ -189,6 +189,27 @@ pub struct EventSummary {
     pub guest_count: i64,
 }
 
+/// A co-host of an event, with their account's names.
+#[derive(Debug, Clone)]
+pub struct CoHostRecord {
+    pub host_id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub added_at: DateTime<Utc>,
+}
+
+/// A one-time co-host link as stored: only the token's SHA-256.
+#[derive(Debug, Clone)]
+pub struct CohostInviteRecord {
+    pub token_hash: String,
+    pub event_id: Uuid,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub used_by: Option<Uuid>,
+}
+
 /// Cluster-wide jobs that one replica at a time may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobLockKey {
@@ -396,7 +417,7 @@ pub trait Database: Send + Sync + 'static {
     async fn event(&self, id: Uuid) -> DbResult<Option<EventRecord>>;
     /// The event with this join code (compact form).
     async fn event_by_join_code(&self, code: &str) -> DbResult<Option<EventRecord>>;
-    /// A host's events, newest first.
+    /// A host's events, the ones they co-host included, newest first.
     async fn events_of_host(&self, user_id: Uuid) -> DbResult<Vec<EventSummary>>;
     async fn update_missions(
         &self,
@@ -601,4 +622,22 @@ pub trait Database: Send + Sync + 'static {
         client: &str,
         window_after: DateTime<Utc>,
     ) -> DbResult<()>;
+
+    /// Whether `host_id` co-hosts the event (its owner is `EventRecord::host_id`, not listed).
+    async fn is_co_host(&self, event_id: Uuid, host_id: Uuid) -> DbResult<bool>;
+    /// The event's co-hosts, in the order they were added.
+    async fn co_hosts(&self, event_id: Uuid) -> DbResult<Vec<CoHostRecord>>;
+    /// Removes a co-host; whether they were one.
+    async fn delete_co_host(&self, event_id: Uuid, host_id: Uuid) -> DbResult<bool>;
+    async fn insert_cohost_invite(&self, invite: &CohostInviteRecord) -> DbResult<()>;
+    async fn cohost_invite(&self, token_hash: &str) -> DbResult<Option<CohostInviteRecord>>;
+    /// Uses the link for `host_id` and makes them a co-host of its event, in one transaction:
+    /// the event, or `None` when the link was used, expired or unknown at `now`. Of two
+    /// concurrent calls only one gets the event.
+    async fn accept_cohost_invite(
+        &self,
+        token_hash: &str,
+        host_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Uuid>>;
 }

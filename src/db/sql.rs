@@ -9,10 +9,11 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::{
-    CommentRecord, Counts, Database, DbError, DbResult, EventOverview, EventRecord, EventSummary,
-    EventTransport, GuestRecord, HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey,
-    JobRecord, JobState, MultipartRecord, PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus,
-    ReactionCount, ThumbStatus, VariantKeys, classify,
+    CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
+    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, HostOverview,
+    HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord, JobState, MultipartRecord,
+    PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus, VariantKeys,
+    classify,
 };
 use crate::domain::{comment::CommentStatus, missions::MissionList};
 
@@ -409,7 +410,10 @@ impl<B: Backend> Database for B {
                     (SELECT COUNT(*) FROM pictures p WHERE p.session_id = s.id
                       AND p.status = 'pending') AS pending_count,
                     (SELECT COUNT(*) FROM session_users g WHERE g.session_id = s.id) AS guest_count
-             FROM sessions s WHERE user_id = $1 ORDER BY created_at DESC"
+             FROM sessions s
+             WHERE s.user_id = $1
+                OR EXISTS (SELECT 1 FROM event_hosts h WHERE h.session_id = s.id AND h.user_id = $1)
+             ORDER BY created_at DESC"
         );
         all(self, &sql, params![user_id], summary_from_row).await
     }
@@ -1089,6 +1093,104 @@ impl<B: Backend> Database for B {
                    WHERE session_id = $1 AND (client = $2 OR window_start <= $3)";
         self.execute(sql, params![event_id, client, window_after])
             .await
+            .map_err(classify)
+    }
+
+    async fn is_co_host(&self, event_id: Uuid, host_id: Uuid) -> DbResult<bool> {
+        let sql = "SELECT COUNT(*) AS n FROM event_hosts WHERE session_id = $1 AND user_id = $2";
+        Ok(count(self, sql, params![event_id, host_id]).await? > 0)
+    }
+
+    async fn co_hosts(&self, event_id: Uuid) -> DbResult<Vec<CoHostRecord>> {
+        let sql = "SELECT h.user_id, u.email, u.username, h.added_at
+                   FROM event_hosts h JOIN users u ON u.id = h.user_id
+                   WHERE h.session_id = $1 ORDER BY h.added_at, h.user_id";
+        all(self, sql, params![event_id], |row| {
+            Ok(CoHostRecord {
+                host_id: row.uuid("user_id")?,
+                email: row.text("email")?,
+                username: row.text("username")?,
+                added_at: row.time("added_at")?,
+            })
+        })
+        .await
+    }
+
+    async fn delete_co_host(&self, event_id: Uuid, host_id: Uuid) -> DbResult<bool> {
+        let sql = "DELETE FROM event_hosts WHERE session_id = $1 AND user_id = $2
+                   RETURNING user_id";
+        let row = optional(self, sql, params![event_id, host_id], |row| {
+            row.uuid("user_id")
+        })
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn insert_cohost_invite(&self, invite: &CohostInviteRecord) -> DbResult<()> {
+        let sql = "INSERT INTO cohost_invites
+                   (token_hash, session_id, created_by, created_at, expires_at, used_at, used_by)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        self.execute(
+            sql,
+            params![
+                &invite.token_hash,
+                invite.event_id,
+                invite.created_by,
+                invite.created_at,
+                invite.expires_at,
+                invite.used_at,
+                invite.used_by,
+            ],
+        )
+        .await
+        .map_err(classify)
+    }
+
+    async fn cohost_invite(&self, token_hash: &str) -> DbResult<Option<CohostInviteRecord>> {
+        let sql = "SELECT token_hash, session_id, created_by, created_at, expires_at, used_at,
+                          used_by
+                   FROM cohost_invites WHERE token_hash = $1";
+        optional(self, sql, params![token_hash], |row| {
+            Ok(CohostInviteRecord {
+                token_hash: row.text("token_hash")?,
+                event_id: row.uuid("session_id")?,
+                created_by: row.uuid("created_by")?,
+                created_at: row.time("created_at")?,
+                expires_at: row.time("expires_at")?,
+                used_at: row.opt_time("used_at")?,
+                used_by: row.opt_uuid("used_by")?,
+            })
+        })
+        .await
+    }
+
+    async fn accept_cohost_invite(
+        &self,
+        token_hash: &str,
+        host_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Uuid>> {
+        // The UPDATE decides: of two requests with the same link, only one matches the row.
+        let first = Statement {
+            sql: "UPDATE cohost_invites SET used_at = $2, used_by = $3
+                  WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+                  RETURNING session_id",
+            params: params![token_hash, now, host_id],
+        };
+        // SQLite needs the WHERE to read `ON CONFLICT` as the upsert clause.
+        let then = vec![Statement {
+            sql: "INSERT INTO event_hosts (session_id, user_id, role, added_at)
+                  SELECT session_id, $2, 'co_host', $3 FROM cohost_invites WHERE token_hash = $1
+                  ON CONFLICT (session_id, user_id) DO NOTHING",
+            params: params![token_hash, host_id, now],
+        }];
+        let row = self
+            .fetch_optional_then(first, then)
+            .await
+            .map_err(classify)?;
+        row.as_ref()
+            .map(|row| row.uuid("session_id"))
+            .transpose()
             .map_err(classify)
     }
 }

@@ -34,6 +34,7 @@ pub fn status_of(kind: Kind) -> StatusCode {
         Kind::Forbidden => StatusCode::FORBIDDEN,
         Kind::NotFound => StatusCode::NOT_FOUND,
         Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Gone => StatusCode::GONE,
         Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Kind::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

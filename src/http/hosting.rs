@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     app::{events, gallery},
-    domain::join_code::JoinCode,
+    domain::{host_role::HostRole, join_code::JoinCode},
 };
 
 #[derive(Serialize, ToSchema)]
@@ -32,6 +32,8 @@ pub struct SessionListItem {
     /// Photos waiting for approval.
     pub pending_count: i64,
     pub guest_count: i64,
+    /// The asker's role: `owner` (their own event) or `co_host`.
+    pub role: HostRole,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -59,7 +61,7 @@ pub struct EventPath {
 
 #[utoipa::path(get, path = "/sessions/mine", tag = "host", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The host's events, newest first", body = [SessionListItem]),
+        (status = 200, description = "The host's events, the ones they co-host included, newest first", body = [SessionListItem]),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
     ))]
 pub async fn mine(
@@ -71,11 +73,12 @@ pub async fn mine(
     Ok(Json(
         summaries
             .into_iter()
-            .map(|s| SessionListItem {
+            .map(|(s, role)| SessionListItem {
                 session: SessionView::new(&app, s.event, base.as_ref()),
                 picture_count: s.picture_count,
                 pending_count: s.pending_count,
                 guest_count: s.guest_count,
+                role,
             })
             .collect(),
     ))
@@ -193,7 +196,7 @@ pub async fn invite(
         (status = 204, description = "Deleted with all its photos, thumbnails and guests"),
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not the event's host", body = ErrorBody),
+        (status = 403, description = "Not the event's owner (`event.owner_only` for its co-hosts)", body = ErrorBody),
         (status = 404, description = "Unknown event", body = ErrorBody),
     ))]
 pub async fn delete_event(

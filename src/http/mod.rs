@@ -3,6 +3,7 @@
 //! workflow in [`crate::app`], and map its result to the contract's JSON.
 
 mod auth;
+mod cohosts;
 mod comments;
 mod cors;
 mod download;
@@ -105,6 +106,10 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
         .routes(routes!(hosting::cover))
         .routes(routes!(hosting::invite))
         .routes(routes!(hosting::delete_event))
+        .routes(routes!(cohosts::create_invite))
+        .routes(routes!(cohosts::accept_invite))
+        .routes(routes!(cohosts::list))
+        .routes(routes!(cohosts::remove))
         .routes(routes!(sessions::create))
         .routes(routes!(sessions::get))
         .routes(routes!(sessions::register_guest))

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod cohosts;
 mod comments;
 mod compression;
 mod cors;

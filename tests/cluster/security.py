@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Black-box security tests against a running local cluster, through its load balancer:
 
-  matrix      anonymous / guest / host / other host x every operation in /openapi.json
+  matrix      anonymous / guest / guest of another event / host / co-host / other host x every
+              operation in /openapi.json
   tokens      tampered, expired, alg none, wrong secret, other algorithm, unknown user
   uploads     oversize, wrong magic bytes, keys outside the session's prefix, tampered and expired
               presigned S3 URLs, type and size taken from storage
@@ -107,7 +108,8 @@ def raw_request(base: str, method: str, path: str, body: bytes = b"", headers: d
 # The authorization matrix
 
 class World:
-    """Two hosts, each with an event and a guest, and pictures to act on."""
+    """Two hosts, each with an event and a guest, a co-host of the first event, and pictures to
+    act on."""
 
     def __init__(self, api: Api):
         self.api = api
@@ -134,12 +136,44 @@ class World:
         r = api.req("POST", f"/sessions/{self.event}/settings", json={"settings": {"cover_picture_id": cover}},
                     headers={"Authorization": f"Bearer {self.host_token}"})
         assert r.status_code == 200, r.text
+        # A co-host of the event, through the owner's one-time link.
+        self.co_token, self.co_id = api.host()
+        r = api.req("POST", "/sessions/cohost-invites/accept", token=self.co_token, json={"token": self.cohost_link()})
+        assert r.status_code == 200 and r.json()["session_id"] == self.event, r.text
+        # ... and of the host's other events the matrix acts on (ending, the PIN, deleting).
+        for event in (self.event_to_end, self.protected_event, self.event_to_delete):
+            r = api.req("POST", "/sessions/cohost-invites/accept", token=self.co_token,
+                        json={"token": self.cohost_link(event=event)})
+            assert r.status_code == 200, r.text
+        self.co_host_picture = self.picture()
+        # Links the matrix accepts are for an event of the host's apart from `event`, so that the
+        # other host accepting one changes nothing the other rows rely on.
+        self.invite_event = api.create_session(self.host_token).json()["sessionId"]
+        # A used link of the other host's event.
+        self.used_link = self.cohost_link(self.other_token, self.other_event)
+        user_token, _ = api.host()
+        r = api.req("POST", "/sessions/cohost-invites/accept", token=user_token, json={"token": self.used_link})
+        assert r.status_code == 200, r.text
         # Guests' downloads are display copies: wait until the cover's are made.
         for _ in range(150):
             page = api.req("GET", f"/pictures/session?sessionId={self.event}").json()
             if any(p["id"] == cover and p.get("variants") == "ready" for p in page):
                 break
             time.sleep(0.2)
+
+    def cohost_link(self, token: str | None = None, event: str | None = None) -> str:
+        """A fresh co-host link's token (by default: the host's, for `event`)."""
+        event = event or self.event
+        r = self.api.req("POST", f"/sessions/{event}/cohost-invites", token=token or self.host_token)
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+    def fresh_co_host(self) -> str:
+        """The id of a new account made co-host of `event` (for the owner to remove)."""
+        token, user_id = self.api.host()
+        r = self.api.req("POST", "/sessions/cohost-invites/accept", token=token, json={"token": self.cohost_link()})
+        assert r.status_code == 200, r.text
+        return user_id
 
     def multipart(self) -> str:
         """A fresh resumable upload of this event (nothing sent yet)."""
@@ -160,9 +194,11 @@ class World:
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
-    def comment(self, by_host: bool = False) -> str:
-        """A fresh comment on the approved picture, by this event's guest or its host."""
-        who = {"Authorization": f"Bearer {self.host_token}"} if by_host else {"X-Guest-Id": self.guest}
+    def comment(self, by_host: bool = False, by_co_host: bool = False) -> str:
+        """A fresh comment on the approved picture, by this event's guest, its host or its co-host
+        (each writer has their own rate limit: 10 in a burst)."""
+        who = ({"Authorization": f"Bearer {self.host_token}"} if by_host
+               else {"Authorization": f"Bearer {self.co_token}"} if by_co_host else {"X-Guest-Id": self.guest})
         r = self.api.req("POST", f"/pictures/{self.pending_picture}/comments", json={"text": "Matrix"}, headers=who)
         assert r.status_code == 201, r.text
         return r.json()["id"]
@@ -174,18 +210,39 @@ class World:
         return init["key"], len(data)
 
 
-ROLES = ["anonymous", "guest", "host", "other_host"]
+ROLES = ["anonymous", "guest", "other_guest", "host", "co_host", "other_host"]
+# The order rows are tried in: a destructive success comes last.
+ORDER = ["anonymous", "guest", "other_guest", "other_host", "co_host", "host"]
 
 
 def credentials(w: World, role: str) -> dict:
     return {"anonymous": {}, "guest": {"X-Guest-Id": w.guest},
+            "other_guest": {"X-Guest-Id": w.other_guest},
             "host": {"Authorization": f"Bearer {w.host_token}"},
+            "co_host": {"Authorization": f"Bearer {w.co_token}"},
             "other_host": {"Authorization": f"Bearer {w.other_token}"}}[role]
+
+
+def with_every_role(rows: list[dict]) -> list[dict]:
+    """Fills in the roles a row leaves out: a co-host gets what the owner gets (rows say where
+    not: owner-only operations), a guest of another event what the guest gets (rows say where
+    not: wherever the guest's id is checked against the event)."""
+    for row in rows:
+        expect = row["expect"]
+        if "headers" in row:
+            continue
+        if "host" in expect:
+            expect.setdefault("co_host", expect["host"])
+        if "guest" in expect:
+            expect.setdefault("other_guest", expect["guest"])
+    return rows
 
 
 def matrix_rows(w: World) -> list[dict]:
     """(operation, request per role, expected status per role). Roles are tried in the order
-    anonymous, guest, other host, host, so that a destructive success comes last."""
+    anonymous, guest, guest of another event, other host, co-host, host, so that a destructive
+    success comes last. A co-host's and another event's guest's status, unless given, are the
+    host's and the guest's (`with_every_role`)."""
     e, g = w.event, w.guest
     fresh_email = lambda: {"username": "M", "email": f"m-{rand(10)}@matrix.example.com", "password": "matrix-pass-1"}
 
@@ -193,13 +250,15 @@ def matrix_rows(w: World) -> list[dict]:
         key, size = w.uploaded_key()
         return {"u_name": "M", "session_id": e, "s3_key": key, "original_filename": "m.jpg", "filesize_bytes": size, "mimetype": "image/jpeg"}
 
-    return [
+    return with_every_role([
         {"op": "POST /auth/register", "json": lambda r: fresh_email(), "expect": dict.fromkeys(ROLES, 201)},
         {"op": "POST /auth/login", "json": lambda r: {"email": w.email, "password": w.password}, "expect": dict.fromkeys(ROLES, 200)},
         {"op": "GET /auth/me", "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 200},
          "body_check": lambda role, body: role not in ("host", "other_host") or body.get("id", body.get("sub")) == (w.host_id if role == "host" else w.other_id)},
         {"op": "GET /sessions/mine", "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 200},
-         "body_check": lambda role, body: role not in ("host", "other_host") or ((e in json.dumps(body)) == (role == "host"))},
+         "body_check": lambda role, body: role not in ("host", "co_host", "other_host") or (
+             (e in json.dumps(body)) == (role != "other_host")
+             and (role != "co_host" or any(s["id"] == e and s["role"] == "co_host" for s in body)))},
         {"op": "POST /sessions/create", "json": lambda r: {}, "expect": {"anonymous": 401, "guest": 401, "host": 201, "other_host": 201}},
         {"op": f"GET /sessions/get?sessionId={e}", "expect": dict.fromkeys(ROLES, 200)},
         {"op": "POST /sessions/setmissions", "json": lambda r: {"sessionId": e, "missions": {"data": [{"id": "m1", "description": "A toast"}]}},
@@ -213,7 +272,7 @@ def matrix_rows(w: World) -> list[dict]:
         {"op": f"GET /sessions/by-code/{w.join_code}", "expect": dict.fromkeys(ROLES, 200),
          "body_check": lambda role, body: body.get("id") == e},
         {"op": f"POST /sessions/{w.event_to_delete}/delete",
-         "expect": {"anonymous": 401, "guest": 401, "host": 204, "other_host": 403}},
+         "expect": {"anonymous": 401, "guest": 401, "host": 204, "co_host": 403, "other_host": 403}},
         # The cluster runs without SMTP_URL: reset by mail is switched off for everyone.
         {"op": "POST /auth/password-reset", "json": lambda r: {"email": w.email},
          "expect": dict.fromkeys(ROLES, 403)},
@@ -222,7 +281,7 @@ def matrix_rows(w: World) -> list[dict]:
         {"op": f"GET /sessions/{e}/download", "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}, "stream": True},
         {"op": f"POST /sessions/{e}/download", "json": lambda r: {"ids": [w.pending_picture]},
          "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}, "stream": True},
-        {"op": f"GET /sessions/{e}/events?userId={g}", "expect": dict.fromkeys(ROLES, 200), "stream": True},
+        {"op": f"GET /sessions/{e}/events?userId={g}", "expect": {**dict.fromkeys(ROLES, 200), "other_guest": 403}, "stream": True},
         {"op": "POST /sessions/registerSessionUser", "json": lambda r: {"username": "M", "sessionId": e}, "expect": dict.fromkeys(ROLES, 201)},
         # A protected event: joining needs its PIN, whoever asks (a host's token is no PIN).
         {"op": "POST /sessions/registerSessionUser (protected event, no PIN)", "method": "POST", "path": lambda r: "/sessions/registerSessionUser",
@@ -239,45 +298,48 @@ def matrix_rows(w: World) -> list[dict]:
         {"op": "POST /sessions/heartbeat", "json": lambda r: {"userId": g}, "expect": dict.fromkeys(ROLES, 200)},
         {"op": "POST /pictures/init-upload", "json": lambda r: {"session_id": e, "mimetype": "image/jpeg"}, "expect": dict.fromkeys(ROLES, 201)},
         {"op": "POST /pictures/finalize-upload", "json": finalize_body, "expect": dict.fromkeys(ROLES, 201)},
-        {"op": f"GET /pictures/session?sessionId={e}", "expect": dict.fromkeys(ROLES, 200)},
-        # The guest deletes their own photo; the host deletes another one.
-        {"op": "DELETE /pictures/{id}", "path": lambda role: f"/pictures/{w.guest_picture if role == 'guest' else w.host_picture}",
-         "expect": {"anonymous": 401, "guest": 204, "host": 204, "other_host": 403}},
+        {"op": f"GET /pictures/session?sessionId={e}", "expect": {**dict.fromkeys(ROLES, 200), "other_guest": 403}},
+        # The guest deletes their own photo; the host and the co-host delete another one each.
+        {"op": "DELETE /pictures/{id}",
+         "path": lambda role: f"/pictures/{ {'guest': w.guest_picture, 'co_host': w.co_host_picture}.get(role, w.host_picture) }",
+         "expect": {"anonymous": 401, "guest": 204, "other_guest": 403, "host": 204, "other_host": 403}},
         {"op": f"POST /pictures/{w.pending_picture}/approve", "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}},
         # Reactions: the event's guest and host; the other host is no member of the event.
         {"op": f"PUT /pictures/{w.pending_picture}/reaction", "json": lambda r: {"reaction": "heart"},
-         "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
+         "expect": {"anonymous": 401, "guest": 200, "other_guest": 403, "host": 200, "other_host": 403}},
         {"op": f"DELETE /pictures/{w.pending_picture}/reaction",
-         "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
+         "expect": {"anonymous": 401, "guest": 200, "other_guest": 403, "host": 200, "other_host": 403}},
         # Comments: the event's guest and host read and write; a guest deletes their own, the host
         # any (here the guest's); approving is the host's (an approved comment stays approved).
         {"op": f"GET /pictures/{w.pending_picture}/comments",
-         "expect": {"anonymous": 401, "guest": 200, "host": 200, "other_host": 403}},
+         "expect": {"anonymous": 401, "guest": 200, "other_guest": 403, "host": 200, "other_host": 403}},
         {"op": f"POST /pictures/{w.pending_picture}/comments", "json": lambda r: {"text": "<b>Matrix</b>"},
-         "expect": {"anonymous": 401, "guest": 201, "host": 201, "other_host": 403}},
+         "expect": {"anonymous": 401, "guest": 201, "other_guest": 403, "host": 201, "other_host": 403}},
         {"op": "DELETE /pictures/{id}/comments/{comment_id}",
-         "path": lambda r: f"/pictures/{w.pending_picture}/comments/{w.comment()}",
-         "expect": {"anonymous": 401, "guest": 204, "host": 204, "other_host": 403}},
+         "path": lambda r: f"/pictures/{w.pending_picture}/comments/{w.comment(by_co_host=r not in ('guest', 'co_host', 'host'))}",
+         "expect": {"anonymous": 401, "guest": 204, "other_guest": 403, "host": 204, "other_host": 403}},
         {"op": "POST /pictures/{id}/comments/{comment_id}/approve",
-         "path": lambda r: f"/pictures/{w.pending_picture}/comments/{w.comment()}/approve",
+         "path": lambda r: f"/pictures/{w.pending_picture}/comments/{w.comment(by_co_host=r not in ('co_host', 'host'))}/approve",
          "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}},
         # Resumable uploads are open like init-upload; each role gets its own upload to act on.
+        # A guest of another event naming itself (X-Guest-Id) in an upload is refused.
         {"op": f"POST /sessions/{e}/uploads/multipart", "json": lambda r: {"content_type": "image/jpeg", "size": 1000},
          "expect": dict.fromkeys(ROLES, 201)},
         {"op": "POST /sessions/{id}/uploads/multipart/{upload_id}/parts", "path": lambda r: f"/sessions/{e}/uploads/multipart/{w.multipart()}/parts",
-         "json": lambda r: {"part_numbers": [1]}, "expect": dict.fromkeys(ROLES, 200)},
+         "json": lambda r: {"part_numbers": [1]}, "expect": {**dict.fromkeys(ROLES, 200), "other_guest": 403}},
         {"op": "GET /sessions/{id}/uploads/multipart/{upload_id}", "path": lambda r: f"/sessions/{e}/uploads/multipart/{w.multipart()}",
-         "expect": dict.fromkeys(ROLES, 200)},
+         "expect": {**dict.fromkeys(ROLES, 200), "other_guest": 403}},
         # Nothing was sent: part 1 is missing.
         {"op": "POST /sessions/{id}/uploads/multipart/{upload_id}/complete", "path": lambda r: f"/sessions/{e}/uploads/multipart/{w.multipart()}/complete",
-         "expect": dict.fromkeys(ROLES, 400)},
+         "expect": {**dict.fromkeys(ROLES, 400), "other_guest": 403}},
         {"op": "DELETE /sessions/{id}/uploads/multipart/{upload_id}", "path": lambda r: f"/sessions/{e}/uploads/multipart/{w.multipart()}",
-         "expect": dict.fromkeys(ROLES, 204)},
+         "expect": {**dict.fromkeys(ROLES, 204), "other_guest": 403}},
         # The guests' ZIP needs a guest of the event, and the host's `guest_downloads: "all"` (not set here).
-        {"op": f"GET /sessions/{e}/guest-download", "expect": {"anonymous": 401, "guest": 403, "host": 401, "other_host": 401}},
-        # One photo: everybody with the link gets the display copy (the host the original).
+        {"op": f"GET /sessions/{e}/guest-download", "expect": {"anonymous": 401, "guest": 403, "other_guest": 403, "host": 401, "other_host": 401}},
+        # One photo: everybody with the link gets the display copy (the host the original); a
+        # guest of another event naming itself is refused.
         {"op": "GET /pictures/{id}/download", "path": lambda r: f"/pictures/{w.cover}/download",
-         "expect": dict.fromkeys(ROLES, 302), "redirects": False},
+         "expect": {**dict.fromkeys(ROLES, 302), "other_guest": 403}, "redirects": False},
         {"op": "GET /healthz", "expect": dict.fromkeys(ROLES, 200)},
         {"op": "GET /readyz", "expect": dict.fromkeys(ROLES, 200)},
         {"op": "GET /openapi.json", "expect": dict.fromkeys(ROLES, 200)},
@@ -305,7 +367,24 @@ def matrix_rows(w: World) -> list[dict]:
         {"op": "DELETE /pictures/{id}/comments/{comment_id} (not the author)", "method": "DELETE",
          "path": lambda r: f"/pictures/{w.pending_picture}/comments/{w.comment(by_host=True)}",
          "expect": {"guest": 403}},
-    ]
+        # Co-hosts: the owner makes one-time links and removes co-hosts; co-hosts list them.
+        {"op": f"POST /sessions/{e}/cohost-invites",
+         "expect": {"anonymous": 401, "guest": 401, "host": 201, "co_host": 403, "other_host": 403}},
+        {"op": "POST /sessions/cohost-invites/accept", "json": lambda r: {"token": w.cohost_link(event=w.invite_event)},
+         "expect": {"anonymous": 401, "guest": 401, "host": 409, "co_host": 200, "other_host": 200}},
+        {"op": "POST /sessions/cohost-invites/accept (used link)", "method": "POST", "path": lambda r: "/sessions/cohost-invites/accept",
+         "json": lambda r: {"token": w.used_link},
+         "expect": {"anonymous": 401, "guest": 401, "other_guest": 401, "host": 410, "co_host": 410, "other_host": 409}},
+        {"op": "POST /sessions/cohost-invites/accept (unknown link)", "method": "POST", "path": lambda r: "/sessions/cohost-invites/accept",
+         "json": lambda r: {"token": "0" * 64},
+         "expect": {"anonymous": 401, "guest": 401, "other_guest": 401, "host": 404, "co_host": 404, "other_host": 404}},
+        {"op": f"GET /sessions/{e}/cohosts", "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403},
+         "body_check": lambda role, body: w.co_id in json.dumps(body)},
+        # The owner removes a co-host; a co-host may not remove the owner.
+        {"op": "DELETE /sessions/{id}/cohosts/{host_id}",
+         "path": lambda role: f"/sessions/{e}/cohosts/" + (w.fresh_co_host() if role == "host" else w.host_id if role == "co_host" else w.co_id),
+         "expect": {"anonymous": 401, "guest": 401, "host": 204, "co_host": 403, "other_host": 403}},
+    ])
 
 
 def part_matrix(c: Cluster, checks: Checks) -> dict:
@@ -319,7 +398,7 @@ def part_matrix(c: Cluster, checks: Checks) -> dict:
     for row in rows:
         method = row.get("method") or row["op"].split()[0]
         template = row["op"].split()[1]
-        for role in [r for r in ["anonymous", "guest", "other_host", "host"] if r in row["expect"]]:
+        for role in [r for r in ORDER if r in row["expect"]]:
             path = row["path"](role) if "path" in row else template
             headers = row.get("headers") or credentials(w, role)
             body = row["json"](role) if "json" in row else None

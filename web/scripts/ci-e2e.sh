@@ -3,8 +3,8 @@
 #   web/scripts/ci-e2e.sh http://127.0.0.1:3000
 # Installs what it needs when missing (Debian chromium, the npm dev dependencies), then runs the
 # sw.js version check, the type check, the first-load size budget and the browser end-to-end tests
-# (same origin, the upload queue, long names at every width, then the client served from a
-# second origin).
+# (same origin, the upload queue, long names at every width, the client served from a second
+# origin, the venue checks, co-hosts).
 # Screenshots go to target/screenshots/. Exits non-zero on any failure; every step is time-bounded.
 set -euo pipefail
 
@@ -74,3 +74,6 @@ E2E_TIMEOUT_MS=120000 timeout 150 node e2e/cross-origin.mjs "$BASE_URL"
 
 log "venue checks (transfer budget, join link, join codes, event management)"
 E2E_TIMEOUT_MS=120000 timeout 150 node e2e/venue.mjs "$BASE_URL"
+
+log "co-hosts: a link, signing up through it, moderating as co-host, removed by the owner"
+E2E_TIMEOUT_MS=120000 timeout 150 node e2e/cohosts.mjs "$BASE_URL"

@@ -56,7 +56,7 @@ function byStatus(status) {
  * An event as any endpoint returns it: create adds `sessionId`, the host's list adds the counts.
  * @typedef {Omit<Schemas['SessionView'], 'settings'> & {settings: Settings}
  *   & Partial<Pick<Schemas['CreateSessionResponse'], 'sessionId'>>
- *   & Partial<Pick<Schemas['SessionListItem'], 'picture_count' | 'pending_count' | 'guest_count'>>} Session
+ *   & Partial<Pick<Schemas['SessionListItem'], 'picture_count' | 'pending_count' | 'guest_count' | 'role'>>} Session
  */
 
 /**
@@ -142,7 +142,7 @@ export function takeReturn(fallback) {
   let to = null;
   try { to = sessionStorage.getItem(RETURN); sessionStorage.removeItem(RETURN); } catch { /* storage off */ }
   // Only this app's own pages (never an open redirect).
-  return to && /^\/(host|slideshow|print)(\/|$)/.test(to) ? to : fallback;
+  return to && /^\/(host|slideshow|print|cohost)(\/|$)/.test(to) ? to : fallback;
 }
 
 // A logged-out visit to a host page is sent to the log-in form: remember where it wanted to go.

@@ -16,6 +16,7 @@ route(new RegExp(`^/slideshow/${UUID}$`), lazy(() => import('./slideshow.js'), '
 route(new RegExp(`^/print/${UUID}$`), lazy(() => import('./print.js'), 'print'));
 route(new RegExp(`^/j/${CODE}$`), joinByCode);
 route(/^\/reset$/, lazy(() => import('./reset.js'), 'reset'));
+route(/^\/cohost$/, lazy(() => import('./cohosts.js'), 'acceptCohost'));
 notFound((main) => {
   main.append(h('h1', null, t('notfound.title')), h('p', null, t('notfound.text')), h('a.btn', { href: '/' }, t('guest.home')));
 });

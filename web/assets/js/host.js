@@ -1,6 +1,7 @@
 // `/host` (the host's events, create one) and `/host/{id}` (run one event: share, missions,
 // photos with moderation, rules, download, end).
 import { api, apiUrl, auth, logout, getSession, eventName, isOpen, joinUrl, ApiError } from './api.js';
+import { cht, cohostsSection } from './cohosts.js';
 import { ct } from './comments.js';
 import { ask, h, replace, timeOf, toast, uid } from './dom.js';
 import { field, validateAll, busy } from './forms.js';
@@ -74,7 +75,7 @@ export function hostHome(main) {
     replace(list, sessions.map((s) => {
       const open = isOpen(s);
       return h('a.event-card', { href: `/host/${s.id}` },
-        h('strong', null, eventName(s)),
+        h('strong', null, eventName(s), s.role === 'co_host' ? h('span.cohost-badge', null, cht('badge')) : null),
         h('span.muted', null, t(open ? 'host.endsAt' : 'host.endedOn', { time: timeOf(s.ends_at || s.settings?.ends_at || '') })),
         s.delete_after ? h('span.muted', null, t('host.deleteAfter', { time: timeOf(s.delete_after) })) : '',
         h('span.stats', null,
@@ -138,22 +139,25 @@ export function hostEvent(main, id) {
   const a = requireAuth();
   if (!a) return;
   const token = a.token;
+  const me = a.sub;
   /** @type {(() => void)[]} */
   const cleanups = [];
   main.append(h('p.muted', null, t('gallery.loading')));
 
   let gone = false;
-  getSession(id).then((session) => {
+  getSession(id).then(async (session) => {
     if (gone) return;
-    if (session.user_id !== a.sub) {
+    const role = session.user_id === a.sub ? 'owner' : await coHostOf(id, a);
+    if (gone) return;
+    if (!role) {
       replace(main, h('h1', null, eventName(session)), h('p', null, t('host.notYours')), h('a', { href: `/s/${id}` }, t('host.openGuest')));
       return;
     }
-    build(session);
+    build(session, role);
   }).catch((e) => { if (!gone) replace(main, h('p.form-error', null, e.message), h('a', { href: '/host' }, t('host.back'))); });
 
-  /** @param {Session} session */
-  function build(session) {
+  /** @param {Session} session @param {'owner' | 'co_host'} role */
+  function build(session, role) {
     document.title = `${eventName(session)} · PartyPic`;
     const title = h('h1', null, eventName(session));
     const state = h('p.muted');
@@ -210,10 +214,10 @@ export function hostEvent(main, id) {
     /** @type {Record<string, HTMLElement>} */
     const panels = {
       photos: h('section.panel', null, queue, bulkBar(gallery, token, id), gallery.el),
-      share: sharePanel(id),
+      share: sharePanel(id, cohostsSection(id, token, me, role)),
       missions: missionsPanel(session, token, (s) => { session = s; }),
       rules: rulesPanel(() => session, token, (s) => { session = s; showState(); }, identity.el),
-      event: managePanel(() => session, token, (s) => { session = s; showState(); }),
+      event: managePanel(() => session, token, (s) => { session = s; showState(); }, role),
     };
     const tabs = h('div.tabs', { role: 'tablist', 'aria-label': t('host.sections') });
     /** @param {string} name */
@@ -266,14 +270,28 @@ export function hostEvent(main, id) {
   return () => { gone = true; cleanups.forEach((fn) => fn()); };
 }
 
+/**
+ * `co_host` when the logged-in host co-hosts the event (one of its hosts), else null.
+ * @param {string} id @param {{token: string, sub: string}} a @returns {Promise<'co_host' | null>}
+ */
+async function coHostOf(id, a) {
+  try {
+    /** @type {{host_id: string, role: string}[]} */
+    const hosts = await api(`/sessions/${encodeURIComponent(id)}/cohosts`, { token: a.token });
+    return hosts.some((host) => host.host_id === a.sub && host.role === 'co_host') ? 'co_host' : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Whether this page was opened on the host's own machine, where links name no other device. */
 function onLoopback() {
   const host = location.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1';
 }
 
-/** @param {string} id */
-function sharePanel(id) {
+/** @param {string} id @param {HTMLElement} cohosts the co-hosts' section */
+function sharePanel(id, cohosts) {
   let url = joinUrl(id);
   const input = /** @type {HTMLInputElement} */ (h('input', { id: 'join-url', value: url, readonly: true, onfocus: (/** @type {Event} */ e) => /** @type {HTMLInputElement} */ (e.target).select() }));
   const copy = async () => {
@@ -316,7 +334,8 @@ function sharePanel(id) {
       h('a.btn', { href: `/print/${id}` }, t('share.print')),
       h('a.btn', { href: `/slideshow/${id}`, target: '_blank' }, t('share.slideshow')),
       h('a.btn', { href: `/slideshow/${id}?mode=loved`, target: '_blank' }, t('share.slideshowLoved')),
-      h('a.btn', { href: `/s/${id}`, target: '_blank' }, t('share.guestView'))));
+      h('a.btn', { href: `/s/${id}`, target: '_blank' }, t('share.guestView'))),
+    cohosts);
 }
 
 const SIZES_ITSELF = typeof CSS !== 'undefined' && CSS.supports('field-sizing', 'content');
@@ -711,11 +730,12 @@ function bulkBar(gallery, token, eventId) {
 }
 
 /**
- * The event itself: its name and date, and deleting it with everything in it (the host types
- * the name to confirm).
+ * The event itself: its name and date, and deleting it with everything in it (the owner types
+ * the name to confirm; co-hosts cannot delete it).
  * @param {() => Session} get @param {string} token @param {(s: Session) => void} onSaved
+ * @param {'owner' | 'co_host'} role
  */
-function managePanel(get, token, onSaved) {
+function managePanel(get, token, onSaved, role) {
   const id = get().id;
   const section = h('section.panel');
   const saved = h('p.muted', { role: 'status' });
@@ -762,7 +782,7 @@ function managePanel(get, token, onSaved) {
       h('div.field', null, h('label', { for: 'event-name' }, t('venue.rename')), name),
       h('div.field', null, h('label', { for: 'event-date' }, t('venue.starts')), date),
       h('button.btn.primary', { type: 'submit' }, t('venue.save')), saved),
-      h('div.danger-zone', null,
+      role !== 'owner' ? null : h('div.danger-zone', null,
         h('h3', null, t('venue.deleteTitle')),
         h('p', null, t('venue.deleteLead')),
         h('div.field', null, h('label', { for: 'delete-confirm' }, t('venue.deleteConfirm', { name: eventName(s) })), confirmInput),

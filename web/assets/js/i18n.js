@@ -792,6 +792,14 @@ const ERRORS = {
   'join.pin_required': { en: 'Please enter the event PIN.', de: 'Bitte gib die Event-PIN ein.' },
   'join.pin_wrong': { en: 'Wrong PIN.', de: 'Falsche PIN.' },
   'join.pin_locked': { en: 'Too many wrong PINs. Please wait a few minutes.', de: 'Zu viele falsche PINs. Bitte warte ein paar Minuten.' },
+  'event.owner_only': { en: 'Only the owner of this event can do that, not its co-hosts.', de: 'Das kann nur der Inhaber dieses Events, nicht seine Co-Gastgeber.' },
+  'cohost_invite.not_found': { en: 'This co-host link is unknown. Please ask the event\'s owner for a new one.', de: 'Diesen Co-Gastgeber-Link gibt es nicht. Bitte frag den Inhaber des Events nach einem neuen.' },
+  'cohost_invite.used': { en: 'This co-host link has already been used. Please ask the event\'s owner for a new one.', de: 'Dieser Co-Gastgeber-Link wurde schon benutzt. Bitte frag den Inhaber des Events nach einem neuen.' },
+  'cohost_invite.expired': { en: 'This co-host link has expired. Please ask the event\'s owner for a new one.', de: 'Dieser Co-Gastgeber-Link ist abgelaufen. Bitte frag den Inhaber des Events nach einem neuen.' },
+  'cohost_invite.own_event': { en: 'This is your own event: you run it already.', de: 'Das ist dein eigenes Event: Du leitest es schon.' },
+  'cohost.already': { en: 'You are a co-host of this event already.', de: 'Du bist schon Co-Gastgeber dieses Events.' },
+  'cohost_invite.rate_limited': { en: 'Too many co-host links at once. Please wait a minute.', de: 'Zu viele Co-Gastgeber-Links auf einmal. Bitte warte eine Minute.' },
+  'cohost.not_found': { en: 'This person is not a co-host of this event (any more).', de: 'Diese Person ist nicht (mehr) Co-Gastgeber dieses Events.' },
 };
 
 /**
