@@ -51,6 +51,10 @@ const REACTION_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expec
 /// Comments per person: a burst of 10, then one every 6 s; a real conversation stays below.
 const COMMENTS_PER_MINUTE: std::num::NonZeroU32 = std::num::NonZeroU32::new(10).expect("non-zero");
 const COMMENT_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(10).expect("non-zero");
+/// Guestbook messages per person: a burst of 3 (a typo fixed, a second thought), then one a
+/// minute; a guestbook entry is written once, a flood is not.
+const GUESTBOOK_PER_MINUTE: std::num::NonZeroU32 = std::num::NonZeroU32::new(1).expect("non-zero");
+const GUESTBOOK_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(3).expect("non-zero");
 
 /// How long start-up waits for the database and the object store to come up.
 const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
@@ -320,6 +324,7 @@ impl Application {
             reset_limiter: AddressRateLimiter::new(RESET_MAILS_PER_HOUR),
             reaction_limiter: ReactionRateLimiter::new(REACTIONS_PER_MINUTE, REACTION_BURST),
             comment_limiter: ReactionRateLimiter::new(COMMENTS_PER_MINUTE, COMMENT_BURST),
+            guestbook_limiter: ReactionRateLimiter::new(GUESTBOOK_PER_MINUTE, GUESTBOOK_BURST),
             event_quota_bytes: settings.event_quota_bytes,
             host_quota_bytes: settings.host_quota_bytes,
         });
@@ -558,6 +563,7 @@ async fn housekeeping(state: SharedState, stop: CancellationToken) {
             state.reset_limiter.forget_idle();
             state.reaction_limiter.forget_idle();
             state.comment_limiter.forget_idle();
+            state.guestbook_limiter.forget_idle();
         }
     }
 }
