@@ -105,7 +105,7 @@ pub async fn archive(
     }
     // The keepsake has the guestbook and the comments too; a selection is photos only.
     if matches!(selection, Selection::Approved) {
-        if let Some(page) = guestbook_page(app, &event, &named).await? {
+        if let Some(page) = printable_page(app, &event, &named).await? {
             entries.push(Entry {
                 name: guestbook_page::FILE_NAME.to_owned(),
                 content: Content::Page(page),
@@ -118,7 +118,7 @@ pub async fn archive(
 
 /// The approved guestbook messages and comments as a printable page, naming the photos by their
 /// entries in this ZIP (`named`); `None` when there are neither.
-async fn guestbook_page(
+async fn printable_page(
     app: &App,
     event: &EventRecord,
     named: &HashMap<Uuid, (&PhotoRecord, String)>,
