@@ -668,6 +668,41 @@ try {
     await p.close();
   });
 
+  await step('a guest writes in the guestbook; the host approves it; the slideshow shows it, markup as text', async () => {
+    // The host asks for approval in the Guestbook tab.
+    await hostPage.getByRole('tab', { name: 'Guestbook' }).click();
+    await hostPage.locator('#rule-guestbookapproval').check();
+    await hostPage.locator('#rule-guestbookapproval:checked').waitFor();
+    const show = await guestCtx.newPage();
+    watch(show, 'slideshow-guestbook');
+    await show.goto(`/slideshow/${sessionId}`);
+    await show.locator('.slide.on img.slide-photo').waitFor();
+    // The guest opens the guestbook (loaded on demand) and writes, markup included.
+    const text = '<script>window.__guestbook = 1</script> Alles Gute! <b>fett</b>';
+    await guestPage.locator('#open-guestbook').click();
+    await guestPage.locator('#guestbook-text').fill(text);
+    await guestPage.getByRole('button', { name: 'Write in the guestbook' }).click();
+    const mine = guestPage.locator('.guestbook-message[data-status="pending"]').filter({ hasText: 'Alles Gute!' });
+    await mine.waitFor();
+    assert.equal(await mine.locator('.guestbook-text').innerText(), text);
+    await shot(guestPage, '15b-guest-guestbook');
+    await a11y(guestPage, '15b-guest-guestbook');
+    // The host sees it live, pending, and approves it; the open slideshow shows it at once.
+    const pending = hostPage.locator('.guestbook-message[data-status="pending"]').filter({ hasText: 'Alles Gute!' });
+    await pending.waitFor({ timeout: 10_000 });
+    await pending.getByRole('button', { name: 'Approve' }).click();
+    await hostPage.locator('.guestbook-message[data-status="approved"]').filter({ hasText: 'Alles Gute!' }).waitFor();
+    await show.locator('.stage.messaging .message-text').filter({ hasText: 'Alles Gute!' }).waitFor({ timeout: 15_000 });
+    assert.equal(await show.locator('.message-text').innerText(), text, 'the text shows as typed');
+    assert.ok((await show.locator('.message-author').innerText()).includes('Carla Guest'));
+    assert.equal(await show.locator('.slide-message script, .slide-message b').count(), 0, 'no markup was rendered');
+    assert.equal(await show.evaluate(() => /** @type {any} */ (window).__guestbook), undefined, 'no script ran');
+    await shot(show, '15c-slideshow-guestbook');
+    await show.close();
+    await hostPage.locator('#rule-guestbookapproval').uncheck();
+    await hostPage.getByRole('tab', { name: 'Photos' }).click();
+  });
+
   await step('a guest uploads a video clip: a poster with its length in the gallery, the viewer plays it', async () => {
     // An iPhone-style QuickTime clip with sound, made by ffmpeg (the server remuxes it to MP4).
     const clip = path.join(TMP, 'party-clip.mov');
