@@ -596,8 +596,15 @@ try {
     ]);
     const file = path.join(TMP, 'all.zip');
     await download.saveAs(file);
-    const entries = zipEntries(fs.readFileSync(file));
-    console.log('     zip entries:', entries.map((e) => `${e.name} (${e.size} B)`).join(', '));
+    const zip = fs.readFileSync(file);
+    const all = zipEntries(zip);
+    console.log('     zip entries:', all.map((e) => `${e.name} (${e.size} B)`).join(', '));
+    // The photos, and the printable page with the guest's comment (escaped; the page is stored
+    // uncompressed, so its text is in the file as is).
+    assert.deepEqual(all.filter((e) => !/\.jpe?g$/i.test(e.name)).map((e) => e.name), ['guestbook.html']);
+    assert.ok(zip.includes('&lt;img src=x onerror=alert(1)&gt;'), 'the comment is in guestbook.html, escaped');
+    assert.ok(!zip.includes('<img src=x'), 'no markup from guests');
+    const entries = all.filter((e) => e.name !== 'guestbook.html');
     assert.equal(entries.length, await hostPage.locator('.gallery .tile').count());
     assert.equal(entries.length, 3);
     for (const e of entries) {
