@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '8d2bddf2999f';
+const VERSION = 'c04dd666f2b3';
 const SHELL = [
   '/assets/app.css',
   '/assets/comments.css',
