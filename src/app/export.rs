@@ -89,14 +89,21 @@ pub async fn archive(
     // In the order the photos were taken.
     photos.reverse();
     let mut entries = Vec::with_capacity(photos.len() + 1);
-    // Each photo's entry name, for the guestbook page's links.
-    let mut named: HashMap<Uuid, (&PhotoRecord, String)> = HashMap::new();
+    // Each photo's entry, for the guestbook page's links.
+    let mut named: HashMap<Uuid, ZipPhoto> = HashMap::new();
     for (index, photo) in photos.iter().enumerate() {
         let Some(key) = PhotoKey::parse(&photo.object_key) else {
             continue;
         };
         let name = entry_name(photo, index + 1);
-        named.insert(photo.id, (photo, name.clone()));
+        named.insert(
+            photo.id,
+            ZipPhoto {
+                record: photo,
+                entry: name.clone(),
+                order: index,
+            },
+        );
         entries.push(Entry {
             name,
             content: Content::Stored(key),
@@ -116,19 +123,27 @@ pub async fn archive(
     Ok(stream_archive(app, &event, entries))
 }
 
+/// A photo as the host's ZIP holds it.
+struct ZipPhoto<'a> {
+    record: &'a PhotoRecord,
+    entry: String,
+    /// Its place in the ZIP.
+    order: usize,
+}
+
 /// The approved guestbook messages and comments as a printable page, naming the photos by their
 /// entries in this ZIP (`named`); `None` when there are neither.
 async fn printable_page(
     app: &App,
     event: &EventRecord,
-    named: &HashMap<Uuid, (&PhotoRecord, String)>,
+    named: &HashMap<Uuid, ZipPhoto<'_>>,
 ) -> Result<Option<String>> {
     let page_photo = |id: Uuid| {
-        named.get(&id).map(|(photo, entry)| PagePhoto {
-            entry: entry.clone(),
+        named.get(&id).map(|photo| PagePhoto {
+            entry: photo.entry.clone(),
             // What every browser shows; HEIC and clips are linked instead.
             shows_inline: matches!(
-                photo.mimetype.as_str(),
+                photo.record.mimetype.as_str(),
                 "image/jpeg" | "image/png" | "image/webp" | "image/gif"
             ),
         })
@@ -160,12 +175,12 @@ async fn printable_page(
                 });
         }
     }
-    let mut commented: Vec<(&str, CommentedPhoto)> = by_photo
+    let mut commented: Vec<(usize, CommentedPhoto)> = by_photo
         .into_iter()
         .filter_map(|(id, comments)| {
-            let entry = named.get(&id)?.1.as_str();
+            let order = named.get(&id)?.order;
             Some((
-                entry,
+                order,
                 CommentedPhoto {
                     photo: page_photo(id)?,
                     comments,
@@ -173,7 +188,7 @@ async fn printable_page(
             ))
         })
         .collect();
-    commented.sort_by_key(|(entry, _)| entry_number(entry));
+    commented.sort_by_key(|(order, _)| *order);
     let commented: Vec<CommentedPhoto> = commented.into_iter().map(|(_, c)| c).collect();
     let name = event
         .settings
@@ -181,15 +196,6 @@ async fn printable_page(
         .and_then(|v| v.as_str())
         .unwrap_or_default();
     Ok(guestbook_page::render(name, &messages, &commented))
-}
-
-/// The running number `n` of an entry name `{guest}_{time}_{n}.{ext}` (the ZIP's order).
-fn entry_number(entry: &str) -> usize {
-    entry
-        .rsplit_once('.')
-        .and_then(|(stem, _)| stem.rsplit_once('_'))
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or(usize::MAX)
 }
 
 /// The guests' ZIP, when the host set `guest_downloads: "all"`: the approved photos the guest
