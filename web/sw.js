@@ -5,7 +5,7 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = 'c04dd666f2b3';
+const VERSION = '32d95a70c5da';
 const SHELL = [
   '/assets/app.css',
   '/assets/comments.css',
