@@ -55,6 +55,10 @@ const COMMENT_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(10).expect
 const COHOST_INVITES_PER_MINUTE: std::num::NonZeroU32 =
     std::num::NonZeroU32::new(2).expect("non-zero");
 const COHOST_INVITE_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(20).expect("non-zero");
+/// Guestbook messages per person: a burst of 3 (a typo fixed, a second thought), then one a
+/// minute; a guestbook entry is written once, a flood is not.
+const GUESTBOOK_PER_MINUTE: std::num::NonZeroU32 = std::num::NonZeroU32::new(1).expect("non-zero");
+const GUESTBOOK_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(3).expect("non-zero");
 
 /// How long start-up waits for the database and the object store to come up.
 const DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
@@ -331,6 +335,7 @@ impl Application {
                 COHOST_INVITES_PER_MINUTE,
                 COHOST_INVITE_BURST,
             ),
+            guestbook_limiter: ReactionRateLimiter::new(GUESTBOOK_PER_MINUTE, GUESTBOOK_BURST),
             event_quota_bytes: settings.event_quota_bytes,
             host_quota_bytes: settings.host_quota_bytes,
         });
@@ -576,6 +581,7 @@ async fn housekeeping(state: SharedState, stop: CancellationToken) {
             state.reaction_limiter.forget_idle();
             state.comment_limiter.forget_idle();
             state.cohost_invite_limiter.forget_idle();
+            state.guestbook_limiter.forget_idle();
         }
     }
 }

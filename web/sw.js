@@ -5,10 +5,11 @@
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 // <shell>
-const VERSION = '1106590cef9c';
+const VERSION = 'a74f13f723ed';
 const SHELL = [
   '/assets/app.css',
   '/assets/comments.css',
+  '/assets/guestbook.css',
   '/assets/icon-192.png',
   '/assets/icon-512.png',
   '/assets/icon-maskable-512.png',
@@ -22,6 +23,7 @@ const SHELL = [
   '/assets/js/forms.js',
   '/assets/js/gallery.js',
   '/assets/js/guest.js',
+  '/assets/js/guestbook.js',
   '/assets/js/host.js',
   '/assets/js/i18n.js',
   '/assets/js/identity.js',

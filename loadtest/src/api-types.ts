@@ -565,6 +565,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/{id}/guestbook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_guestbook"];
+        put?: never;
+        post: operations["post_guestbook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/guestbook/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_guestbook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{id}/guestbook/{message_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["approve_guestbook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sessions/{id}/invite": {
         parameters: {
             query?: never;
@@ -766,7 +814,7 @@ export interface components {
          * @description Stable, machine-readable error codes (`area.reason`); the web client translates them.
          * @enum {string}
          */
-        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "comment.disabled" | "comment.invalid_text" | "comment.rate_limited" | "comment.not_found" | "comment.not_author" | "upload.part_missing" | "upload.part_size_mismatch" | "upload.part_invalid" | "upload.videos_disabled" | "upload.video_unsupported" | "upload.video_unreadable" | "upload.video_too_long" | "download.disabled" | "download.identity_required" | "join.pin_required" | "join.pin_wrong" | "join.pin_locked" | "event.owner_only" | "cohost_invite.not_found" | "cohost_invite.used" | "cohost_invite.expired" | "cohost_invite.own_event" | "cohost.already" | "cohost.not_found" | "cohost_invite.rate_limited" | "internal";
+        ErrorCode: "request.invalid_json" | "request.body_required" | "request.body_too_large" | "request.unsupported_content_type" | "request.missing_field" | "request.invalid_field" | "auth.missing_token" | "auth.invalid_token" | "auth.invalid_credentials" | "auth.email_taken" | "auth.unknown_account" | "auth.rate_limited" | "event.not_found" | "event.not_host" | "event.no_cover" | "event.ended" | "guest.not_found" | "guest.other_event" | "guest.id_required" | "upload.unsupported_type" | "upload.not_an_image" | "upload.empty" | "upload.too_large" | "upload.limit_reached" | "upload.not_found" | "upload.key_invalid" | "upload.key_other_event" | "upload.already_finalized" | "photo.not_found" | "photo.delete_forbidden" | "photo.guest_delete_disabled" | "storage.signature_invalid" | "service.database_unavailable" | "service.storage_unavailable" | "service.busy" | "service.shutting_down" | "service.timeout" | "route.not_found" | "route.method_not_allowed" | "upload.interrupted" | "auth.reset_by_mail_disabled" | "auth.reset_token_invalid" | "storage.full" | "upload.quota_exceeded" | "reaction.disabled" | "reaction.unknown" | "reaction.identity_required" | "reaction.rate_limited" | "comment.disabled" | "comment.invalid_text" | "comment.rate_limited" | "comment.not_found" | "comment.not_author" | "guestbook.disabled" | "guestbook.invalid_text" | "guestbook.rate_limited" | "guestbook.not_found" | "guestbook.not_author" | "guestbook.photo_not_own" | "upload.part_missing" | "upload.part_size_mismatch" | "upload.part_invalid" | "upload.videos_disabled" | "upload.video_unsupported" | "upload.video_unreadable" | "upload.video_too_long" | "download.disabled" | "download.identity_required" | "join.pin_required" | "join.pin_wrong" | "join.pin_locked" | "event.owner_only" | "cohost_invite.not_found" | "cohost_invite.used" | "cohost_invite.expired" | "cohost_invite.own_event" | "cohost.already" | "cohost.not_found" | "cohost_invite.rate_limited" | "internal";
         EventHostView: {
             /**
              * Format: date-time
@@ -819,6 +867,52 @@ export interface components {
              */
             uploads_left?: number | null;
             user_name: string;
+        };
+        GuestbookMessageView: {
+            /**
+             * Format: uuid
+             * @description The writing guest's id, or the host's.
+             */
+            author_id: string;
+            /** @description The author's name when they wrote it. */
+            author_name: string;
+            /** @description Written by the event's host. */
+            by_host: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            photo?: null | components["schemas"]["GuestbookPhotoView"];
+            /** Format: uuid */
+            session_id: string;
+            /**
+             * @description `pending` while waiting for the host (`guestbook_approval`): shown to its author and the
+             *     host only.
+             */
+            status: components["schemas"]["CommentStatus"];
+            /** @description Plain text (may hold line breaks): render it as text, never as HTML. */
+            text: string;
+        };
+        /**
+         * @description A message's photo, as the reader may see it: the display copy and thumbnail (the host gets
+         *     the original as `url`).
+         */
+        GuestbookPhotoView: {
+            /** Format: uuid */
+            id: string;
+            thumb_url: string;
+            url: string;
+        };
+        GuestbookRequest: {
+            /** @description One of the writer's own photos of this event (the host: any of the event's photos). */
+            photo_id?: string | null;
+            /**
+             * @description 1 to 1000 characters after trimming; line breaks allowed, other control characters not.
+             *     Shown as plain text.
+             */
+            text?: string | null;
+            /** @description The writing guest, when not sent as X-Guest-Id. */
+            userId?: string | null;
         };
         HeartbeatRequest: {
             userId?: string | null;
@@ -3255,6 +3349,257 @@ export interface operations {
                 };
             };
             /** @description Unknown event or guest */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_guestbook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The reading guest (also sees their own pending messages) */
+                "X-Guest-Id"?: string | null;
+            };
+            path: {
+                /** @description The event */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The messages the asker may read, oldest first: approved ones for anybody with the link, pending ones for their author and the host */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuestbookMessageView"][];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A guest of another event */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event or guest */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_guestbook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The writing guest */
+                "X-Guest-Id"?: string | null;
+            };
+            path: {
+                /** @description The event */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GuestbookRequest"];
+            };
+        };
+        responses: {
+            /** @description The message (pending when the host approves messages first) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuestbookMessageView"];
+                };
+            };
+            /** @description Malformed id, missing, empty or too long text, or control characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Neither a guest id nor a host token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A guest of another event, not the host, the guestbook is closed, or another guest's photo */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event, guest or photo (or a photo of another event) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many messages (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_guestbook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest who wrote the message */
+                "X-Guest-Id"?: string | null;
+            };
+            path: {
+                /** @description The event */
+                id: string;
+                /** @description The message */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Neither a guest id nor a host token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A guest of another event, not the host, or a guest deleting another's message */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event, guest or message */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    approve_guestbook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event */
+                id: string;
+                /** @description The message */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Approved: now shown to everybody (and on the slideshow) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuestbookMessageView"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not the event's host */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown event or message */
             404: {
                 headers: {
                     [name: string]: unknown;

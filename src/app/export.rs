@@ -1,7 +1,10 @@
 //! Export: the host's ZIP of every approved photo of an event (originals), and the guests' ZIP
 //! when the host allows it (display copies, or originals if allowed), streamed while written.
 
-use std::{collections::HashSet, io::Write};
+use std::{
+    collections::{HashMap, HashSet},
+    io::Write,
+};
 
 use bytes::Bytes;
 use chrono::{Datelike, Timelike};
@@ -11,10 +14,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 use zip::{CompressionMethod, ZipWriter, write::SimpleFileOptions};
 
-use super::{App, Error, ErrorCode, Host, Result};
+use super::{
+    App, Error, ErrorCode, Host, Result,
+    guestbook_page::{self, CommentedPhoto, PageComment, PageMessage, PagePhoto},
+};
 use crate::{
     db::{EventRecord, PhotoRecord, PhotoStatus, ThumbStatus},
     domain::{
+        comment::CommentStatus,
         media::MediaType,
         photo_key::PhotoKey,
         rules::{EventRules, GuestDownloads},
@@ -40,11 +47,18 @@ pub enum Selection {
 /// The largest selection one request may name.
 pub const MAX_SELECTION: usize = 1000;
 
-/// One file of an archive: what it is called and which stored object it holds.
+/// One file of an archive: what it is called and what it holds.
 struct Entry {
     name: String,
-    key: PhotoKey,
+    content: Content,
     taken_at: chrono::DateTime<chrono::Utc>,
+}
+
+enum Content {
+    /// A stored object, streamed from the store.
+    Stored(PhotoKey),
+    /// A page written here (`guestbook.html`).
+    Page(String),
 }
 
 pub async fn archive(
@@ -74,18 +88,114 @@ pub async fn archive(
     }
     // In the order the photos were taken.
     photos.reverse();
-    let entries = photos
-        .iter()
-        .enumerate()
-        .filter_map(|(index, photo)| {
-            Some(Entry {
-                name: entry_name(photo, index + 1),
-                key: PhotoKey::parse(&photo.object_key)?,
-                taken_at: photo.created_at,
-            })
+    let mut entries = Vec::with_capacity(photos.len() + 1);
+    // Each photo's entry, for the guestbook page's links.
+    let mut named: HashMap<Uuid, ZipPhoto> = HashMap::new();
+    for (index, photo) in photos.iter().enumerate() {
+        let Some(key) = PhotoKey::parse(&photo.object_key) else {
+            continue;
+        };
+        let name = entry_name(photo, index + 1);
+        named.insert(
+            photo.id,
+            ZipPhoto {
+                record: photo,
+                entry: name.clone(),
+                order: index,
+            },
+        );
+        entries.push(Entry {
+            name,
+            content: Content::Stored(key),
+            taken_at: photo.created_at,
+        });
+    }
+    // The keepsake has the guestbook and the comments too; a selection is photos only.
+    if matches!(selection, Selection::Approved) {
+        if let Some(page) = printable_page(app, &event, &named).await? {
+            entries.push(Entry {
+                name: guestbook_page::FILE_NAME.to_owned(),
+                content: Content::Page(page),
+                taken_at: super::now(),
+            });
+        }
+    }
+    Ok(stream_archive(app, &event, entries))
+}
+
+/// A photo as the host's ZIP holds it.
+struct ZipPhoto<'a> {
+    record: &'a PhotoRecord,
+    entry: String,
+    /// Its place in the ZIP.
+    order: usize,
+}
+
+/// The approved guestbook messages and comments as a printable page, naming the photos by their
+/// entries in this ZIP (`named`); `None` when there are neither.
+async fn printable_page(
+    app: &App,
+    event: &EventRecord,
+    named: &HashMap<Uuid, ZipPhoto<'_>>,
+) -> Result<Option<String>> {
+    let page_photo = |id: Uuid| {
+        named.get(&id).map(|photo| PagePhoto {
+            entry: photo.entry.clone(),
+            // What every browser shows; HEIC and clips are linked instead.
+            shows_inline: matches!(
+                photo.record.mimetype.as_str(),
+                "image/jpeg" | "image/png" | "image/webp" | "image/gif"
+            ),
+        })
+    };
+    let messages: Vec<PageMessage> = app
+        .db
+        .guestbook_messages(event.id)
+        .await?
+        .into_iter()
+        .filter(|m| m.status == CommentStatus::Approved)
+        .map(|m| PageMessage {
+            photo: m.photo_id.and_then(page_photo),
+            author: m.author_name,
+            text: m.text,
+            at: m.created_at,
         })
         .collect();
-    Ok(stream_archive(app, &event, entries))
+    // Comments grouped by photo, the photos in the ZIP's order.
+    let mut by_photo: HashMap<Uuid, Vec<PageComment>> = HashMap::new();
+    for comment in app.db.event_comments(event.id).await? {
+        if comment.status == CommentStatus::Approved && named.contains_key(&comment.photo_id) {
+            by_photo
+                .entry(comment.photo_id)
+                .or_default()
+                .push(PageComment {
+                    author: comment.author_name,
+                    text: comment.text,
+                    at: comment.created_at,
+                });
+        }
+    }
+    let mut commented: Vec<(usize, CommentedPhoto)> = by_photo
+        .into_iter()
+        .filter_map(|(id, comments)| {
+            let order = named.get(&id)?.order;
+            Some((
+                order,
+                CommentedPhoto {
+                    photo: page_photo(id)?,
+                    comments,
+                },
+            ))
+        })
+        .collect();
+    commented.sort_by_key(|(order, _)| *order);
+    let commented: Vec<CommentedPhoto> = commented.into_iter().map(|(_, c)| c).collect();
+    let name = event
+        .settings
+        .get("name")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    Ok(guestbook_page::render(name, &messages, &commented))
 }
 
 /// The guests' ZIP, when the host set `guest_downloads: "all"`: the approved photos the guest
@@ -129,7 +239,7 @@ pub async fn guest_archive(app: &App, event_id: Uuid, guest_id: Option<Uuid>) ->
             };
             Some(Entry {
                 name,
-                key: PhotoKey::parse(key)?,
+                content: Content::Stored(PhotoKey::parse(key)?),
                 taken_at: photo.created_at,
             })
         })
@@ -248,7 +358,6 @@ fn write_archive(
 ) -> anyhow::Result<()> {
     let mut zip = ZipWriter::new_stream(out);
     for entry in entries {
-        let mut object = handle.block_on(store.read_stream(&entry.key, max_bytes))?;
         let at = entry.taken_at;
         let modified = zip::DateTime::from_date_and_time(
             u16::try_from(at.year()).unwrap_or(1980),
@@ -262,18 +371,27 @@ fn write_archive(
         // Photos are already compressed: storing them is as small and much faster.
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Stored)
-            .last_modified_time(modified)
-            .large_file(object.len >= u64::from(u32::MAX));
+            .last_modified_time(modified);
+        let key = match &entry.content {
+            Content::Page(page) => {
+                zip.start_file(entry.name.as_str(), options)?;
+                zip.write_all(page.as_bytes())?;
+                continue;
+            }
+            Content::Stored(key) => key,
+        };
+        let mut object = handle.block_on(store.read_stream(key, max_bytes))?;
+        let options = options.large_file(object.len >= u64::from(u32::MAX));
         zip.start_file(entry.name.as_str(), options)?;
         // Chunk by chunk: a 300 MB clip passes through, it is never held whole.
         let mut written = 0u64;
         while let Some(chunk) = handle.block_on(object.chunks.next()) {
             let chunk = chunk?;
             written += chunk.len() as u64;
-            anyhow::ensure!(written <= object.len, "{} grew while read", entry.key);
+            anyhow::ensure!(written <= object.len, "{key} grew while read");
             zip.write_all(&chunk)?;
         }
-        anyhow::ensure!(written == object.len, "{} ended early", entry.key);
+        anyhow::ensure!(written == object.len, "{key} ended early");
     }
     zip.finish()?;
     Ok(())

@@ -10,10 +10,10 @@ use uuid::Uuid;
 use super::{
     App, Host, Result, comments,
     gallery::{self, Audience},
-    now,
+    guestbook, now,
 };
 use crate::{
-    db::{CommentRecord, EventRecord, PhotoRecord},
+    db::{CommentRecord, EventRecord, GuestbookRecord, PhotoRecord},
     domain::{
         presence,
         reaction::ReactionCounts,
@@ -43,6 +43,16 @@ pub enum Update {
     CommentDeleted {
         photo_id: Uuid,
         comment_id: Uuid,
+    },
+    /// A guestbook message the viewer may read was written or approved; its photo when the
+    /// viewer may see that.
+    GuestbookAdded {
+        message: GuestbookRecord,
+        by_host: bool,
+        photo: Option<PhotoRecord>,
+    },
+    GuestbookDeleted {
+        message_id: Uuid,
     },
     EventChanged(EventRecord),
     GuestsOnline(i64),
@@ -135,6 +145,13 @@ async fn feed(
                         .then(|| Update::CommentAdded { by_host: hosts.contains(&comment.author_id), comment }),
                     LiveEvent::CommentDeleted { picture_id, comment_id, .. } => (visibility.viewer() != Viewer::Anonymous)
                         .then_some(Update::CommentDeleted { photo_id: picture_id, comment_id }),
+                    LiveEvent::GuestbookAdded { message, photo } => guestbook::sees(visibility.viewer(), &message)
+                        .then(|| Update::GuestbookAdded {
+                            by_host: hosts.contains(&message.author_id),
+                            photo: photo.filter(|p| visibility.sees(p)),
+                            message,
+                        }),
+                    LiveEvent::GuestbookDeleted { message_id, .. } => Some(Update::GuestbookDeleted { message_id }),
                     LiveEvent::GuestsChanged { .. } => guests_online(&app, event_id).await,
                     LiveEvent::SessionUpdated { .. } => match app.db.event(event_id).await {
                         Ok(Some(event)) => {

@@ -11,6 +11,8 @@ pub mod events;
 pub mod export;
 pub mod gallery;
 pub mod gallery_cache;
+pub mod guestbook;
+pub mod guestbook_page;
 pub mod guests;
 pub mod health;
 pub mod hosts;
@@ -90,6 +92,8 @@ pub struct App {
     pub comment_limiter: throttle::ReactionRateLimiter,
     /// Co-host links an owner makes (the same kind of per-person limit).
     pub cohost_invite_limiter: throttle::ReactionRateLimiter,
+    /// Guestbook messages per guest or host.
+    pub guestbook_limiter: throttle::ReactionRateLimiter,
     /// Bytes of photos per event (`EVENT_QUOTA_MB`) and per host (`HOST_QUOTA_MB`).
     pub event_quota_bytes: Option<u64>,
     pub host_quota_bytes: Option<u64>,

@@ -21,9 +21,9 @@ use uuid::Uuid;
 
 use super::{
     CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
-    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, HostOverview,
-    HostRecord, JobLock, JobLockKey, JobRecord, MultipartRecord, PhotoQuery, PhotoRecord,
-    ReactionCount, ThumbStatus, VariantKeys,
+    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, GuestbookRecord,
+    HostOverview, HostRecord, JobLock, JobLockKey, JobRecord, MultipartRecord, PhotoQuery,
+    PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
 };
 use crate::domain::missions::MissionList;
 
@@ -466,6 +466,34 @@ impl Database for FailFast {
             .await
     }
 
+    async fn event_comments(&self, event_id: Uuid) -> DbResult<Vec<CommentRecord>> {
+        self.guard(self.shared.inner.event_comments(event_id)).await
+    }
+
+    async fn insert_guestbook_message(&self, message: &GuestbookRecord) -> DbResult<()> {
+        self.guard(self.shared.inner.insert_guestbook_message(message))
+            .await
+    }
+
+    async fn guestbook_message(&self, id: Uuid) -> DbResult<Option<GuestbookRecord>> {
+        self.guard(self.shared.inner.guestbook_message(id)).await
+    }
+
+    async fn guestbook_messages(&self, event_id: Uuid) -> DbResult<Vec<GuestbookRecord>> {
+        self.guard(self.shared.inner.guestbook_messages(event_id))
+            .await
+    }
+
+    async fn delete_guestbook_message(&self, id: Uuid) -> DbResult<Option<GuestbookRecord>> {
+        self.guard(self.shared.inner.delete_guestbook_message(id))
+            .await
+    }
+
+    async fn approve_guestbook_message(&self, id: Uuid) -> DbResult<Option<GuestbookRecord>> {
+        self.guard(self.shared.inner.approve_guestbook_message(id))
+            .await
+    }
+
     async fn insert_multipart(&self, upload: &MultipartRecord) -> DbResult<()> {
         self.guard(self.shared.inner.insert_multipart(upload)).await
     }
@@ -790,6 +818,24 @@ mod tests {
         }
         async fn comment_counts(&self, _: Uuid, _: bool) -> DbResult<Vec<(Uuid, i64)>> {
             self.call().await.map(|()| Vec::new())
+        }
+        async fn event_comments(&self, _: Uuid) -> DbResult<Vec<CommentRecord>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn insert_guestbook_message(&self, _: &GuestbookRecord) -> DbResult<()> {
+            self.call().await
+        }
+        async fn guestbook_message(&self, _: Uuid) -> DbResult<Option<GuestbookRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn guestbook_messages(&self, _: Uuid) -> DbResult<Vec<GuestbookRecord>> {
+            self.call().await.map(|()| Vec::new())
+        }
+        async fn delete_guestbook_message(&self, _: Uuid) -> DbResult<Option<GuestbookRecord>> {
+            self.call().await.map(|()| None)
+        }
+        async fn approve_guestbook_message(&self, _: Uuid) -> DbResult<Option<GuestbookRecord>> {
+            self.call().await.map(|()| None)
         }
         async fn insert_multipart(&self, _: &MultipartRecord) -> DbResult<()> {
             self.call().await

@@ -312,6 +312,22 @@ pub struct ReactionCount {
     pub count: i64,
 }
 
+/// A guestbook message, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GuestbookRecord {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    /// The guest's id, or the host's.
+    pub author_id: Uuid,
+    /// The author's name when they wrote it.
+    pub author_name: String,
+    pub text: String,
+    /// One of the author's photos of the event; `None` once that photo is deleted.
+    pub photo_id: Option<Uuid>,
+    pub status: CommentStatus,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A comment on a photo, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommentRecord {
@@ -592,6 +608,19 @@ pub trait Database: Send + Sync + 'static {
         event_id: Uuid,
         with_pending: bool,
     ) -> DbResult<Vec<(Uuid, i64)>>;
+    /// The event's comments, oldest first.
+    async fn event_comments(&self, event_id: Uuid) -> DbResult<Vec<CommentRecord>>;
+
+    /// Stores a guestbook message; [`DbError::MissingReference`] when the event or the photo is
+    /// gone.
+    async fn insert_guestbook_message(&self, message: &GuestbookRecord) -> DbResult<()>;
+    async fn guestbook_message(&self, id: Uuid) -> DbResult<Option<GuestbookRecord>>;
+    /// The event's guestbook, oldest first.
+    async fn guestbook_messages(&self, event_id: Uuid) -> DbResult<Vec<GuestbookRecord>>;
+    /// Removes a message; the removed message, or `None` when it was already gone.
+    async fn delete_guestbook_message(&self, id: Uuid) -> DbResult<Option<GuestbookRecord>>;
+    /// Marks a message approved; the message, or `None` when it is gone.
+    async fn approve_guestbook_message(&self, id: Uuid) -> DbResult<Option<GuestbookRecord>>;
 
     async fn insert_multipart(&self, upload: &MultipartRecord) -> DbResult<()>;
     async fn multipart(&self, id: Uuid) -> DbResult<Option<MultipartRecord>>;

@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use super::{
     CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
-    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, HostOverview,
-    HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord, JobState, MultipartRecord,
-    PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus, VariantKeys,
-    classify,
+    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, GuestbookRecord,
+    HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord, JobState,
+    MultipartRecord, PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus,
+    VariantKeys, classify,
 };
 use crate::domain::{comment::CommentStatus, missions::MissionList};
 
@@ -252,6 +252,22 @@ fn comment_from_row(row: &impl SqlRow) -> Result<CommentRecord, sqlx::Error> {
         author_id: row.uuid("author_id")?,
         author_name: row.text("author_name")?,
         text: row.text("body")?,
+        status: CommentStatus::parse(&row.text("status")?),
+        created_at: row.time("created_at")?,
+    })
+}
+
+const GUESTBOOK_COLUMNS: &str =
+    "id, session_id, author_id, author_name, body, picture_id, status, created_at";
+
+fn guestbook_from_row(row: &impl SqlRow) -> Result<GuestbookRecord, sqlx::Error> {
+    Ok(GuestbookRecord {
+        id: row.uuid("id")?,
+        event_id: row.uuid("session_id")?,
+        author_id: row.uuid("author_id")?,
+        author_name: row.text("author_name")?,
+        text: row.text("body")?,
+        photo_id: row.opt_uuid("picture_id")?,
         status: CommentStatus::parse(&row.text("status")?),
         created_at: row.time("created_at")?,
     })
@@ -1005,6 +1021,62 @@ impl<B: Backend> Database for B {
             Ok((row.uuid("picture_id")?, row.int("n")?))
         })
         .await
+    }
+
+    async fn event_comments(&self, event_id: Uuid) -> DbResult<Vec<CommentRecord>> {
+        let sql = format!(
+            "SELECT {COMMENT_COLUMNS} FROM comments WHERE session_id = $1
+             ORDER BY created_at, id"
+        );
+        all(self, &sql, params![event_id], comment_from_row).await
+    }
+
+    async fn insert_guestbook_message(&self, message: &GuestbookRecord) -> DbResult<()> {
+        let sql = "INSERT INTO guestbook_messages
+                   (id, session_id, author_id, author_name, body, picture_id, status, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        self.execute(
+            sql,
+            params![
+                message.id,
+                message.event_id,
+                message.author_id,
+                &message.author_name,
+                &message.text,
+                message.photo_id,
+                message.status.as_str(),
+                message.created_at,
+            ],
+        )
+        .await
+        .map_err(classify)
+    }
+
+    async fn guestbook_message(&self, id: Uuid) -> DbResult<Option<GuestbookRecord>> {
+        let sql = format!("SELECT {GUESTBOOK_COLUMNS} FROM guestbook_messages WHERE id = $1");
+        optional(self, &sql, params![id], guestbook_from_row).await
+    }
+
+    async fn guestbook_messages(&self, event_id: Uuid) -> DbResult<Vec<GuestbookRecord>> {
+        let sql = format!(
+            "SELECT {GUESTBOOK_COLUMNS} FROM guestbook_messages WHERE session_id = $1
+             ORDER BY created_at, id"
+        );
+        all(self, &sql, params![event_id], guestbook_from_row).await
+    }
+
+    async fn delete_guestbook_message(&self, id: Uuid) -> DbResult<Option<GuestbookRecord>> {
+        let sql =
+            format!("DELETE FROM guestbook_messages WHERE id = $1 RETURNING {GUESTBOOK_COLUMNS}");
+        optional(self, &sql, params![id], guestbook_from_row).await
+    }
+
+    async fn approve_guestbook_message(&self, id: Uuid) -> DbResult<Option<GuestbookRecord>> {
+        let sql = format!(
+            "UPDATE guestbook_messages SET status = 'approved' WHERE id = $1
+             RETURNING {GUESTBOOK_COLUMNS}"
+        );
+        optional(self, &sql, params![id], guestbook_from_row).await
     }
 
     async fn insert_multipart(&self, upload: &MultipartRecord) -> DbResult<()> {

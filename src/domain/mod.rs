@@ -2,6 +2,7 @@
 
 pub mod comment;
 pub mod event_pin;
+pub mod guestbook;
 pub mod host_role;
 pub mod identity;
 pub mod image;

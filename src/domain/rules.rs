@@ -38,6 +38,11 @@ pub struct EventRules {
     /// Guests' comments wait for the host's approval before others see them
     /// (`comment_approval`, off by default).
     pub comment_approval: bool,
+    /// Guests and the host may write in the guestbook (`guestbook`, on by default).
+    pub guestbook: bool,
+    /// Guests' guestbook messages wait for the host's approval before others see them
+    /// (`guestbook_approval`, off by default).
+    pub guestbook_approval: bool,
     /// Guests may upload video clips (`videos`, on by default).
     pub videos: bool,
     /// The host's own cap on a clip's length (`max_video_secs`), below the server's.
@@ -96,6 +101,8 @@ impl EventRules {
             reactions: flag("reactions", true),
             comments: flag("comments", true),
             comment_approval: flag("comment_approval", false),
+            guestbook: flag("guestbook", true),
+            guestbook_approval: flag("guestbook_approval", false),
             videos: flag("videos", true),
             max_video_secs: settings.get("max_video_secs").and_then(Value::as_u64),
             guest_downloads: settings
@@ -201,6 +208,8 @@ fn check_known_fields(settings: &mut Map<String, Value>) -> Result<(), Invalid> 
         "reactions",
         "comments",
         "comment_approval",
+        "guestbook",
+        "guestbook_approval",
         "videos",
         "guest_originals",
     ] {

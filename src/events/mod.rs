@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
-    db::{CommentRecord, EventTransport as Transport, PhotoRecord},
+    db::{CommentRecord, EventTransport as Transport, GuestbookRecord, PhotoRecord},
     domain::reaction::ReactionCounts,
 };
 
@@ -61,6 +61,16 @@ pub enum LiveEvent {
         picture_id: Uuid,
         comment_id: Uuid,
     },
+    /// A guestbook message was written, or approved by the host. Its photo (if any) travels
+    /// along so each live view can apply the photo's visibility rule.
+    GuestbookAdded {
+        message: GuestbookRecord,
+        photo: Option<PhotoRecord>,
+    },
+    GuestbookDeleted {
+        session_id: Uuid,
+        message_id: Uuid,
+    },
     /// A guest joined or came back: live views refresh their "online" count at once.
     GuestsChanged {
         session_id: Uuid,
@@ -71,7 +81,13 @@ impl LiveEvent {
     /// Whether the event changes what galleries and event records show; guests coming and going
     /// do not, and must not empty the gallery caches of a busy event.
     fn changes_content(&self) -> bool {
-        !matches!(self, Self::GuestsChanged { .. })
+        // Nor does the guestbook: no gallery page or event record shows it.
+        !matches!(
+            self,
+            Self::GuestsChanged { .. }
+                | Self::GuestbookAdded { .. }
+                | Self::GuestbookDeleted { .. }
+        )
     }
 
     pub fn session_id(&self) -> Uuid {
@@ -80,9 +96,11 @@ impl LiveEvent {
             | Self::PictureUpdated { picture }
             | Self::PictureReactions { picture, .. }
             | Self::CommentAdded { picture, .. } => picture.event_id,
+            Self::GuestbookAdded { message, .. } => message.event_id,
             Self::PictureDeleted { session_id, .. }
             | Self::SessionUpdated { session_id }
             | Self::CommentDeleted { session_id, .. }
+            | Self::GuestbookDeleted { session_id, .. }
             | Self::GuestsChanged { session_id } => *session_id,
         }
     }

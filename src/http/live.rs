@@ -1,7 +1,9 @@
 //! `GET /sessions/{id}/events`: Server-Sent Events for live galleries and slideshows.
 //! Events: `picture.created`, `picture.updated`, `picture.deleted`, `picture.reactions`
 //! ({picture_id, reactions}), `comment.added` (a comment, also once approved),
-//! `comment.deleted` ({picture_id, id}), `session.updated`,
+//! `comment.deleted` ({picture_id, id}), `guestbook.added` (a guestbook message, also once
+//! approved; to everybody who may read it, a slideshow too), `guestbook.deleted` ({id}),
+//! `session.updated`,
 //! `guests` ({online}) on connect and every 15 s, and `resync` when the client fell behind.
 
 use std::convert::Infallible;
@@ -24,6 +26,7 @@ use super::{
     comments::CommentView,
     error::ErrorBody,
     extract::{MaybeAuthHost, Path, PublicBase, RequestingGuest},
+    guestbook::GuestbookMessageView,
     hosting::EventPath,
     pictures::picture_view,
     sessions::SessionView,
@@ -31,6 +34,7 @@ use super::{
 use crate::app::{
     comments,
     gallery::Audience,
+    guestbook,
     live::{self, Update},
 };
 
@@ -101,6 +105,26 @@ fn sse_event(
             "comment.deleted",
             &json!({ "picture_id": photo_id, "id": comment_id }),
         ),
+        Update::GuestbookAdded {
+            message,
+            by_host,
+            photo,
+        } => named(
+            "guestbook.added",
+            &GuestbookMessageView::new(
+                app,
+                base,
+                audience,
+                guestbook::Message {
+                    record: message,
+                    by_host,
+                    photo,
+                },
+            ),
+        ),
+        Update::GuestbookDeleted { message_id } => {
+            named("guestbook.deleted", &json!({ "id": message_id }))
+        }
         Update::EventChanged(record) => named(
             "session.updated",
             &SessionView::new(app, record, Some(base)),

@@ -9,6 +9,7 @@ mod cors;
 mod download;
 pub mod error;
 mod extract;
+mod guestbook;
 mod health;
 mod hosting;
 mod live;
@@ -128,6 +129,9 @@ fn documented_routes(state: Option<&SharedState>) -> OpenApiRouter<SharedState> 
         .routes(routes!(comments::list, comments::post))
         .routes(routes!(comments::delete))
         .routes(routes!(comments::approve))
+        .routes(routes!(guestbook::list, guestbook::post))
+        .routes(routes!(guestbook::delete))
+        .routes(routes!(guestbook::approve))
         .routes(routes!(download::photo))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -203,6 +203,17 @@ class World:
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
+    def guestbook_message(self, author: str | None = None) -> str:
+        """A fresh guestbook message by `author` (a guest id, or "host"), else by a new guest: the
+        guestbook's flood limit is 3 per person."""
+        if author == "host":
+            who = {"Authorization": f"Bearer {self.host_token}"}
+        else:
+            who = {"X-Guest-Id": author or self.api.join(self.event).json()["id"]}
+        r = self.api.req("POST", f"/sessions/{self.event}/guestbook", json={"text": "Matrix"}, headers=who)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
     def uploaded_key(self) -> tuple[str, int]:
         data = unique_jpeg()
         init = self.api.init_upload(self.event).json()
@@ -321,6 +332,17 @@ def matrix_rows(w: World) -> list[dict]:
         {"op": "POST /pictures/{id}/comments/{comment_id}/approve",
          "path": lambda r: f"/pictures/{w.pending_picture}/comments/{w.comment(by_co_host=r not in ('co_host', 'host'))}/approve",
          "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}},
+        # Guestbook: anybody with the link reads (the slideshow); the event's guest and host write;
+        # a guest deletes their own, the host any (here a guest's); approving is the host's.
+        {"op": f"GET /sessions/{e}/guestbook", "expect": {**dict.fromkeys(ROLES, 200), "other_guest": 403}},
+        {"op": f"POST /sessions/{e}/guestbook", "json": lambda r: {"text": "<b>Matrix</b>"},
+         "expect": {"anonymous": 401, "guest": 201, "other_guest": 403, "host": 201, "other_host": 403}},
+        {"op": "DELETE /sessions/{id}/guestbook/{message_id}",
+         "path": lambda r: f"/sessions/{e}/guestbook/{w.guestbook_message(w.guest if r == 'guest' else None)}",
+         "expect": {"anonymous": 401, "guest": 204, "other_guest": 403, "host": 204, "other_host": 403}},
+        {"op": "POST /sessions/{id}/guestbook/{message_id}/approve",
+         "path": lambda r: f"/sessions/{e}/guestbook/{w.guestbook_message()}/approve",
+         "expect": {"anonymous": 401, "guest": 401, "host": 200, "other_host": 403}},
         # Resumable uploads are open like init-upload; each role gets its own upload to act on.
         # A guest of another event naming itself (X-Guest-Id) in an upload is refused.
         {"op": f"POST /sessions/{e}/uploads/multipart", "json": lambda r: {"content_type": "image/jpeg", "size": 1000},
@@ -384,6 +406,15 @@ def matrix_rows(w: World) -> list[dict]:
         {"op": "DELETE /sessions/{id}/cohosts/{host_id}",
          "path": lambda role: f"/sessions/{e}/cohosts/" + (w.fresh_co_host() if role == "host" else w.host_id if role == "co_host" else w.co_id),
          "expect": {"anonymous": 401, "guest": 401, "host": 204, "co_host": 403, "other_host": 403}},
+        {"op": "GET /sessions/{id}/guestbook (guest of another event)", "method": "GET",
+         "path": lambda r: f"/sessions/{e}/guestbook", "headers": {"X-Guest-Id": w.other_guest},
+         "expect": {"guest": 403}},
+        {"op": "POST /sessions/{id}/guestbook (guest of another event)", "method": "POST",
+         "path": lambda r: f"/sessions/{e}/guestbook", "headers": {"X-Guest-Id": w.other_guest},
+         "json": lambda r: {"text": "Matrix"}, "expect": {"guest": 403}},
+        {"op": "DELETE /sessions/{id}/guestbook/{message_id} (not the author)", "method": "DELETE",
+         "path": lambda r: f"/sessions/{e}/guestbook/{w.guestbook_message('host')}",
+         "expect": {"guest": 403}},
     ])
 
 

@@ -5,9 +5,9 @@ use std::{ops::Deref, time::Duration};
 use chrono::{DateTime, TimeDelta, Utc};
 use partypic::{
     db::{
-        CommentRecord, Database, DbError, EventRecord, GuestRecord, HostRecord, JobLockKey,
-        JobRecord, JobState, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus,
-        VariantKeys, postgres::PostgresDatabase, sqlite::SqliteDatabase,
+        CommentRecord, Database, DbError, EventRecord, GuestRecord, GuestbookRecord, HostRecord,
+        JobLockKey, JobRecord, JobState, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount,
+        ThumbStatus, VariantKeys, postgres::PostgresDatabase, sqlite::SqliteDatabase,
     },
     domain::{
         comment::CommentStatus,
@@ -118,6 +118,7 @@ on_both_databases!(
     a_reset_token_is_used_once_and_only_before_it_expires,
     one_reaction_per_person_and_photo_that_goes_with_its_photo_and_event,
     comments_are_listed_oldest_first_counted_approved_and_go_with_their_photo_and_event,
+    guestbook_messages_are_listed_oldest_first_lose_a_deleted_photo_and_go_with_their_event,
 );
 
 async fn join_codes_are_unique_and_a_taken_one_is_drawn_again(db: &dyn Database) {
@@ -1295,4 +1296,98 @@ async fn comments_are_listed_oldest_first_counted_approved_and_go_with_their_pho
     );
     db.delete_event(event.id).await.expect("delete event");
     assert_eq!(db.comment(on_second.id).await.expect("gone"), None);
+}
+
+fn message(
+    event: &EventRecord,
+    photo: Option<&PhotoRecord>,
+    status: CommentStatus,
+    at: DateTime<Utc>,
+) -> GuestbookRecord {
+    GuestbookRecord {
+        id: Uuid::new_v4(),
+        event_id: event.id,
+        author_id: Uuid::new_v4(),
+        author_name: "Ada".into(),
+        text: "<b>Alles Gute!</b>\nzweite Zeile 🎉".into(),
+        photo_id: photo.map(|p| p.id),
+        status,
+        created_at: at,
+    }
+}
+
+async fn guestbook_messages_are_listed_oldest_first_lose_a_deleted_photo_and_go_with_their_event(
+    db: &dyn Database,
+) {
+    let event = an_event(db).await;
+    let other = an_event(db).await;
+    let picture = photo(event.id, at(1));
+    db.insert_photo(&picture).await.expect("insert");
+    let later = message(&event, None, CommentStatus::Pending, at(4));
+    let earlier = message(&event, Some(&picture), CommentStatus::Approved, at(3));
+    let elsewhere = message(&other, None, CommentStatus::Approved, at(2));
+    for m in [&later, &earlier, &elsewhere] {
+        db.insert_guestbook_message(m)
+            .await
+            .expect("insert message");
+    }
+    assert_eq!(
+        db.guestbook_messages(event.id).await.expect("list"),
+        vec![earlier.clone(), later.clone()],
+        "oldest first, text, photo and status as written"
+    );
+    assert_eq!(
+        db.guestbook_message(later.id).await.expect("one"),
+        Some(later.clone())
+    );
+    let approved = db
+        .approve_guestbook_message(later.id)
+        .await
+        .expect("approve");
+    assert_eq!(approved.map(|m| m.status), Some(CommentStatus::Approved));
+    assert_eq!(
+        db.approve_guestbook_message(Uuid::new_v4())
+            .await
+            .expect("unknown"),
+        None
+    );
+    let mut orphan = message(&event, Some(&picture), CommentStatus::Approved, at(5));
+    orphan.photo_id = Some(Uuid::new_v4());
+    assert!(
+        matches!(
+            db.insert_guestbook_message(&orphan).await,
+            Err(DbError::MissingReference(_))
+        ),
+        "a message with an unknown photo is a missing reference"
+    );
+
+    db.delete_photo(picture.id).await.expect("delete photo");
+    assert_eq!(
+        db.guestbook_message(earlier.id)
+            .await
+            .expect("kept")
+            .map(|m| m.photo_id),
+        Some(None),
+        "the message stays, without its photo"
+    );
+    assert_eq!(
+        db.delete_guestbook_message(earlier.id)
+            .await
+            .expect("delete")
+            .map(|m| m.id),
+        Some(earlier.id)
+    );
+    assert_eq!(
+        db.delete_guestbook_message(earlier.id)
+            .await
+            .expect("again"),
+        None
+    );
+    db.delete_event(event.id).await.expect("delete event");
+    assert_eq!(db.guestbook_message(later.id).await.expect("gone"), None);
+    assert_eq!(
+        db.guestbook_messages(other.id).await.expect("other"),
+        vec![elsewhere],
+        "another event's guestbook is untouched"
+    );
 }

@@ -618,8 +618,13 @@ try {
     ]);
     const file = path.join(TMP, 'all.zip');
     await download.saveAs(file);
-    const entries = zipEntries(fs.readFileSync(file));
-    console.log('     zip entries:', entries.map((e) => `${e.name} (${e.size} B)`).join(', '));
+    const zip = fs.readFileSync(file);
+    const all = zipEntries(zip);
+    console.log('     zip entries:', all.map((e) => `${e.name} (${e.size} B)`).join(', '));
+    // The photos, and at most the printable guestbook page (see the guestbook step).
+    assert.ok(all.every((e) => /\.jpe?g$/i.test(e.name) || e.name === 'guestbook.html'), 'photos and the guestbook page only');
+    assert.ok(!zip.includes('<img src=x'), 'no markup from guests');
+    const entries = all.filter((e) => e.name !== 'guestbook.html');
     assert.equal(entries.length, await hostPage.locator('.gallery .tile').count());
     assert.equal(entries.length, 3);
     for (const e of entries) {
@@ -688,6 +693,49 @@ try {
     assert.ok((await p.locator('.slide-caption').last().textContent())?.includes('Carla Guest'), 'the caption names the guest');
     console.log(`     new photo on the slideshow ${Date.now() - t0} ms after choosing it`);
     await p.close();
+  });
+
+  await step('a guest writes in the guestbook; the host approves it; the slideshow shows it, markup as text', async () => {
+    // The host asks for approval in the Guestbook tab (and goes back to the tab it was on after).
+    const tabBefore = await hostPage.locator('[role="tab"][aria-selected="true"]').innerText();
+    await hostPage.getByRole('tab', { name: 'Guestbook' }).click();
+    await hostPage.locator('#rule-guestbookapproval').check();
+    await hostPage.locator('#rule-guestbookapproval:checked').waitFor();
+    const show = await guestCtx.newPage();
+    watch(show, 'slideshow-guestbook');
+    await show.goto(`/slideshow/${sessionId}`);
+    await show.locator('.slide.on img.slide-photo').waitFor();
+    // The guest opens the guestbook (loaded on demand) and writes, markup included.
+    const text = '<script>window.__guestbook = 1</script> Alles Gute! <b>fett</b>';
+    await guestPage.locator('#open-guestbook').click();
+    await guestPage.locator('#guestbook-text').fill(text);
+    await guestPage.getByRole('button', { name: 'Write in the guestbook' }).click();
+    const mine = guestPage.locator('.guestbook-message[data-status="pending"]').filter({ hasText: 'Alles Gute!' });
+    await mine.waitFor();
+    assert.equal(await mine.locator('.guestbook-text').innerText(), text);
+    await shot(guestPage, '15b-guest-guestbook');
+    await a11y(guestPage, '15b-guest-guestbook');
+    // The host sees it live, pending, and approves it; the open slideshow shows it at once.
+    const pending = hostPage.locator('.guestbook-message[data-status="pending"]').filter({ hasText: 'Alles Gute!' });
+    await pending.waitFor({ timeout: 10_000 });
+    await pending.getByRole('button', { name: 'Approve' }).click();
+    await hostPage.locator('.guestbook-message[data-status="approved"]').filter({ hasText: 'Alles Gute!' }).waitFor();
+    await show.locator('.stage.messaging .message-text').filter({ hasText: 'Alles Gute!' }).waitFor({ timeout: 15_000 });
+    assert.equal(await show.locator('.message-text').innerText(), text, 'the text shows as typed');
+    assert.ok((await show.locator('.message-author').innerText()).includes('Carla Guest'));
+    assert.equal(await show.locator('.slide-message script, .slide-message b').count(), 0, 'no markup was rendered');
+    assert.equal(await show.evaluate(() => /** @type {any} */ (window).__guestbook), undefined, 'no script ran');
+    await shot(show, '15c-slideshow-guestbook');
+    await show.close();
+    // The host's ZIP has it on the printable page, escaped (the page is stored uncompressed, so
+    // its text is in the file as is).
+    const hostToken = await hostPage.evaluate(() => JSON.parse(localStorage.getItem('pp.auth') || '{}').token);
+    const zip = await (await guestPage.request.get(`/sessions/${sessionId}/download?access_token=${hostToken}`)).body();
+    assert.ok(zipEntries(zip).some((e) => e.name === 'guestbook.html'), 'the ZIP has guestbook.html');
+    assert.ok(zip.includes('&lt;script&gt;window.__guestbook = 1&lt;&#x2F;script&gt; Alles Gute! &lt;b&gt;fett&lt;&#x2F;b&gt;'), 'the message, escaped');
+    assert.ok(!zip.includes('<script>window.__guestbook'), 'no markup from guests');
+    await hostPage.locator('#rule-guestbookapproval').uncheck();
+    await hostPage.getByRole('tab', { name: tabBefore, exact: true }).click();
   });
 
   await step('a guest uploads a video clip: a poster with its length in the gallery, the viewer plays it', async () => {

@@ -304,6 +304,28 @@ export function guest(main, sessionId) {
     };
     drawHead();
 
+    // The guestbook: a button until opened, then its module (loaded on demand) in its place.
+    /** @type {import('./guestbook.js').Guestbook | null} */
+    let book = null;
+    const bookSlot = h('div.guestbook-slot');
+    const openBook = async () => {
+      if (book) return;
+      try {
+        const { Guestbook } = await import('./guestbook.js');
+        if (gone || book) return;
+        book = new Guestbook({
+          sessionId, userId: me.id,
+          open: () => session.settings?.guestbook !== false,
+          photos: () => gallery.pictures.filter((p) => p.user_id === me.id),
+        });
+        replace(bookSlot, book.el);
+        book.el.scrollIntoView({ block: 'start', behavior: 'smooth' });
+      } catch (e) {
+        toast(/** @type {Error} */ (e).message, 'error');
+      }
+    };
+    replace(bookSlot, h('button.btn', { type: 'button', id: 'open-guestbook', onclick: openBook }, t('guest.guestbook')));
+
     replace(main,
       h('div.page-head', null,
         h('div.guest-head', null, head,
@@ -317,7 +339,7 @@ export function guest(main, sessionId) {
               },
             }, t('guest.notYou')))),
         online),
-      welcome, notice, missionCard, actions, storageNote, summary, queue,
+      welcome, notice, missionCard, actions, storageNote, summary, queue, bookSlot,
       h('h2', null, t('gallery.title')), gallery.el);
     gallery.more();
 
@@ -327,6 +349,7 @@ export function guest(main, sessionId) {
       session = { ...session, ...s };
       showRules();
       drawHead();
+      book?.refresh();
       const nowHidden = revealPending(session);
       if (wasHidden !== nowHidden) gallery.reset();
       if (session.settings?.upload_limit_per_guest) refreshRoll();
@@ -336,6 +359,7 @@ export function guest(main, sessionId) {
       updated: (p) => gallery.update(p),
       reactions: (d) => gallery.reacted(d),
       comment: (k, d) => gallery.comment(k, d),
+      guestbook: (k, d) => book?.live(k, d),
       deleted: (d) => {
         // A deleted photo of one's own frees a shot on the film roll.
         if (gallery.pictures.some((p) => p.id === d.id && p.user_id === me.id)) { shotsTaken = Math.max(0, shotsTaken - 1); showRules(); }

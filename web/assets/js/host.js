@@ -211,11 +211,35 @@ export function hostEvent(main, id) {
       gallery.refreshViewer();
     }
 
+    // The guestbook: moderation and its two switches, from its own module.
+    /** @type {import('./guestbook.js').Guestbook | null} */
+    let book = null;
+    const bookPanel = h('section.panel');
+    import('./guestbook.js').then(({ Guestbook }) => {
+      if (gone) return;
+      book = new Guestbook({
+        sessionId: id, token,
+        open: () => session.settings?.guestbook !== false,
+        photos: () => gallery.pictures.filter((p) => p.status === 'approved'),
+        settings: () => session.settings || {},
+        patch: async (settings) => {
+          try {
+            const updated = await api(`/sessions/${id}/settings`, { token, body: { settings } });
+            session = updated.data || updated;
+          } catch (e) {
+            toast(/** @type {Error} */ (e).message, 'error');
+          }
+        },
+      });
+      replace(bookPanel, book.el);
+    }).catch((e) => toast(e.message, 'error'));
+
     /** @type {Record<string, HTMLElement>} */
     const panels = {
       photos: h('section.panel', null, queue, bulkBar(gallery, token, id), gallery.el),
       share: sharePanel(id, cohostsSection(id, token, me, role)),
       missions: missionsPanel(session, token, (s) => { session = s; }),
+      guestbook: bookPanel,
       rules: rulesPanel(() => session, token, (s) => { session = s; showState(); }, identity.el),
       event: managePanel(() => session, token, (s) => { session = s; showState(); }, role),
     };
@@ -260,9 +284,10 @@ export function hostEvent(main, id) {
       updated: (p) => gallery.update(p),
       reactions: (d) => gallery.reacted(d),
       comment: (k, d) => gallery.comment(k, d),
+      guestbook: (k, d) => book?.live(k, d),
       deleted: (d) => gallery.remove(d.id),
       guests: (d) => { online.textContent = t('host.online', { n: d.online }); },
-      session: (s) => { session = { ...session, ...s }; showState(); identity.draw(); },
+      session: (s) => { session = { ...session, ...s }; showState(); identity.draw(); book?.refresh(); },
       resync: () => gallery.resync(),
     }));
   }

@@ -6,7 +6,7 @@ import { apiUrl } from './api.js';
 /**
  * @typedef {{created?: (p: any) => void, updated?: (p: any) => void, deleted?: (d: {id: string}) => void,
  *   guests?: (d: {online: number}) => void, session?: (s: any) => void, resync?: () => void,
- *   reactions?: (d: any) => void, comment?: (k: any, d: any) => void}} Handlers
+ *   reactions?: (d: any) => void, comment?: (k: any, d: any) => void, guestbook?: (k: string, d: any) => void}} Handlers
  */
 
 /**
@@ -43,6 +43,7 @@ export function live(sessionId, who, on) {
     if (on.guests) es.addEventListener('guests', json(on.guests));
     if (on.reactions) es.addEventListener('picture.reactions', json(on.reactions));
     for (const k of ['added', 'deleted']) if (on.comment) es.addEventListener(`comment.${k}`, json((d) => on.comment?.(k, d)));
+    for (const k of ['added', 'deleted']) if (on.guestbook) es.addEventListener(`guestbook.${k}`, json((d) => on.guestbook?.(k, d)));
     if (on.session) es.addEventListener('session.updated', json(on.session));
     // The server dropped events for this client (it fell behind): fetch the state instead.
     es.addEventListener('resync', () => on.resync?.());

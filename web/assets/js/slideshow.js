@@ -3,6 +3,8 @@
 // loop; a photo that arrives is shown next, at once. Each photo sits on a blurred, cover-sized
 // copy of itself instead of black bars; the QR code and the code stay in a corner.
 // `?mode=loved` loops the most-loved photos (most reactions first) instead; arrivals still jump in.
+// Approved guestbook messages are interleaved: a message card after every few photos, rotating
+// through the messages (a new one comes next); a message with a photo shows both.
 import { api, apiUrl, getSession, eventName, joinUrl, revealPending } from './api.js';
 import { h, replace } from './dom.js';
 import { applyAccent, coverOf, welcomeOf } from './identity.js';
@@ -12,8 +14,13 @@ import { live } from './live.js';
 const INTERVAL = 7000;
 /** Clips play muted and at most this long before the show goes on. */
 const CLIP_MAX = 20_000;
+/** A guestbook message after this many photos. */
+const PHOTOS_PER_MESSAGE = 4;
+/** A message stays longer than a photo: it is read. */
+const MESSAGE_INTERVAL = 10_000;
 
 /** @typedef {import('./api.js').Picture} Picture */
+/** @typedef {import('./api-types').components['schemas']['GuestbookMessageView']} Message */
 
 /** A clip whose MP4 is ready to play. @param {Picture} p */
 const isClip = (p) => p.media_type === 'video' && !!p.video_url;
@@ -45,6 +52,12 @@ export function slideshow(main, id) {
   let gone = false;
   /** @type {import('./api.js').Session | null} */
   let session = null;
+  /** @type {Message[]} approved guestbook messages, oldest first */
+  let messages = [];
+  /** @type {Message[]} arrivals still to show */
+  const freshMessages = [];
+  let messageIndex = -1;
+  let photosSinceMessage = 0;
 
   /** One layer: the photo whole, on a blurred copy of itself filling the screen. */
   const layer = () => h('div.slide', null,
@@ -53,6 +66,12 @@ export function slideshow(main, id) {
   const layers = [layer(), layer()];
   let front = 0;
   const caption = h('div.slide-caption', { 'aria-live': 'polite' });
+  // The guestbook card: text as text (h never parses markup), the author, the photo if any.
+  const messagePhoto = /** @type {HTMLImageElement} */ (h('img.message-photo', { alt: '', hidden: true }));
+  const messageText = h('p.message-text');
+  const messageAuthor = h('p.message-author');
+  const messageCard = h('section.slide-message', { 'aria-live': 'polite' },
+    messagePhoto, h('div.message-body', null, h('p.message-eyebrow', null, t('guest.guestbook')), messageText, messageAuthor));
   const title = h('h1.slide-title');
 
   // The welcome screen: shown until the first photo (or until the host reveals the gallery).
@@ -77,7 +96,7 @@ export function slideshow(main, id) {
   };
   const loved = new URLSearchParams(location.search).get('mode') === 'loved';
   const fs = h('button.btn.small.fs', { type: 'button', onclick: () => toggleFullscreen() }, t('slideshow.fullscreen'));
-  const stage = h('div.stage.empty', { tabindex: 0, 'aria-label': t('slideshow.title') }, ...layers, welcome, title, caption, qr, fs,
+  const stage = h('div.stage.empty', { tabindex: 0, 'aria-label': t('slideshow.title') }, ...layers, messageCard, welcome, title, caption, qr, fs,
     loved ? h('span.slide-mode', null, t('gallery.loved')) : null);
   main.append(stage);
 
@@ -107,8 +126,37 @@ export function slideshow(main, id) {
     else stage.requestFullscreen?.().catch(() => {});
   }
 
+  /** @param {Message} m */
+  function showMessage(m) {
+    messageText.textContent = m.text;
+    messageAuthor.textContent = `— ${m.author_name}`;
+    const photo = m.photo?.url;
+    messagePhoto.hidden = !photo;
+    if (photo) messagePhoto.src = photo;
+    else messagePhoto.removeAttribute('src');
+    layers.forEach((l) => l.classList.remove('on'));
+    for (const v of stage.querySelectorAll('video')) /** @type {HTMLVideoElement} */ (v).pause();
+    caption.textContent = '';
+    stage.classList.add('messaging');
+    stage.dataset.message = m.id;
+    delete stage.dataset.current;
+    shownAt = Date.now();
+  }
+
+  /** The message to show now, if one is due: a new one first, else the next in turn. */
+  function dueMessage() {
+    let m;
+    while ((m = freshMessages.shift()) && !messages.includes(m)) { /* deleted meanwhile */ }
+    if (m) return m;
+    if (!messages.length || (pictures.length && photosSinceMessage < PHOTOS_PER_MESSAGE)) return null;
+    messageIndex = (messageIndex + 1) % messages.length;
+    return messages[messageIndex];
+  }
+
   /** @param {Picture} p */
   function show(p) {
+    stage.classList.remove('messaging');
+    delete stage.dataset.message;
     const back = layers[1 - front];
     const video = /** @type {HTMLVideoElement} */ (back.querySelector('video'));
     const clip = isClip(p);
@@ -139,8 +187,9 @@ export function slideshow(main, id) {
 
   function next() {
     clearTimeout(timer);
-    if (hiddenByReveal() || !pictures.length) {
+    if (hiddenByReveal() || (!pictures.length && !messages.length)) {
       layers.forEach((l) => l.classList.remove('on'));
+      stage.classList.remove('messaging');
       caption.textContent = '';
       waitLine.textContent = hiddenByReveal() ? t('slideshow.revealLater') : t('slideshow.waiting');
       stage.classList.add('empty');
@@ -148,6 +197,15 @@ export function slideshow(main, id) {
       return;
     }
     stage.classList.remove('empty');
+    const m = fresh.length ? null : dueMessage();
+    if (m) {
+      photosSinceMessage = 0;
+      showMessage(m);
+      if (!paused) timer = setTimeout(next, MESSAGE_INTERVAL);
+      return;
+    }
+    if (!pictures.length) return;
+    photosSinceMessage++;
     // Arrivals first (each once), then the loop from where it was: newest to oldest, again.
     let p;
     while ((p = fresh.shift()) && !pictures.includes(p)) { /* deleted meanwhile */ }
@@ -171,6 +229,34 @@ export function slideshow(main, id) {
     timer = setTimeout(next, wait);
   }
 
+  /** A guestbook message written or approved. @param {Message} m */
+  function messageArrived(m) {
+    if (m.status !== 'approved') return;
+    const i = messages.findIndex((x) => x.id === m.id);
+    if (i >= 0) { messages[i] = m; return; }
+    messages.push(m);
+    freshMessages.push(m);
+    const wait = stage.classList.contains('empty') ? 0 : Math.max(0, 1500 - (Date.now() - shownAt));
+    clearTimeout(timer);
+    timer = setTimeout(next, wait);
+  }
+
+  /** @param {string} messageId */
+  function messageGone(messageId) {
+    const i = messages.findIndex((x) => x.id === messageId);
+    if (i < 0) return;
+    messages.splice(i, 1);
+    if (i <= messageIndex) messageIndex--;
+    if (stage.dataset.message === messageId) next();
+  }
+
+  async function loadMessages() {
+    /** @type {Message[]} */
+    const list = await api(`/sessions/${id}/guestbook`);
+    messages = list.filter((m) => m.status === 'approved');
+    messageIndex = -1;
+  }
+
   async function load() {
     const q = new URLSearchParams({ sessionId: id, limit: loved ? '100' : '300' });
     if (loved) q.set('sort', 'loved');
@@ -192,6 +278,7 @@ export function slideshow(main, id) {
     }
     drawIdentity();
     try { await load(); } catch { pictures = []; }
+    try { await loadMessages(); } catch { messages = []; }
     if (gone) return;
     next();
     cleanups.push(live(id, {}, {
@@ -202,8 +289,9 @@ export function slideshow(main, id) {
         if (i < 0) return;
         pictures.splice(i, 1);
         if (i <= index) index--;
-        if (!pictures.length) next();
+        if (!pictures.length && !messages.length) next();
       },
+      guestbook: (k, d) => (k === 'added' ? messageArrived(d) : messageGone(d.id)),
       session: (s) => {
         const was = hiddenByReveal();
         session = { ...session, ...s };
@@ -218,6 +306,11 @@ export function slideshow(main, id) {
         pictures = old.filter((p) => pictures.some((x) => x.id === p.id));
         index = Math.min(index, pictures.length - 1);
         added.reverse().forEach(arrived);
+        const known = new Set(messages.map((m) => m.id));
+        try {
+          await loadMessages();
+          messages.filter((m) => !known.has(m.id)).forEach((m) => freshMessages.push(m));
+        } catch { /* keep the messages we have */ }
         if (!old.length && pictures.length) next();
       },
     }));
