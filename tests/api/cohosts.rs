@@ -23,6 +23,7 @@ on_both_backends!(
     of_two_concurrent_accepts_one_wins,
     a_co_host_follows_live_as_the_host_until_removed,
     a_flood_of_co_host_links_is_stopped_with_429,
+    a_co_host_writes_approves_and_deletes_in_the_guestbook,
 );
 
 async fn send(app: &TestApp, method: Method, path: &str, host: Option<&Host>) -> Response {
@@ -644,4 +645,72 @@ async fn a_flood_of_co_host_links_is_stopped_with_429(backend: Backend) {
     let own_event = app.create_session(&other).await;
     let response = invite_response(&app, &other, own_event).await;
     assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+async fn a_co_host_writes_approves_and_deletes_in_the_guestbook(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let owner = app.register().await;
+    let session_id = app.create_session(&owner).await;
+    let co_host = co_host_of(&app, &owner, session_id).await;
+    let guestbook = format!("/sessions/{session_id}/guestbook");
+
+    // Written under the co-host's own id, shown as written by a host.
+    let response = send_json(
+        &app,
+        Method::POST,
+        &guestbook,
+        Some(&co_host),
+        &json!({"text": "Willkommen!"}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let mine = body(response).await;
+    assert_eq!(mine["author_id"], co_host.id.to_string());
+    assert_eq!(mine["by_host"], true);
+
+    // A guest's message waits for approval; the co-host approves it, then deletes it.
+    let response = settings(
+        &app,
+        Some(&co_host),
+        session_id,
+        json!({"guestbook_approval": true}),
+    )
+    .await;
+    assert!(response.status().is_success(), "{}", response.status());
+    let guest = app.join(session_id, "Ada").await;
+    let response = app
+        .client
+        .post(app.url(&guestbook))
+        .header("X-Guest-Id", guest.to_string())
+        .json(&json!({"text": "Danke!"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let theirs = body(response).await;
+    assert_eq!(theirs["status"], "pending");
+    let id = theirs["id"].as_str().expect("id").to_owned();
+    let response = send(
+        &app,
+        Method::POST,
+        &format!("{guestbook}/{id}/approve"),
+        Some(&co_host),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await["status"], "approved");
+    let response = send(
+        &app,
+        Method::DELETE,
+        &format!("{guestbook}/{id}"),
+        Some(&co_host),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    // The owner's list still shows the co-host's message as a host's.
+    let listed = body(send(&app, Method::GET, &guestbook, Some(&owner)).await).await;
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["by_host"], true);
 }
