@@ -236,6 +236,10 @@ pub struct Config {
     /// while the job runs); a dead replica's jobs go to another one after this.
     #[arg(long, env = "JOB_LEASE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(3..))]
     pub job_lease_secs: u64,
+    /// Guests' heartbeats are written together this often in milliseconds (0 = each at once).
+    /// Well inside the 60 s a guest counts as online; a stopping replica writes what it holds.
+    #[arg(long, env = "HEARTBEAT_FLUSH_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=30_000))]
+    pub heartbeat_flush_ms: u64,
 
     /// Login/register attempts per minute and client IP (0 = off; keep it off for load tests).
     #[arg(long, env = "RATE_LIMIT_AUTH_PER_MINUTE", default_value_t = 0)]
@@ -445,6 +449,8 @@ pub struct Settings {
     pub processing_concurrency: usize,
     /// A claimed job's lease, renewed while it runs.
     pub job_lease: Duration,
+    /// How often heartbeats are written behind; `None` = each at once.
+    pub heartbeat_flush: Option<Duration>,
     pub db_max_connections: u32,
     pub db_acquire_timeout: Duration,
     pub shutdown_timeout: Duration,
@@ -724,6 +730,8 @@ impl Config {
             gallery_cache_bytes: self.gallery_cache_mb.saturating_mul(1024 * 1024),
             processing_concurrency: self.processing_concurrency,
             job_lease: Duration::from_secs(self.job_lease_secs),
+            heartbeat_flush: (self.heartbeat_flush_ms > 0)
+                .then(|| Duration::from_millis(self.heartbeat_flush_ms)),
             db_max_connections: self.db_max_connections,
             db_acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs.max(1)),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),

@@ -302,6 +302,7 @@ impl Application {
             shutdown: stop.child_token(),
             events,
             gallery_cache: GalleryCache::new(settings.gallery_cache_bytes),
+            heartbeats: settings.heartbeat_flush.map(|_| Default::default()),
             processing,
             auth_limiter: AuthRateLimiter::new(
                 settings.auth_rate_limit.0,
@@ -413,6 +414,14 @@ impl Application {
         tokio::task::spawn_blocking(http::web::warm_cache);
         let retention = tokio::spawn(crate::app::retention::run(state.clone(), stop.clone()));
         let multipart_sweep = tokio::spawn(crate::app::multipart::run(state.clone(), stop.clone()));
+        let heartbeats = settings.heartbeat_flush.map(|every| {
+            let (state, stop) = (state.clone(), stop.clone());
+            tokio::spawn(async move {
+                if let Some(buffer) = &state.heartbeats {
+                    buffer.run(state.db.as_ref(), every, stop).await;
+                }
+            })
+        });
         // Scrapes keep working through the drain.
         let metrics_server = match metrics_listener {
             Some(metrics_listener) => {
@@ -515,6 +524,9 @@ impl Application {
         let _ = housekeeping.await;
         let _ = retention.await;
         let _ = multipart_sweep.await;
+        if let Some(heartbeats) = heartbeats {
+            let _ = heartbeats.await;
+        }
         if let Some(upkeep) = tls_upkeep {
             let _ = upkeep.await;
         }

@@ -15,6 +15,7 @@ pub mod guestbook;
 pub mod guestbook_page;
 pub mod guests;
 pub mod health;
+pub mod heartbeats;
 pub mod hosts;
 pub mod invite;
 pub mod live;
@@ -72,6 +73,9 @@ pub struct App {
     pub events: EventBus,
     /// Rendered gallery pages; `None` when GALLERY_CACHE_MB is 0.
     pub gallery_cache: Option<gallery_cache::GalleryCache>,
+    /// Guests' latest heartbeats, written behind; `None` when HEARTBEAT_FLUSH_MS is 0 (each
+    /// beat is written at once).
+    pub heartbeats: Option<heartbeats::HeartbeatBuffer>,
     /// Runs the photos' processing jobs (variants); woken by each finalize here.
     pub processing: Arc<processing::Processing>,
     pub auth_limiter: Option<throttle::AuthRateLimiter>,
@@ -123,6 +127,21 @@ impl App {
     /// The event, or `event.not_found`.
     pub async fn event(&self, id: Uuid) -> Result<EventRecord> {
         self.db.event(id).await?.ok_or_else(Error::event_not_found)
+    }
+
+    /// The event for reading, from the gallery cache while nothing in it changed (keyed on its
+    /// change generation, read before the database). Workflows that change an event read it
+    /// with [`App::event`].
+    pub async fn cached_event(&self, id: Uuid) -> Result<Arc<EventRecord>> {
+        let cache = self.gallery_cache.as_ref().zip(self.events.generation(id));
+        if let Some(event) = cache.and_then(|(cache, generation)| cache.event(id, generation)) {
+            return Ok(event);
+        }
+        let event = Arc::new(self.event(id).await?);
+        if let Some((cache, generation)) = cache {
+            cache.keep_event(generation, event.clone());
+        }
+        Ok(event)
     }
 
     /// The photo, or `photo.not_found`.

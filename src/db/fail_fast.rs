@@ -206,6 +206,9 @@ impl Database for FailFast {
     async fn touch_guest(&self, id: Uuid, now: DateTime<Utc>) -> DbResult<Option<GuestRecord>> {
         self.guard(self.shared.inner.touch_guest(id, now)).await
     }
+    async fn touch_guests(&self, seen: &[(Uuid, DateTime<Utc>)]) -> DbResult<()> {
+        self.guard(self.shared.inner.touch_guests(seen)).await
+    }
     async fn guests_online(&self, session_id: Uuid, since: DateTime<Utc>) -> DbResult<i64> {
         self.guard(self.shared.inner.guests_online(session_id, since))
             .await
@@ -663,6 +666,9 @@ mod tests {
         }
         async fn touch_guest(&self, _: Uuid, _: DateTime<Utc>) -> DbResult<Option<GuestRecord>> {
             self.call().await.map(|()| None)
+        }
+        async fn touch_guests(&self, _: &[(Uuid, DateTime<Utc>)]) -> DbResult<()> {
+            self.call().await
         }
         async fn guests_online(&self, _: Uuid, _: DateTime<Utc>) -> DbResult<i64> {
             self.call().await.map(|()| 0)

@@ -451,6 +451,9 @@ pub trait Database: Send + Sync + 'static {
     async fn guest(&self, id: Uuid) -> DbResult<Option<GuestRecord>>;
     /// Sets `last_seen`; returns the guest, or `None` when unknown.
     async fn touch_guest(&self, id: Uuid, now: DateTime<Utc>) -> DbResult<Option<GuestRecord>>;
+    /// Moves each guest's `last_seen` forward to the given time (never back); unknown guests are
+    /// skipped. One statement: the write-behind heartbeats of a replica.
+    async fn touch_guests(&self, seen: &[(Uuid, DateTime<Utc>)]) -> DbResult<()>;
     async fn guests_online(&self, session_id: Uuid, since: DateTime<Utc>) -> DbResult<i64>;
     /// Every guest of an event, in the order they joined.
     async fn guests_of_event(&self, event_id: Uuid) -> DbResult<Vec<GuestRecord>>;

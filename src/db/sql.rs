@@ -483,6 +483,27 @@ impl<B: Backend> Database for B {
         optional(self, &sql, params![id, now], guest_from_row).await
     }
 
+    async fn touch_guests(&self, seen: &[(Uuid, DateTime<Utc>)]) -> DbResult<()> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        // A derived table both backends read (SQLite names no VALUES columns); PostgreSQL takes
+        // the parameters' types from their bindings (uuid, timestamptz).
+        let rows = (0..seen.len())
+            .map(|i| format!("SELECT ${} AS id, ${} AS seen", 2 * i + 1, 2 * i + 2))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let sql = format!(
+            "UPDATE session_users SET last_seen = beats.seen FROM ({rows}) AS beats \
+             WHERE session_users.id = beats.id AND session_users.last_seen < beats.seen"
+        );
+        let params = seen
+            .iter()
+            .flat_map(|(id, at)| [Param::from(*id), Param::from(*at)])
+            .collect();
+        self.execute(&sql, params).await.map_err(classify)
+    }
+
     async fn guests_online(&self, session_id: Uuid, since: DateTime<Utc>) -> DbResult<i64> {
         let sql =
             "SELECT COUNT(*) AS n FROM session_users WHERE session_id = $1 AND last_seen > $2";

@@ -253,8 +253,12 @@ pub async fn get(
     Query(query): Query<EventQuery>,
 ) -> Result<Json<SessionView>, ApiError> {
     let id = required_uuid(query.session_id.as_deref(), "sessionId")?;
-    let event = app.event(id).await?;
-    Ok(Json(SessionView::new(&app, event, base.as_ref())))
+    let event = app.cached_event(id).await?;
+    Ok(Json(SessionView::new(
+        &app,
+        (*event).clone(),
+        base.as_ref(),
+    )))
 }
 
 #[utoipa::path(post, path = "/sessions/setmissions", tag = "sessions", request_body = SetMissionsRequest,

@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp, assert_error, body};
+use crate::helpers::{Backend, BackendEnv, TestApp, assert_error, body};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -10,6 +10,7 @@ on_both_backends!(
     joining_validates_the_name_and_the_session,
     returning_guests_are_recognised_only_in_their_own_session,
     heartbeat_records_presence_of_known_guests,
+    heartbeats_are_written_behind_and_a_stopping_server_writes_them,
 );
 
 async fn guests_join_with_just_a_name(backend: Backend) {
@@ -145,4 +146,52 @@ async fn heartbeat_records_presence_of_known_guests(backend: Backend) {
         .post_json("/sessions/heartbeat", &json!({"userId": Uuid::new_v4()}))
         .await;
     assert_error(unknown, StatusCode::NOT_FOUND).await;
+}
+
+async fn heartbeats_are_written_behind_and_a_stopping_server_writes_them(backend: Backend) {
+    let env = BackendEnv::new(backend).await;
+    // Longer than the test: only the stop writes the beat.
+    let mut app = TestApp::spawn_on(&env, |c| c.heartbeat_flush_ms = 30_000).await;
+    let host = app.register().await;
+    let session_id = app.create_session(&host).await;
+    let guest_id = app.join(session_id, "Ben").await;
+    let db = app.state().db.clone();
+    let joined = db.guest(guest_id).await.expect("query").expect("guest");
+
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for _ in 0..3 {
+        let response = app
+            .post_json("/sessions/heartbeat", &json!({"userId": guest_id}))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let unknown = app
+        .post_json("/sessions/heartbeat", &json!({"userId": Uuid::new_v4()}))
+        .await;
+    assert_error(unknown, StatusCode::NOT_FOUND).await;
+    let waiting = app.state().heartbeats.as_ref().expect("written behind");
+    assert_eq!(waiting.pending(), 1, "three beats of one guest wait as one");
+    let stored = db.guest(guest_id).await.expect("query").expect("guest");
+    assert_eq!(stored.last_seen, joined.last_seen, "not written yet");
+
+    let server = app.begin_shutdown();
+    tokio::time::timeout(std::time::Duration::from_secs(30), server)
+        .await
+        .expect("drains in time")
+        .expect("server task")
+        .expect("server stops cleanly");
+    let after = TestApp::spawn_on(&env, |_| {}).await;
+    let stored = after
+        .state()
+        .db
+        .guest(guest_id)
+        .await
+        .expect("query")
+        .expect("guest");
+    assert!(
+        stored.last_seen > joined.last_seen,
+        "the stopping server wrote the beat: {} vs {}",
+        stored.last_seen,
+        joined.last_seen
+    );
 }

@@ -102,6 +102,7 @@ on_both_databases!(
     events_of_a_host_come_newest_first_with_their_counts,
     updating_an_event_returns_it_and_unknown_events_are_none,
     touching_a_guest_moves_last_seen_and_the_online_count,
+    heartbeats_written_together_only_move_last_seen_forward,
     the_guests_of_an_event_come_in_the_order_they_joined,
     inserting_the_same_key_twice_returns_the_stored_photo,
     an_insert_that_conflicts_on_id_returns_the_photo_with_the_same_content,
@@ -433,6 +434,39 @@ async fn touching_a_guest_moves_last_seen_and_the_online_count(db: &dyn Database
             .is_none()
     );
     assert!(db.guest(Uuid::new_v4()).await.expect("query").is_none());
+}
+
+async fn heartbeats_written_together_only_move_last_seen_forward(db: &dyn Database) {
+    let event = an_event(db).await;
+    let ann = guest(event.id, "Ann", at(0));
+    let ben = guest(event.id, "Ben", at(40));
+    for guest in [&ann, &ben] {
+        db.insert_guest(guest).await.expect("insert guest");
+    }
+    db.touch_guests(&[]).await.expect("nothing to write");
+    // Ann moves forward; Ben was seen later on another replica and keeps that; an unknown
+    // guest (an event deleted meanwhile) is skipped.
+    let seen = [(ann.id, at(30)), (ben.id, at(20)), (Uuid::new_v4(), at(30))];
+    db.touch_guests(&seen).await.expect("touch");
+    let last_seen =
+        |id| async move { db.guest(id).await.expect("query").expect("guest").last_seen };
+    assert_eq!(last_seen(ann.id).await, at(30));
+    assert_eq!(last_seen(ben.id).await, at(40));
+    assert_eq!(db.guests_online(event.id, at(25)).await.expect("count"), 2);
+
+    // Many guests in one statement.
+    let many: Vec<_> = (0..300)
+        .map(|i| guest(event.id, &format!("G{i}"), at(0)))
+        .collect();
+    for guest in &many {
+        db.insert_guest(guest).await.expect("insert guest");
+    }
+    let beats: Vec<_> = many.iter().map(|g| (g.id, at(50))).collect();
+    db.touch_guests(&beats).await.expect("touch many");
+    assert_eq!(
+        db.guests_online(event.id, at(45)).await.expect("count"),
+        300
+    );
 }
 
 async fn the_guests_of_an_event_come_in_the_order_they_joined(db: &dyn Database) {
