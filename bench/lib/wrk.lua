@@ -1,6 +1,7 @@
 -- Generic wrk script for bench/run: one endpoint per run, described by the environment.
 --   BENCH_METHOD, BENCH_PATH   the request (path includes the query string)
---   BENCH_BODY                 JSON body; "{uniq}" becomes a value unique in this run
+--   BENCH_BODY                 JSON body; "{uniq}" becomes a value unique in this run, "{id}"
+--                              the next of BENCH_IDS (comma-separated) in turn
 --   BENCH_TOKEN                optional Bearer token
 --   BENCH_OUT                  where done() writes its JSON summary
 -- wrk counts every response with status > 399 as a status error; bench/run subtracts them.
@@ -11,6 +12,10 @@ local body = os.getenv("BENCH_BODY")
 local token = os.getenv("BENCH_TOKEN")
 local run_id = os.getenv("BENCH_RUN_ID") or tostring(os.time())
 local out = os.getenv("BENCH_OUT")
+local ids = {}
+for id in string.gmatch(os.getenv("BENCH_IDS") or "", "[^,]+") do
+  table.insert(ids, id)
+end
 
 local threads = {}
 local next_id = 0
@@ -30,7 +35,7 @@ function init(args)
   if token and token ~= "" then
     headers["Authorization"] = "Bearer " .. token
   end
-  if not (body and body:find("{uniq}", 1, true)) then
+  if not (body and (body:find("{uniq}", 1, true) or body:find("{id}", 1, true))) then
     fixed_request = wrk.format(method, path, headers, body ~= "" and body or nil)
   end
 end
@@ -41,7 +46,12 @@ function request()
   end
   counter = counter + 1
   local uniq = run_id .. "-" .. id .. "-" .. counter
-  return wrk.format(method, path, headers, (body:gsub("{uniq}", uniq)))
+  local text = body:gsub("{uniq}", uniq)
+  if #ids > 0 then
+    -- Threads start at different places in the list, so all of it is in use at once.
+    text = text:gsub("{id}", ids[(counter + id * 7919) % #ids + 1])
+  end
+  return wrk.format(method, path, headers, text)
 end
 
 function done(summary, latency, requests)
