@@ -224,8 +224,9 @@ pub struct Config {
     /// request handling and the database get the CPU first (Linux).
     #[arg(long, env = "WORKER_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub worker_nice: i32,
-    /// Memory for rendered gallery pages in MiB (0 = no cache). Pages are dropped when their
-    /// event changes on any replica, and after a few seconds at most.
+    /// Memory for rendered gallery pages and photo entries in MiB, half each (0 = no cache).
+    /// Pages are dropped when their event changes on any replica, and after a few seconds at
+    /// most; a photo's entry lives while the photo is unchanged and its URLs are fresh.
     #[arg(long, env = "GALLERY_CACHE_MB", default_value_t = 32)]
     pub gallery_cache_mb: u64,
     /// Processing jobs (photo variants) this replica runs at once; 0 = none (the replica only

@@ -1,14 +1,15 @@
 //! The gallery: which photos a viewer sees (the domain's [`Visibility`]), page by page, with
 //! rendered pages kept briefly in the [`GalleryCache`](super::gallery_cache::GalleryCache).
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
+use bytes::Bytes;
 use url::Url;
 use uuid::Uuid;
 
 use super::{
     App, Error, ErrorCode, Host, Result, comments,
-    gallery_cache::Page,
+    gallery_cache::{GalleryCache, Lookup, Page},
     guests,
     reactions::{self, GalleryReactions},
 };
@@ -133,12 +134,38 @@ pub fn links(app: &App, photo: &PhotoRecord, base: &Url, audience: Audience) -> 
 }
 
 /// The visible photos of a page and who they are rendered for.
-pub struct PageContent {
+pub struct PageContent<'a> {
     pub photos: Vec<PhotoRecord>,
     pub audience: Audience,
     pub reactions: GalleryReactions,
     /// Comments per photo (approved ones; for the host pending ones too).
     pub comment_counts: HashMap<Uuid, i64>,
+    /// Where rendered entries are kept, with the hash of `base` for their keys.
+    entries: Option<(&'a GalleryCache, u64)>,
+    base: &'a Url,
+}
+
+impl PageContent<'_> {
+    /// `photo` as `render` encodes it for this page's audience (its URLs signed), reused from
+    /// an earlier page while the photo's record is unchanged and its URLs are fresh (see
+    /// [`crate::app::gallery_cache::ENTRY_MAX_AGE`]). Reactions and comment counts change
+    /// with every page and are not part of an entry.
+    pub fn entry(
+        &self,
+        photo: &PhotoRecord,
+        render: impl FnOnce(&PhotoRecord) -> Result<Vec<u8>>,
+    ) -> Result<Bytes> {
+        let Some((cache, base_hash)) = self.entries else {
+            return render(photo).map(Bytes::from);
+        };
+        let key = GalleryCache::entry_key(photo.id, self.audience == Audience::Host, base_hash);
+        if let Some(json) = cache.entry(&key, photo, self.base) {
+            return Ok(json);
+        }
+        let json = Bytes::from(render(photo)?);
+        cache.keep_entry(key, photo.clone(), self.base, json.clone());
+        Ok(json)
+    }
 }
 
 /// The image every guest may see of a photo (the cover, link previews): its display copy, or
@@ -172,16 +199,7 @@ pub async fn page(
         .gallery_cache
         .as_ref()
         .zip(app.events.generation(event_id));
-    let event = match cache.and_then(|(cache, generation)| cache.event(event_id, generation)) {
-        Some(event) => event,
-        None => {
-            let event = Arc::new(app.event(event_id).await?);
-            if let Some((cache, generation)) = cache {
-                cache.keep_event(generation, event.clone());
-            }
-            event
-        }
-    };
+    let event = app.cached_event(event_id).await?;
     app.require_store()?;
     // A host token always takes the full check: it may be the owner's or a co-host's.
     let viewer = match request.guest_id {
@@ -237,7 +255,7 @@ pub async fn page(
         Viewer::Anonymous => None,
     };
     let page_key = cache.and_then(|(_, generation)| {
-        super::gallery_cache::GalleryCache::page_key(
+        GalleryCache::page_key(
             event_id,
             generation,
             &query,
@@ -246,18 +264,21 @@ pub async fn page(
             base,
         )
     });
-    let cached = cache
-        .zip(page_key.as_ref())
-        .and_then(|((cache, _), key)| cache.page(key));
-    let result = match (&cached, &page_key) {
-        (Some(_), _) => "hit",
-        (None, Some(_)) => "miss",
-        (None, None) => "bypass",
+    let lookup = match (cache, &page_key) {
+        (Some((cache, _)), Some(key)) => cache.page_or_guard(key).await,
+        _ => Lookup::Bypass,
+    };
+    let result = match (&lookup, &page_key) {
+        (Lookup::Hit(_), _) => "hit",
+        (Lookup::Miss(_), _) | (Lookup::Bypass, Some(_)) => "miss",
+        (Lookup::Bypass, None) => "bypass",
     };
     app.metrics.gallery_cache.with_label_values(&[result]).inc();
-    if let Some(page) = cached {
-        return Ok(page);
-    }
+    let guard = match lookup {
+        Lookup::Hit(page) => return Ok(page),
+        Lookup::Miss(guard) => Some(guard),
+        Lookup::Bypass => None,
+    };
     let photos = app.db.photos(event_id, query).await?;
     let reactions = reactions::for_gallery(app, event_id, reactor).await?;
     // The count differs for the host only (pending comments), whom the page key tells apart.
@@ -267,9 +288,11 @@ pub async fn page(
         audience: visibility.viewer().into(),
         reactions,
         comment_counts,
+        entries: cache.map(|(cache, _)| (cache, GalleryCache::base_hash(base))),
+        base,
     })?);
-    if let (Some((cache, _)), Some(key)) = (cache, page_key) {
-        cache.keep_page(key, page.clone());
+    if let Some(guard) = guard {
+        GalleryCache::keep_page(guard, page.clone());
     }
     Ok(page)
 }

@@ -6,7 +6,12 @@
 //! read before the database is: a page is never served once a change to its event is known to
 //! this replica. The replica that made a change knows at once; the others when PostgreSQL's
 //! notification arrives (milliseconds). [`MAX_AGE`] bounds everything else, and keeps presigned
-//! URLs in a served page far from their expiry.
+//! URLs in a served page far from their expiry. Only one request renders a missing page; the
+//! others asking for it meanwhile wait for it instead of rendering it too.
+//!
+//! Every upload changes its event, so under a stream of uploads few pages live long. What does
+//! live is a photo's rendered entry (its JSON with signed URLs): a page is assembled
+//! from those and only the new or changed photos are rendered and signed again.
 
 use std::{
     hash::{Hash, Hasher},
@@ -16,11 +21,14 @@ use std::{
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
-use quick_cache::{Weighter, sync::Cache};
+use quick_cache::{
+    DefaultHashBuilder, Weighter,
+    sync::{Cache, DefaultLifecycle, EntryAction, EntryResult, PlaceholderGuard},
+};
 use url::Url;
 use uuid::Uuid;
 
-use crate::db::{EventRecord, PhotoOrder, PhotoQuery};
+use crate::db::{EventRecord, PhotoOrder, PhotoQuery, PhotoRecord};
 
 /// The oldest page or event record served.
 pub const MAX_AGE: Duration = Duration::from_secs(5);
@@ -81,25 +89,131 @@ impl Weighter<PageKey, Page> for PageWeight {
     }
 }
 
+/// A photo's entry for one audience at one base address. The base is hashed to keep lookups
+/// free of allocations; the entry holds the base itself, so a collision is a miss.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EntryKey {
+    photo_id: Uuid,
+    /// Host entries carry the original, guest entries never: never served across.
+    originals: bool,
+    base_hash: u64,
+}
+
+/// One photo rendered for a gallery (its JSON object with signed URLs, without the per-page
+/// reactions and comment count), with the record it was rendered from.
+struct Entry {
+    /// Reused only for a photo whose record still equals this one: an approval, a new
+    /// thumbnail or any other change of the photo renders it again.
+    photo: PhotoRecord,
+    base: String,
+    json: Bytes,
+    made: Instant,
+}
+
+impl Entry {
+    fn fresh_at(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.made) < ENTRY_MAX_AGE
+    }
+}
+
+/// How long a rendered entry is reused: half the lifetime of the URLs it holds, so every URL a
+/// gallery hands out stays valid for at least half an hour ([`crate::store::DOWNLOAD_URL_TTL`]).
+pub const ENTRY_MAX_AGE: Duration =
+    Duration::from_secs(crate::store::DOWNLOAD_URL_TTL.as_secs() / 2);
+/// For sizing the entry table; the byte budget is what limits it.
+const TYPICAL_ENTRY_BYTES: u64 = 1536;
+
+#[derive(Clone)]
+struct EntryWeight;
+
+impl Weighter<EntryKey, Arc<Entry>> for EntryWeight {
+    fn weight(&self, _key: &EntryKey, entry: &Arc<Entry>) -> u64 {
+        // The record's strings and the base are about as long as the URLs in the JSON.
+        (2 * entry.json.len() + entry.base.len() + 256) as u64
+    }
+}
+
+/// A page being rendered by this request: whoever else asks for it waits for `keep_page`.
+pub struct PageGuard<'a>(
+    PlaceholderGuard<
+        'a,
+        PageKey,
+        Page,
+        PageWeight,
+        DefaultHashBuilder,
+        DefaultLifecycle<PageKey, Page>,
+    >,
+);
+
+/// What [`GalleryCache::page_or_guard`] found.
+pub enum Lookup<'a> {
+    Hit(Page),
+    /// Render the page, then hand it to [`GalleryCache::keep_page`].
+    Miss(PageGuard<'a>),
+    /// Render the page and keep it nowhere.
+    Bypass,
+}
+
 pub struct GalleryCache {
     pages: Cache<PageKey, Page, PageWeight>,
+    entries: Cache<EntryKey, Arc<Entry>, EntryWeight>,
     events: Cache<(Uuid, u64), (Arc<EventRecord>, Instant)>,
     /// Guest → their event. Guests never move between events, so this never goes stale.
     guests: Cache<Uuid, Uuid>,
 }
 
 impl GalleryCache {
-    /// `None` when the budget is 0: no caching.
+    /// `None` when the budget is 0: no caching. Pages and photo entries get half each.
     pub fn new(budget_bytes: u64) -> Option<Self> {
+        let half = budget_bytes / 2;
         (budget_bytes > 0).then(|| Self {
             pages: Cache::with_weighter(
-                (budget_bytes / TYPICAL_PAGE_BYTES).max(16) as usize,
-                budget_bytes,
+                (half / TYPICAL_PAGE_BYTES).max(16) as usize,
+                half.max(1),
                 PageWeight,
+            ),
+            entries: Cache::with_weighter(
+                (half / TYPICAL_ENTRY_BYTES).max(16) as usize,
+                half.max(1),
+                EntryWeight,
             ),
             events: Cache::new(EVENTS_KEPT),
             guests: Cache::new(GUESTS_KEPT),
         })
+    }
+
+    /// The hash of a base address for [`Self::entry_key`] (once per page, not per photo).
+    pub fn base_hash(base: &Url) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        base.as_str().hash(&mut hasher);
+        hasher.finish()
+    }
+
+    pub fn entry_key(photo_id: Uuid, originals: bool, base_hash: u64) -> EntryKey {
+        EntryKey {
+            photo_id,
+            originals,
+            base_hash,
+        }
+    }
+
+    /// The entry rendered for `photo` as it is now, while its URLs are fresh.
+    pub fn entry(&self, key: &EntryKey, photo: &PhotoRecord, base: &Url) -> Option<Bytes> {
+        self.entries
+            .get(key)
+            .filter(|e| e.fresh_at(Instant::now()) && e.base == base.as_str())
+            .filter(|e| e.photo == *photo)
+            .map(|e| e.json.clone())
+    }
+
+    pub fn keep_entry(&self, key: EntryKey, photo: PhotoRecord, base: &Url, json: Bytes) {
+        let entry = Entry {
+            photo,
+            base: base.as_str().to_owned(),
+            json,
+            made: Instant::now(),
+        };
+        self.entries.insert(key, Arc::new(entry));
     }
 
     /// The key of a gallery page; paginated requests (`before`) are not cached.
@@ -126,12 +240,40 @@ impl GalleryCache {
         })
     }
 
-    pub fn page(&self, key: &PageKey) -> Option<Page> {
+    #[cfg(test)]
+    fn page(&self, key: &PageKey) -> Option<Page> {
         self.pages.get(key).filter(Page::fresh)
     }
 
-    pub fn keep_page(&self, key: PageKey, page: Page) {
-        self.pages.insert(key, page);
+    /// The fresh page under `key`, or the right to render it. While one request renders a
+    /// page, the others asking for it wait for that page (a burst of readers after each upload
+    /// renders it once, not once per reader).
+    pub async fn page_or_guard(&self, key: &PageKey) -> Lookup<'_> {
+        let found = self
+            .pages
+            .entry_async(key, |_, page| {
+                if page.fresh() {
+                    EntryAction::Retain(page.clone())
+                } else {
+                    EntryAction::ReplaceWithGuard
+                }
+            })
+            .await;
+        match found {
+            EntryResult::Retained(page) => Lookup::Hit(page),
+            EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => {
+                Lookup::Miss(PageGuard(guard))
+            }
+            // Neither happens (nothing here removes, and an unbounded wait does not time out);
+            // were they to, the page is rendered and not kept.
+            EntryResult::Removed(..) | EntryResult::Timeout => Lookup::Bypass,
+        }
+    }
+
+    /// Keeps the page rendered under `guard` and hands it to the requests waiting for it.
+    pub fn keep_page(guard: PageGuard<'_>, page: Page) {
+        // A guard whose key was replaced meanwhile gives the page to its waiters only.
+        let _ = guard.0.insert(page);
     }
 
     pub fn event(&self, session_id: Uuid, generation: u64) -> Option<Arc<EventRecord>> {
@@ -171,15 +313,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn pages_are_keyed_on_generation_and_pagination_is_not_cached() {
+    /// Keeps `page` the way a request that rendered it does.
+    async fn keep(cache: &GalleryCache, key: PageKey, page: Page) {
+        match cache.page_or_guard(&key).await {
+            Lookup::Miss(guard) => GalleryCache::keep_page(guard, page),
+            Lookup::Hit(_) | Lookup::Bypass => panic!("the page was not missing"),
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_are_keyed_on_generation_and_pagination_is_not_cached() {
         let cache = GalleryCache::new(1024 * 1024).expect("cache");
         let base = Url::parse("http://127.0.0.1:8080/").expect("url");
         let session = Uuid::new_v4();
         assert!(GalleryCache::page_key(session, 1, &query(true), false, None, &base).is_none());
         let key =
             GalleryCache::page_key(session, 1, &query(false), false, None, &base).expect("key");
-        cache.keep_page(key.clone(), Page::new(b"[]".to_vec()));
+        keep(&cache, key.clone(), Page::new(b"[]".to_vec())).await;
         assert_eq!(
             cache.page(&key).expect("hit").body,
             Bytes::from_static(b"[]")
@@ -189,21 +339,21 @@ mod tests {
         assert!(cache.page(&next).is_none());
     }
 
-    #[test]
-    fn a_host_page_is_never_a_guest_page() {
+    #[tokio::test]
+    async fn a_host_page_is_never_a_guest_page() {
         let cache = GalleryCache::new(1024 * 1024).expect("cache");
         let base = Url::parse("http://127.0.0.1:8080/").expect("url");
         let session = Uuid::new_v4();
         let host =
             GalleryCache::page_key(session, 1, &query(false), true, None, &base).expect("key");
-        cache.keep_page(host, Page::new(b"[\"original\"]".to_vec()));
+        keep(&cache, host, Page::new(b"[\"original\"]".to_vec())).await;
         let guest =
             GalleryCache::page_key(session, 1, &query(false), false, None, &base).expect("key");
         assert!(cache.page(&guest).is_none());
     }
 
-    #[test]
-    fn the_owners_page_is_never_a_co_hosts_page() {
+    #[tokio::test]
+    async fn the_owners_page_is_never_a_co_hosts_page() {
         // Both see the host view, but each page marks its reader's own reactions.
         let cache = GalleryCache::new(1024 * 1024).expect("cache");
         let base = Url::parse("http://127.0.0.1:8080/").expect("url");
@@ -213,7 +363,7 @@ mod tests {
                 .expect("key")
         };
         let (owner, co_host) = (Uuid::new_v4(), Uuid::new_v4());
-        cache.keep_page(key(owner), Page::new(b"[\"mine\"]".to_vec()));
+        keep(&cache, key(owner), Page::new(b"[\"mine\"]".to_vec())).await;
         assert!(cache.page(&key(co_host)).is_none());
         assert!(cache.page(&key(owner)).is_some());
     }
@@ -228,6 +378,122 @@ mod tests {
             Page::new(b"[1]".to_vec()).etag,
             Page::new(b"[2]".to_vec()).etag
         );
+    }
+
+    #[tokio::test]
+    async fn readers_of_a_page_being_rendered_wait_for_it_instead_of_rendering_it_again() {
+        let cache = Arc::new(GalleryCache::new(1024 * 1024).expect("cache"));
+        let base = Url::parse("http://127.0.0.1:8080/").expect("url");
+        let key = GalleryCache::page_key(Uuid::new_v4(), 1, &query(false), false, None, &base)
+            .expect("key");
+        let Lookup::Miss(guard) = cache.page_or_guard(&key).await else {
+            panic!("an empty cache has no page");
+        };
+        let waiter = tokio::spawn({
+            let (cache, key) = (cache.clone(), key.clone());
+            async move {
+                match cache.page_or_guard(&key).await {
+                    Lookup::Hit(page) => page.body,
+                    Lookup::Miss(_) | Lookup::Bypass => Bytes::from_static(b"rendered twice"),
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !waiter.is_finished(),
+            "the second reader waits for the first"
+        );
+        GalleryCache::keep_page(guard, Page::new(b"[1]".to_vec()));
+        assert_eq!(waiter.await.expect("waiter"), Bytes::from_static(b"[1]"));
+    }
+
+    fn photo() -> PhotoRecord {
+        PhotoRecord {
+            id: Uuid::new_v4(),
+            event_id: Uuid::new_v4(),
+            uploader_name: "Ana".into(),
+            original_filename: "cake.jpg".into(),
+            object_key: "e/p.jpg".into(),
+            bucket: "photos".into(),
+            mimetype: "image/jpeg".into(),
+            filesize_bytes: 1000,
+            mission_id: None,
+            created_at: chrono::Utc::now(),
+            guest_id: None,
+            status: crate::db::PhotoStatus::Pending,
+            content_hash: None,
+            thumb_key: None,
+            display_key: None,
+            thumb_status: crate::db::ThumbStatus::Pending,
+            duration_ms: None,
+        }
+    }
+
+    #[test]
+    fn an_entry_is_reused_only_for_the_photo_as_it_was_rendered() {
+        let cache = GalleryCache::new(1024 * 1024).expect("cache");
+        let base = Url::parse("http://127.0.0.1:8080/").expect("url");
+        let hash = GalleryCache::base_hash(&base);
+        let photo = photo();
+        let key = GalleryCache::entry_key(photo.id, false, hash);
+        cache.keep_entry(
+            key,
+            photo.clone(),
+            &base,
+            Bytes::from_static(b"{\"pending\":1}"),
+        );
+        assert!(cache.entry(&key, &photo, &base).is_some());
+        let approved = PhotoRecord {
+            status: crate::db::PhotoStatus::Approved,
+            ..photo.clone()
+        };
+        assert!(cache.entry(&key, &approved, &base).is_none());
+        let thumbnailed = PhotoRecord {
+            thumb_status: crate::db::ThumbStatus::Ready,
+            thumb_key: Some("e/p.thumb.jpg".into()),
+            display_key: Some("e/p.display.jpg".into()),
+            ..photo.clone()
+        };
+        assert!(cache.entry(&key, &thumbnailed, &base).is_none());
+    }
+
+    #[test]
+    fn a_host_entry_is_never_a_guest_entry_nor_one_for_another_address() {
+        let cache = GalleryCache::new(1024 * 1024).expect("cache");
+        let base = Url::parse("http://127.0.0.1:8080/").expect("url");
+        let other = Url::parse("http://192.168.1.2:8080/").expect("url");
+        let photo = photo();
+        let host = GalleryCache::entry_key(photo.id, true, GalleryCache::base_hash(&base));
+        cache.keep_entry(
+            host,
+            photo.clone(),
+            &base,
+            Bytes::from_static(b"{\"original\":1}"),
+        );
+        let guest = GalleryCache::entry_key(photo.id, false, GalleryCache::base_hash(&base));
+        assert!(cache.entry(&guest, &photo, &base).is_none());
+        // Even were two addresses to hash alike, the entry names its own.
+        assert!(cache.entry(&host, &photo, &other).is_none());
+        let elsewhere = GalleryCache::entry_key(photo.id, true, GalleryCache::base_hash(&other));
+        assert!(cache.entry(&elsewhere, &photo, &other).is_none());
+    }
+
+    #[test]
+    fn an_entry_is_reused_while_at_least_half_of_its_urls_lifetime_remains() {
+        assert_eq!(
+            ENTRY_MAX_AGE * 2,
+            crate::store::DOWNLOAD_URL_TTL,
+            "served URLs keep at least half their lifetime"
+        );
+        let cache = GalleryCache::new(1024 * 1024).expect("cache");
+        let base = Url::parse("http://127.0.0.1:8080/").expect("url");
+        let photo = photo();
+        let key = GalleryCache::entry_key(photo.id, false, GalleryCache::base_hash(&base));
+        cache.keep_entry(key, photo.clone(), &base, Bytes::from_static(b"{}"));
+        let entry = cache.entries.get(&key).expect("kept");
+        assert!(entry.fresh_at(entry.made + ENTRY_MAX_AGE - Duration::from_secs(1)));
+        assert!(!entry.fresh_at(entry.made + ENTRY_MAX_AGE));
+        assert!(cache.entry(&key, &photo, &base).is_some());
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub struct GuestRecord {
     pub last_seen: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PhotoRecord {
     pub id: Uuid,
     pub event_id: Uuid,

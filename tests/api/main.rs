@@ -9,6 +9,7 @@ mod cors;
 mod disk_full;
 mod errors;
 mod event_management;
+mod galleries;
 mod guestbook;
 mod guests;
 mod helpers;
