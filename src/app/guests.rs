@@ -34,7 +34,7 @@ pub async fn join(app: &App, command: Join) -> Result<GuestRecord> {
         pin,
         client,
     } = command;
-    let event = app.event(event_id).await?;
+    let event = app.cached_event(event_id).await?;
     if let Some(hash) = event_pin::pin_hash(&event.settings) {
         check_pin(app, event_id, hash, pin.as_deref(), client).await?;
     }
@@ -143,7 +143,7 @@ impl FilmRoll {
 }
 
 pub async fn film_roll(app: &App, guest: &GuestRecord) -> Result<FilmRoll> {
-    let event = app.event(guest.event_id).await?;
+    let event = app.cached_event(guest.event_id).await?;
     let limit = EventRules::from_settings(&event.settings).upload_limit_per_guest;
     let taken = app.db.count_guest_photos(event.id, guest.id).await?;
     Ok(FilmRoll {

@@ -58,7 +58,7 @@ pub fn parse_issued_key(raw: &str) -> Result<PhotoKey> {
 }
 
 pub async fn init(app: &App, command: Init, base: &Url) -> Result<Ticket> {
-    let event = app.event(command.event_id).await?;
+    let event = app.cached_event(command.event_id).await?;
     app.require_store()?;
     ensure_open(&event)?;
     let rules = EventRules::from_settings(&event.settings);
@@ -82,7 +82,7 @@ pub async fn init(app: &App, command: Init, base: &Url) -> Result<Ticket> {
 /// event already has, returns the photo already stored.
 pub async fn finalize(app: &App, command: Finalize) -> Result<PhotoRecord> {
     let key = command.key;
-    let event = app.event(command.event_id).await?;
+    let event = app.cached_event(command.event_id).await?;
     app.require_store()?;
     if key.event_id != event.id {
         return Err(Error::new(
