@@ -117,10 +117,16 @@ pub async fn set_missions(app: &App, host: &Host, command: SetMissions) -> Resul
         missions,
     } = command;
     app.hosted_event(host, id).await?;
-    app.db
+    let event = app
+        .db
         .update_missions(id, &missions)
         .await?
-        .ok_or_else(Error::event_not_found)
+        .ok_or_else(Error::event_not_found)?;
+    // Moves the event's change generation (cached event reads) and tells open views.
+    app.events
+        .publish(LiveEvent::SessionUpdated { session_id: id })
+        .await;
+    Ok(event)
 }
 
 /// Merges `patch` into the event's settings (`null` removes a key) and applies its rules.

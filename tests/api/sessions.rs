@@ -170,6 +170,13 @@ async fn setmissions_replaces_missions_for_the_owner_only(backend: Backend) {
         )
         .await;
     assert_error(unknown, StatusCode::NOT_FOUND).await;
+    // Read (and cached) before the change: the change must still show at once.
+    let before = body(
+        app.get(&format!("/sessions/get?sessionId={session_id}"))
+            .await,
+    )
+    .await;
+    assert_ne!(before["missions"], missions);
 
     let response = app
         .post_json_auth("/sessions/setmissions", &host.token, &payload)
