@@ -129,11 +129,14 @@ impl App {
         self.db.event(id).await?.ok_or_else(Error::event_not_found)
     }
 
-    /// The event for reading, from the gallery cache while nothing in it changed (keyed on its
-    /// change generation, read before the database). Workflows that change an event read it
-    /// with [`App::event`].
+    /// The event for reading, from the gallery cache while the record did not change (keyed on
+    /// its record generation, read before the database: photos coming in leave it cached).
+    /// Workflows that change an event read it with [`App::event`].
     pub async fn cached_event(&self, id: Uuid) -> Result<Arc<EventRecord>> {
-        let cache = self.gallery_cache.as_ref().zip(self.events.generation(id));
+        let cache = self
+            .gallery_cache
+            .as_ref()
+            .zip(self.events.record_generation(id));
         if let Some(event) = cache.and_then(|(cache, generation)| cache.event(id, generation)) {
             return Ok(event);
         }

@@ -90,6 +90,13 @@ impl LiveEvent {
         )
     }
 
+    /// Whether the event changes the event record itself (settings, missions, end, deletion).
+    /// Photos, reactions and comments do not: a busy event's record stays cached while photos
+    /// pour in.
+    fn changes_record(&self) -> bool {
+        matches!(self, Self::SessionUpdated { .. })
+    }
+
     pub fn session_id(&self) -> Uuid {
         match self {
             Self::PictureCreated { picture }
@@ -123,6 +130,8 @@ const COUNTERS: usize = 4096;
 /// it, so a page read before a change is never served after the change becomes known.
 struct ChangeCounters {
     sessions: Box<[AtomicU64]>,
+    /// The same, counted only by changes of the event record ([`LiveEvent::changes_record`]).
+    records: Box<[AtomicU64]>,
     /// Counts up whenever notifications may have been missed (the listener reconnected).
     epoch: AtomicU64,
     /// False while the listener is disconnected: changes elsewhere go unseen, caches stand aside.
@@ -133,20 +142,34 @@ impl ChangeCounters {
     fn new() -> Arc<Self> {
         Arc::new(Self {
             sessions: (0..COUNTERS).map(|_| AtomicU64::new(0)).collect(),
+            records: (0..COUNTERS).map(|_| AtomicU64::new(0)).collect(),
             epoch: AtomicU64::new(0),
             listening: AtomicBool::new(true),
         })
     }
 
-    fn counter(&self, session_id: Uuid) -> &AtomicU64 {
-        &self.sessions[(session_id.as_u128() % COUNTERS as u128) as usize]
+    fn slot(session_id: Uuid) -> usize {
+        (session_id.as_u128() % COUNTERS as u128) as usize
     }
 
     fn changed(&self, event: &LiveEvent) {
+        let slot = Self::slot(event.session_id());
         if event.changes_content() {
-            self.counter(event.session_id())
-                .fetch_add(1, Ordering::SeqCst);
+            self.sessions[slot].fetch_add(1, Ordering::SeqCst);
         }
+        if event.changes_record() {
+            self.records[slot].fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// `counters`' count for `session_id` plus the epoch; `None` while not listening.
+    fn generation(&self, counters: &[AtomicU64], session_id: Uuid) -> Option<u64> {
+        if !self.listening.load(Ordering::SeqCst) {
+            return None;
+        }
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        // Both only count up, so their sum changes whenever either does.
+        Some(epoch + counters[Self::slot(session_id)].load(Ordering::SeqCst))
     }
 
     fn set_listening(&self, listening: bool) {
@@ -191,13 +214,13 @@ impl EventBus {
     /// The change generation of `session_id` (see [`ChangeCounters`]); `None` while changes made
     /// on other replicas could go unseen, when nothing about a session may be cached.
     pub fn generation(&self, session_id: Uuid) -> Option<u64> {
-        let changes = &self.changes;
-        if !changes.listening.load(Ordering::SeqCst) {
-            return None;
-        }
-        let epoch = changes.epoch.load(Ordering::SeqCst);
-        // Both only count up, so their sum changes whenever either does.
-        Some(epoch + changes.counter(session_id).load(Ordering::SeqCst))
+        self.changes.generation(&self.changes.sessions, session_id)
+    }
+
+    /// Like [`EventBus::generation`], but moved only by changes of the event record itself, so
+    /// cached event records outlive the photos, reactions and comments of a busy event.
+    pub fn record_generation(&self, session_id: Uuid) -> Option<u64> {
+        self.changes.generation(&self.changes.records, session_id)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
@@ -307,6 +330,27 @@ mod generation_tests {
         assert_eq!(bus.generation(session_id), Some(start));
         bus.publish(LiveEvent::SessionUpdated { session_id }).await;
         assert!(bus.generation(session_id) > Some(start));
+    }
+
+    #[tokio::test]
+    async fn only_changes_of_the_event_itself_move_the_record_generation() {
+        let bus = EventBus::in_process();
+        let session_id = Uuid::new_v4();
+        let start = bus.record_generation(session_id).expect("listening");
+        bus.publish(LiveEvent::CommentDeleted {
+            session_id,
+            picture_id: Uuid::new_v4(),
+            comment_id: Uuid::new_v4(),
+        })
+        .await;
+        bus.publish(LiveEvent::GuestsChanged { session_id }).await;
+        assert_eq!(bus.record_generation(session_id), Some(start));
+        bus.publish(LiveEvent::SessionUpdated { session_id }).await;
+        let moved = bus.record_generation(session_id).expect("listening");
+        assert!(moved > start);
+        let other = ChangeCounters::new();
+        other.set_listening(false);
+        assert_eq!(other.generation(&other.records, session_id), None);
     }
 
     #[test]
