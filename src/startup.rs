@@ -265,7 +265,6 @@ impl Application {
         })
         .await?;
         let thumbnails = Thumbnailer::new(
-            db.clone(),
             store.clone(),
             settings.max_upload_bytes,
             settings.worker_nice,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::{
     app::processing::JobError,
-    db::{Database, PhotoRecord, ThumbStatus, VariantKeys},
+    db::{PhotoRecord, VariantKeys},
     domain::{
         image::ImageType,
         photo_key::PhotoKey,
@@ -22,8 +22,30 @@ use crate::{
     workers::WorkerPool,
 };
 
+/// Where a photo's variants were stored; the runner records them with the job's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVariants {
+    pub thumb: String,
+    pub display: String,
+}
+
+impl StoredVariants {
+    fn of(key: &PhotoKey) -> Self {
+        Self {
+            thumb: key.thumbnail().to_string(),
+            display: key.display().to_string(),
+        }
+    }
+
+    pub fn keys(&self) -> VariantKeys<'_> {
+        VariantKeys {
+            thumb: &self.thumb,
+            display: &self.display,
+        }
+    }
+}
+
 pub struct Thumbnailer {
-    db: Arc<dyn Database>,
     store: Arc<dyn PhotoStore>,
     /// Low-priority threads, one per job the replica runs at once: decoding is CPU- and
     /// memory-hungry and never urgent.
@@ -35,7 +57,6 @@ pub struct Thumbnailer {
 
 impl Thumbnailer {
     pub fn new(
-        db: Arc<dyn Database>,
         store: Arc<dyn PhotoStore>,
         max_source_bytes: u64,
         nice: i32,
@@ -52,7 +73,6 @@ impl Thumbnailer {
             );
         }
         Ok(Arc::new(Self {
-            db,
             store,
             decoder: WorkerPool::new("thumbnail", threads.max(1), nice)?,
             max_source_bytes,
@@ -60,8 +80,8 @@ impl Thumbnailer {
         }))
     }
 
-    /// Makes, stores and records the photo's variants.
-    pub async fn make_for(&self, picture: &PhotoRecord) -> Result<(), JobError> {
+    /// Makes and stores the photo's variants; where they went.
+    pub async fn make_for(&self, picture: &PhotoRecord) -> Result<StoredVariants, JobError> {
         let key = PhotoKey::parse(&picture.object_key).ok_or_else(|| {
             JobError::Permanent(format!("unexpected object key {}", picture.object_key))
         })?;
@@ -77,15 +97,7 @@ impl Thumbnailer {
         self.store_variants(&key, variants)
             .await
             .map_err(|err| JobError::Retryable(format!("cannot store the variants: {err}")))?;
-        let (thumb, display) = (key.thumbnail().to_string(), key.display().to_string());
-        let keys = VariantKeys {
-            thumb: &thumb,
-            display: &display,
-        };
-        self.db
-            .set_variants(picture.id, Some(keys), ThumbStatus::Ready)
-            .await
-            .map_err(|err| JobError::Retryable(format!("cannot record the variants: {err}")))
+        Ok(StoredVariants::of(&key))
     }
 
     /// Decodes the photo into its variants; undecodable input is a permanent error.

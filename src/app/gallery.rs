@@ -280,14 +280,17 @@ pub async fn page(
         Lookup::Bypass => None,
     };
     let photos = app.db.photos(event_id, query).await?;
-    let reactions = reactions::for_gallery(app, event_id, reactor).await?;
-    // The count differs for the host only (pending comments), whom the page key tells apart.
-    let comment_counts = comments::counts_for_gallery(app, event_id, viewer).await?;
+    // The comment count differs for the host only (pending comments), whom the page key tells
+    // apart.
+    let social = app
+        .db
+        .gallery_social(event_id, reactor, comments::counts_include_pending(viewer))
+        .await?;
     let page = Page::new(render(PageContent {
         photos,
         audience: visibility.viewer().into(),
-        reactions,
-        comment_counts,
+        reactions: reactions::for_gallery(social.reactions, social.mine),
+        comment_counts: social.comments.into_iter().collect(),
         entries: cache.map(|(cache, _)| (cache, GalleryCache::base_hash(base))),
         base,
     })?);

@@ -1,5 +1,5 @@
 //! The processing runner: background work on photos (their variants; video clips will follow)
-//! as durable jobs. A photo's job is written in the same transaction as the photo
+//! as durable jobs. A photo's job is written with the photo, atomically
 //! ([`Database::insert_photo`]), so every acknowledged upload gets processed. Each replica claims
 //! due jobs, newest first (a guest waits for the photo just taken), runs at most
 //! `PROCESSING_CONCURRENCY` at once and holds each with a lease it renews while the job runs: a
@@ -8,7 +8,7 @@
 //! expired leases, retries coming due).
 //!
 //! What a job does lives in its handler ([`crate::thumbnails::Thumbnailer::make_for`]), which
-//! answers done, [`JobError::Retryable`] (the store is down: retried with [`backoff`], at most
+//! answers done (the variants' keys, recorded with the job's end in one write), [`JobError::Retryable`] (the store is down: retried with [`backoff`], at most
 //! [`MAX_ATTEMPTS`] claims) or [`JobError::Permanent`] (the photo cannot be decoded: `failed` at
 //! once, guests get the placeholder). Every claim counts as an attempt, so a photo that kills
 //! its replica each time still ends `failed`.
@@ -26,10 +26,10 @@ use uuid::Uuid;
 
 use super::now;
 use crate::{
-    db::{Database, DbResult, JOB_KIND_VARIANTS, JobRecord},
+    db::{Database, DbResult, JOB_KIND_VARIANTS, JobRecord, PhotoRecord},
     events::{EventBus, LiveEvent},
     metrics::Metrics,
-    thumbnails::Thumbnailer,
+    thumbnails::{StoredVariants, Thumbnailer},
 };
 
 /// Claims a job may get; the last failure of the last one is final.
@@ -224,7 +224,7 @@ impl Processing {
             }
         };
         let label = match &outcome {
-            Ok(()) => "done",
+            Ok(_) => "done",
             Err(JobError::Retryable(_)) if job.attempts < MAX_ATTEMPTS => "retry",
             Err(_) => "failed",
         };
@@ -235,7 +235,9 @@ impl Processing {
         self.record(&job, outcome).await;
     }
 
-    async fn attempt(&self, job: &JobRecord) -> Result<(), JobError> {
+    /// Where the variants went; `None` when the photo was deleted meanwhile (its job went
+    /// with it).
+    async fn attempt(&self, job: &JobRecord) -> Result<Option<StoredVariants>, JobError> {
         match job.kind.as_str() {
             JOB_KIND_VARIANTS => {
                 let photo =
@@ -243,9 +245,8 @@ impl Processing {
                         JobError::Retryable(format!("cannot read the photo: {err}"))
                     })?;
                 match photo {
-                    Some(photo) => self.thumbnails.make_for(&photo).await,
-                    // Deleted meanwhile: its job went with it.
-                    None => Ok(()),
+                    Some(photo) => self.thumbnails.make_for(&photo).await.map(Some),
+                    None => Ok(None),
                 }
             }
             other => Err(JobError::Permanent(format!("unknown job kind {other}"))),
@@ -270,10 +271,17 @@ impl Processing {
     }
 
     /// Records the outcome; on success or final failure the photo's viewers hear of it.
-    async fn record(&self, job: &JobRecord, outcome: Result<(), JobError>) {
+    async fn record(&self, job: &JobRecord, outcome: Result<Option<StoredVariants>, JobError>) {
         let at = now();
-        let (recorded, finished) = match outcome {
-            Ok(()) => (self.db.complete_job(job.id, &self.worker, at).await, true),
+        let recorded = match outcome {
+            // The variants and the job's end in one write, which returns the photo to announce.
+            Ok(Some(stored)) => self
+                .db
+                .complete_variants_job(job.id, &self.worker, stored.keys(), at)
+                .await
+                .map(|photo| photo.map(|photo| Recorded::Finished(Box::new(photo)))),
+            // Deleted meanwhile: its job went with it.
+            Ok(None) => return,
             Err(JobError::Retryable(reason)) if job.attempts < MAX_ATTEMPTS => {
                 self.metrics
                     .job_failures
@@ -282,11 +290,10 @@ impl Processing {
                 let delay = backoff(job.attempts);
                 tracing::warn!(job = %job.id, photo = %job.photo_id, attempt = job.attempts, retry_in = ?delay, error = %reason, "processing job failed; retrying later");
                 let run_after = at + delay;
-                let recorded = self
-                    .db
+                self.db
                     .retry_job(job.id, &self.worker, run_after, &reason, at)
-                    .await;
-                (recorded, false)
+                    .await
+                    .map(|held| held.then_some(Recorded::Retrying))
             }
             Err(err) => {
                 self.metrics
@@ -295,14 +302,21 @@ impl Processing {
                     .inc();
                 tracing::info!(job = %job.id, photo = %job.photo_id, attempt = job.attempts, error = %err, "processing job failed for good");
                 let reason = err.to_string();
-                let recorded = self.db.fail_job(job.id, &self.worker, &reason, at).await;
-                (recorded, true)
+                self.db
+                    .fail_job(job.id, &self.worker, &reason, at)
+                    .await
+                    .map(|held| held.then_some(Recorded::Failed))
             }
         };
         match recorded {
-            Ok(true) if finished => self.announce(job.photo_id).await,
-            Ok(true) => {}
-            Ok(false) => {
+            Ok(Some(Recorded::Finished(picture))) => {
+                self.events
+                    .publish(LiveEvent::PictureUpdated { picture: *picture })
+                    .await;
+            }
+            Ok(Some(Recorded::Failed)) => self.announce(job.photo_id).await,
+            Ok(Some(Recorded::Retrying)) => {}
+            Ok(None) => {
                 tracing::warn!(job = %job.id, "another replica took the job over; its outcome is not recorded here");
             }
             Err(err) => {
@@ -320,6 +334,13 @@ impl Processing {
                 .await;
         }
     }
+}
+
+/// What [`Processing::record`] wrote, when this replica still held the job.
+enum Recorded {
+    Finished(Box<PhotoRecord>),
+    Retrying,
+    Failed,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

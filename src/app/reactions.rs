@@ -132,30 +132,22 @@ async fn photo_counts(app: &App, photo: &PhotoRecord) -> Result<ReactionCounts> 
     Ok(counts)
 }
 
-/// The event's reaction counts, and the viewer's own reactions (guests and the host).
-pub async fn for_gallery(
-    app: &App,
-    event_id: Uuid,
-    reactor: Option<Uuid>,
-) -> Result<GalleryReactions> {
+/// The event's reaction counts, and the viewer's own reactions (guests and the host), from what
+/// the gallery read ([`crate::db::Database::gallery_social`]).
+pub fn for_gallery(counts: Vec<ReactionCount>, mine: Vec<(Uuid, String)>) -> GalleryReactions {
     let mut gallery = GalleryReactions::default();
-    for row in app.db.reaction_counts(event_id, None).await? {
+    for row in counts {
         gallery
             .counts
             .entry(row.photo_id)
             .or_default()
             .add(&row.reaction, row.count);
     }
-    if let Some(reactor_id) = reactor {
-        gallery.mine = app
-            .db
-            .reactions_by(event_id, reactor_id)
-            .await?
-            .into_iter()
-            .filter_map(|(photo_id, name)| Reaction::parse(&name).map(|r| (photo_id, r)))
-            .collect();
-    }
-    Ok(gallery)
+    gallery.mine = mine
+        .into_iter()
+        .filter_map(|(photo_id, name)| Reaction::parse(&name).map(|r| (photo_id, r)))
+        .collect();
+    gallery
 }
 
 fn identity_required() -> Error {

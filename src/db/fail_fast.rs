@@ -21,14 +21,19 @@ use uuid::Uuid;
 
 use super::{
     CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
-    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, GuestbookRecord,
-    HostOverview, HostRecord, JobLock, JobLockKey, JobRecord, MultipartRecord, PhotoQuery,
-    PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
+    EventOverview, EventRecord, EventSummary, EventTransport, GallerySocial, GuestRecord,
+    GuestbookRecord, HostOverview, HostRecord, JobLock, JobLockKey, JobRecord, MultipartRecord,
+    PhotoQuery, PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
 };
 use crate::domain::missions::MissionList;
 
 /// How often the background probe pings a database marked down.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// A ping is answered without asking the database when another call got an answer this
+/// recently: it would say no more, and a busy replica's readiness probe then costs the database
+/// nothing.
+pub const RECENT_ANSWER: Duration = Duration::from_secs(1);
 
 pub struct FailFast {
     shared: Arc<Shared>,
@@ -98,6 +103,13 @@ fn is_outage(err: &DbError) -> bool {
 }
 
 impl Shared {
+    fn answered_within(&self, window: Duration) -> bool {
+        self.last_answer
+            .lock()
+            .map(|last| last.elapsed() < window)
+            .unwrap_or(false)
+    }
+
     fn note_answer(&self) {
         if let Ok(mut last) = self.last_answer.lock() {
             *last = Instant::now();
@@ -147,6 +159,9 @@ impl Database for FailFast {
         self.shared.inner.migrate().await
     }
     async fn ping(&self) -> DbResult<()> {
+        if !self.is_down() && self.shared.answered_within(RECENT_ANSWER) {
+            return Ok(());
+        }
         self.guard(self.shared.inner.ping()).await
     }
     async fn close(&self) {
@@ -281,9 +296,19 @@ impl Database for FailFast {
         self.guard(self.shared.inner.extend_job_lease(id, worker, lease_until))
             .await
     }
-    async fn complete_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> DbResult<bool> {
-        self.guard(self.shared.inner.complete_job(id, worker, now))
-            .await
+    async fn complete_variants_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        keys: VariantKeys<'_>,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<PhotoRecord>> {
+        self.guard(
+            self.shared
+                .inner
+                .complete_variants_job(id, worker, keys, now),
+        )
+        .await
     }
     async fn retry_job(
         &self,
@@ -431,13 +456,18 @@ impl Database for FailFast {
             .await
     }
 
-    async fn reactions_by(
+    async fn gallery_social(
         &self,
         event_id: Uuid,
-        reactor_id: Uuid,
-    ) -> DbResult<Vec<(Uuid, String)>> {
-        self.guard(self.shared.inner.reactions_by(event_id, reactor_id))
-            .await
+        reactor: Option<Uuid>,
+        comments_with_pending: bool,
+    ) -> DbResult<GallerySocial> {
+        self.guard(
+            self.shared
+                .inner
+                .gallery_social(event_id, reactor, comments_with_pending),
+        )
+        .await
     }
 
     async fn insert_comment(&self, comment: &CommentRecord) -> DbResult<()> {
@@ -458,15 +488,6 @@ impl Database for FailFast {
 
     async fn approve_comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>> {
         self.guard(self.shared.inner.approve_comment(id)).await
-    }
-
-    async fn comment_counts(
-        &self,
-        event_id: Uuid,
-        with_pending: bool,
-    ) -> DbResult<Vec<(Uuid, i64)>> {
-        self.guard(self.shared.inner.comment_counts(event_id, with_pending))
-            .await
     }
 
     async fn event_comments(&self, event_id: Uuid) -> DbResult<Vec<CommentRecord>> {
@@ -721,8 +742,14 @@ mod tests {
         async fn extend_job_lease(&self, _: Uuid, _: &str, _: DateTime<Utc>) -> DbResult<bool> {
             self.call().await.map(|()| false)
         }
-        async fn complete_job(&self, _: Uuid, _: &str, _: DateTime<Utc>) -> DbResult<bool> {
-            self.call().await.map(|()| false)
+        async fn complete_variants_job(
+            &self,
+            _: Uuid,
+            _: &str,
+            _: VariantKeys<'_>,
+            _: DateTime<Utc>,
+        ) -> DbResult<Option<PhotoRecord>> {
+            self.call().await.map(|()| None)
         }
         async fn retry_job(
             &self,
@@ -804,8 +831,13 @@ mod tests {
         async fn reaction_counts(&self, _: Uuid, _: Option<Uuid>) -> DbResult<Vec<ReactionCount>> {
             self.call().await.map(|()| Vec::new())
         }
-        async fn reactions_by(&self, _: Uuid, _: Uuid) -> DbResult<Vec<(Uuid, String)>> {
-            self.call().await.map(|()| Vec::new())
+        async fn gallery_social(
+            &self,
+            _: Uuid,
+            _: Option<Uuid>,
+            _: bool,
+        ) -> DbResult<GallerySocial> {
+            self.call().await.map(|()| GallerySocial::default())
         }
         async fn insert_comment(&self, _: &CommentRecord) -> DbResult<()> {
             self.call().await
@@ -821,9 +853,6 @@ mod tests {
         }
         async fn approve_comment(&self, _: Uuid) -> DbResult<Option<CommentRecord>> {
             self.call().await.map(|()| None)
-        }
-        async fn comment_counts(&self, _: Uuid, _: bool) -> DbResult<Vec<(Uuid, i64)>> {
-            self.call().await.map(|()| Vec::new())
         }
         async fn event_comments(&self, _: Uuid) -> DbResult<Vec<CommentRecord>> {
             self.call().await.map(|()| Vec::new())
@@ -959,6 +988,33 @@ mod tests {
         let slow = slow.await.expect("task");
         assert!(matches!(slow, Err(DbError::Unavailable(_))));
         assert!(!db.is_down());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ping_right_after_an_answer_does_not_ask_the_database() {
+        let inner = flaky(true);
+        let db = FailFast::new(inner.clone());
+        assert!(db.host(Uuid::nil()).await.is_ok());
+        let calls = inner.calls.load(Ordering::SeqCst);
+        assert!(db.ping().await.is_ok());
+        assert_eq!(
+            inner.calls.load(Ordering::SeqCst),
+            calls,
+            "answered just now"
+        );
+
+        tokio::time::sleep(RECENT_ANSWER).await;
+        assert!(db.ping().await.is_ok());
+        assert_eq!(
+            inner.calls.load(Ordering::SeqCst),
+            calls + 1,
+            "quiet: asked"
+        );
+        // Once it stops answering, a ping asks and finds out.
+        tokio::time::sleep(RECENT_ANSWER).await;
+        inner.up.store(false, Ordering::SeqCst);
+        assert!(matches!(db.ping().await, Err(DbError::Unavailable(_))));
+        assert!(db.is_down());
     }
 
     #[test]

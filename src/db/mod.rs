@@ -312,6 +312,15 @@ pub struct ReactionCount {
     pub count: i64,
 }
 
+/// What a gallery page shows besides the photos, read in one statement: every photo's reaction
+/// counts, one reactor's own reactions (photo, stored name) and every photo's comment count.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GallerySocial {
+    pub reactions: Vec<ReactionCount>,
+    pub mine: Vec<(Uuid, String)>,
+    pub comments: Vec<(Uuid, i64)>,
+}
+
 /// A guestbook message, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GuestbookRecord {
@@ -500,8 +509,15 @@ pub trait Database: Send + Sync + 'static {
         worker: &str,
         lease_until: DateTime<Utc>,
     ) -> DbResult<bool>;
-    /// Marks a job `worker` holds done; `false` when it holds it no more.
-    async fn complete_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> DbResult<bool>;
+    /// Records the photo's variants (`ready`) and marks its variants job done, in one step, if
+    /// `worker` still holds the job: the photo as now stored, `None` when it holds it no more.
+    async fn complete_variants_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        keys: VariantKeys<'_>,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<PhotoRecord>>;
     /// Queues a job `worker` holds again, to run at `run_after`; `false` when it holds it no more.
     async fn retry_job(
         &self,
@@ -591,9 +607,15 @@ pub trait Database: Send + Sync + 'static {
         event_id: Uuid,
         photo_id: Option<Uuid>,
     ) -> DbResult<Vec<ReactionCount>>;
-    /// What `reactor_id` reacted with in the event: (photo, stored name).
-    async fn reactions_by(&self, event_id: Uuid, reactor_id: Uuid)
-    -> DbResult<Vec<(Uuid, String)>>;
+    /// The event's reaction counts, the reactions of `reactor` (none without one) and the
+    /// comment counts of its photos: approved comments only, or pending ones too
+    /// (`comments_with_pending`).
+    async fn gallery_social(
+        &self,
+        event_id: Uuid,
+        reactor: Option<Uuid>,
+        comments_with_pending: bool,
+    ) -> DbResult<GallerySocial>;
 
     /// Stores a comment; [`DbError::MissingReference`] when the photo (or event) is gone.
     async fn insert_comment(&self, comment: &CommentRecord) -> DbResult<()>;
@@ -604,13 +626,6 @@ pub trait Database: Send + Sync + 'static {
     async fn delete_comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>>;
     /// Marks a comment approved; the comment, or `None` when it is gone.
     async fn approve_comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>>;
-    /// How many comments each of the event's photos has: approved ones only, or pending ones
-    /// too (`with_pending`).
-    async fn comment_counts(
-        &self,
-        event_id: Uuid,
-        with_pending: bool,
-    ) -> DbResult<Vec<(Uuid, i64)>>;
     /// The event's comments, oldest first.
     async fn event_comments(&self, event_id: Uuid) -> DbResult<Vec<CommentRecord>>;
 

@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use super::{
     CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
-    EventOverview, EventRecord, EventSummary, EventTransport, GuestRecord, GuestbookRecord,
-    HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord, JobState,
-    MultipartRecord, PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount, ThumbStatus,
-    VariantKeys, classify,
+    EventOverview, EventRecord, EventSummary, EventTransport, GallerySocial, GuestRecord,
+    GuestbookRecord, HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord,
+    JobState, MultipartRecord, PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount,
+    ThumbStatus, VariantKeys, classify,
 };
 use crate::domain::{comment::CommentStatus, missions::MissionList};
 
@@ -132,6 +132,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Appended to the job claim's inner SELECT: replicas skip the rows another one is claiming
     /// (PostgreSQL). SQLite serves one process and runs each statement alone: nothing needed.
     const SKIP_LOCKED: &'static str = "";
+    /// Whether INSERT and UPDATE may run inside WITH (PostgreSQL): a write and the writes that
+    /// follow from it go as one statement, one round trip and one commit, instead of a
+    /// transaction of several. SQLite runs them as a transaction in its own process.
+    const WRITES_IN_WITH: bool = false;
 
     async fn execute(&self, sql: &str, params: Vec<Param<'_>>) -> Result<(), sqlx::Error>;
     async fn fetch_optional(
@@ -518,12 +522,12 @@ impl<B: Backend> Database for B {
     }
 
     async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord> {
-        let sql = format!(
+        let insert = format!(
             "INSERT INTO pictures ({PHOTO_COLUMNS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
              ON CONFLICT DO NOTHING RETURNING {PHOTO_COLUMNS}"
         );
-        let params = params![
+        let mut params = params![
             picture.id,
             picture.event_id,
             &picture.uploader_name,
@@ -542,28 +546,38 @@ impl<B: Backend> Database for B {
             picture.display_key.as_deref(),
             picture.duration_ms.unwrap_or(0),
         ];
-        let job_sql = "INSERT INTO jobs (id, kind, photo_id, state, attempts, run_after, \
-                       created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $4, $4)";
-        // Due at once; ordered by the photo's time, so an imported event's old photos queue
-        // behind the ones guests are taking now.
-        let jobs = if picture.thumb_status == ThumbStatus::Pending {
-            vec![Statement {
-                sql: job_sql,
+        // The variants job comes with the photo: due at once, ordered by the photo's time, so an
+        // imported event's old photos queue behind the ones guests are taking now.
+        let with_job = picture.thumb_status == ThumbStatus::Pending;
+        let inserted = if with_job && Self::WRITES_IN_WITH {
+            let sql = format!(
+                "WITH photo AS ({insert}),
+                      job AS (INSERT INTO jobs (id, kind, photo_id, state, attempts, run_after,
+                                                created_at, updated_at)
+                              SELECT $18, $19, id, 'queued', 0, $10, $10, $10 FROM photo)
+                 SELECT {PHOTO_COLUMNS} FROM photo"
+            );
+            params.extend(params![Uuid::new_v4(), JOB_KIND_VARIANTS]);
+            self.fetch_optional(&sql, params).await
+        } else {
+            let job = Statement {
+                sql: "INSERT INTO jobs (id, kind, photo_id, state, attempts, run_after, \
+                      created_at, updated_at) VALUES ($1, $2, $3, 'queued', 0, $4, $4, $4)",
                 params: params![
                     Uuid::new_v4(),
                     JOB_KIND_VARIANTS,
                     picture.id,
                     picture.created_at
                 ],
-            }]
-        } else {
-            Vec::new()
-        };
-        let first = Statement { sql: &sql, params };
-        let inserted = self
-            .fetch_optional_then(first, jobs)
-            .await
-            .map_err(classify)?;
+            };
+            let first = Statement {
+                sql: &insert,
+                params,
+            };
+            let then = if with_job { vec![job] } else { Vec::new() };
+            self.fetch_optional_then(first, then).await
+        }
+        .map_err(classify)?;
         if let Some(inserted) = inserted.as_ref().map(photo_from_row) {
             return inserted.map_err(classify);
         }
@@ -706,11 +720,53 @@ impl<B: Backend> Database for B {
         updated(self, sql, params![id, worker, lease_until]).await
     }
 
-    async fn complete_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> DbResult<bool> {
-        let sql = "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL,
-                          updated_at = $3
-                   WHERE id = $1 AND locked_by = $2 AND state = 'running' RETURNING id";
-        updated(self, sql, params![id, worker, now]).await
+    async fn complete_variants_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        keys: VariantKeys<'_>,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<PhotoRecord>> {
+        // The photo first, then its job, as in `fail_job`.
+        let photo = format!(
+            "UPDATE pictures SET thumb_key = $3, display_key = $4, thumb_status = 'ready'
+             WHERE id = (SELECT photo_id FROM jobs
+                         WHERE id = $1 AND locked_by = $2 AND state = 'running')
+             RETURNING {PHOTO_COLUMNS}"
+        );
+        let done = |now: &str| {
+            format!(
+                "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL,
+                                 updated_at = {now}
+                 WHERE id = $1 AND locked_by = $2 AND state = 'running'"
+            )
+        };
+        let row = if Self::WRITES_IN_WITH {
+            let sql = format!(
+                "WITH photo AS ({photo}),
+                      done AS ({} AND EXISTS (SELECT 1 FROM photo) RETURNING id)
+                 SELECT {PHOTO_COLUMNS} FROM photo WHERE EXISTS (SELECT 1 FROM done)",
+                done("$5")
+            );
+            self.fetch_optional(&sql, params![id, worker, keys.thumb, keys.display, now])
+                .await
+        } else {
+            let first = Statement {
+                sql: &photo,
+                params: params![id, worker, keys.thumb, keys.display],
+            };
+            let done = done("$3");
+            let then = vec![Statement {
+                sql: &done,
+                params: params![id, worker, now],
+            }];
+            self.fetch_optional_then(first, then).await
+        }
+        .map_err(classify)?;
+        row.as_ref()
+            .map(photo_from_row)
+            .transpose()
+            .map_err(classify)
     }
 
     async fn retry_job(
@@ -971,17 +1027,44 @@ impl<B: Backend> Database for B {
         .await
     }
 
-    async fn reactions_by(
+    async fn gallery_social(
         &self,
         event_id: Uuid,
-        reactor_id: Uuid,
-    ) -> DbResult<Vec<(Uuid, String)>> {
-        let sql = "SELECT picture_id, reaction FROM reactions
-                   WHERE session_id = $1 AND reactor_id = $2";
-        all(self, sql, params![event_id, reactor_id], |row| {
-            Ok((row.uuid("picture_id")?, row.text("reaction")?))
-        })
-        .await
+        reactor: Option<Uuid>,
+        comments_with_pending: bool,
+    ) -> DbResult<GallerySocial> {
+        // Three reads in one statement (a page miss under uploads pays one round trip, not
+        // three); `part` tells the rows apart. Without a reactor `reactor_id = NULL` is no row.
+        let sql = "SELECT 'count' AS part, picture_id, reaction, COUNT(*) AS n FROM reactions
+                   WHERE session_id = $1 GROUP BY picture_id, reaction
+                   UNION ALL
+                   SELECT 'mine', picture_id, reaction, 1 FROM reactions
+                   WHERE session_id = $1 AND reactor_id = $2
+                   UNION ALL
+                   SELECT 'comments', picture_id, NULL, COUNT(*) FROM comments
+                   WHERE session_id = $1 AND ($3 OR status = 'approved')
+                   GROUP BY picture_id";
+        let rows = self
+            .fetch_all(sql, params![event_id, reactor, comments_with_pending])
+            .await
+            .map_err(classify)?;
+        let mut social = GallerySocial::default();
+        for row in &rows {
+            let photo_id = row.uuid("picture_id").map_err(classify)?;
+            let count = row.int("n").map_err(classify)?;
+            match row.text("part").map_err(classify)?.as_str() {
+                "count" => social.reactions.push(ReactionCount {
+                    photo_id,
+                    reaction: row.text("reaction").map_err(classify)?,
+                    count,
+                }),
+                "mine" => social
+                    .mine
+                    .push((photo_id, row.text("reaction").map_err(classify)?)),
+                _ => social.comments.push((photo_id, count)),
+            }
+        }
+        Ok(social)
     }
 
     async fn insert_comment(&self, comment: &CommentRecord) -> DbResult<()> {
@@ -1028,20 +1111,6 @@ impl<B: Backend> Database for B {
             "UPDATE comments SET status = 'approved' WHERE id = $1 RETURNING {COMMENT_COLUMNS}"
         );
         optional(self, &sql, params![id], comment_from_row).await
-    }
-
-    async fn comment_counts(
-        &self,
-        event_id: Uuid,
-        with_pending: bool,
-    ) -> DbResult<Vec<(Uuid, i64)>> {
-        let sql = "SELECT picture_id, COUNT(*) AS n FROM comments
-                   WHERE session_id = $1 AND ($2 OR status = 'approved')
-                   GROUP BY picture_id";
-        all(self, sql, params![event_id, with_pending], |row| {
-            Ok((row.uuid("picture_id")?, row.int("n")?))
-        })
-        .await
     }
 
     async fn event_comments(&self, event_id: Uuid) -> DbResult<Vec<CommentRecord>> {

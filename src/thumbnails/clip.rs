@@ -3,10 +3,10 @@
 //! cannot read is a permanent failure (guests get the placeholder); a store outage is retried
 //! by the jobs runner.
 
-use super::{Thumbnailer, video};
+use super::{StoredVariants, Thumbnailer, video};
 use crate::{
     app::processing::JobError,
-    db::{PhotoRecord, ThumbStatus, VariantKeys},
+    db::PhotoRecord,
     domain::{
         photo_key::PhotoKey,
         variants::{Orient, make_variants},
@@ -22,26 +22,17 @@ enum ClipFailure {
 }
 
 impl Thumbnailer {
-    /// Makes, stores and records a clip's variants; the runner records failures.
+    /// Makes and stores a clip's variants; the runner records the outcome.
     pub(super) async fn make_clip_for(
         &self,
         picture: &PhotoRecord,
         key: &PhotoKey,
-    ) -> Result<(), JobError> {
+    ) -> Result<StoredVariants, JobError> {
         match self.make_clip_variants(picture, key).await {
-            Ok(()) => {}
-            Err(ClipFailure::Unusable(why)) => return Err(JobError::Permanent(why)),
-            Err(ClipFailure::Transient(why)) => return Err(JobError::Retryable(why)),
+            Ok(()) => Ok(StoredVariants::of(key)),
+            Err(ClipFailure::Unusable(why)) => Err(JobError::Permanent(why)),
+            Err(ClipFailure::Transient(why)) => Err(JobError::Retryable(why)),
         }
-        let (thumb, display) = (key.thumbnail().to_string(), key.display().to_string());
-        let keys = VariantKeys {
-            thumb: &thumb,
-            display: &display,
-        };
-        self.db
-            .set_variants(picture.id, Some(keys), ThumbStatus::Ready)
-            .await
-            .map_err(|err| JobError::Retryable(format!("cannot record the clip's variants: {err}")))
     }
 
     /// Stores the rendition first, the poster JPEGs last: a `ready` clip has all three.

@@ -5,9 +5,10 @@ use std::{ops::Deref, time::Duration};
 use chrono::{DateTime, TimeDelta, Utc};
 use partypic::{
     db::{
-        CommentRecord, Database, DbError, EventRecord, GuestRecord, GuestbookRecord, HostRecord,
-        JobLockKey, JobRecord, JobState, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount,
-        ThumbStatus, VariantKeys, postgres::PostgresDatabase, sqlite::SqliteDatabase,
+        CommentRecord, Database, DbError, EventRecord, GallerySocial, GuestRecord, GuestbookRecord,
+        HostRecord, JobLockKey, JobRecord, JobState, PhotoQuery, PhotoRecord, PhotoStatus,
+        ReactionCount, ThumbStatus, VariantKeys, postgres::PostgresDatabase,
+        sqlite::SqliteDatabase,
     },
     domain::{
         comment::CommentStatus,
@@ -828,16 +829,54 @@ async fn variants_are_recorded_and_pending_photos_have_jobs_claimed_newest_first
             .is_empty()
     );
 
-    // Only the claimer records the outcome.
+    // Only the claimer records the outcome: the variants and the job's end together.
+    let thumb = format!("{}/{}.thumb.jpg", event.id, photos[3].id);
+    let display = format!("{}/{}.display.jpg", event.id, photos[3].id);
+    let keys = VariantKeys {
+        thumb: &thumb,
+        display: &display,
+    };
     assert!(
-        !db.complete_job(first[0].id, "b", now)
+        db.complete_variants_job(first[0].id, "b", keys, now)
             .await
             .expect("complete")
+            .is_none()
     );
+    assert_eq!(
+        db.photo(photos[3].id)
+            .await
+            .expect("query")
+            .expect("stored")
+            .thumb_status,
+        ThumbStatus::Pending
+    );
+    let done = db
+        .complete_variants_job(first[0].id, "a", keys, now)
+        .await
+        .expect("complete")
+        .expect("held by a");
+    assert_eq!(
+        (
+            done.id,
+            done.thumb_key.as_deref(),
+            done.display_key.as_deref(),
+            done.thumb_status
+        ),
+        (
+            photos[3].id,
+            Some(thumb.as_str()),
+            Some(display.as_str()),
+            ThumbStatus::Ready
+        )
+    );
+    assert_eq!(db.photo(photos[3].id).await.expect("query"), Some(done));
+    let jobs = db.jobs_of_photo(photos[3].id).await.expect("jobs");
+    assert_eq!(jobs[0].state, JobState::Done);
     assert!(
-        db.complete_job(first[0].id, "a", now)
+        db.complete_variants_job(first[0].id, "a", keys, now)
             .await
             .expect("complete")
+            .is_none()
     );
     assert!(
         db.retry_job(first[1].id, "a", at(100), "store down", now)
@@ -905,8 +944,13 @@ async fn a_job_belongs_to_its_claimer_until_its_lease_expires(db: &dyn Database)
     assert_eq!(taken.len(), 1);
     assert_eq!((taken[0].id, taken[0].attempts), (job, 2));
     assert_eq!(taken[0].locked_by.as_deref(), Some("b"));
-    assert!(!db.complete_job(job, "a", at(32)).await.expect("complete"));
-    assert!(db.complete_job(job, "b", at(32)).await.expect("complete"));
+    let keys = VariantKeys {
+        thumb: "t",
+        display: "d",
+    };
+    let complete = |worker| db.complete_variants_job(job, worker, keys, at(32));
+    assert!(complete("a").await.expect("complete").is_none());
+    assert!(complete("b").await.expect("complete").is_some());
     assert!(
         db.claim_jobs("a", at(99), at(109), 1)
             .await
@@ -1212,15 +1256,29 @@ async fn one_reaction_per_person_and_photo_that_goes_with_its_photo_and_event(db
         .await
         .expect("counts");
     assert_eq!(only_second.len(), 1);
-    let mut bens = db.reactions_by(event.id, ben).await.expect("mine");
-    bens.sort_by_key(|(id, _)| *id == second.id);
+    // The gallery reads the same counts, and one reactor's own reactions, in one go.
+    let mut social = db
+        .gallery_social(event.id, Some(ben), false)
+        .await
+        .expect("social");
+    social
+        .reactions
+        .sort_by_key(|c| (c.photo_id == second.id, c.reaction.clone()));
+    assert_eq!(social.reactions, counts);
+    social.mine.sort_by_key(|(id, _)| *id == second.id);
     assert_eq!(
-        bens,
+        social.mine,
         vec![
             (first.id, "party".to_owned()),
             (second.id, "wow".to_owned())
         ]
     );
+    let anonymous = db
+        .gallery_social(event.id, None, false)
+        .await
+        .expect("social");
+    assert!(anonymous.mine.is_empty());
+    assert_eq!(anonymous.reactions.len(), 2);
 
     assert!(db.delete_reaction(first.id, ada).await.expect("remove"));
     assert!(!db.delete_reaction(first.id, ada).await.expect("again"));
@@ -1241,11 +1299,11 @@ async fn one_reaction_per_person_and_photo_that_goes_with_its_photo_and_event(db
         "the deleted photo's reactions went with it"
     );
     db.delete_event(event.id).await.expect("delete event");
-    assert!(
-        db.reactions_by(event.id, ben)
+    assert_eq!(
+        db.gallery_social(event.id, Some(ben), true)
             .await
-            .expect("mine")
-            .is_empty()
+            .expect("social"),
+        GallerySocial::default()
     );
 }
 
@@ -1290,12 +1348,24 @@ async fn comments_are_listed_oldest_first_counted_approved_and_go_with_their_pho
         db.comment(later.id).await.expect("one"),
         Some(later.clone())
     );
-    let mut approved = db.comment_counts(event.id, false).await.expect("counts");
-    approved.sort_by_key(|(id, _)| *id == second.id);
-    assert_eq!(approved, vec![(first.id, 1), (second.id, 1)]);
-    let mut all = db.comment_counts(event.id, true).await.expect("counts");
-    all.sort_by_key(|(id, _)| *id == second.id);
-    assert_eq!(all, vec![(first.id, 2), (second.id, 1)]);
+    let comment_counts = |with_pending| async move {
+        let social = db
+            .gallery_social(event.id, None, with_pending)
+            .await
+            .expect("counts");
+        assert!(social.reactions.is_empty() && social.mine.is_empty());
+        let mut counts = social.comments;
+        counts.sort_by_key(|(id, _)| *id == second.id);
+        counts
+    };
+    assert_eq!(
+        comment_counts(false).await,
+        vec![(first.id, 1), (second.id, 1)]
+    );
+    assert_eq!(
+        comment_counts(true).await,
+        vec![(first.id, 2), (second.id, 1)]
+    );
 
     let approved = db.approve_comment(later.id).await.expect("approve");
     assert_eq!(approved.map(|c| c.status), Some(CommentStatus::Approved));
@@ -1324,7 +1394,7 @@ async fn comments_are_listed_oldest_first_counted_approved_and_go_with_their_pho
     db.delete_photo(first.id).await.expect("delete photo");
     assert_eq!(db.comment(later.id).await.expect("gone"), None);
     assert_eq!(
-        db.comment_counts(event.id, true).await.expect("counts"),
+        comment_counts(true).await,
         vec![(second.id, 1)],
         "the deleted photo's comments went with it"
     );
