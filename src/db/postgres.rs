@@ -57,7 +57,16 @@ impl PostgresDatabase {
                     Ok(true)
                 })
             })
-            .connect_lazy_with(options.application_name("partypic"));
+            .connect_lazy_with(
+                options
+                    .application_name("partypic")
+                    // sqlx prepares each statement once per connection, but PostgreSQL plans
+                    // the first five executions anew: with the pool spreading statements over
+                    // its connections, most executions were planned, and planning cost more
+                    // than executing (bench `statements`). Our statements are short lookups by
+                    // key whose plan does not depend on the values.
+                    .options([("plan_cache_mode", "force_generic_plan")]),
+            );
         Ok(Self { pool })
     }
 
