@@ -5,7 +5,8 @@
 //! `PROCESSING_CONCURRENCY` at once and holds each with a lease it renews while the job runs: a
 //! replica that dies loses its jobs to another once the lease expires. A finalize on this replica
 //! wakes the runner at once; otherwise it polls every [`POLL_EVERY`] (jobs of other replicas,
-//! expired leases, retries coming due).
+//! expired leases, retries coming due), backing off to [`QUIET_POLL_EVERY`] while polls find
+//! nothing: each poll is a write statement on the shared database, from every replica.
 //!
 //! What a job does lives in its handler ([`crate::thumbnails::Thumbnailer::make_for`]), which
 //! answers done (the variants' keys, recorded with the job's end in one write), [`JobError::Retryable`] (the store is down: retried with [`backoff`], at most
@@ -36,6 +37,8 @@ use crate::{
 pub const MAX_ATTEMPTS: i64 = 5;
 /// How often an idle runner looks for jobs it was not woken for.
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
+/// The longest wait between polls, reached after three that found nothing.
+pub const QUIET_POLL_EVERY: Duration = Duration::from_secs(8);
 /// How long shutdown waits for running jobs before it cuts them off and queues them again.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Finished jobs are kept this long (to see what ran where), then deleted: the table holds
@@ -145,6 +148,7 @@ impl Processing {
         }
         let mut running = JoinSet::new();
         let mut next_clean_up = Instant::now();
+        let mut quiet_polls: u32 = 0;
         loop {
             if Instant::now() >= next_clean_up {
                 next_clean_up = Instant::now() + CLEAN_UP_EVERY;
@@ -162,6 +166,11 @@ impl Processing {
                 match self.claim(now(), limit).await {
                     Ok(jobs) => {
                         claimed = jobs.len();
+                        quiet_polls = if claimed == 0 {
+                            quiet_polls.saturating_add(1)
+                        } else {
+                            0
+                        };
                         for job in jobs {
                             let this = self.clone();
                             lock(&self.running).insert(job.id);
@@ -181,7 +190,7 @@ impl Processing {
             tokio::select! {
                 _ = running.join_next(), if busy => {}
                 _ = self.wake.notified(), if !busy => {}
-                _ = tokio::time::sleep(POLL_EVERY), if !busy => {}
+                _ = tokio::time::sleep(poll_wait(quiet_polls)), if !busy => {}
                 _ = stop.cancelled() => break,
             }
         }
@@ -343,6 +352,12 @@ enum Recorded {
     Failed,
 }
 
+/// The wait before the next poll after `quiet_polls` claims in a row found nothing: 2, 4, 8 s.
+fn poll_wait(quiet_polls: u32) -> Duration {
+    let doubled = POLL_EVERY.saturating_mul(1 << quiet_polls.saturating_sub(1).min(2));
+    doubled.min(QUIET_POLL_EVERY)
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -352,6 +367,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_runner_polls_less_often_up_to_its_longest_wait() {
+        let waits: Vec<u64> = (0..6).map(|n| poll_wait(n).as_secs()).collect();
+        assert_eq!(waits, [2, 2, 4, 8, 8, 8]);
+        assert_eq!(poll_wait(u32::MAX), QUIET_POLL_EVERY);
+    }
 
     #[test]
     fn backoff_grows_from_seconds_to_ten_minutes_and_stays_there() {
