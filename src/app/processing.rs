@@ -16,7 +16,10 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -76,6 +79,7 @@ pub struct Processing {
     concurrency: usize,
     lease: Duration,
     wake: Notify,
+    unclaimed: Unclaimed,
     /// Jobs running here, queued again if shutdown cuts them off.
     running: Mutex<HashSet<Uuid>>,
 }
@@ -100,6 +104,7 @@ impl Processing {
             concurrency,
             lease,
             wake: Notify::new(),
+            unclaimed: Unclaimed::default(),
             running: Mutex::new(HashSet::new()),
         })
     }
@@ -111,6 +116,7 @@ impl Processing {
 
     /// A photo was finalized here: claim its job now rather than at the next poll.
     pub fn wake(&self) {
+        self.unclaimed.finalized();
         self.wake.notify_one();
     }
 
@@ -149,6 +155,7 @@ impl Processing {
         let mut running = JoinSet::new();
         let mut next_clean_up = Instant::now();
         let mut quiet_polls: u32 = 0;
+        let mut claim_now = true;
         loop {
             if Instant::now() >= next_clean_up {
                 next_clean_up = Instant::now() + CLEAN_UP_EVERY;
@@ -161,7 +168,7 @@ impl Processing {
             while running.try_join_next().is_some() {}
             let free = self.concurrency.saturating_sub(running.len());
             let mut claimed = 0;
-            if free > 0 {
+            if free > 0 && claim_now {
                 let limit = u32::try_from(free).unwrap_or(u32::MAX);
                 match self.claim(now(), limit).await {
                     Ok(jobs) => {
@@ -171,6 +178,7 @@ impl Processing {
                         } else {
                             0
                         };
+                        self.unclaimed.claimed(claimed);
                         for job in jobs {
                             let this = self.clone();
                             lock(&self.running).insert(job.id);
@@ -184,15 +192,15 @@ impl Processing {
                     Err(err) => tracing::warn!(error = %err, "cannot claim processing jobs"),
                 }
             }
-            // Every slot filled: the next claim comes when a job ends. Otherwise the queue is
-            // empty for now: wait for a finalize here or the next poll.
+            // Every slot filled: the next claim comes when a job ends, if a finalize here may
+            // still wait for one. Otherwise wait for a finalize here or the next poll.
             let busy = claimed > 0 && claimed == free;
-            tokio::select! {
-                _ = running.join_next(), if busy => {}
-                _ = self.wake.notified(), if !busy => {}
-                _ = tokio::time::sleep(poll_wait(quiet_polls)), if !busy => {}
+            claim_now = tokio::select! {
+                _ = running.join_next(), if busy => self.unclaimed.any(),
+                _ = self.wake.notified(), if !busy => true,
+                _ = tokio::time::sleep(poll_wait(quiet_polls)), if !busy => true,
                 _ = stop.cancelled() => break,
-            }
+            };
         }
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while running.join_next().await.is_some() {}
@@ -345,6 +353,37 @@ impl Processing {
     }
 }
 
+/// Finalizes on this replica whose jobs no claim has taken yet, as far as it can tell. When a job
+/// ends and none are left, the runner goes back to waiting (a finalize here or the next poll)
+/// instead of claiming at once: that empty claim, one per photo, was the busiest write of a quiet
+/// party. Other replicas' jobs and retries are the polls' to find, as before.
+#[derive(Default)]
+struct Unclaimed(AtomicUsize);
+
+impl Unclaimed {
+    fn finalized(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A claim took `count` jobs; one that found none means nothing is due at all, so whatever
+    /// was finalized here has been taken (by this replica or another).
+    fn claimed(&self, count: usize) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                Some(if count == 0 {
+                    0
+                } else {
+                    left.saturating_sub(count)
+                })
+            });
+    }
+
+    fn any(&self) -> bool {
+        self.0.load(Ordering::SeqCst) > 0
+    }
+}
+
 /// What [`Processing::record`] wrote, when this replica still held the job.
 enum Recorded {
     Finished(Box<PhotoRecord>),
@@ -367,6 +406,28 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_ending_claims_again_only_while_finalizes_here_may_wait() {
+        let unclaimed = Unclaimed::default();
+        assert!(!unclaimed.any());
+        for _ in 0..3 {
+            unclaimed.finalized();
+        }
+        unclaimed.claimed(1);
+        assert!(unclaimed.any(), "two of three still queued");
+        unclaimed.claimed(2);
+        assert!(!unclaimed.any());
+        unclaimed.claimed(1);
+        assert!(
+            !unclaimed.any(),
+            "another replica's job does not go below zero"
+        );
+        unclaimed.finalized();
+        unclaimed.finalized();
+        unclaimed.claimed(0);
+        assert!(!unclaimed.any(), "nothing due: another replica took them");
+    }
 
     #[test]
     fn an_idle_runner_polls_less_often_up_to_its_longest_wait() {
