@@ -555,8 +555,8 @@ impl Application {
 /// while the store is down.
 const STORE_PROBE_EVERY: Duration = Duration::from_secs(2);
 
-/// Probes the object store and the database (for `/readyz` and the `*_up` gauges) and forgets
-/// idle rate-limit entries until `stop` fires.
+/// Probes the object store and the database (for `/readyz` and the `*_up` gauges), sweeps the
+/// gallery cache and forgets idle rate-limit entries until `stop` fires.
 async fn housekeeping(state: SharedState, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(STORE_PROBE_EVERY);
     let mut ticks: u64 = 0;
@@ -575,6 +575,9 @@ async fn housekeeping(state: SharedState, stop: CancellationToken) {
             .metrics
             .database_up
             .set(i64::from(matches!(db, Ok(Ok(())))));
+        if let Some(cache) = &state.gallery_cache {
+            cache.sweep();
+        }
         let was = state.store_available.swap(healthy, Ordering::Relaxed);
         if was != healthy {
             if healthy {

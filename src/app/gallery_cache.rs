@@ -76,7 +76,11 @@ impl Page {
     }
 
     fn fresh(&self) -> bool {
-        self.made.elapsed() < MAX_AGE
+        self.fresh_at(Instant::now())
+    }
+
+    fn fresh_at(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.made) < MAX_AGE
     }
 }
 
@@ -180,6 +184,20 @@ impl GalleryCache {
             events: Cache::new(EVENTS_KEPT),
             guests: Cache::new(GUESTS_KEPT),
         })
+    }
+
+    /// Drops what can no longer be served: pages and event records past [`MAX_AGE`], entries
+    /// past their reuse. Under a stream of uploads every page is replaced within seconds; the
+    /// dead ones filled the byte budget (32 MB by default) and stayed until evicted.
+    pub fn sweep(&self) {
+        self.sweep_at(Instant::now());
+    }
+
+    fn sweep_at(&self, now: Instant) {
+        self.pages.retain(|_, page| page.fresh_at(now));
+        self.entries.retain(|_, entry| entry.fresh_at(now));
+        self.events
+            .retain(|_, (_, loaded)| now.saturating_duration_since(*loaded) < MAX_AGE);
     }
 
     /// The hash of a base address for [`Self::entry_key`] (once per page, not per photo).
@@ -337,6 +355,41 @@ mod tests {
         let next =
             GalleryCache::page_key(session, 2, &query(false), false, None, &base).expect("key");
         assert!(cache.page(&next).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_sweep_drops_what_can_no_longer_be_served() {
+        let cache = GalleryCache::new(1024 * 1024).expect("cache");
+        let base = Url::parse("http://127.0.0.1:8080/").expect("url");
+        let key = GalleryCache::page_key(Uuid::new_v4(), 1, &query(false), false, None, &base)
+            .expect("key");
+        keep(&cache, key.clone(), Page::new(b"[]".to_vec())).await;
+        let photo = photo();
+        let entry = GalleryCache::entry_key(photo.id, false, GalleryCache::base_hash(&base));
+        cache.keep_entry(entry, photo.clone(), &base, Bytes::from_static(b"{}"));
+        let event = Arc::new(EventRecord {
+            id: photo.event_id,
+            host_id: Uuid::new_v4(),
+            settings: serde_json::json!({}),
+            missions: crate::domain::missions::MissionList::defaults(),
+            created_at: chrono::Utc::now(),
+            ends_at: chrono::Utc::now(),
+            join_code: None,
+        });
+        cache.keep_event(7, event.clone());
+
+        cache.sweep();
+        assert!(cache.page(&key).is_some(), "fresh ones stay");
+        assert!(cache.event(event.id, 7).is_some());
+        cache.sweep_at(Instant::now() + MAX_AGE);
+        assert_eq!(cache.pages.len(), 0);
+        assert_eq!(cache.events.len(), 0);
+        assert!(
+            cache.entry(&entry, &photo, &base).is_some(),
+            "entries live longer"
+        );
+        cache.sweep_at(Instant::now() + ENTRY_MAX_AGE);
+        assert_eq!(cache.entries.len(), 0);
     }
 
     #[tokio::test]
