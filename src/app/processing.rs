@@ -9,7 +9,8 @@
 //! nothing: each poll is a write statement on the shared database, from every replica.
 //!
 //! What a job does lives in its handler ([`crate::thumbnails::Thumbnailer::make_for`]), which
-//! answers done (the variants' keys, recorded with the job's end in one write), [`JobError::Retryable`] (the store is down: retried with [`backoff`], at most
+//! answers done (the variants' keys, recorded with the job's end in one write),
+//! [`JobError::Retryable`] (the store is down: retried with [`backoff`], at most
 //! [`MAX_ATTEMPTS`] claims) or [`JobError::Permanent`] (the photo cannot be decoded: `failed` at
 //! once, guests get the placeholder). Every claim counts as an attempt, so a photo that kills
 //! its replica each time still ends `failed`.

@@ -469,7 +469,7 @@ pub trait Database: Send + Sync + 'static {
 
     /// Inserts unless a picture with the same key (or the same content in the event) exists;
     /// returns the stored picture either way.
-    /// A photo inserted with variants `pending` gets its variants job in the same transaction.
+    /// A photo inserted with variants `pending` gets its variants job atomically with it.
     async fn insert_photo(&self, picture: &PhotoRecord) -> DbResult<PhotoRecord>;
     async fn photo(&self, id: Uuid) -> DbResult<Option<PhotoRecord>>;
     async fn photo_by_key(&self, s3_key: &str) -> DbResult<Option<PhotoRecord>>;
