@@ -108,13 +108,20 @@ async fn run() -> ExitCode {
 }
 
 fn print_openapi() -> ExitCode {
-    match partypic::http::openapi_document().to_pretty_json() {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
-        }
+    use std::io::Write as _;
+    let json = match partypic::http::openapi_document().to_pretty_json() {
+        Ok(json) => json,
         Err(err) => {
             eprintln!("partypic: cannot render the OpenAPI document: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match writeln!(std::io::stdout().lock(), "{json}") {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped early (`partypic openapi | head`) took what it wanted.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("partypic: cannot write the OpenAPI document: {err}");
             ExitCode::FAILURE
         }
     }

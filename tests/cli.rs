@@ -65,6 +65,27 @@ fn bad_configuration_is_one_clear_line_and_exit_code_2() {
 }
 
 #[test]
+fn the_openapi_document_goes_to_a_reader_that_stops_early_without_a_panic() {
+    use std::io::Read as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partypic"))
+        .arg("openapi")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut start = [0u8; 16];
+    stdout.read_exact(&mut start).expect("the document begins");
+    assert!(String::from_utf8_lossy(&start).starts_with('{'));
+    // As `partypic openapi | head -c 16` does: the rest of the document meets a closed pipe.
+    drop(stdout);
+    let output = child.wait_with_output().expect("exit");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn help_documents_every_setting() {
     let output = Command::new(env!("CARGO_BIN_EXE_partypic"))
         .arg("--help")
