@@ -32,6 +32,11 @@ use crate::db::{EventRecord, PhotoOrder, PhotoQuery, PhotoRecord};
 
 /// The oldest page or event record served.
 pub const MAX_AGE: Duration = Duration::from_secs(5);
+
+/// Whether a page or event record made at `made` may still be served at `now`.
+fn within_max_age(made: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(made) < MAX_AGE
+}
 const EVENTS_KEPT: usize = 10_000;
 const GUESTS_KEPT: usize = 50_000;
 /// For sizing the page table; the byte budget is what limits it.
@@ -80,7 +85,7 @@ impl Page {
     }
 
     fn fresh_at(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.made) < MAX_AGE
+        within_max_age(self.made, now)
     }
 }
 
@@ -197,7 +202,7 @@ impl GalleryCache {
         self.pages.retain(|_, page| page.fresh_at(now));
         self.entries.retain(|_, entry| entry.fresh_at(now));
         self.events
-            .retain(|_, (_, loaded)| now.saturating_duration_since(*loaded) < MAX_AGE);
+            .retain(|_, (_, loaded)| within_max_age(*loaded, now));
     }
 
     /// The hash of a base address for [`Self::entry_key`] (once per page, not per photo).
@@ -297,7 +302,7 @@ impl GalleryCache {
     pub fn event(&self, session_id: Uuid, generation: u64) -> Option<Arc<EventRecord>> {
         self.events
             .get(&(session_id, generation))
-            .filter(|(_, loaded)| loaded.elapsed() < MAX_AGE)
+            .filter(|(_, loaded)| within_max_age(*loaded, Instant::now()))
             .map(|(session, _)| session)
     }
 
