@@ -1,7 +1,10 @@
 //! The gallery: which photos a viewer sees (the domain's [`Visibility`]), page by page, with
 //! rendered pages kept briefly in the [`GalleryCache`](super::gallery_cache::GalleryCache).
 
-use std::collections::HashMap;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use bytes::Bytes;
 use url::Url;
@@ -241,7 +244,7 @@ pub async fn page(
         }
     };
     let visibility = Visibility::new(viewer, &EventRules::from_settings(&event.settings));
-    let query = PhotoQuery {
+    let mut query = PhotoQuery {
         uploader: request.uploader,
         order: request.order,
         ..visibility.query(before, request.limit)
@@ -249,11 +252,30 @@ pub async fn page(
     // The viewer's own reactions are cached with the page, so the key names whose they are:
     // the guest's, or the owner's or a co-host's (both see the host view); anonymous pages carry
     // none. Reactions move the event's generation, so counts are as fresh as the photos.
-    let reactor = match viewer {
+    let mut reactor = match viewer {
         Viewer::Host => request.host.as_ref().map(|host| host.id),
         Viewer::Guest(id) => Some(id),
         Viewer::Anonymous => None,
     };
+    // Most viewers of a busy event see the same page: one render per change then serves them
+    // all, instead of one per viewer. Only cached pages are worth the extra read.
+    if let Some((cache, generation)) = cache.filter(|_| query.before.is_none()) {
+        let own = match viewer {
+            // A guest's own approved photos are everybody's while everybody's are visible.
+            Viewer::Guest(id) if query.approved_visible => Some(id),
+            Viewer::Host => reactor,
+            Viewer::Guest(_) | Viewer::Anonymous => None,
+        };
+        if let Some(id) = own
+            && !personal_viewers(app, cache, event_id, generation)
+                .await?
+                .contains(&id)
+        {
+            // No reaction of theirs to mark, no photo only they see: everybody's page.
+            query.viewer = None;
+            reactor = None;
+        }
+    }
     let page_key = cache.and_then(|(_, generation)| {
         GalleryCache::page_key(
             event_id,
@@ -298,6 +320,28 @@ pub async fn page(
         GalleryCache::keep_page(guard, page.clone());
     }
     Ok(page)
+}
+
+/// Who sees a gallery of their own in the event as of `generation` (see
+/// [`crate::db::Database::gallery_personal_viewers`]).
+async fn personal_viewers(
+    app: &App,
+    cache: &GalleryCache,
+    event_id: Uuid,
+    generation: u64,
+) -> Result<Arc<HashSet<Uuid>>> {
+    if let Some(viewers) = cache.personal_viewers(event_id, generation) {
+        return Ok(viewers);
+    }
+    let viewers = Arc::new(
+        app.db
+            .gallery_personal_viewers(event_id)
+            .await?
+            .into_iter()
+            .collect::<HashSet<_>>(),
+    );
+    cache.keep_personal_viewers(event_id, generation, viewers.clone());
+    Ok(viewers)
 }
 
 /// The viewer's visibility for an event, for live updates and downloads.

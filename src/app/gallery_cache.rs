@@ -14,6 +14,7 @@
 //! from those and only the new or changed photos are rendered and signed again.
 
 use std::{
+    collections::HashSet,
     hash::{Hash, Hasher},
     sync::Arc,
     time::{Duration, Instant},
@@ -163,10 +164,15 @@ pub enum Lookup<'a> {
     Bypass,
 }
 
+/// Who sees a gallery of their own in an event (see [`GalleryCache::personal_viewers`]).
+pub type PersonalViewers = Arc<HashSet<Uuid>>;
+
 pub struct GalleryCache {
     pages: Cache<PageKey, Page, PageWeight>,
     entries: Cache<EntryKey, Arc<Entry>, EntryWeight>,
     events: Cache<(Uuid, u64), (Arc<EventRecord>, Instant)>,
+    /// Per event and generation: who sees a gallery of their own (`Database::gallery_personal_viewers`).
+    personal_viewers: Cache<(Uuid, u64), (PersonalViewers, Instant)>,
     /// Guest → their event. Guests never move between events, so this never goes stale.
     guests: Cache<Uuid, Uuid>,
 }
@@ -187,6 +193,7 @@ impl GalleryCache {
                 EntryWeight,
             ),
             events: Cache::new(EVENTS_KEPT),
+            personal_viewers: Cache::new(EVENTS_KEPT),
             guests: Cache::new(GUESTS_KEPT),
         })
     }
@@ -202,6 +209,8 @@ impl GalleryCache {
         self.pages.retain(|_, page| page.fresh_at(now));
         self.entries.retain(|_, entry| entry.fresh_at(now));
         self.events
+            .retain(|_, (_, loaded)| within_max_age(*loaded, now));
+        self.personal_viewers
             .retain(|_, (_, loaded)| within_max_age(*loaded, now));
     }
 
@@ -309,6 +318,23 @@ impl GalleryCache {
     pub fn keep_event(&self, generation: u64, session: Arc<EventRecord>) {
         self.events
             .insert((session.id, generation), (session, Instant::now()));
+    }
+
+    pub fn personal_viewers(&self, session_id: Uuid, generation: u64) -> Option<PersonalViewers> {
+        self.personal_viewers
+            .get(&(session_id, generation))
+            .filter(|(_, loaded)| within_max_age(*loaded, Instant::now()))
+            .map(|(viewers, _)| viewers)
+    }
+
+    pub fn keep_personal_viewers(
+        &self,
+        session_id: Uuid,
+        generation: u64,
+        viewers: PersonalViewers,
+    ) {
+        self.personal_viewers
+            .insert((session_id, generation), (viewers, Instant::now()));
     }
 
     pub fn guest_event(&self, guest_id: Uuid) -> Option<Uuid> {

@@ -470,6 +470,11 @@ impl Database for FailFast {
         .await
     }
 
+    async fn gallery_personal_viewers(&self, event_id: Uuid) -> DbResult<Vec<Uuid>> {
+        self.guard(self.shared.inner.gallery_personal_viewers(event_id))
+            .await
+    }
+
     async fn insert_comment(&self, comment: &CommentRecord) -> DbResult<()> {
         self.guard(self.shared.inner.insert_comment(comment)).await
     }
@@ -838,6 +843,9 @@ mod tests {
             _: bool,
         ) -> DbResult<GallerySocial> {
             self.call().await.map(|()| GallerySocial::default())
+        }
+        async fn gallery_personal_viewers(&self, _: Uuid) -> DbResult<Vec<Uuid>> {
+            self.call().await.map(|()| Vec::new())
         }
         async fn insert_comment(&self, _: &CommentRecord) -> DbResult<()> {
             self.call().await

@@ -617,6 +617,11 @@ pub trait Database: Send + Sync + 'static {
         comments_with_pending: bool,
     ) -> DbResult<GallerySocial>;
 
+    /// Who gets a gallery of their own in the event: everybody who reacted to one of its photos
+    /// (their page marks their reactions) and every guest with a photo that is not approved
+    /// (only they and the hosts see it). Everybody else with the same rights sees the same page.
+    async fn gallery_personal_viewers(&self, event_id: Uuid) -> DbResult<Vec<Uuid>>;
+
     /// Stores a comment; [`DbError::MissingReference`] when the photo (or event) is gone.
     async fn insert_comment(&self, comment: &CommentRecord) -> DbResult<()>;
     async fn comment(&self, id: Uuid) -> DbResult<Option<CommentRecord>>;

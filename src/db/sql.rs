@@ -1067,6 +1067,15 @@ impl<B: Backend> Database for B {
         Ok(social)
     }
 
+    async fn gallery_personal_viewers(&self, event_id: Uuid) -> DbResult<Vec<Uuid>> {
+        // The second half reads the partial index `pictures_unapproved_idx`: usually empty.
+        let sql = "SELECT reactor_id AS viewer FROM reactions WHERE session_id = $1
+                   UNION
+                   SELECT user_id FROM pictures
+                   WHERE session_id = $1 AND status <> 'approved' AND user_id IS NOT NULL";
+        all(self, sql, params![event_id], |row| row.uuid("viewer")).await
+    }
+
     async fn insert_comment(&self, comment: &CommentRecord) -> DbResult<()> {
         let sql = "INSERT INTO comments
                    (id, picture_id, session_id, author_id, author_name, body, status, created_at)

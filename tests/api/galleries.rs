@@ -1,11 +1,13 @@
 //! Galleries read while photos pour in: pages are assembled from cached per-photo entries and
 //! rendered once for all readers waiting on them; none of it may show a stale or wrong photo.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp, body, jpeg_bytes};
+use crate::helpers::{Backend, TestApp, body, eventually, jpeg_bytes};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -13,6 +15,7 @@ on_both_backends!(
     a_deleted_or_hidden_photo_disappears_from_the_gallery_at_once,
     an_approved_photo_appears_at_once_with_its_new_status,
     a_guest_never_receives_an_originals_url_from_a_cached_entry,
+    viewers_without_a_view_of_their_own_share_one_rendered_page,
 );
 
 async fn gallery(app: &TestApp, session_id: Uuid, extra: &str, token: Option<&str>) -> Vec<Value> {
@@ -201,4 +204,112 @@ async fn a_guest_never_receives_an_originals_url_from_a_cached_entry(backend: Ba
             .and_then(|url| url.split('?').next()),
         original_url.split('?').next()
     );
+}
+
+/// Gallery requests answered from the cache so far (`partypic_gallery_cache_requests_total`).
+async fn cache_hits(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.metrics_address))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("metrics");
+    text.lines()
+        .find(|line| line.starts_with(r#"partypic_gallery_cache_requests_total{result="hit"}"#))
+        .and_then(|line| line.rsplit(' ').next())
+        .map_or(0, |n| n.parse().expect("a count"))
+}
+
+async fn viewers_without_a_view_of_their_own_share_one_rendered_page(backend: Backend) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let host = app.register().await;
+    let session_id = app.create_session(&host).await;
+    let settings = app
+        .post_json_auth(
+            &format!("/sessions/{session_id}/settings"),
+            &host.token,
+            &json!({"settings": {"require_approval": true}}),
+        )
+        .await;
+    assert_eq!(settings.status(), StatusCode::OK);
+    let [ann, ben, cid] = [
+        app.join(session_id, "Ann").await,
+        app.join(session_id, "Ben").await,
+        app.join(session_id, "Cid").await,
+    ];
+    let response = app
+        .upload_as_guest(session_id, cid, "image/jpeg", jpeg_bytes(80))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let approved = id_of(&body(response).await);
+    let approve = app
+        .post_json_auth(
+            &format!("/pictures/{approved}/approve"),
+            &host.token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approve.status(), StatusCode::OK);
+    // Ann's photo waits for the host: only she (and the host) may see it.
+    let response = app
+        .upload_as_guest(session_id, ann, "image/jpeg", jpeg_bytes(81))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let pending = id_of(&body(response).await);
+    let as_guest = |id: Uuid| format!("&userId={id}");
+    // A variants job's end changes the event too (these bytes end `failed`): wait for both, so
+    // nothing changes from here on.
+    let settled = eventually(Duration::from_secs(30), || async {
+        let all = gallery(&app, session_id, "", Some(&host.token)).await;
+        all.len() == 2 && all.iter().all(|p| p["variants"] != "pending")
+    })
+    .await;
+    assert!(
+        settled,
+        "the variants jobs did not end: {:?}",
+        gallery(&app, session_id, "", Some(&host.token)).await
+    );
+
+    let hits = cache_hits(&app).await;
+    let bens = gallery(&app, session_id, &as_guest(ben), None).await;
+    assert_eq!(ids(&bens), std::slice::from_ref(&approved));
+    // Cid (whose photo is approved) and an anonymous viewer get the page rendered for Ben.
+    assert_eq!(gallery(&app, session_id, &as_guest(cid), None).await, bens);
+    assert_eq!(gallery(&app, session_id, "", None).await, bens);
+    assert_eq!(
+        cache_hits(&app).await,
+        hits + 2,
+        "one render for three viewers"
+    );
+    // Ann's page is her own: it shows her pending photo.
+    let anns = gallery(&app, session_id, &as_guest(ann), None).await;
+    assert_eq!(ids(&anns), [pending, approved.clone()]);
+    assert_eq!(anns[0]["status"], "pending");
+    assert_eq!(
+        cache_hits(&app).await,
+        hits + 2,
+        "Ann's page was rendered for her"
+    );
+
+    // Once Ben reacts, his page marks his reaction and nobody else's does.
+    let react = app
+        .client
+        .put(app.url(&format!("/pictures/{approved}/reaction")))
+        .header("X-Guest-Id", ben.to_string())
+        .json(&json!({"reaction": "party"}))
+        .send()
+        .await
+        .expect("react");
+    assert!(react.status().is_success(), "{}", react.status());
+    let bens = gallery(&app, session_id, &as_guest(ben), None).await;
+    assert_eq!(bens[0]["my_reaction"], "party");
+    assert_eq!(bens[0]["reactions"]["party"], 1);
+    for viewer in [as_guest(cid), String::new()] {
+        let page = gallery(&app, session_id, &viewer, None).await;
+        assert_eq!(page[0]["my_reaction"], Value::Null);
+        assert_eq!(page[0]["reactions"]["party"], 1);
+    }
 }

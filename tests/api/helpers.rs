@@ -309,8 +309,9 @@ impl TestApp {
                 &json!({"session_id": session_id, "mimetype": mimetype}),
             )
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
+        let status = response.status();
         let init = body(response).await;
+        assert_eq!(status, StatusCode::CREATED, "init-upload: {init}");
         let key = init["key"].as_str().expect("key").to_owned();
         let url = init["uploadUrl"].as_str().expect("uploadUrl").to_owned();
         let put = self

@@ -119,6 +119,7 @@ on_both_databases!(
     admin_overviews_stored_bytes_and_deleting_an_event,
     a_reset_token_is_used_once_and_only_before_it_expires,
     one_reaction_per_person_and_photo_that_goes_with_its_photo_and_event,
+    personal_gallery_viewers_are_reactors_and_guests_with_photos_only_they_see,
     comments_are_listed_oldest_first_counted_approved_and_go_with_their_photo_and_event,
     guestbook_messages_are_listed_oldest_first_lose_a_deleted_photo_and_go_with_their_event,
 );
@@ -1213,6 +1214,61 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
+}
+
+async fn personal_gallery_viewers_are_reactors_and_guests_with_photos_only_they_see(
+    db: &dyn Database,
+) {
+    let event = an_event(db).await;
+    let [ann, ben, cid] = ["Ann", "Ben", "Cid"].map(|name| guest(event.id, name, at(0)));
+    for guest in [&ann, &ben, &cid] {
+        db.insert_guest(guest).await.expect("guest");
+    }
+    let viewers = async || {
+        let mut ids = db.gallery_personal_viewers(event.id).await.expect("query");
+        ids.sort();
+        ids
+    };
+    assert!(viewers().await.is_empty(), "nobody yet");
+
+    let by = |guest: &GuestRecord, second, status| PhotoRecord {
+        guest_id: Some(guest.id),
+        status,
+        ..photo(event.id, at(second))
+    };
+    // Cid's approved photo is everybody's; Ann's pending one is hers (and the hosts').
+    let cids = by(&cid, 1, PhotoStatus::Approved);
+    let anns = by(&ann, 2, PhotoStatus::Pending);
+    for photo in [&cids, &anns] {
+        db.insert_photo(photo).await.expect("insert");
+    }
+    assert_eq!(viewers().await, vec![ann.id]);
+
+    // Ben reacts (twice: still one viewer); a host reacts too.
+    let host = Uuid::new_v4();
+    for (reactor, reaction) in [(ben.id, "heart"), (ben.id, "wow"), (host, "party")] {
+        db.set_reaction(cids.id, event.id, reactor, reaction, at(3))
+            .await
+            .expect("react");
+    }
+    db.set_reaction(anns.id, event.id, ben.id, "heart", at(4))
+        .await
+        .expect("react");
+    let mut expected = vec![ann.id, ben.id, host];
+    expected.sort();
+    assert_eq!(viewers().await, expected);
+
+    // Approved, Ann's photo is everybody's; another event's reactions never count.
+    db.approve_photo(anns.id).await.expect("approve");
+    let other = an_event(db).await;
+    let elsewhere = photo(other.id, at(5));
+    db.insert_photo(&elsewhere).await.expect("insert");
+    db.set_reaction(elsewhere.id, other.id, cid.id, "wow", at(6))
+        .await
+        .expect("react");
+    let mut expected = vec![ben.id, host];
+    expected.sort();
+    assert_eq!(viewers().await, expected);
 }
 
 async fn one_reaction_per_person_and_photo_that_goes_with_its_photo_and_event(db: &dyn Database) {
