@@ -26,6 +26,7 @@ use quick_cache::{
     DefaultHashBuilder, Weighter,
     sync::{Cache, DefaultLifecycle, EntryAction, EntryResult, PlaceholderGuard},
 };
+use tokio::sync::OnceCell;
 use url::Url;
 use uuid::Uuid;
 
@@ -61,11 +62,21 @@ pub struct PageKey {
     base: String,
 }
 
+/// The content codings a page is kept in besides its plain body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageCoding {
+    Brotli,
+    Gzip,
+}
+
 #[derive(Clone)]
 pub struct Page {
     pub body: Bytes,
     pub etag: HeaderValue,
     made: Instant,
+    /// The body in each [`PageCoding`] (`None`: not smaller), made by the first request that
+    /// takes it and shared by every copy of this page.
+    encoded: Arc<[OnceCell<Option<Bytes>>; 2]>,
 }
 
 impl Page {
@@ -78,7 +89,33 @@ impl Page {
             body: body.into(),
             etag,
             made: Instant::now(),
+            encoded: Arc::default(),
         }
+    }
+
+    /// The body in `coding`, made by `encode` once per page: compressing a large gallery costs
+    /// far more than serving it, and phones all ask for br or gzip. `None` when `encode` gives
+    /// none (the body does not get smaller).
+    pub async fn encoded(
+        &self,
+        coding: PageCoding,
+        encode: fn(&[u8]) -> Option<Bytes>,
+    ) -> Option<Bytes> {
+        let slot = match coding {
+            PageCoding::Brotli => 0,
+            PageCoding::Gzip => 1,
+        };
+        let body = self.body.clone();
+        self.encoded[slot]
+            .get_or_init(|| async move {
+                // Milliseconds for a large page: not on the async threads.
+                tokio::task::spawn_blocking(move || encode(&body))
+                    .await
+                    .ok()
+                    .flatten()
+            })
+            .await
+            .clone()
     }
 
     fn fresh(&self) -> bool {
@@ -95,7 +132,8 @@ struct PageWeight;
 
 impl Weighter<PageKey, Page> for PageWeight {
     fn weight(&self, key: &PageKey, page: &Page) -> u64 {
-        (page.body.len() + key.base.len() + 128) as u64
+        // A quarter more for the compressed copies made later (a fifth of the body or less).
+        (page.body.len() * 5 / 4 + key.base.len() + 128) as u64
     }
 }
 
@@ -368,6 +406,28 @@ mod tests {
             Lookup::Miss(guard) => GalleryCache::keep_page(guard, page),
             Lookup::Hit(_) | Lookup::Bypass => panic!("the page was not missing"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_page_is_compressed_once_for_all_its_copies() {
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn encode(body: &[u8]) -> Option<Bytes> {
+            CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(Bytes::from(body.iter().rev().copied().collect::<Vec<_>>()))
+        }
+        let page = Page::new(b"[1,2]".to_vec());
+        let copy = page.clone();
+        let (a, b) = tokio::join!(
+            page.encoded(PageCoding::Brotli, encode),
+            copy.encoded(PageCoding::Brotli, encode)
+        );
+        assert_eq!(a.as_deref(), Some(&b"]2,1["[..]));
+        assert_eq!(a, b);
+        assert_eq!(CALLS.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Each coding is its own copy; a coding that gives nothing stays nothing.
+        assert_eq!(copy.encoded(PageCoding::Gzip, |_| None).await, None);
+        assert_eq!(page.encoded(PageCoding::Gzip, encode).await, None);
+        assert_eq!(CALLS.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ mod cohosts;
 mod comments;
 mod cors;
 mod download;
+mod encoding;
 pub mod error;
 mod extract;
 mod guestbook;

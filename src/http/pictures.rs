@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{
     ApiError, SharedState,
+    encoding::{self, Coding},
     error::ErrorBody,
     extract::{
         AuthHost, JsonBody, MaybeAuthHost, Path, PublicBase, Query, RequestingGuest, optional_uuid,
@@ -25,7 +26,7 @@ use crate::{
     app::{
         App, ErrorCode,
         gallery::{self, Audience, MAX_PAGE, PageRequest, PhotoLinks},
-        gallery_cache::Page,
+        gallery_cache::{Page, PageCoding},
         moderation, uploads,
     },
     db::{PhotoOrder, PhotoRecord, PhotoStatus, ThumbStatus},
@@ -367,7 +368,7 @@ pub async fn gallery(
         Ok(body)
     })
     .await?;
-    Ok(page_response(&headers, page))
+    Ok(page_response(&headers, page).await)
 }
 
 fn encode(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
@@ -398,8 +399,14 @@ fn join_objects(out: &mut Vec<u8>, a: &[u8], b: &[u8]) {
     }
 }
 
-/// The page, or 304 when the client already holds it (`If-None-Match`).
-fn page_response(headers: &HeaderMap, page: Page) -> Response {
+/// Brotli quality and gzip level of gallery pages: each page is compressed once and served to
+/// every reader until the next change, which under a stream of uploads is seconds.
+const PAGE_BROTLI_QUALITY: u32 = 5;
+const PAGE_GZIP_LEVEL: u32 = 6;
+
+/// The page in the coding the client prefers (compressed once per page, not per request), or
+/// 304 when the client already holds it (`If-None-Match`).
+async fn page_response(headers: &HeaderMap, page: Page) -> Response {
     let known = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -409,16 +416,40 @@ fn page_response(headers: &HeaderMap, page: Page) -> Response {
     let mut response = if known {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (
+        let encoded = match encoding::preferred(headers) {
+            Coding::Brotli => page
+                .encoded(PageCoding::Brotli, |body| {
+                    encoding::brotli(body, PAGE_BROTLI_QUALITY)
+                })
+                .await
+                .map(|body| (Coding::Brotli, body)),
+            Coding::Gzip => page
+                .encoded(PageCoding::Gzip, |body| {
+                    encoding::gzip(body, PAGE_GZIP_LEVEL)
+                })
+                .await
+                .map(|body| (Coding::Gzip, body)),
+            Coding::Identity => None,
+        };
+        let (coding, body) = encoded.unwrap_or((Coding::Identity, page.body));
+        let mut response = (
             [(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             )],
-            page.body,
+            body,
         )
-            .into_response()
+            .into_response();
+        // Set here, the router's compression layer leaves the body alone.
+        if let Some(value) = coding.header_value() {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, value);
+        }
+        response
     };
     let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(header::ETAG, page.etag);
     // Revalidate every time: photos arrive all the time, and a 304 is cheap.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -10,7 +10,6 @@
 
 use std::{
     collections::HashMap,
-    io::Write as _,
     sync::{Arc, LazyLock, Mutex},
 };
 
@@ -26,7 +25,12 @@ use bytes::Bytes;
 use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
 
-use super::{ApiError, SharedState, extract::PublicBase, rate_limit::client_ip};
+use super::{
+    ApiError, SharedState,
+    encoding::{Coding, accepted, brotli, gzip},
+    extract::PublicBase,
+    rate_limit::client_ip,
+};
 use crate::{
     app::{ErrorCode, events},
     db::EventRecord,
@@ -335,7 +339,7 @@ fn encoded(path: &str, file: &rust_embed::EmbeddedFile) -> Arc<Encoded> {
     let (br, gzip) = if let Some((br, gzip)) = precompressed(path, &source) {
         (br, gzip)
     } else if compressible(path) && identity.len() >= MIN_COMPRESS_BYTES {
-        (brotli_11(&identity), gzip_9(&identity))
+        (brotli(&identity, 11), gzip(&identity, 9))
     } else {
         (None, None)
     };
@@ -395,55 +399,6 @@ fn compressible(path: &str) -> bool {
     )
 }
 
-/// A compressed copy, kept only when it is smaller.
-fn keep_if_smaller(original: &[u8], compressed: Vec<u8>) -> Option<Bytes> {
-    (compressed.len() < original.len()).then(|| Bytes::from(compressed))
-}
-
-fn brotli_11(data: &[u8]) -> Option<Bytes> {
-    let mut writer = brotli::CompressorWriter::new(Vec::new(), 4096, 11, 22);
-    writer.write_all(data).ok()?;
-    keep_if_smaller(data, writer.into_inner())
-}
-
-fn gzip_9(data: &[u8]) -> Option<Bytes> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(data).ok()?;
-    keep_if_smaller(data, encoder.finish().ok()?)
-}
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Coding {
-    Brotli,
-    Gzip,
-    Identity,
-}
-
-/// The client's preference among br and gzip (`Accept-Encoding`, `q=0` refuses a coding).
-fn accepted(headers: &HeaderMap) -> (bool, bool) {
-    let mut br = false;
-    let mut gzip = false;
-    for value in headers.get_all(header::ACCEPT_ENCODING) {
-        let Ok(value) = value.to_str() else { continue };
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            match coding.as_str() {
-                "br" => br = !refused,
-                "gzip" | "x-gzip" => gzip = !refused,
-                _ => {}
-            }
-        }
-    }
-    (br, gzip)
-}
-
 /// Serves an embedded file with an ETag (its SHA-256 and coding), answering 304 when the
 /// client has it.
 async fn serve(
@@ -500,14 +455,8 @@ async fn serve(
     if let Ok(value) = HeaderValue::from_str(mime.essence_str()) {
         headers.insert(header::CONTENT_TYPE, value);
     }
-    match coding {
-        Coding::Brotli => {
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
-        }
-        Coding::Gzip => {
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
-        Coding::Identity => {}
+    if let Some(value) = coding.header_value() {
+        headers.insert(header::CONTENT_ENCODING, value);
     }
     if encoded.br.is_some() || encoded.gzip.is_some() {
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
@@ -575,26 +524,6 @@ mod tests {
             .find(|f| f.path == "assets/js/app.js")
             .expect("app.js compressed");
         assert_eq!(served.br.as_deref(), built.br);
-    }
-
-    fn with_accept(value: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::ACCEPT_ENCODING,
-            HeaderValue::from_str(value).expect("header"),
-        );
-        headers
-    }
-
-    #[test]
-    fn accept_encoding_names_the_codings_a_client_takes() {
-        assert_eq!(
-            accepted(&with_accept("gzip, deflate, br, zstd")),
-            (true, true)
-        );
-        assert_eq!(accepted(&with_accept("gzip;q=1.0, br;q=0")), (false, true));
-        assert_eq!(accepted(&with_accept("identity")), (false, false));
-        assert_eq!(accepted(&HeaderMap::new()), (false, false));
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! Compression and caching: br or gzip for text the client accepts, none for photos; the web
 //! client's files under versioned URLs cached for good, the HTML revalidated.
 
-use std::io::Read as _;
+use std::{io::Read as _, time::Duration};
 
 use reqwest::{Response, StatusCode, header};
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, jpeg_bytes};
+use crate::helpers::{Backend, TestApp, eventually, jpeg_bytes};
 use crate::on_both_backends;
 
 on_both_backends!(
     json_and_javascript_are_sent_as_br_or_gzip_as_the_client_asks,
     photos_are_never_compressed,
+    a_gallery_page_comes_compressed_as_the_client_asks_and_revalidates_in_every_coding,
 );
 
 async fn get_with(app: &TestApp, url: &str, accept: &str) -> Response {
@@ -110,6 +111,54 @@ async fn photos_are_never_compressed(backend: Backend) {
     let icon = get_with(&app, &app.url("/assets/icon-192.png"), "gzip, br").await;
     assert_eq!(icon.status(), StatusCode::OK);
     assert_eq!(encoding(&icon), None);
+}
+
+async fn a_gallery_page_comes_compressed_as_the_client_asks_and_revalidates_in_every_coding(
+    backend: Backend,
+) {
+    let (app, _env) = TestApp::spawn(backend).await;
+    let host = app.register().await;
+    let session = app.create_session(&host).await;
+    for seed in 0..12 {
+        app.upload(session, jpeg_bytes(90 + seed)).await;
+    }
+    let url = app.url(&format!("/pictures/session?sessionId={session}"));
+    // The variants jobs' ends change the page: wait for them (these bytes end `failed`).
+    let settled = eventually(Duration::from_secs(30), || async {
+        let page: Value =
+            serde_json::from_slice(&decoded(get_with(&app, &url, "").await).await).expect("JSON");
+        page.as_array()
+            .is_some_and(|all| all.iter().all(|p| p["variants"] != "pending"))
+    })
+    .await;
+    assert!(settled, "the variants jobs did not end");
+    let plain = get_with(&app, &url, "identity").await;
+    assert_eq!(encoding(&plain), None);
+    let etag = plain.headers()[header::ETAG].clone();
+    let plain: Value = serde_json::from_slice(&decoded(plain).await).expect("JSON");
+    assert_eq!(plain.as_array().map(Vec::len), Some(12));
+    for (accept, expected) in [
+        ("gzip, deflate, br", "br"),
+        ("br;q=0, gzip", "gzip"),
+        ("gzip, br", "br"),
+    ] {
+        let response = get_with(&app, &url, accept).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(encoding(&response).as_deref(), Some(expected), "{accept}");
+        assert_eq!(response.headers()[header::VARY], "accept-encoding");
+        // Compressed once, by the server's own page cache: not a second time on the way out.
+        let page: Value = serde_json::from_slice(&decoded(response).await).expect("JSON");
+        assert_eq!(page, plain, "{accept}");
+        let again = app
+            .client
+            .get(&url)
+            .header(header::ACCEPT_ENCODING, accept)
+            .header(header::IF_NONE_MATCH, etag.clone())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{accept}");
+    }
 }
 
 fn cache_control(response: &Response) -> &str {
