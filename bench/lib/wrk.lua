@@ -3,6 +3,7 @@
 --   BENCH_BODY                 JSON body; "{uniq}" becomes a value unique in this run, "{id}"
 --                              the next of BENCH_IDS (comma-separated) in turn
 --   BENCH_TOKEN                optional Bearer token
+--   BENCH_ACCEPT_ENCODING      optional Accept-Encoding (phones' browsers always send one)
 --   BENCH_OUT                  where done() writes its JSON summary
 -- wrk counts every response with status > 399 as a status error; bench/run subtracts them.
 
@@ -10,6 +11,7 @@ local method = os.getenv("BENCH_METHOD") or "GET"
 local path = os.getenv("BENCH_PATH") or "/healthz"
 local body = os.getenv("BENCH_BODY")
 local token = os.getenv("BENCH_TOKEN")
+local accept_encoding = os.getenv("BENCH_ACCEPT_ENCODING")
 local run_id = os.getenv("BENCH_RUN_ID") or tostring(os.time())
 local out = os.getenv("BENCH_OUT")
 local ids = {}
@@ -34,6 +36,9 @@ function init(args)
   headers["Content-Type"] = "application/json"
   if token and token ~= "" then
     headers["Authorization"] = "Bearer " .. token
+  end
+  if accept_encoding and accept_encoding ~= "" then
+    headers["Accept-Encoding"] = accept_encoding
   end
   if not (body and (body:find("{uniq}", 1, true) or body:find("{id}", 1, true))) then
     fixed_request = wrk.format(method, path, headers, body ~= "" and body or nil)
