@@ -1,5 +1,5 @@
 -- Generic wrk script for bench/run: one endpoint per run, described by the environment.
---   BENCH_METHOD, BENCH_PATH   the request (path includes the query string)
+--   BENCH_METHOD, BENCH_PATH   the request (path includes the query string; "{id}" as in the body)
 --   BENCH_BODY                 JSON body; "{uniq}" becomes a value unique in this run, "{id}"
 --                              the next of BENCH_IDS (comma-separated) in turn
 --   BENCH_TOKEN                optional Bearer token
@@ -40,7 +40,8 @@ function init(args)
   if accept_encoding and accept_encoding ~= "" then
     headers["Accept-Encoding"] = accept_encoding
   end
-  if not (body and (body:find("{uniq}", 1, true) or body:find("{id}", 1, true))) then
+  if not (body and (body:find("{uniq}", 1, true) or body:find("{id}", 1, true)))
+      and not path:find("{id}", 1, true) then
     fixed_request = wrk.format(method, path, headers, body ~= "" and body or nil)
   end
 end
@@ -51,12 +52,15 @@ function request()
   end
   counter = counter + 1
   local uniq = run_id .. "-" .. id .. "-" .. counter
-  local text = body:gsub("{uniq}", uniq)
+  local text = (body or ""):gsub("{uniq}", uniq)
+  local target = path
   if #ids > 0 then
     -- Threads start at different places in the list, so all of it is in use at once.
-    text = text:gsub("{id}", ids[(counter + id * 7919) % #ids + 1])
+    local next = ids[(counter + id * 7919) % #ids + 1]
+    text = text:gsub("{id}", next)
+    target = target:gsub("{id}", next)
   end
-  return wrk.format(method, path, headers, text)
+  return wrk.format(method, target, headers, text ~= "" and text or nil)
 end
 
 function done(summary, latency, requests)
