@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp, body, eventually, jpeg_bytes};
+use crate::helpers::{Backend, Host, TestApp, body, eventually, jpeg_bytes};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -28,6 +28,17 @@ async fn gallery(app: &TestApp, session_id: Uuid, extra: &str, token: Option<&st
     let response = request.send().await.expect("gallery");
     assert_eq!(response.status(), StatusCode::OK);
     body(response).await.as_array().expect("array").clone()
+}
+
+async fn require_approval(app: &TestApp, host: &Host, session_id: Uuid) {
+    let settings = app
+        .post_json_auth(
+            &format!("/sessions/{session_id}/settings"),
+            &host.token,
+            &json!({"settings": {"require_approval": true}}),
+        )
+        .await;
+    assert_eq!(settings.status(), StatusCode::OK);
 }
 
 fn ids(pictures: &[Value]) -> Vec<String> {
@@ -131,14 +142,7 @@ async fn an_approved_photo_appears_at_once_with_its_new_status(backend: Backend)
     let (app, _env) = TestApp::spawn(backend).await;
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
-    let settings = app
-        .post_json_auth(
-            &format!("/sessions/{session_id}/settings"),
-            &host.token,
-            &json!({"settings": {"require_approval": true}}),
-        )
-        .await;
-    assert_eq!(settings.status(), StatusCode::OK);
+    require_approval(&app, &host, session_id).await;
     let ben = app.join(session_id, "Ben").await;
     let response = app
         .upload_as_guest(session_id, ben, "image/jpeg", jpeg_bytes(60))
@@ -208,16 +212,9 @@ async fn a_guest_never_receives_an_originals_url_from_a_cached_entry(backend: Ba
 
 /// Gallery requests answered from the cache so far (`partypic_gallery_cache_requests_total`).
 async fn cache_hits(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.metrics_address))
-        .send()
+    app.metrics_text()
         .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("metrics");
-    text.lines()
+        .lines()
         .find(|line| line.starts_with(r#"partypic_gallery_cache_requests_total{result="hit"}"#))
         .and_then(|line| line.rsplit(' ').next())
         .map_or(0, |n| n.parse().expect("a count"))
@@ -227,14 +224,7 @@ async fn viewers_without_a_view_of_their_own_share_one_rendered_page(backend: Ba
     let (app, _env) = TestApp::spawn(backend).await;
     let host = app.register().await;
     let session_id = app.create_session(&host).await;
-    let settings = app
-        .post_json_auth(
-            &format!("/sessions/{session_id}/settings"),
-            &host.token,
-            &json!({"settings": {"require_approval": true}}),
-        )
-        .await;
-    assert_eq!(settings.status(), StatusCode::OK);
+    require_approval(&app, &host, session_id).await;
     let [ann, ben, cid] = [
         app.join(session_id, "Ann").await,
         app.join(session_id, "Ben").await,

@@ -223,6 +223,18 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The Prometheus text of the metrics port.
+    pub async fn metrics_text(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.metrics_address))
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.expect("metrics")
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(self.url(path))

@@ -193,7 +193,7 @@ async fn an_undecodable_photo_fails_after_one_attempt(backend: Backend) {
         "{job:?}"
     );
     assert_eq!(thumb_status(&app, photo).await, ThumbStatus::Failed);
-    let metrics = scrape(&app).await;
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(r#"partypic_job_failures_total{outcome="final"} 1"#),
         "{metrics}"
@@ -228,17 +228,6 @@ async fn done_jobs_are_deleted_after_a_day_failed_ones_are_kept(backend: Backend
     );
 }
 
-async fn scrape(app: &TestApp) -> String {
-    app.client
-        .get(format!("{}/metrics", app.metrics_address))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("metrics")
-}
-
 /// On the local disk, the store is taken away by moving the photo folder.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_outage_leaves_the_job_queued_and_it_succeeds_when_the_store_is_back() {
@@ -270,12 +259,12 @@ async fn a_store_outage_leaves_the_job_queued_and_it_succeeds_when_the_store_is_
         0
     );
     let gauges = eventually(Duration::from_secs(5), || async {
-        scrape(&app).await.contains("partypic_jobs_queued 1")
+        app.metrics_text().await.contains("partypic_jobs_queued 1")
     })
     .await;
     assert!(gauges, "queue depth not reported");
     assert!(
-        scrape(&app)
+        app.metrics_text()
             .await
             .contains(r#"partypic_job_failures_total{outcome="retry"} 1"#)
     );

@@ -25,19 +25,12 @@ async fn health_and_readiness_report_ok(backend: Backend) {
     assert_eq!(ready["checks"]["database"], "ok");
     assert_eq!(ready["checks"]["object_store"], "ok");
     assert_eq!(ready["status"], "ok");
-    let text = scrape(&app).await;
+    let text = app.metrics_text().await;
     assert!(text.contains("partypic_database_up 1"), "{text}");
     assert!(text.contains("partypic_object_store_up 1"), "{text}");
     let landing = app.get("/").await;
     assert_eq!(landing.status(), StatusCode::OK);
     assert!(landing.text().await.expect("html").contains("PartyPic"));
-}
-
-async fn scrape(app: &TestApp) -> String {
-    let url = format!("{}/metrics", app.metrics_address);
-    let response = app.client.get(url).send().await.expect("request");
-    assert_eq!(response.status(), StatusCode::OK);
-    response.text().await.expect("metrics")
 }
 
 async fn metrics_are_served_on_their_own_port_and_not_on_the_public_one(backend: Backend) {
@@ -48,7 +41,7 @@ async fn metrics_are_served_on_their_own_port_and_not_on_the_public_one(backend:
         doc["paths"].get("/metrics").is_none(),
         "/metrics in OpenAPI"
     );
-    let text = scrape(&app).await;
+    let text = app.metrics_text().await;
     assert!(text.contains("partypic_http_requests_total"), "{text}");
     assert!(text.contains("partypic_password_hash_queue 0"), "{text}");
     // The metrics listener serves nothing else.
@@ -75,11 +68,11 @@ async fn metrics_expose_the_partypic_series_with_bounded_route_labels(backend: B
 
     // The gauges come from the database on the refresh interval (1 s in tests).
     let refreshed = eventually(Duration::from_secs(5), || async {
-        let text = scrape(&app).await;
+        let text = app.metrics_text().await;
         text.contains("partypic_photos_total 1") && text.contains("partypic_users_online 1")
     })
     .await;
-    let text = scrape(&app).await;
+    let text = app.metrics_text().await;
     assert!(refreshed, "gauges were not refreshed:\n{text}");
     for series in [
         "partypic_active_sessions 1",
@@ -375,7 +368,11 @@ async fn without_photo_storage_uploads_and_galleries_answer_503_while_readiness_
     assert_eq!(ready["status"], "degraded", "{ready}");
     assert_eq!(ready["checks"]["database"], "ok", "{ready}");
     assert_ne!(ready["checks"]["object_store"], "ok", "{ready}");
-    assert!(scrape(&app).await.contains("partypic_object_store_up 0"));
+    assert!(
+        app.metrics_text()
+            .await
+            .contains("partypic_object_store_up 0")
+    );
     assert_eq!(
         app.post_json("/sessions/heartbeat", &json!({"userId": guest}))
             .await
@@ -398,7 +395,11 @@ async fn without_photo_storage_uploads_and_galleries_answer_503_while_readiness_
     );
     app.upload(session_id, jpeg_bytes(3)).await;
     assert_eq!(body(app.get("/readyz").await).await["status"], "ok");
-    assert!(scrape(&app).await.contains("partypic_object_store_up 1"));
+    assert!(
+        app.metrics_text()
+            .await
+            .contains("partypic_object_store_up 1")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

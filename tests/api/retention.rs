@@ -22,16 +22,9 @@ fn time(value: &Value) -> DateTime<Utc> {
 }
 
 async fn deleted_metric(app: &TestApp) -> String {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.metrics_address))
-        .send()
+    app.metrics_text()
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
+        .lines()
         .find(|l| l.starts_with("partypic_retention_deleted_events_total "))
         .unwrap_or_default()
         .to_owned()
