@@ -50,6 +50,15 @@ function stored(page) {
   }));
 }
 
+/** Polls `check` every 250 ms until it holds; fails with `what` after `timeoutMs`. */
+async function waitUntil(check, timeoutMs, what) {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 const t0 = Date.now();
 let ok = false;
 /** @type {import('playwright-core').BrowserContext | null} */
@@ -119,7 +128,10 @@ try {
   page = ctx.pages()[0] || await ctx.newPage();
   await page.goto(`/s/${sessionId}`);
   await page.getByText('Hi Quinn').waitFor();
-  await page.waitForFunction(() => document.querySelectorAll('.uploads li').length === 0, null, { timeout: 45_000 });
+  // The page shows its list before it has read the stored queue back: wait for the store to
+  // empty, not only for the list (an empty list at first sight proves nothing).
+  await waitUntil(async () => Number(await stored(page)) === 0, 45_000, 'the stored queue empties');
+  await page.waitForFunction(() => document.querySelectorAll('.uploads li').length === 0, null, { timeout: 10_000 });
   assert.equal(await stored(page), 0, 'the queue is empty');
   const all = (await pictures(sessionId, token)).filter((p) => p.u_name === 'Quinn');
   const names = all.map((p) => p.original_filename).sort();
