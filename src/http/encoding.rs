@@ -64,9 +64,12 @@ fn keep_if_smaller(original: &[u8], compressed: Vec<u8>) -> Option<Bytes> {
     (compressed.len() < original.len()).then(|| Bytes::from(compressed))
 }
 
-/// `data` as brotli at `quality` (0–11), when that is smaller.
+/// `data` as brotli at `quality` (0–11), when that is smaller. The window is just large enough
+/// for `data` (2^16–2^22 bytes): a gallery page is compressed while the server is busy, and the
+/// largest window would allocate several MiB for every page of a few hundred KiB.
 pub fn brotli(data: &[u8], quality: u32) -> Option<Bytes> {
-    let mut writer = brotli::CompressorWriter::new(Vec::new(), 4096, quality, 22);
+    let window_bits = (usize::BITS - data.len().leading_zeros()).clamp(16, 22);
+    let mut writer = brotli::CompressorWriter::new(Vec::new(), 4096, quality, window_bits);
     writer.write_all(data).ok()?;
     keep_if_smaller(data, writer.into_inner())
 }
