@@ -205,12 +205,37 @@ pub enum Lookup<'a> {
 /// Who sees a gallery of their own in an event (see [`GalleryCache::personal_viewers`]).
 pub type PersonalViewers = Arc<HashSet<Uuid>>;
 
+/// Values per event and change generation, served for [`MAX_AGE`] at most.
+struct PerGeneration<V>(Cache<(Uuid, u64), (V, Instant)>);
+
+impl<V: Clone> PerGeneration<V> {
+    fn new() -> Self {
+        Self(Cache::new(EVENTS_KEPT))
+    }
+
+    fn get(&self, session_id: Uuid, generation: u64) -> Option<V> {
+        self.0
+            .get(&(session_id, generation))
+            .filter(|(_, loaded)| within_max_age(*loaded, Instant::now()))
+            .map(|(value, _)| value)
+    }
+
+    fn keep(&self, session_id: Uuid, generation: u64, value: V) {
+        self.0
+            .insert((session_id, generation), (value, Instant::now()));
+    }
+
+    fn sweep_at(&self, now: Instant) {
+        self.0.retain(|_, (_, loaded)| within_max_age(*loaded, now));
+    }
+}
+
 pub struct GalleryCache {
     pages: Cache<PageKey, Page, PageWeight>,
     entries: Cache<EntryKey, Arc<Entry>, EntryWeight>,
-    events: Cache<(Uuid, u64), (Arc<EventRecord>, Instant)>,
-    /// Per event and generation: who sees a gallery of their own (`Database::gallery_personal_viewers`).
-    personal_viewers: Cache<(Uuid, u64), (PersonalViewers, Instant)>,
+    events: PerGeneration<Arc<EventRecord>>,
+    /// Who sees a gallery of their own (`Database::gallery_personal_viewers`).
+    personal_viewers: PerGeneration<PersonalViewers>,
     /// Guest → their event. Guests never move between events, so this never goes stale.
     guests: Cache<Uuid, Uuid>,
 }
@@ -230,8 +255,8 @@ impl GalleryCache {
                 half.max(1),
                 EntryWeight,
             ),
-            events: Cache::new(EVENTS_KEPT),
-            personal_viewers: Cache::new(EVENTS_KEPT),
+            events: PerGeneration::new(),
+            personal_viewers: PerGeneration::new(),
             guests: Cache::new(GUESTS_KEPT),
         })
     }
@@ -246,10 +271,8 @@ impl GalleryCache {
     fn sweep_at(&self, now: Instant) {
         self.pages.retain(|_, page| page.fresh_at(now));
         self.entries.retain(|_, entry| entry.fresh_at(now));
-        self.events
-            .retain(|_, (_, loaded)| within_max_age(*loaded, now));
-        self.personal_viewers
-            .retain(|_, (_, loaded)| within_max_age(*loaded, now));
+        self.events.sweep_at(now);
+        self.personal_viewers.sweep_at(now);
     }
 
     /// The hash of a base address for [`Self::entry_key`] (once per page, not per photo).
@@ -347,22 +370,15 @@ impl GalleryCache {
     }
 
     pub fn event(&self, session_id: Uuid, generation: u64) -> Option<Arc<EventRecord>> {
-        self.events
-            .get(&(session_id, generation))
-            .filter(|(_, loaded)| within_max_age(*loaded, Instant::now()))
-            .map(|(session, _)| session)
+        self.events.get(session_id, generation)
     }
 
     pub fn keep_event(&self, generation: u64, session: Arc<EventRecord>) {
-        self.events
-            .insert((session.id, generation), (session, Instant::now()));
+        self.events.keep(session.id, generation, session);
     }
 
     pub fn personal_viewers(&self, session_id: Uuid, generation: u64) -> Option<PersonalViewers> {
-        self.personal_viewers
-            .get(&(session_id, generation))
-            .filter(|(_, loaded)| within_max_age(*loaded, Instant::now()))
-            .map(|(viewers, _)| viewers)
+        self.personal_viewers.get(session_id, generation)
     }
 
     pub fn keep_personal_viewers(
@@ -371,8 +387,7 @@ impl GalleryCache {
         generation: u64,
         viewers: PersonalViewers,
     ) {
-        self.personal_viewers
-            .insert((session_id, generation), (viewers, Instant::now()));
+        self.personal_viewers.keep(session_id, generation, viewers);
     }
 
     pub fn guest_event(&self, guest_id: Uuid) -> Option<Uuid> {
@@ -474,7 +489,7 @@ mod tests {
         assert!(cache.event(event.id, 7).is_some());
         cache.sweep_at(Instant::now() + MAX_AGE);
         assert_eq!(cache.pages.len(), 0);
-        assert_eq!(cache.events.len(), 0);
+        assert_eq!(cache.events.0.len(), 0);
         assert!(
             cache.entry(&entry, &photo, &base).is_some(),
             "entries live longer"
