@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use super::now;
 use crate::{
-    db::{Database, DbResult, JOB_KIND_VARIANTS, JobRecord, PhotoRecord},
+    db::{ClaimedJob, Database, DbResult, JOB_KIND_VARIANTS, JobRecord, PhotoRecord},
     events::{EventBus, LiveEvent},
     metrics::Metrics,
     thumbnails::{StoredVariants, Thumbnailer},
@@ -127,8 +127,8 @@ impl Processing {
     pub async fn run_due(&self, now: DateTime<Utc>, limit: u32) -> DbResult<usize> {
         let jobs = self.claim(now, limit).await?;
         let claimed = jobs.len();
-        for job in jobs {
-            self.run_job(job).await;
+        for claimed in jobs {
+            self.run_job(claimed).await;
         }
         Ok(claimed)
     }
@@ -140,7 +140,7 @@ impl Processing {
         self.db.delete_done_jobs(before, CLEAN_UP_BATCH).await
     }
 
-    async fn claim(&self, now: DateTime<Utc>, limit: u32) -> DbResult<Vec<JobRecord>> {
+    async fn claim(&self, now: DateTime<Utc>, limit: u32) -> DbResult<Vec<ClaimedJob>> {
         let lease_until = now + self.lease;
         self.db
             .claim_jobs(&self.worker, now, lease_until, limit)
@@ -180,12 +180,12 @@ impl Processing {
                             0
                         };
                         self.unclaimed.claimed(claimed);
-                        for job in jobs {
+                        for claimed in jobs {
                             let this = self.clone();
-                            lock(&self.running).insert(job.id);
+                            let id = claimed.job.id;
+                            lock(&self.running).insert(id);
                             running.spawn(async move {
-                                let id = job.id;
-                                this.run_job(job).await;
+                                this.run_job(claimed).await;
                                 lock(&this.running).remove(&id);
                             });
                         }
@@ -228,7 +228,7 @@ impl Processing {
         }
     }
 
-    async fn run_job(&self, job: JobRecord) {
+    async fn run_job(&self, ClaimedJob { job, photo }: ClaimedJob) {
         let started = Instant::now();
         let outcome = if job.attempts > MAX_ATTEMPTS {
             // Claimed again after its replica died in the last allowed attempt.
@@ -237,7 +237,7 @@ impl Processing {
             )))
         } else {
             tokio::select! {
-                outcome = self.attempt(&job) => outcome,
+                outcome = self.attempt(&job, photo.as_ref()) => outcome,
                 () = self.keep_lease(job.id) => unreachable!("the lease is kept until the job ends"),
             }
         };
@@ -254,19 +254,17 @@ impl Processing {
     }
 
     /// Where the variants went; `None` when the photo was deleted meanwhile (its job went
-    /// with it).
-    async fn attempt(&self, job: &JobRecord) -> Result<Option<StoredVariants>, JobError> {
+    /// with it). `photo` is the job's photo as read with the claim.
+    async fn attempt(
+        &self,
+        job: &JobRecord,
+        photo: Option<&PhotoRecord>,
+    ) -> Result<Option<StoredVariants>, JobError> {
         match job.kind.as_str() {
-            JOB_KIND_VARIANTS => {
-                let photo =
-                    self.db.photo(job.photo_id).await.map_err(|err| {
-                        JobError::Retryable(format!("cannot read the photo: {err}"))
-                    })?;
-                match photo {
-                    Some(photo) => self.thumbnails.make_for(&photo).await.map(Some),
-                    None => Ok(None),
-                }
-            }
+            JOB_KIND_VARIANTS => match photo {
+                Some(photo) => self.thumbnails.make_for(photo).await.map(Some),
+                None => Ok(None),
+            },
             other => Err(JobError::Permanent(format!("unknown job kind {other}"))),
         }
     }

@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
-    EventOverview, EventRecord, EventSummary, EventTransport, GallerySocial, GuestRecord,
+    ClaimedJob, CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError,
+    DbResult, EventOverview, EventRecord, EventSummary, EventTransport, GallerySocial, GuestRecord,
     GuestbookRecord, HostOverview, HostRecord, JobLock, JobLockKey, JobRecord, MultipartRecord,
     PhotoQuery, PhotoRecord, ReactionCount, ThumbStatus, VariantKeys,
 };
@@ -279,7 +279,7 @@ impl Database for FailFast {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> DbResult<Vec<JobRecord>> {
+    ) -> DbResult<Vec<ClaimedJob>> {
         self.guard(
             self.shared
                 .inner
@@ -741,7 +741,7 @@ mod tests {
             _: DateTime<Utc>,
             _: DateTime<Utc>,
             _: u32,
-        ) -> DbResult<Vec<JobRecord>> {
+        ) -> DbResult<Vec<ClaimedJob>> {
             self.call().await.map(|()| Vec::new())
         }
         async fn extend_job_lease(&self, _: Uuid, _: &str, _: DateTime<Utc>) -> DbResult<bool> {

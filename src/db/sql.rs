@@ -9,8 +9,8 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::{
-    CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError, DbResult,
-    EventOverview, EventRecord, EventSummary, EventTransport, GallerySocial, GuestRecord,
+    ClaimedJob, CoHostRecord, CohostInviteRecord, CommentRecord, Counts, Database, DbError,
+    DbResult, EventOverview, EventRecord, EventSummary, EventTransport, GallerySocial, GuestRecord,
     GuestbookRecord, HostOverview, HostRecord, JOB_KIND_VARIANTS, JobLock, JobLockKey, JobRecord,
     JobState, MultipartRecord, PhotoOrder, PhotoQuery, PhotoRecord, PhotoStatus, ReactionCount,
     ThumbStatus, VariantKeys, classify,
@@ -112,6 +112,47 @@ pub trait SqlRow: Send {
     }
 }
 
+/// Reads the columns named `{prefix}{column}`: a row joining two tables whose column names
+/// overlap aliases one side's.
+struct Prefixed<'r, R> {
+    row: &'r R,
+    prefix: &'static str,
+}
+
+impl<R: SqlRow + Sync> Prefixed<'_, R> {
+    fn name(&self, column: &str) -> String {
+        format!("{}{column}", self.prefix)
+    }
+}
+
+impl<R: SqlRow + Sync> SqlRow for Prefixed<'_, R> {
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
+        self.row.opt_uuid(&self.name(column))
+    }
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        self.row.time(&self.name(column))
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.row.opt_time(&self.name(column))
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.row.opt_text(&self.name(column))
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.row.int(&self.name(column))
+    }
+}
+
+/// `p.id AS picture_id, p.session_id AS picture_session_id, …`: a photo's columns beside
+/// another table's, read back with [`Prefixed`].
+fn prefixed_photo_columns(table: &str, prefix: &str) -> String {
+    PHOTO_COLUMNS
+        .split(',')
+        .map(|column| format!("{table}.{0} AS {prefix}{0}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn unexpected_null(column: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: column.to_owned(),
@@ -128,7 +169,7 @@ pub struct Statement<'a> {
 /// What a SQL backend provides; [`Database`] is implemented once, below, for every backend.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    type Row: SqlRow;
+    type Row: SqlRow + Sync;
     /// Appended to the job claim's inner SELECT: replicas skip the rows another one is claiming
     /// (PostgreSQL). SQLite serves one process and runs each statement alone: nothing needed.
     const SKIP_LOCKED: &'static str = "";
@@ -279,6 +320,24 @@ fn guestbook_from_row(row: &impl SqlRow) -> Result<GuestbookRecord, sqlx::Error>
 
 const JOB_COLUMNS: &str = "id, kind, photo_id, state, attempts, run_after, lease_until, \
      locked_by, last_error, created_at, updated_at";
+
+/// The prefix of the photo's columns in a claim (`picture_id`, …; see [`Prefixed`]).
+const PICTURE_PREFIX: &str = "picture_";
+
+fn claimed_from_row(row: &(impl SqlRow + Sync)) -> Result<ClaimedJob, sqlx::Error> {
+    let photo = Prefixed {
+        row,
+        prefix: PICTURE_PREFIX,
+    };
+    Ok(ClaimedJob {
+        job: job_from_row(row)?,
+        // A LEFT JOIN: no photo, no id.
+        photo: match photo.opt_uuid("id")? {
+            Some(_) => Some(photo_from_row(&photo)?),
+            None => None,
+        },
+    })
+}
 
 fn job_from_row(row: &impl SqlRow) -> Result<JobRecord, sqlx::Error> {
     let state = row.text("state")?;
@@ -691,8 +750,8 @@ impl<B: Backend> Database for B {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> DbResult<Vec<JobRecord>> {
-        let sql = format!(
+    ) -> DbResult<Vec<ClaimedJob>> {
+        let claim = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $2,
                     lease_until = $3, updated_at = $1
              WHERE id IN (SELECT id FROM jobs
@@ -703,10 +762,26 @@ impl<B: Backend> Database for B {
             Self::SKIP_LOCKED
         );
         let params = params![now, worker, lease_until, i64::from(limit)];
-        let mut jobs = all(self, &sql, params, job_from_row).await?;
+        let mut claimed = if Self::WRITES_IN_WITH {
+            // The jobs and their photos in one statement.
+            let sql = format!(
+                "WITH claimed AS ({claim})
+                 SELECT claimed.*, {} FROM claimed LEFT JOIN pictures p ON p.id = claimed.photo_id",
+                prefixed_photo_columns("p", PICTURE_PREFIX)
+            );
+            all(self, &sql, params, claimed_from_row).await?
+        } else {
+            let jobs = all(self, &claim, params, job_from_row).await?;
+            let mut claimed = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let photo = self.photo(job.photo_id).await?;
+                claimed.push(ClaimedJob { job, photo });
+            }
+            claimed
+        };
         // RETURNING keeps no order.
-        jobs.sort_by_key(|job| std::cmp::Reverse(job.created_at));
-        Ok(jobs)
+        claimed.sort_by_key(|claimed| std::cmp::Reverse(claimed.job.created_at));
+        Ok(claimed)
     }
 
     async fn extend_job_lease(

@@ -106,7 +106,7 @@ async fn two_replicas_never_claim_the_same_job(backend: Backend) {
                 if jobs.is_empty() {
                     return claimed;
                 }
-                claimed.extend(jobs.into_iter().map(|job| job.photo_id));
+                claimed.extend(jobs.into_iter().map(|claimed| claimed.job.photo_id));
             }
         }
     };

@@ -5,9 +5,9 @@ use std::{ops::Deref, time::Duration};
 use chrono::{DateTime, TimeDelta, Utc};
 use partypic::{
     db::{
-        CommentRecord, Database, DbError, EventRecord, GallerySocial, GuestRecord, GuestbookRecord,
-        HostRecord, JobLockKey, JobRecord, JobState, PhotoQuery, PhotoRecord, PhotoStatus,
-        ReactionCount, ThumbStatus, VariantKeys, postgres::PostgresDatabase,
+        ClaimedJob, CommentRecord, Database, DbError, EventRecord, GallerySocial, GuestRecord,
+        GuestbookRecord, HostRecord, JobLockKey, JobRecord, JobState, PhotoQuery, PhotoRecord,
+        PhotoStatus, ReactionCount, ThumbStatus, VariantKeys, postgres::PostgresDatabase,
         sqlite::SqliteDatabase,
     },
     domain::{
@@ -812,7 +812,7 @@ async fn variants_are_recorded_and_pending_photos_have_jobs_claimed_newest_first
     let now = at(10);
     let lease = now + TimeDelta::minutes(5);
     let photo_ids = |jobs: &[JobRecord]| jobs.iter().map(|j| j.photo_id).collect::<Vec<_>>();
-    let first = db.claim_jobs("a", now, lease, 3).await.expect("claim");
+    let first = claim(db, "a", now, lease, 3).await;
     assert_eq!(
         photo_ids(&first),
         [photos[3].id, photos[2].id, photos[1].id]
@@ -821,14 +821,9 @@ async fn variants_are_recorded_and_pending_photos_have_jobs_claimed_newest_first
         && job.attempts == 1
         && job.locked_by.as_deref() == Some("a")
         && job.lease_until == Some(lease)));
-    let rest = db.claim_jobs("b", now, lease, 10).await.expect("claim");
+    let rest = claim(db, "b", now, lease, 10).await;
     assert_eq!(photo_ids(&rest), [photos[0].id]);
-    assert!(
-        db.claim_jobs("b", now, lease, 10)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
+    assert!(claim(db, "b", now, lease, 10).await.is_empty());
 
     // Only the claimer records the outcome: the variants and the job's end together.
     let thumb = format!("{}/{}.thumb.jpg", event.id, photos[3].id);
@@ -884,13 +879,8 @@ async fn variants_are_recorded_and_pending_photos_have_jobs_claimed_newest_first
             .await
             .expect("retry")
     );
-    assert!(
-        db.claim_jobs("a", at(99), lease, 10)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
-    let retried = db.claim_jobs("b", at(100), lease, 10).await.expect("claim");
+    assert!(claim(db, "a", at(99), lease, 10).await.is_empty());
+    let retried = claim(db, "b", at(100), lease, 10).await;
     assert_eq!(photo_ids(&retried), [photos[2].id]);
     assert_eq!(retried[0].attempts, 2);
     assert_eq!(retried[0].last_error.as_deref(), Some("store down"));
@@ -918,30 +908,41 @@ async fn variants_are_recorded_and_pending_photos_have_jobs_claimed_newest_first
     );
 }
 
+/// Claims jobs and checks that each came with its photo as stored.
+async fn claim(
+    db: &dyn Database,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u32,
+) -> Vec<JobRecord> {
+    let claimed = db
+        .claim_jobs(worker, now, lease_until, limit)
+        .await
+        .expect("claim");
+    let mut jobs = Vec::with_capacity(claimed.len());
+    for ClaimedJob { job, photo } in claimed {
+        let stored = db.photo(job.photo_id).await.expect("query");
+        assert_eq!(photo, stored, "a claimed job comes with its photo");
+        jobs.push(job);
+    }
+    jobs
+}
+
 async fn a_job_belongs_to_its_claimer_until_its_lease_expires(db: &dyn Database) {
     let event = an_event(db).await;
     let picture = photo(event.id, at(1));
     db.insert_photo(&picture).await.expect("insert");
-    let claimed = db.claim_jobs("a", at(2), at(12), 1).await.expect("claim");
+    let claimed = claim(db, "a", at(2), at(12), 1).await;
     assert_eq!(claimed.len(), 1);
     let job = claimed[0].id;
-    assert!(
-        db.claim_jobs("b", at(11), at(21), 1)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
+    assert!(claim(db, "b", at(11), at(21), 1).await.is_empty());
     assert!(db.extend_job_lease(job, "a", at(30)).await.expect("extend"));
     assert!(!db.extend_job_lease(job, "b", at(40)).await.expect("extend"));
-    assert!(
-        db.claim_jobs("b", at(29), at(39), 1)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
+    assert!(claim(db, "b", at(29), at(39), 1).await.is_empty());
 
     // "a" died: after its lease "b" takes the job over, and "a" can no longer finish it.
-    let taken = db.claim_jobs("b", at(31), at(41), 1).await.expect("claim");
+    let taken = claim(db, "b", at(31), at(41), 1).await;
     assert_eq!(taken.len(), 1);
     assert_eq!((taken[0].id, taken[0].attempts), (job, 2));
     assert_eq!(taken[0].locked_by.as_deref(), Some("b"));
@@ -952,12 +953,7 @@ async fn a_job_belongs_to_its_claimer_until_its_lease_expires(db: &dyn Database)
     let complete = |worker| db.complete_variants_job(job, worker, keys, at(32));
     assert!(complete("a").await.expect("complete").is_none());
     assert!(complete("b").await.expect("complete").is_some());
-    assert!(
-        db.claim_jobs("a", at(99), at(109), 1)
-            .await
-            .expect("claim")
-            .is_empty()
-    );
+    assert!(claim(db, "a", at(99), at(109), 1).await.is_empty());
 
     // Deleting the photo deletes its jobs.
     db.delete_photo(picture.id).await.expect("delete");
