@@ -369,9 +369,17 @@ export function getSession(sessionId: string, expectMissions?: number): boolean 
   });
 }
 
-/** Loads an event's gallery; returns the pictures (newest first) or null. */
-export function getGallery(sessionId: string): Picture[] | null {
-  const res = call('GET', ENDPOINTS.gallery, `/pictures/session?sessionId=${sessionId}`);
+/** The web client's gallery page (web/assets/js/gallery.js): it shows the newest 60 and loads
+ * more as the guest scrolls. */
+export const GALLERY_PAGE = 60;
+
+/** Loads an event's gallery; returns the pictures (newest first) or null. Without `page` the
+ * whole gallery; with it the newest `page.limit`, as the web client asks for its first page (the
+ * guest's id too, as it sends it). */
+export function getGallery(sessionId: string, page?: { limit: number; userId?: string }): Picture[] | null {
+  let query = `sessionId=${sessionId}`;
+  if (page) query += `&limit=${page.limit}${page.userId ? `&userId=${page.userId}` : ''}`;
+  const res = call('GET', ENDPOINTS.gallery, `/pictures/session?${query}`);
   if (!res) return null;
   const ok = verify(ENDPOINTS.gallery, res, 200, {
     'returns an array': (r) => Array.isArray(r.json()),

@@ -9,6 +9,7 @@ import {
   SummaryData,
   commonThresholds,
   createSession,
+  GALLERY_PAGE,
   getGallery,
   guestName,
   heartbeat,
@@ -215,7 +216,8 @@ export function viralGuest(data: SetupData): void {
   const rounds = randomInt(3, 5);
   for (let i = 0; i < rounds; i++) {
     heartbeat(userId);
-    getGallery(event.sessionId);
+    // The gallery as a phone opens it: the web client's first page, with the guest's id.
+    getGallery(event.sessionId, { limit: GALLERY_PAGE, userId });
     sleep(1 + Math.random() * 2); // quick, but still a person
   }
 }

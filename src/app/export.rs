@@ -209,7 +209,7 @@ pub async fn guest_archive(app: &App, event_id: Uuid, guest_id: Option<Uuid>) ->
             "Name the guest (X-Guest-Id or userId) to download the event",
         ));
     };
-    super::guests::member(app, event.id, guest_id).await?;
+    super::guests::check_member(app, event.id, guest_id).await?;
     let rules = EventRules::from_settings(&event.settings);
     if rules.guest_downloads != GuestDownloads::All {
         return Err(Error::new(

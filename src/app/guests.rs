@@ -47,6 +47,9 @@ pub async fn join(app: &App, command: Join) -> Result<GuestRecord> {
         last_seen: now,
     };
     app.db.insert_guest(&guest).await?;
+    if let Some(cache) = &app.gallery_cache {
+        cache.keep_guest(guest.id, event_id);
+    }
     app.events
         .publish(LiveEvent::GuestsChanged {
             session_id: event_id,
@@ -163,24 +166,7 @@ pub async fn heartbeat(app: &App, guest_id: Uuid) -> Result<()> {
             .ok_or_else(Error::guest_not_found)?;
         return Ok(());
     };
-    let known = app
-        .gallery_cache
-        .as_ref()
-        .and_then(|cache| cache.guest_event(guest_id));
-    let event_id = match known {
-        Some(event_id) => event_id,
-        None => {
-            let guest = app
-                .db
-                .guest(guest_id)
-                .await?
-                .ok_or_else(Error::guest_not_found)?;
-            if let Some(cache) = &app.gallery_cache {
-                cache.keep_guest(guest_id, guest.event_id);
-            }
-            guest.event_id
-        }
-    };
+    let event_id = event_of(app, guest_id).await?;
     // A deleted event took its guests with it.
     match app.cached_event(event_id).await {
         Err(err) if err.code() == ErrorCode::EventNotFound => return Err(Error::guest_not_found()),
@@ -190,20 +176,56 @@ pub async fn heartbeat(app: &App, guest_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// The guest, when they exist and belong to the event: the one membership check.
+/// The guest, when they exist and belong to the event: the membership check for callers that
+/// need the record (its name).
 pub async fn member(app: &App, event_id: Uuid, guest_id: Uuid) -> Result<GuestRecord> {
+    let guest = read_guest(app, guest_id).await?;
+    same_event(guest.event_id, event_id)?;
+    Ok(guest)
+}
+
+/// The membership check alone: the guest exists and belongs to the event. A guest seen here
+/// before costs no database read (see [`event_of`]): a phone names its guest in every upload
+/// and gallery call.
+pub async fn check_member(app: &App, event_id: Uuid, guest_id: Uuid) -> Result<()> {
+    same_event(event_of(app, guest_id).await?, event_id)
+}
+
+/// The event a guest belongs to. Guests never change events and are deleted only with their
+/// event, so what this replica once read is kept (in the gallery cache) and stays true while
+/// the event exists; callers check the event themselves.
+async fn event_of(app: &App, guest_id: Uuid) -> Result<Uuid> {
+    if let Some(event_id) = app
+        .gallery_cache
+        .as_ref()
+        .and_then(|cache| cache.guest_event(guest_id))
+    {
+        return Ok(event_id);
+    }
+    Ok(read_guest(app, guest_id).await?.event_id)
+}
+
+/// Reads the guest (404 when unknown) and remembers their event.
+async fn read_guest(app: &App, guest_id: Uuid) -> Result<GuestRecord> {
     let guest = app
         .db
         .guest(guest_id)
         .await?
         .ok_or_else(Error::guest_not_found)?;
-    if guest.event_id != event_id {
+    if let Some(cache) = &app.gallery_cache {
+        cache.keep_guest(guest_id, guest.event_id);
+    }
+    Ok(guest)
+}
+
+fn same_event(guest_event: Uuid, event_id: Uuid) -> Result<()> {
+    if guest_event != event_id {
         return Err(Error::new(
             ErrorCode::GuestOfOtherEvent,
             "This guest belongs to another session",
         ));
     }
-    Ok(guest)
+    Ok(())
 }
 
 /// Who is asking about `event`: its host (owner or co-host), one of its guests (checked), or anybody with the link.
@@ -221,7 +243,7 @@ pub async fn viewer(
     match guest_id {
         None => Ok(Viewer::Anonymous),
         Some(id) => {
-            member(app, event.id, id).await?;
+            check_member(app, event.id, id).await?;
             Ok(Viewer::Guest(id))
         }
     }

@@ -155,7 +155,7 @@ async fn open_upload(app: &App, target: Target) -> Result<Upload> {
         .filter(|r| r.event_id == target.event_id)
         .ok_or_else(not_found)?;
     if let Some(guest_id) = target.guest_id {
-        super::guests::member(app, target.event_id, guest_id).await?;
+        super::guests::check_member(app, target.event_id, guest_id).await?;
     }
     Upload::new(record)
 }

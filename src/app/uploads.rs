@@ -293,7 +293,7 @@ pub(super) async fn uploading_guest(
         }
         return Ok(None);
     };
-    guests::member(app, event.id, guest_id).await?;
+    guests::check_member(app, event.id, guest_id).await?;
     Ok(Some(guest_id))
 }
 

@@ -11,6 +11,7 @@ on_both_backends!(
     returning_guests_are_recognised_only_in_their_own_session,
     heartbeat_records_presence_of_known_guests,
     heartbeats_are_written_behind_and_a_stopping_server_writes_them,
+    a_guest_a_replica_knows_is_not_read_again,
 );
 
 async fn guests_join_with_just_a_name(backend: Backend) {
@@ -194,4 +195,49 @@ async fn heartbeats_are_written_behind_and_a_stopping_server_writes_them(backend
         stored.last_seen,
         joined.last_seen
     );
+}
+
+/// A phone names its guest in every upload and gallery call; the replica that saw the guest
+/// join checks membership without reading the guest again (guests never change events and go
+/// only with their event). Shown by removing the guest row behind the servers' backs, which the
+/// app itself never does: the replica that knows the guest still accepts them, a replica that
+/// does not reads the database and answers 404.
+async fn a_guest_a_replica_knows_is_not_read_again(backend: Backend) {
+    let env = BackendEnv::new(backend).await;
+    let knows = TestApp::spawn_on(&env, |_| {}).await;
+    let host = knows.register().await;
+    let session_id = knows.create_session(&host).await;
+    let guest_id = knows.join(session_id, "Ben").await;
+    let other_guest = knows.join(session_id, "Lea").await;
+    env.execute_sql(&format!(
+        "DELETE FROM session_users WHERE id = '{guest_id}'"
+    ))
+    .await;
+
+    let init = json!({"session_id": session_id, "mimetype": "image/jpeg", "user_id": guest_id});
+    let gallery = format!("/pictures/session?sessionId={session_id}&userId={guest_id}");
+    assert_eq!(
+        knows
+            .post_json("/pictures/init-upload", &init)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(knows.get(&gallery).await.status(), StatusCode::OK);
+    // Still checked: a known guest of another event is refused.
+    let elsewhere = knows.create_session(&host).await;
+    let wrong = json!({"session_id": elsewhere, "mimetype": "image/jpeg", "user_id": other_guest});
+    assert_error(
+        knows.post_json("/pictures/init-upload", &wrong).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+
+    let fresh = TestApp::spawn_on(&env, |_| {}).await;
+    assert_error(
+        fresh.post_json("/pictures/init-upload", &init).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_error(fresh.get(&gallery).await, StatusCode::NOT_FOUND).await;
 }

@@ -12,7 +12,7 @@ use partypic::{
 };
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
 
@@ -55,6 +55,23 @@ impl BackendEnv {
             backend,
             data_dir,
             database_url,
+        }
+    }
+
+    /// Runs `sql` on the database behind the servers' backs: for states the API never makes.
+    pub async fn execute_sql(&self, sql: &str) {
+        match &self.database_url {
+            Some(url) => {
+                let mut db = PgConnection::connect(url).await.expect("connect");
+                db.execute(sql).await.expect("execute");
+            }
+            None => {
+                let path = self.data_dir.path().join("partypic.sqlite");
+                let mut db = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .expect("connect");
+                db.execute(sql).await.expect("execute");
+            }
         }
     }
 
