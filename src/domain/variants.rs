@@ -15,7 +15,11 @@ use image::{
     metadata::Orientation,
 };
 
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{
+    FilterType, PixelTrait, ResizeAlg, ResizeOptions, Resizer,
+    images::{TypedImage, TypedImageRef},
+    pixels::{U8, U8x3},
+};
 
 use super::image::jpeg_is_complete;
 
@@ -187,13 +191,40 @@ fn shrink_to_fit(image: &DynamicImage, max_side: u32) -> Option<DynamicImage> {
     } else {
         (scaled(width, height), max_side)
     };
-    let mut resized = DynamicImage::new(to_width, to_height, image.color());
+    let resized = match image {
+        DynamicImage::ImageRgb8(rgb) => {
+            resize::<U8x3>(rgb.as_raw(), (width, height), (to_width, to_height))
+                .and_then(|pixels| RgbImage::from_raw(to_width, to_height, pixels))
+                .map(DynamicImage::ImageRgb8)
+        }
+        DynamicImage::ImageLuma8(grey) => {
+            resize::<U8>(grey.as_raw(), (width, height), (to_width, to_height))
+                .and_then(|pixels| GrayImage::from_raw(to_width, to_height, pixels))
+                .map(DynamicImage::ImageLuma8)
+        }
+        // Variants are JPEGs without alpha: other pixel formats (PNG, WebP, GIF) become RGB or
+        // grey first, as the encoder would turn them anyway.
+        other if other.color().has_color() => {
+            return shrink_to_fit(&DynamicImage::ImageRgb8(other.to_rgb8()), max_side);
+        }
+        other => return shrink_to_fit(&DynamicImage::ImageLuma8(other.to_luma8()), max_side),
+    };
+    // Should the crate refuse (it does not for these buffers): the image crate's slower resize.
+    Some(resized.unwrap_or_else(|| image.thumbnail(to_width, to_height)))
+}
+
+/// `pixels` (`from` width × height) resized to `to` with a Catmull-Rom convolution. Only the two
+/// pixel types variants are made of are resized, so only their code is in the binary: the crate's
+/// generic `resize` compiles every pixel type it knows (~2.5 MB of machine code).
+fn resize<P: PixelTrait>(pixels: &[u8], from: (u32, u32), to: (u32, u32)) -> Option<Vec<u8>> {
+    let source = TypedImageRef::<P>::from_buffer(from.0, from.1, pixels).ok()?;
+    let mut out = vec![0; to.0 as usize * to.1 as usize * P::size()];
+    let mut target = TypedImage::<P>::from_buffer(to.0, to.1, &mut out).ok()?;
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
-    match Resizer::new().resize(image, &mut resized, &options) {
-        Ok(()) => Some(resized),
-        // A pixel format the crate does not take (e.g. 32-bit float): the image crate's resize.
-        Err(_) => Some(image.thumbnail(to_width, to_height)),
-    }
+    Resizer::new()
+        .resize_typed(&source, &mut target, &options)
+        .ok()?;
+    Some(out)
 }
 
 /// Baseline JPEG from RGB (or grey) pixels: the encoder writes a JFIF header and no EXIF, XMP
@@ -255,6 +286,37 @@ mod tests {
             .expect("variants");
         assert_eq!(size_of(&made.display), (2048, 1024));
         assert_eq!(size_of(&made.thumbnail), (400, 200));
+    }
+
+    #[test]
+    fn photos_with_alpha_or_16_bit_channels_are_resized_as_rgb_or_grey() {
+        let encoded = |image: DynamicImage| {
+            let mut out = Cursor::new(Vec::new());
+            image.write_to(&mut out, ImageFormat::Png).expect("encode");
+            out.into_inner()
+        };
+        let rgba =
+            image::RgbaImage::from_fn(900, 600, |x, _| image::Rgba([200, 40, 40, (x % 256) as u8]));
+        let grey_alpha =
+            image::GrayAlphaImage::from_fn(600, 900, |_, y| image::LumaA([90, (y % 256) as u8]));
+        let rgb16 = image::ImageBuffer::<image::Rgb<u16>, _>::from_pixel(
+            1000,
+            500,
+            image::Rgb([40_000, 1_000, 9_000]),
+        );
+        for (png, expected) in [
+            (encoded(rgba.into()), (400, 267)),
+            (encoded(grey_alpha.into()), (267, 400)),
+            (encoded(rgb16.into()), (400, 200)),
+        ] {
+            let made = make_variants(&png, Orient::FromExif).expect("variants");
+            assert_eq!(size_of(&made.thumbnail), expected);
+            let thumbnail = image::load_from_memory(&made.thumbnail).expect("a JPEG");
+            assert!(matches!(
+                thumbnail,
+                DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_)
+            ));
+        }
     }
 
     #[test]
