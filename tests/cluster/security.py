@@ -626,10 +626,15 @@ def part_local_disk(c: Cluster, checks: Checks) -> dict:
     proc = subprocess.Popen([c.bin, "serve"], env=env, cwd=work, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
     res, bad = {}, []
     try:
-        for _ in range(100):
-            if port_open(port):
+        # Up to 30 s: on a loaded 2-core machine start-up (migrations, the hashing calibration)
+        # once took longer than the 10 s this waited before.
+        for _ in range(300):
+            if port_open(port) or proc.poll() is not None:
                 break
             time.sleep(0.1)
+        if not port_open(port):
+            raise RuntimeError(f"the local-disk replica did not start (exit {proc.poll()}): "
+                               + (work / "server.log").read_text()[-2000:])
         api = Api(base)
         token, _ = api.host()
         event = api.create_session(token).json()["sessionId"]
