@@ -5,6 +5,7 @@
 //! (PostgreSQL / SQLite; S3 / local disk), chosen once at start in [`startup`].
 
 pub mod admin_cli;
+pub mod allocator;
 pub mod app;
 pub mod backup;
 pub mod config;
