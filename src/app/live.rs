@@ -133,7 +133,7 @@ async fn feed(
                 }
             }
             received = notifications.recv() => match received {
-                Ok(notification) if notification.session_id() == event_id => match notification {
+                Ok(notification) if notification.session_id() == event_id => match Arc::unwrap_or_clone(notification) {
                     LiveEvent::PictureCreated { picture } => visibility.sees(&picture).then_some(Update::PhotoAdded(picture)),
                     LiveEvent::PictureUpdated { picture } => visibility.sees(&picture).then_some(Update::PhotoChanged(picture)),
                     LiveEvent::PictureDeleted { picture_id, .. } => Some(Update::PhotoRemoved(picture_id)),
