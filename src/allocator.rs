@@ -3,8 +3,8 @@
 //! glibc returns freed memory only from the top of an arena (and only past a threshold that grows
 //! with the largest block freed), so after a load the pages freed below a live allocation stay
 //! resident: measured, ~8 MB of the 27 MB heap after the k6 peak smoke were free but kept
-//! (docs/performance.md, "Memory"). `malloc_trim(0)` gives back every free page of every arena;
-//! live allocations are untouched.
+//! (docs/performance.md, "Memory"). `malloc_trim(0)` gives back the free pages in every arena's
+//! bins and the top of the main arena (not the top of the others); live allocations are untouched.
 
 /// Returns the allocator's free pages to the system; whether glibc gave anything back.
 /// Elsewhere (musl, macOS) it does nothing: those allocators return memory themselves.
