@@ -3,6 +3,7 @@
 
 pub mod fs;
 pub mod s3;
+pub mod sigv4;
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! S3 backend: presigned SigV4 URLs (signed by `rusty-s3`) for clients; the server itself only
+//! S3 backend: presigned SigV4 URLs for clients (`super::sigv4`, with a signing key derived once
+//! per day; `rusty-s3` builds the object URLs and signs the server's own requests); the server itself only
 //! checks uploads (HEAD, a ranged GET of the first bytes) and deletes rejected ones.
 //! Presigned PUTs carry no checksum parameter, so any S3-compatible store accepts them.
 
@@ -7,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bytes::Bytes;
+use chrono::Utc;
 use futures_util::{StreamExt, TryStreamExt};
 use md5::Md5;
 use reqwest::{Client, Method, StatusCode, header};
@@ -19,6 +21,7 @@ use sha2::Digest;
 use sha2::Sha256;
 use url::Url;
 
+use super::sigv4::Presigner;
 use super::{
     DOWNLOAD_URL_TTL, ObjectStream, PhotoStore, StoreError, StoreResult, StoredPart, UPLOAD_URL_TTL,
 };
@@ -33,6 +36,8 @@ pub struct S3Store {
     /// Addresses the store as clients reach it (`S3_PUBLIC_ENDPOINT`); signatures cover the host.
     public_bucket: Bucket,
     credentials: Credentials,
+    /// Signs the clients' URLs (downloads, uploads, parts) for `public_bucket`.
+    presigner: Presigner,
     http: Client,
     /// Whole-object transfers (hashing, thumbnails, ZIP) may take longer than a metadata call.
     transfer_http: Client,
@@ -105,6 +110,7 @@ impl S3Store {
             .read_timeout(Duration::from_secs(30))
             .build()?;
         Ok(Self {
+            presigner: Presigner::new(&credentials, public_bucket.region()),
             bucket,
             public_bucket,
             credentials,
@@ -276,15 +282,15 @@ impl PhotoStore for S3Store {
     }
 
     fn upload_url(&self, key: &PhotoKey, _base: &Url) -> Url {
-        self.public_bucket
-            .put_object(Some(&self.credentials), &key.to_string())
-            .sign(UPLOAD_URL_TTL)
+        let url = self.public_bucket.object_url(&key.to_string());
+        self.presigner
+            .presign("PUT", url, &[], UPLOAD_URL_TTL, Utc::now())
     }
 
     fn download_url(&self, key: &PhotoKey, _base: &Url) -> Url {
-        self.public_bucket
-            .get_object(Some(&self.credentials), &key.to_string())
-            .sign(DOWNLOAD_URL_TTL)
+        let url = self.public_bucket.object_url(&key.to_string());
+        self.presigner
+            .presign("GET", url, &[], DOWNLOAD_URL_TTL, Utc::now())
     }
 
     async fn size(&self, key: &PhotoKey) -> StoreResult<Option<u64>> {
@@ -434,9 +440,11 @@ impl PhotoStore for S3Store {
     }
 
     fn part_upload_url(&self, key: &PhotoKey, upload_id: &str, number: u16, _base: &Url) -> Url {
-        self.public_bucket
-            .upload_part(Some(&self.credentials), &key.to_string(), number, upload_id)
-            .sign(UPLOAD_URL_TTL)
+        let url = self.public_bucket.object_url(&key.to_string());
+        let number = number.to_string();
+        let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
+        self.presigner
+            .presign("PUT", url, &query, UPLOAD_URL_TTL, Utc::now())
     }
 
     async fn list_parts(
