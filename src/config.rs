@@ -224,6 +224,11 @@ pub struct Config {
     /// request handling and the database get the CPU first (Linux).
     #[arg(long, env = "WORKER_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub worker_nice: i32,
+    /// Hand the pages of the server's binary back to the kernel once start-up is done and after
+    /// 30 s without requests (Linux ≥ 5.4): only what serving runs is read back. `false` keeps
+    /// them resident: the first requests after a quiet spell then read no code from disk.
+    #[arg(long, env = "RELEASE_BINARY_PAGES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub release_binary_pages: bool,
     /// Memory for rendered gallery pages and photo entries in MiB, half each (0 = no cache).
     /// Pages are dropped when their event changes on any replica, and after a few seconds at
     /// most; a photo's entry lives while the photo is unchanged and its URLs are fresh.
@@ -444,6 +449,8 @@ pub struct Settings {
     pub hashing: HashSettings,
     /// Nice value of the background threads (thumbnails).
     pub worker_nice: i32,
+    /// Whether the server binary hands its pages back when ready and when quiet.
+    pub release_binary_pages: bool,
     /// Byte budget of the rendered-gallery cache; 0 disables it.
     pub gallery_cache_bytes: u64,
     /// Processing jobs run at once on this replica; 0 = none.
@@ -728,6 +735,7 @@ impl Config {
                 nice: self.worker_nice,
             },
             worker_nice: self.worker_nice,
+            release_binary_pages: self.release_binary_pages,
             gallery_cache_bytes: self.gallery_cache_mb.saturating_mul(1024 * 1024),
             processing_concurrency: self.processing_concurrency,
             job_lease: Duration::from_secs(self.job_lease_secs),

@@ -8,6 +8,7 @@ pub mod admin_cli;
 pub mod allocator;
 pub mod app;
 pub mod backup;
+pub mod binary_pages;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -156,10 +156,12 @@ async fn admin(
 
 async fn serve(settings: partypic::config::Settings) -> anyhow::Result<()> {
     tracing::info!(?settings, "starting");
-    Application::build(settings)
-        .await?
-        .run_until(startup::shutdown_signal())
-        .await
+    let release_binary_pages = settings.release_binary_pages;
+    let mut application = Application::build(settings).await?;
+    if release_binary_pages {
+        application = application.releasing_binary_pages();
+    }
+    application.run_until(startup::shutdown_signal()).await
 }
 
 async fn backup(settings: &partypic::config::Settings, file: &Path) -> anyhow::Result<()> {

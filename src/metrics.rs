@@ -1,7 +1,13 @@
 //! Prometheus metrics, served on their own listener (`METRICS_PORT`) so the public port never
 //! exposes them. Names are fixed: dashboards, alerts and docs use them.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -44,6 +50,8 @@ pub struct Metrics {
     registry: Registry,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
+    /// Requests answered other than health probes: housekeeping tells a quiet server by it.
+    served: Arc<AtomicU64>,
     pub active_sessions: IntGauge,
     pub users_online: IntGauge,
     pub photos_total: IntGauge,
@@ -166,6 +174,7 @@ impl Metrics {
             registry,
             http_requests,
             http_duration,
+            served: Arc::default(),
             active_sessions,
             users_online,
             photos_total,
@@ -183,6 +192,9 @@ impl Metrics {
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        if !matches!(route, "/healthz" | "/readyz") {
+            self.served.fetch_add(1, Ordering::Relaxed);
+        }
         let status = status.to_string();
         self.http_requests
             .with_label_values(&[method, route, &status])
@@ -190,6 +202,12 @@ impl Metrics {
         self.http_duration
             .with_label_values(&[method, route, &status])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Requests answered so far other than `/healthz` and `/readyz` (kubelet and load balancer
+    /// probes come every few seconds whether anybody uses the server or not).
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
     }
 
     pub fn render(&self) -> anyhow::Result<String> {

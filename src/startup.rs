@@ -5,7 +5,7 @@ use std::{
     net::SocketAddr,
     path::Path,
     sync::{Arc, atomic::Ordering},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use anyhow::Context;
@@ -208,6 +208,9 @@ pub struct Application {
     stop: CancellationToken,
     /// Background tasks end even when the application is dropped unrun or `run_until` fails.
     cancel_on_drop: DropGuard,
+    /// Hand the binary's resident pages back once ready and whenever quiet
+    /// ([`Self::releasing_binary_pages`]).
+    release_binary_pages: bool,
 }
 
 impl Application {
@@ -348,10 +351,20 @@ impl Application {
             settings,
             cancel_on_drop,
             stop,
+            release_binary_pages: false,
         })
     }
 
     /// Serves HTTP → HTTPS redirects on `listener` (with TLS only; otherwise it is dropped).
+    /// Once ready, and whenever no request but health probes came for [`QUIET_FOR`], the server
+    /// hands its binary's resident pages back to the kernel (`binary_pages`): what start-up or
+    /// the last burst touched and serving does not need stops counting against its memory.
+    /// The server binary does this; tests, with many applications in one process, do not.
+    pub fn releasing_binary_pages(mut self) -> Self {
+        self.release_binary_pages = true;
+        self
+    }
+
     pub fn with_redirect_listener(mut self, listener: TcpListener) -> Self {
         self.redirect_listener = self.tls.is_some().then_some(listener);
         self
@@ -400,6 +413,7 @@ impl Application {
             settings,
             stop,
             cancel_on_drop,
+            release_binary_pages,
         } = self;
         let refresher = tokio::spawn(metrics::refresh_gauges(
             state.metrics.clone(),
@@ -408,9 +422,19 @@ impl Application {
             stop.clone(),
         ));
         let processing = tokio::spawn(state.processing.clone().run(stop.clone()));
-        let housekeeping = tokio::spawn(housekeeping(state.clone(), stop.clone()));
-        // The web client's files are compressed once, before the first guest asks for them.
-        tokio::task::spawn_blocking(http::web::warm_cache);
+        let housekeeping = tokio::spawn(housekeeping(
+            state.clone(),
+            stop.clone(),
+            release_binary_pages,
+        ));
+        // The web client's files are compressed once, before the first guest asks for them;
+        // that is the last of start-up's work.
+        tokio::task::spawn_blocking(move || {
+            http::web::warm_cache();
+            if release_binary_pages {
+                crate::binary_pages::release_logged("start-up");
+            }
+        });
         let retention = tokio::spawn(crate::app::retention::run(state.clone(), stop.clone()));
         let multipart_sweep = tokio::spawn(crate::app::multipart::run(state.clone(), stop.clone()));
         let heartbeats = settings.heartbeat_flush.map(|every| {
@@ -555,11 +579,48 @@ impl Application {
 /// while the store is down.
 const STORE_PROBE_EVERY: Duration = Duration::from_secs(2);
 
+/// A server is quiet once no request but health probes came for this long.
+pub const QUIET_FOR: Duration = Duration::from_secs(30);
+
+/// Tells when a quiet spell begins: once per spell, [`QUIET_FOR`] after the last request.
+struct QuietSpell {
+    served: u64,
+    since: Instant,
+    begun: bool,
+}
+
+impl QuietSpell {
+    /// Before any request the server is in a spell already: start-up hands its pages back itself.
+    fn new(served: u64, now: Instant) -> Self {
+        Self {
+            served,
+            since: now,
+            begun: true,
+        }
+    }
+
+    /// Given the requests served so far (`Metrics::served`): whether a quiet spell begins now.
+    fn begins(&mut self, served: u64, now: Instant) -> bool {
+        if served != self.served {
+            self.served = served;
+            self.since = now;
+            self.begun = false;
+            return false;
+        }
+        if !self.begun && now.duration_since(self.since) >= QUIET_FOR {
+            self.begun = true;
+            return true;
+        }
+        false
+    }
+}
+
 /// Probes the object store and the database (for `/readyz` and the `*_up` gauges), sweeps the
 /// gallery cache, returns freed memory and forgets idle rate-limit entries until `stop` fires.
-async fn housekeeping(state: SharedState, stop: CancellationToken) {
+async fn housekeeping(state: SharedState, stop: CancellationToken, release_binary_pages: bool) {
     let mut ticker = tokio::time::interval(STORE_PROBE_EVERY);
     let mut ticks: u64 = 0;
+    let mut quiet = QuietSpell::new(state.metrics.served(), Instant::now());
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -591,6 +652,9 @@ async fn housekeeping(state: SharedState, stop: CancellationToken) {
         // blocking thread; pages freed and reused in between cost nothing).
         if ticks % 5 == 0 {
             tokio::task::spawn_blocking(crate::allocator::return_free_memory);
+        }
+        if quiet.begins(state.metrics.served(), Instant::now()) && release_binary_pages {
+            tokio::task::spawn_blocking(|| crate::binary_pages::release_logged("a quiet spell"));
         }
         if ticks % 30 == 0 {
             if let Some(limiter) = &state.auth_limiter {
@@ -627,5 +691,29 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_spell_begins_once_quiet_for_after_the_last_request() {
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let mut quiet = QuietSpell::new(0, start);
+        // Nothing served since start-up: start-up handed its pages back already.
+        assert!(!quiet.begins(0, at(40)));
+        // A burst, then silence: the spell begins QUIET_FOR after its last request, once.
+        assert!(!quiet.begins(5, at(50)));
+        assert!(!quiet.begins(9, at(52)));
+        assert!(!quiet.begins(9, at(52 + QUIET_FOR.as_secs() - 1)));
+        assert!(quiet.begins(9, at(52 + QUIET_FOR.as_secs())));
+        assert!(!quiet.begins(9, at(52 + QUIET_FOR.as_secs() + 2)));
+        assert!(!quiet.begins(9, at(500)));
+        // The next request starts the count again.
+        assert!(!quiet.begins(10, at(600)));
+        assert!(quiet.begins(10, at(600 + QUIET_FOR.as_secs())));
     }
 }
