@@ -13,6 +13,10 @@ use clap::Parser;
 use partypic::store::sigv4::Presigner;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
+#[path = "support/thread_cpu.rs"]
+mod support;
+use support::thread_cpu;
+
 #[derive(Parser)]
 #[command(about = "CPU per presigned URL: per-day signing key vs rusty-s3")]
 struct Args {
@@ -25,15 +29,6 @@ struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-}
-
-/// CPU time of the calling thread (Linux: /proc/thread-self/schedstat, nanoseconds on CPU).
-fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or_default()
 }
 
 fn nanos_per_url(urls: usize, mut sign: impl FnMut(&str) -> url::Url, keys: &[String]) -> f64 {

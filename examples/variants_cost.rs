@@ -18,6 +18,10 @@ use partypic::{
     thumbnails::heif,
 };
 
+#[path = "support/thread_cpu.rs"]
+mod support;
+use support::thread_cpu;
+
 #[derive(Parser)]
 #[command(about = "CPU milliseconds per 12 MP JPEG for its thumbnail and display copy")]
 struct Args {
@@ -51,15 +55,6 @@ fn twelve_megapixels() -> Vec<u8> {
         .write_to(&mut out, ImageFormat::Jpeg)
         .expect("encode the sample");
     out.into_inner()
-}
-
-/// CPU time of the calling thread (Linux: /proc/thread-self/schedstat, nanoseconds on CPU).
-fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or_default()
 }
 
 /// CPU time of this process's finished children (heif-convert), from /proc/self/stat.
