@@ -208,7 +208,7 @@ pub struct Application {
     stop: CancellationToken,
     /// Background tasks end even when the application is dropped unrun or `run_until` fails.
     cancel_on_drop: DropGuard,
-    /// Hand the binary's resident pages back once ready and whenever quiet
+    /// Hand the binary's resident pages back after start-up and whenever quiet
     /// ([`Self::releasing_binary_pages`]).
     release_binary_pages: bool,
 }
@@ -355,7 +355,6 @@ impl Application {
         })
     }
 
-    /// Serves HTTP → HTTPS redirects on `listener` (with TLS only; otherwise it is dropped).
     /// A few seconds after it is ready, and whenever no request but health probes came for
     /// [`QUIET_FOR`], the server hands its binary's resident pages back to the kernel
     /// (`binary_pages`): what start-up or the last burst touched and serving does not need
@@ -366,6 +365,7 @@ impl Application {
         self
     }
 
+    /// Serves HTTP → HTTPS redirects on `listener` (with TLS only; otherwise it is dropped).
     pub fn with_redirect_listener(mut self, listener: TcpListener) -> Self {
         self.redirect_listener = self.tls.is_some().then_some(listener);
         self
