@@ -1,12 +1,14 @@
-//! Handing back the pages of the server's own binary that only start-up needed.
+//! Handing back the pages of the server's own binary that only start-up (or a finished burst)
+//! needed.
 //!
 //! The kernel maps a binary's code and read-only data in 64 KB windows around each page touched
 //! (fault-around). Start-up (configuration, migrations, connecting, compressing the web client)
 //! runs code and reads tables that serving never touches again, and their windows stayed
-//! resident: measured on the embedded default, 5.6 MB of code and 2.5 MB of read-only data
-//! resident at the peak smoke, of which serving needed 4.5 and 1.2 MB (docs/performance.md,
-//! "Memory"). Once the server is ready, it asks the kernel to reclaim its binary's resident pages
-//! (`MADV_PAGEOUT`, Linux ≥ 5.4); what serving needs comes back on first use.
+//! resident: on the embedded default 5.9 MB of code and 2.6 MB of read-only data at the peak
+//! smoke, 4.6 and 1.7 MB when start-up's pages are handed back (docs/performance.md, "Memory").
+//! A few seconds after start-up, and after each quiet spell, the server asks the kernel to
+//! reclaim its binary's resident pages (`MADV_PAGEOUT`, Linux ≥ 5.4, `startup::housekeeping`);
+//! what serving needs comes back on first use.
 
 /// Asks the kernel to reclaim the resident pages of this process's read-only mappings of its own
 /// executable; returns how many bytes were advised. Pages come back from the file when touched
